@@ -1,0 +1,1 @@
+"""The engine: data, models, training, evaluation and saved runs. Never imports Textual."""

@@ -1,0 +1,294 @@
+"""The one typed hyperparameter model, its field specs and validation.
+
+Both front ends parse user text with :func:`parse_field` and build a
+:class:`TrainConfig` with :meth:`TrainConfig.from_dict`, so a bad value gets the
+same message in the CLI and next to the field in the TUI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Architecture = Literal["mlp", "cnn"]
+
+ARCHITECTURES: tuple[str, ...] = ("mlp", "cnn")
+ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "elu", "selu", "swish", "tanh", "sigmoid")
+OPTIMIZERS: tuple[str, ...] = ("adam", "adamw", "nadam", "rmsprop", "sgd")
+LR_SCHEDULES: tuple[str, ...] = ("cosine", "constant")
+
+
+class ConfigError(ValueError):
+    """One or more config fields are invalid; ``errors`` maps field name to reason."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{name}: {why}" for name, why in self.errors.items()))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines one training run. The defaults are the seed's MLP."""
+
+    architecture: str = "mlp"
+    """``mlp``: Flatten, Dense hidden layers, Dropout, Dense(10) softmax. ``cnn``: a small convnet."""
+    hidden_units: tuple[int, ...] = (128,)
+    """Units of each Dense hidden layer (for ``cnn``, the dense head after the convolutions)."""
+    conv_filters: tuple[int, ...] = (32, 64)
+    """Filters of each 3x3 convolution + 2x2 max-pool block (``cnn`` only)."""
+    dropout: float = 0.2
+    """Dropout rate after the hidden layers, in [0, 1)."""
+    activation: str = "relu"
+    """Activation of the hidden and convolution layers."""
+    optimizer: str = "adam"
+    """Optimizer name."""
+    learning_rate: float = 0.001
+    """Optimizer step size."""
+    lr_schedule: str = "cosine"
+    """``cosine`` decays the rate to zero over the run; ``constant`` keeps it."""
+    momentum: float = 0.9
+    """Momentum for ``sgd`` and ``rmsprop`` (ignored by the Adam family)."""
+    batch_size: int = 32
+    """Samples per gradient step."""
+    epochs: int = 5
+    """Passes over the training set."""
+    validation_split: float = 0.0
+    """Fraction of the 60,000 training digits held out for validation, in [0, 0.5]."""
+    seed: int = 42
+    """Seed for weights, dropout, shuffling and the validation split."""
+    early_stopping_patience: int = 0
+    """Stop after this many epochs without a better validation loss (0 = off)."""
+
+    def __post_init__(self) -> None:
+        errors = {
+            name: reason
+            for name, spec in FIELDS.items()
+            if (reason := spec.check(getattr(self, name))) is not None
+        }
+        if self.early_stopping_patience and not self.validation_split:
+            errors["early_stopping_patience"] = "needs a validation split above 0"
+        if errors:
+            raise ConfigError(errors)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Build from a mapping of field name to value or user text; unknown keys are errors."""
+        errors: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        for name, raw in data.items():
+            if name not in FIELDS:
+                errors[name] = "unknown setting"
+                continue
+            try:
+                values[name] = parse_field(name, raw)
+            except ValueError as exc:
+                errors[name] = str(exc)
+        if errors:
+            raise ConfigError(errors)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (tuples become lists)."""
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in dataclasses.asdict(self).items()
+        }
+
+    def to_json(self) -> str:
+        """Serialise to a JSON object."""
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        """Parse what :meth:`to_json` wrote."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ConfigError({"config": "expected a JSON object"})
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def summary(self) -> str:
+        """A one-line description, e.g. ``mlp 128 relu adam lr=0.001 bs=32``."""
+        layers = "x".join(str(u) for u in self.hidden_units)
+        if self.architecture == "cnn":
+            layers = "conv" + "-".join(str(f) for f in self.conv_filters) + " " + layers
+        return (
+            f"{self.architecture} {layers} {self.activation} {self.optimizer} "
+            f"lr={self.learning_rate:g} bs={self.batch_size} drop={self.dropout:g}"
+        )
+
+
+# --- field specs --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How to parse and check one config field, and how to describe it to a user."""
+
+    name: str
+    label: str
+    hint: str
+    parse: Callable[[Any], Any]
+    check: Callable[[Any], str | None]
+    choices: tuple[str, ...] = ()
+    kind: Literal["choice", "int", "float", "int_list"] = "int"
+    cli_metavar: str = field(default="")
+
+
+def _parse_int(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise ValueError("must be a whole number")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    try:
+        return int(str(raw).strip().replace("_", ""))
+    except ValueError:
+        raise ValueError(f"{str(raw).strip()!r} is not a whole number") from None
+
+
+def _parse_float(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("must be a number")
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        raise ValueError(f"{str(raw).strip()!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("must be a finite number")
+    return value
+
+
+def _parse_int_list(raw: Any) -> tuple[int, ...]:
+    if isinstance(raw, (list, tuple)):
+        items = list(raw)
+    else:
+        text = str(raw).strip().strip("[]()")
+        items = [part for part in text.replace(",", " ").split() if part]
+    if not items:
+        raise ValueError("give at least one size, e.g. 128 or 256,128")
+    try:
+        return tuple(_parse_int(item) for item in items)
+    except ValueError:
+        raise ValueError("use whole numbers separated by commas, e.g. 256,128") from None
+
+
+def _parse_choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def parse(raw: Any) -> str:
+        value = str(raw).strip().lower()
+        if value not in choices:
+            raise ValueError(f"{value!r} is not one of: {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _range(low: float, high: float, *, low_open: bool = False, high_open: bool = False):
+    def check(value: Any) -> str | None:
+        too_low = value <= low if low_open else value < low
+        too_high = value >= high if high_open else value > high
+        if too_low or too_high:
+            left = "(" if low_open else "["
+            right = ")" if high_open else "]"
+            return f"must be in {left}{low:g}, {high:g}{right}, got {value:g}"
+        return None
+
+    return check
+
+
+def _sizes(low: int, high: int, max_len: int) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if not value:
+            return "give at least one size"
+        if len(value) > max_len:
+            return f"at most {max_len} layers"
+        bad = [v for v in value if not low <= v <= high]
+        if bad:
+            return f"each size must be between {low} and {high}, got {bad[0]}"
+        return None
+
+    return check
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"{value!r} is not one of: {', '.join(choices)}"
+
+    return check
+
+
+FIELDS: dict[str, FieldSpec] = {
+    spec.name: spec
+    for spec in (
+        FieldSpec("architecture", "Architecture", "mlp (dense) or cnn (convnet)",
+                  _parse_choice(ARCHITECTURES), _one_of(ARCHITECTURES), ARCHITECTURES, "choice"),
+        FieldSpec("hidden_units", "Hidden units", "dense layer sizes, e.g. 256,128",
+                  _parse_int_list, _sizes(1, 8192, 8), kind="int_list"),
+        FieldSpec("conv_filters", "Conv filters", "cnn only: filters per conv block, e.g. 32,64",
+                  _parse_int_list, _sizes(1, 1024, 3), kind="int_list"),
+        FieldSpec("dropout", "Dropout", "rate in [0, 1), 0 = off",
+                  _parse_float, _range(0.0, 1.0, high_open=True), kind="float"),
+        FieldSpec("activation", "Activation", "hidden-layer nonlinearity",
+                  _parse_choice(ACTIVATIONS), _one_of(ACTIVATIONS), ACTIVATIONS, "choice"),
+        FieldSpec("optimizer", "Optimizer", "update rule",
+                  _parse_choice(OPTIMIZERS), _one_of(OPTIMIZERS), OPTIMIZERS, "choice"),
+        FieldSpec("learning_rate", "Learning rate", "step size, e.g. 0.001",
+                  _parse_float, _range(0.0, 10.0, low_open=True), kind="float"),
+        FieldSpec("lr_schedule", "LR schedule", "cosine decay to 0, or constant",
+                  _parse_choice(LR_SCHEDULES), _one_of(LR_SCHEDULES), LR_SCHEDULES, "choice"),
+        FieldSpec("momentum", "Momentum", "sgd/rmsprop only, in [0, 1)",
+                  _parse_float, _range(0.0, 1.0, high_open=True), kind="float"),
+        FieldSpec("batch_size", "Batch size", "samples per step, 1-8192",
+                  _parse_int, _range(1, 8192), kind="int"),
+        FieldSpec("epochs", "Epochs", "passes over the data, 1-1000",
+                  _parse_int, _range(1, 1000), kind="int"),
+        FieldSpec("validation_split", "Validation split", "held-out fraction, 0-0.5",
+                  _parse_float, _range(0.0, 0.5), kind="float"),
+        FieldSpec("seed", "Seed", "0 to 2^31-1, for reproducible runs",
+                  _parse_int, _range(0, 2**31 - 1), kind="int"),
+        FieldSpec("early_stopping_patience", "Early stop patience",
+                  "epochs without val-loss gain, 0 = off",
+                  _parse_int, _range(0, 1000), kind="int"),
+    )
+}
+
+
+def parse_field(name: str, raw: Any) -> Any:
+    """Parse user text (or a value) for field ``name`` and check it.
+
+    Raises ``ValueError`` with a short reason fit to show next to the field.
+    """
+    spec = FIELDS[name]
+    value = spec.parse(raw)
+    reason = spec.check(value)
+    if reason is not None:
+        raise ValueError(reason)
+    return value
+
+
+def format_field(name: str, value: Any) -> str:
+    """Render a field value as the text a user would type for it."""
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "seed MLP": TrainConfig(),
+    "deeper MLP": TrainConfig(hidden_units=(512, 256, 128), dropout=0.3, epochs=10,
+                              batch_size=128, validation_split=0.1),
+    "CNN": TrainConfig(architecture="cnn", hidden_units=(128,), dropout=0.5,
+                       batch_size=128, epochs=5, validation_split=0.1),
+}
+"""Named starting points offered by the TUI and ``mnist-tui train --preset``."""

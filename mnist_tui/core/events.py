@@ -1,0 +1,111 @@
+"""Typed, immutable events the training engine sends to a front end.
+
+They carry plain ints, floats and strings only (never tensors), so a front end can
+keep them, compare them or hand them across threads without care.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Outcome = Literal["completed", "stopped", "early_stopped"]
+
+
+@dataclass(frozen=True)
+class TrainingStarted:
+    """``fit`` is about to run its first batch."""
+
+    epochs: int
+    steps_per_epoch: int
+    train_samples: int
+    val_samples: int
+    param_count: int
+    device: str
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Progress inside an epoch; sent at most a few times a second."""
+
+    epoch: int
+    """1-based epoch number."""
+    step: int
+    """Steps done in this epoch."""
+    steps: int
+    """Steps in a whole epoch."""
+    loss: float
+    """Running mean loss over this epoch so far."""
+    accuracy: float
+    """Running accuracy over this epoch so far."""
+    samples_per_second: float
+    """Training throughput over this epoch so far."""
+    epoch_seconds: float
+    """Seconds spent in this epoch so far."""
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    """An epoch finished; validation figures are ``None`` without a validation split."""
+
+    epoch: int
+    loss: float
+    accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One row of a training history, as stored in ``run.json``."""
+
+    epoch: int
+    loss: float
+    accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    seconds: float
+
+    @classmethod
+    def from_event(cls, event: EpochEnd) -> EpochRecord:
+        """The history row for an :class:`EpochEnd` event."""
+        return cls(event.epoch, event.loss, event.accuracy, event.val_loss,
+                   event.val_accuracy, event.seconds)
+
+
+@dataclass(frozen=True)
+class TrainingFinished:
+    """``fit`` returned: the whole history and why it ended."""
+
+    outcome: Outcome
+    history: tuple[EpochRecord, ...] = field(default_factory=tuple)
+    seconds: float = 0.0
+
+    @property
+    def epochs_done(self) -> int:
+        """Completed epochs."""
+        return len(self.history)
+
+
+@dataclass(frozen=True)
+class EvaluationStarted:
+    """Training is over; the model is being evaluated on the test digits."""
+
+    samples: int
+
+
+@dataclass(frozen=True)
+class RunSaved:
+    """The run was evaluated and saved."""
+
+    run_id: str
+    path: str
+    outcome: Outcome
+    test_loss: float
+    test_accuracy: float
+
+
+TrainingEvent = (TrainingStarted | BatchProgress | EpochEnd | TrainingFinished
+                 | EvaluationStarted | RunSaved)
+"""Any event the engine sends (:func:`mnist_tui.core.session.train_evaluate_save`)."""

@@ -1,0 +1,54 @@
+"""Keras models and optimizers built from a :class:`TrainConfig`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from mnist_tui.core.config import TrainConfig
+
+
+def build_model(config: TrainConfig) -> keras.Model:
+    """The model for ``config``; input is a 28x28 float image in [0, 1].
+
+    ``mlp`` is the seed's network: Flatten, Dense hidden layers, Dropout, Dense(10)
+    softmax. ``cnn`` follows Keras's mnist_convnet example: 3x3 conv + 2x2 max-pool
+    blocks, Flatten, Dropout, an optional dense head, Dense(10) softmax.
+    """
+    layers: list[Any] = [keras.Input(shape=(28, 28), name="digit")]
+    if config.architecture == "cnn":
+        layers.append(keras.layers.Reshape((28, 28, 1)))
+        for filters in config.conv_filters:
+            layers.append(keras.layers.Conv2D(filters, 3, activation=config.activation))
+            layers.append(keras.layers.MaxPooling2D(2))
+        layers.append(keras.layers.Flatten())
+        layers.append(keras.layers.Dropout(config.dropout))
+        layers += [keras.layers.Dense(units, activation=config.activation)
+                   for units in config.hidden_units]
+    else:
+        layers.append(keras.layers.Flatten())
+        layers += [keras.layers.Dense(units, activation=config.activation)
+                   for units in config.hidden_units]
+        layers.append(keras.layers.Dropout(config.dropout))
+    layers.append(keras.layers.Dense(10, activation="softmax", name="probabilities"))
+    return keras.Sequential(layers, name=f"mnist_{config.architecture}")
+
+
+def build_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
+    """The optimizer named in ``config`` with its learning-rate schedule."""
+    rate: Any = config.learning_rate
+    if config.lr_schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(config.learning_rate,
+                                                      max(1, total_steps))
+    match config.optimizer:
+        case "sgd":
+            return keras.optimizers.SGD(rate, momentum=config.momentum, nesterov=True)
+        case "rmsprop":
+            return keras.optimizers.RMSprop(rate, momentum=config.momentum)
+        case "adamw":
+            return keras.optimizers.AdamW(rate)
+        case "nadam":
+            return keras.optimizers.Nadam(rate)
+        case _:
+            return keras.optimizers.Adam(rate)

@@ -1,0 +1,57 @@
+"""One whole run: train, evaluate on the test digits, save. Both front ends call this."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from mnist_tui.core.config import TrainConfig
+from mnist_tui.core.data import MnistData
+from mnist_tui.core.evaluation import Evaluation, evaluate_model
+from mnist_tui.core.events import EvaluationStarted, RunSaved
+from mnist_tui.core.runs import RunInfo, RunStore
+from mnist_tui.core.training import EventSink, TrainResult, train
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    """A finished, evaluated and saved run."""
+
+    run: RunInfo
+    result: TrainResult
+    evaluation: Evaluation
+
+
+def train_evaluate_save(
+    config: TrainConfig,
+    data: MnistData,
+    store: RunStore,
+    on_event: EventSink,
+    stop: threading.Event | None = None,
+) -> SessionResult:
+    """Train ``config`` on ``data``, evaluate on its test set and save the run.
+
+    A stopped run is evaluated and saved too (its status says ``stopped``), so what
+    was learned is never lost. Events go to ``on_event`` from the calling thread.
+    """
+    started = datetime.now().astimezone()
+    result = train(config, data.x_train, data.y_train, on_event, stop)
+    on_event(EvaluationStarted(samples=len(data.y_test)))
+    evaluation = evaluate_model(result.model, data.x_test, data.y_test)
+    run = store.save(
+        model=result.model,
+        config=config,
+        status=result.finished.outcome,
+        history=result.finished.history,
+        evaluation=evaluation,
+        train_seconds=result.finished.seconds,
+        param_count=result.param_count,
+        device=result.device,
+        dataset={"source": data.source, "location": data.location,
+                 "verified": data.verified, "sha256": data.digests},
+        started=started,
+    )
+    on_event(RunSaved(run_id=run.run_id, path=str(run.path), outcome=result.finished.outcome,
+                      test_loss=evaluation.loss, test_accuracy=evaluation.accuracy))
+    return SessionResult(run=run, result=result, evaluation=evaluation)
