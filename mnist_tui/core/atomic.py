@@ -31,7 +31,7 @@ def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
         raise
 
 
-def atomic_write(target: Path, write: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(target: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Call ``write`` with a binary file that becomes ``target`` only if it succeeds."""
     with atomic_path(target) as tmp, tmp.open("wb") as handle:
         write(handle)

@@ -34,7 +34,7 @@ class TrainConfig:
     """Everything that defines one training run. The defaults are the seed's MLP."""
 
     architecture: str = "mlp"
-    """``mlp``: Flatten, Dense hidden layers, Dropout, Dense(10) softmax. ``cnn``: a small convnet."""
+    """``mlp``: Flatten, Dense hidden layers, Dropout, Dense(10) softmax; ``cnn``: a convnet."""
     hidden_units: tuple[int, ...] = (128,)
     """Units of each Dense hidden layer (for ``cnn``, the dense head after the convolutions)."""
     conv_filters: tuple[int, ...] = (32, 64)

@@ -7,6 +7,7 @@ against known SHA-256 digests; whatever verifies is written to our cache atomica
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
@@ -231,7 +232,7 @@ def keras_cache_file() -> Path:
 def write_cache(arrays: dict[str, np.ndarray], cache_dir: Path) -> Path:
     """Save verified arrays as ``mnist.npz`` in ``cache_dir`` atomically."""
     target = cache_dir / "mnist.npz"
-    atomic_write(target, lambda handle: np.savez(handle, **arrays))
+    atomic_write(target, lambda handle: np.savez(handle, **arrays))  # type: ignore[arg-type]
     return target
 
 
@@ -245,7 +246,8 @@ def _keras_download(progress: Progress) -> tuple[dict[str, np.ndarray], str]:
     progress("Downloading MNIST with Keras...")
     import keras  # heavy: imported only when this source is reached
 
-    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    with contextlib.redirect_stdout(sys.stderr):  # Keras prints its progress bar
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     return arrays, str(keras_cache_file())
 

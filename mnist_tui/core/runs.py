@@ -14,7 +14,7 @@ import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +125,8 @@ class RunStore:
             "format": FORMAT_VERSION,
             "run_id": run_id,
             "status": status,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "started": started.astimezone(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "started": started.astimezone(UTC).isoformat(timespec="seconds"),
             "config": config.to_dict(),
             "history": [vars(row) for row in history],
             "test": evaluation.metrics_dict(),

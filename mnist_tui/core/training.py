@@ -70,7 +70,7 @@ def steps_per_execution(batch_size: int) -> int:
 def split_train_val(config: TrainConfig, x: np.ndarray, y: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Hold out the last ``validation_split`` of the training digits, as Keras does."""
-    val_count = int(round(len(x) * config.validation_split))
+    val_count = round(len(x) * config.validation_split)
     cut = len(x) - val_count
     return x[:cut], y[:cut], x[cut:], y[cut:]
 

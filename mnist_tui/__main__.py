@@ -1,0 +1,5 @@
+"""``python -m mnist_tui``."""
+
+from mnist_tui.cli import main
+
+raise SystemExit(main())

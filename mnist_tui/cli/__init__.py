@@ -1,0 +1,52 @@
+"""The ``mnist-tui`` command: the full-screen app, or a headless command."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+# Quiet TensorFlow's C++ start-up chatter before anything imports it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run; every expected failure is one clear message."""
+    from mnist_tui.cli.parser import CliError, build_parser, config_from_args
+    from mnist_tui.core.data import DataError
+    from mnist_tui.core.native_logs import native_stderr_to_log
+    from mnist_tui.core.runs import RunError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        # TensorFlow's C++ logs go to a file, not over the app or the progress bars.
+        with native_stderr_to_log():
+            if args.command is None:
+                from mnist_tui.tui.app import MnistApp
+
+                MnistApp(config=config_from_args(args), data_path=args.data,
+                         runs_dir=args.runs_dir).run()
+                return 0
+            from mnist_tui.cli.commands import COMMANDS
+
+            return COMMANDS[args.command](args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except DataError as exc:
+        print(f"error: {exc.explain()}", file=sys.stderr)
+        return 3
+    except RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 4
+    except KeyboardInterrupt:
+        print("aborted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())

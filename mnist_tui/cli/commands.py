@@ -1,0 +1,271 @@
+"""The headless commands: train, runs, evaluate, show, data, delete."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from mnist_tui.cli.parser import CliError, config_from_args
+from mnist_tui.cli.progress import LiveTrainingView, LogLinesView, epoch_table, fmt
+from mnist_tui.core.data import ARRAY_NAMES, MnistData, default_cache_dir, load_mnist
+from mnist_tui.core.evaluation import Evaluation, SampleOrder, select_samples
+from mnist_tui.core.events import EpochEnd
+from mnist_tui.core.runs import RunInfo, RunStore
+from mnist_tui.core.textart import render_ascii, render_halfblocks
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    # Off a terminal (pipes, logs, CI) rich would assume 80 columns and wrap tables.
+    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 140)
+
+
+def _load_data(args: argparse.Namespace, quiet: bool = False) -> MnistData:
+    """Load MNIST, narrating to stderr (so ``--json`` output stays clean)."""
+    err = _console(stderr=True)
+    say = (lambda _m: None) if quiet else (lambda message: err.print(f"[dim]{message}[/]"))
+    return load_mnist(getattr(args, "data", None), progress=say)
+
+
+@contextmanager
+def _stop_on_ctrl_c(stop: threading.Event, err: Console) -> Iterator[None]:
+    """First Ctrl-C asks training to stop (the run is still saved); a second one aborts."""
+
+    def handler(_signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        err.print("[yellow]Stopping after the current batch; the run will be saved. "
+                  "Press Ctrl-C again to abort without saving.[/]")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train, evaluate and save one run."""
+    config = config_from_args(args)
+    data = _load_data(args)
+    from mnist_tui.core.session import train_evaluate_save  # imports TensorFlow
+
+    out, err = _console(), _console(stderr=True)
+    err.print(f"[bold]Config[/] {config.summary()} epochs={config.epochs} "
+              f"val={config.validation_split:g} seed={config.seed}")
+    stop = threading.Event()
+    interactive = err.is_terminal and not args.json
+    view = LiveTrainingView(err) if interactive else LogLinesView(sys.stderr)
+    with _stop_on_ctrl_c(stop, err), view:
+        session = train_evaluate_save(config, data, RunStore(args.runs_dir), view, stop)
+    run = session.run
+    if args.json:
+        out.print_json(json.dumps(run.data))
+        return 0
+    status = {"completed": "[green]completed[/]", "stopped": "[yellow]stopped by you[/]",
+              "early_stopped": "[cyan]stopped early (no val-loss gain)[/]"}[run.status]
+    out.print(f"Training {status}: {run.epochs_done} epochs in {run.train_seconds:.1f}s")
+    out.print(f"Test accuracy [bold]{run.test_accuracy:.4f}[/]  loss {run.test_loss:.4f}")
+    out.print(f"Saved run [bold]{run.run_id}[/] to {run.path}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    """List saved runs."""
+    store = RunStore(args.runs_dir)
+    runs, bad = store.list()
+    if args.json:
+        _console().print_json(json.dumps({
+            "runs_dir": str(store.root),
+            "runs": [_run_row(run) for run in runs],
+            "problems": [{"path": str(b.path), "reason": b.reason} for b in bad]}))
+        return 0
+    out, err = _console(), _console(stderr=True)
+    if not runs:
+        out.print(f"No saved runs in {store.root}. Train one with: mnist-tui train")
+    else:
+        table = Table(title=f"Runs in {store.root}", title_justify="left", header_style="bold")
+        table.add_column("id", no_wrap=True)
+        table.add_column("settings")
+        for header in ("epochs", "status", "test acc", "date"):
+            table.add_column(header, justify="right" if header != "status" else "left")
+        for run in runs:
+            table.add_row(run.run_id, run.config.summary(),
+                          f"{run.epochs_done}/{run.config.epochs}", run.status,
+                          f"{run.test_accuracy:.4f}", run.created[:16].replace("T", " "))
+        out.print(table)
+    for item in bad:
+        err.print(f"[yellow]skipped[/] {item.reason}")
+    return 0
+
+
+def _run_row(run: RunInfo) -> dict[str, Any]:
+    return {"run_id": run.run_id, "path": str(run.path), "status": run.status,
+            "created": run.created, "architecture": run.config.architecture,
+            "epochs": run.epochs_done, "test_accuracy": run.test_accuracy,
+            "test_loss": run.test_loss, "config": run.config.to_dict()}
+
+
+def _fresh_evaluation(store: RunStore, run: RunInfo, data: MnistData) -> Evaluation:
+    from mnist_tui.core.evaluation import evaluate_model
+
+    return evaluate_model(store.load_model(run), data.x_test, data.y_test)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Re-evaluate a saved model on the test set."""
+    store = RunStore(args.runs_dir)
+    run = store.load(args.run)
+    data = _load_data(args, quiet=args.json)
+    evaluation = _fresh_evaluation(store, run, data)
+    if args.json:
+        _console().print_json(json.dumps({"run_id": run.run_id, **evaluation.metrics_dict()}))
+        return 0
+    out = _console()
+    out.print(f"[bold]{run.run_id}[/]  {run.config.summary()}  ({run.status}, "
+              f"{run.epochs_done} epochs)")
+    errors = int(evaluation.confusion.sum() - np.trace(evaluation.confusion))
+    out.print(f"Test accuracy [bold]{evaluation.accuracy:.4f}[/]  loss {evaluation.loss:.4f}  "
+              f"errors {errors} of {len(evaluation.labels):,}")
+    if run.history:
+        out.print(epoch_table([EpochEnd(**vars(row)) for row in run.history], "History"))
+    out.print(confusion_table(evaluation.confusion))
+    out.print(per_class_table(evaluation))
+    return 0
+
+
+def confusion_table(confusion: np.ndarray) -> Table:
+    """Counts with rows true and columns predicted; mistakes shaded by size."""
+    table = Table(title="Confusion matrix (rows: true, columns: predicted)",
+                  title_justify="left", header_style="bold")
+    table.add_column("true", justify="right", style="bold")
+    for digit in range(confusion.shape[1]):
+        table.add_column(str(digit), justify="right")
+    worst = max(1, int((confusion - np.diag(np.diag(confusion))).max()))
+    for digit, row in enumerate(confusion):
+        cells = []
+        for col, count in enumerate(row):
+            if col == digit:
+                cells.append(f"[green]{count}[/]")
+            elif count:
+                level = "bold red" if count > worst / 2 else "red" if count > worst / 5 else "dim"
+                cells.append(f"[{level}]{count}[/]")
+            else:
+                cells.append("[dim].[/]")
+        table.add_row(str(digit), *cells)
+    return table
+
+
+def per_class_table(evaluation: Evaluation) -> Table:
+    """Precision, recall, F1 and support per digit."""
+    table = Table(title="Per class", title_justify="left", header_style="bold")
+    for header in ("digit", "precision", "recall", "f1", "support"):
+        table.add_column(header, justify="right")
+    for row in evaluation.per_class:
+        table.add_row(str(row.digit), fmt(row.precision), fmt(row.recall), fmt(row.f1),
+                      str(row.support))
+    return table
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Print test digits as text art with label, prediction and confidence."""
+    store = RunStore(args.runs_dir)
+    run = store.load(args.run)
+    data = _load_data(args)
+    evaluation = store.load_evaluation(run, data.y_test) or _fresh_evaluation(store, run, data)
+    order: SampleOrder = args.order or ("confidence" if args.misclassified else "index")
+    indices = select_samples(evaluation, mistakes_only=args.misclassified,
+                             true_class=args.true, pred_class=args.pred, order=order)
+    out = _console()
+    what = "misclassified digits" if args.misclassified else "test digits"
+    out.print(f"[bold]{run.run_id}[/]: {len(indices):,} {what} match; showing "
+              f"{min(args.limit, len(indices))} (order: {order})")
+    use_ascii = args.ascii or not (out.encoding or "").lower().startswith("utf")
+    blocks = [
+        _digit_block(int(i), data, evaluation, use_ascii) for i in indices[: args.limit]
+    ]
+    _print_side_by_side(out, blocks)
+    return 0
+
+
+def _digit_block(index: int, data: MnistData, evaluation: Evaluation, use_ascii: bool
+                 ) -> list[str]:
+    image = data.x_test[index]
+    art = render_ascii(image) if use_ascii else render_halfblocks(image)
+    true, pred = int(evaluation.labels[index]), int(evaluation.predictions[index])
+    mark = "ok" if true == pred else "WRONG"
+    header = [f"#{index} true {true} pred {pred}",
+              f"conf {evaluation.confidence[index]:.1%} {mark}"]
+    width = max(len(line) for line in art)
+    return [line.ljust(width) for line in header + art]
+
+
+def _print_side_by_side(out: Console, blocks: list[list[str]]) -> None:
+    if not blocks:
+        return
+    width = max(len(line) for block in blocks for line in block) + 3
+    per_row = max(1, out.width // width)
+    for start in range(0, len(blocks), per_row):
+        row = blocks[start:start + per_row]
+        height = max(len(block) for block in row)
+        for line in range(height):
+            out.print("".join((block[line] if line < len(block) else "").ljust(width)
+                              for block in row).rstrip(), markup=False, highlight=False)
+        out.print()
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    """Load and verify MNIST, and say where it came from."""
+    data = _load_data(args, quiet=args.json)
+    report = {
+        "source": data.source, "location": data.location, "verified": data.verified,
+        "cache": str(default_cache_dir() / "mnist.npz"),
+        "arrays": {name: {"shape": list(getattr(data, name).shape),
+                          "dtype": str(getattr(data, name).dtype),
+                          "sha256": data.digests.get(name, "")} for name in ARRAY_NAMES},
+    }
+    if args.json:
+        _console().print_json(json.dumps(report))
+        return 0
+    out = _console()
+    out.print(f"MNIST from [bold]{data.source}[/]: {data.location}")
+    out.print("[green]verified[/]: every array matches its SHA-256 digest" if data.verified
+              else "[red]not verified[/]")
+    out.print(f"cache: {report['cache']}")
+    for name in ARRAY_NAMES:
+        array = getattr(data, name)
+        out.print(f"  {name:8} {array.dtype} {'x'.join(map(str, array.shape)):>10}  "
+                  f"sha256 {data.digests.get(name, '')[:16]}...")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    """Delete a saved run, after confirmation."""
+    store = RunStore(args.runs_dir)
+    run = store.load(args.run)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CliError(f"refusing to delete {run.run_id} without --yes (no terminal to ask)")
+        answer = input(f"Delete run {run.run_id} ({run.config.summary()}, test acc "
+                       f"{run.test_accuracy:.4f})? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            _console().print("Kept.")
+            return 1
+    store.delete(run.run_id)
+    _console().print(f"Deleted {run.run_id}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "runs": cmd_runs, "evaluate": cmd_evaluate, "show": cmd_show,
+            "data": cmd_data, "delete": cmd_delete}

@@ -1,0 +1,153 @@
+"""The argument parser: every config field becomes an option, parsed by the core."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from mnist_tui.core.config import FIELDS, PRESETS, ConfigError, TrainConfig, format_field
+
+
+class CliError(Exception):
+    """A bad argument: one clear line for the user, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one clear line, not a usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One ``--field-name`` option per config field, plus ``--preset`` and ``--config``."""
+    group = parser.add_argument_group("hyperparameters (defaults: the seed MLP)")
+    group.add_argument("--preset", choices=sorted(PRESETS), help="start from a named preset")
+    group.add_argument("--config", type=Path, metavar="FILE",
+                       help="start from a JSON config (e.g. a run's settings)")
+    defaults = TrainConfig()
+    for name, spec in FIELDS.items():
+        choices = f" ({'|'.join(spec.choices)})" if spec.choices else ""
+        group.add_argument(
+            f"--{name.replace('_', '-')}", dest=f"cfg_{name}", metavar="VALUE",
+            help=f"{spec.hint}{choices}; default {format_field(name, getattr(defaults, name))}")
+
+
+def add_data_option(parser: argparse.ArgumentParser) -> None:
+    """``--data PATH``."""
+    parser.add_argument("--data", metavar="PATH",
+                        help="MNIST .npz or IDX folder (default: $MNIST_TUI_DATA, then cache, "
+                             "Keras, download)")
+
+
+def add_runs_option(parser: argparse.ArgumentParser) -> None:
+    """``--runs-dir DIR``."""
+    parser.add_argument("--runs-dir", type=Path, metavar="DIR",
+                        help="where runs are kept (default: $MNIST_TUI_RUNS_DIR or ./saved_models)")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Merge preset, config file and per-field options into a validated config."""
+    values: dict[str, Any] = {}
+    if getattr(args, "preset", None):
+        values.update(PRESETS[args.preset].to_dict())
+    if getattr(args, "config", None):
+        try:
+            loaded = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CliError(f"cannot read config {args.config}: {exc}") from exc
+        if isinstance(loaded, dict) and isinstance(loaded.get("config"), dict):
+            loaded = loaded["config"]  # a run.json works too
+        if not isinstance(loaded, dict):
+            raise CliError(f"{args.config} is not a JSON object")
+        values.update(loaded)
+    for name in FIELDS:
+        raw = getattr(args, f"cfg_{name}", None)
+        if raw is not None:
+            values[name] = raw
+    try:
+        return TrainConfig.from_dict(values)
+    except ConfigError as exc:
+        reasons = "; ".join(f"--{k.replace('_', '-')}: {v}" for k, v in exc.errors.items())
+        raise CliError(f"invalid settings: {reasons}") from exc
+
+
+def digit(text: str) -> int:
+    """argparse type for a class label 0-9."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a digit 0-9") from None
+    if not 0 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"{value} is not a digit 0-9")
+    return value
+
+
+def positive(text: str) -> int:
+    """argparse type for a count >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``mnist-tui`` parser and its subcommands."""
+    parser = _Parser(
+        prog="mnist-tui",
+        description="Train and inspect neural networks on MNIST. With no command, opens "
+                    "the full-screen app (the options below prefill its form).")
+    from mnist_tui import __version__
+
+    parser.add_argument("--version", action="version", version=f"mnist-tui {__version__}")
+    add_data_option(parser)
+    add_runs_option(parser)
+    add_config_options(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a model headless, evaluate and save it")
+    add_config_options(train)
+    add_data_option(train)
+    add_runs_option(train)
+    train.add_argument("--json", action="store_true",
+                       help="print the saved run as JSON (progress goes to stderr)")
+
+    runs = commands.add_parser("runs", help="list saved runs")
+    add_runs_option(runs)
+    runs.add_argument("--json", action="store_true", help="machine-readable output")
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a saved run on the test set")
+    evaluate.add_argument("run", help="run id, unique prefix, 'latest', or folder")
+    add_data_option(evaluate)
+    add_runs_option(evaluate)
+    evaluate.add_argument("--json", action="store_true", help="machine-readable output")
+
+    show = commands.add_parser("show", help="print test digits as text art with predictions")
+    show.add_argument("run", help="run id, unique prefix, 'latest', or folder")
+    show.add_argument("--misclassified", action="store_true", help="only the mistakes")
+    show.add_argument("--true", type=digit, metavar="D", help="only digits whose label is D")
+    show.add_argument("--pred", type=digit, metavar="D", help="only digits predicted as D")
+    show.add_argument("--order", choices=("index", "confidence"),
+                      help="sort by index or by the model's confidence (default: confidence "
+                           "with --misclassified, else index)")
+    show.add_argument("--limit", type=positive, default=12, metavar="N",
+                      help="how many digits (default 12)")
+    show.add_argument("--ascii", action="store_true",
+                      help="ASCII ramp instead of Unicode half-blocks")
+    add_data_option(show)
+    add_runs_option(show)
+
+    data = commands.add_parser("data", help="load and verify MNIST; say where it came from")
+    add_data_option(data)
+    data.add_argument("--json", action="store_true", help="machine-readable output")
+
+    delete = commands.add_parser("delete", help="delete a saved run")
+    delete.add_argument("run", help="run id, unique prefix, or folder")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add_runs_option(delete)
+    return parser

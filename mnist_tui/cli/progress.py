@@ -1,0 +1,158 @@
+"""Training progress for the headless CLI: a live rich view, or quiet log lines."""
+
+from __future__ import annotations
+
+import time
+from typing import IO
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from mnist_tui.core.events import (
+    BatchProgress,
+    EpochEnd,
+    EvaluationStarted,
+    RunSaved,
+    TrainingEvent,
+    TrainingFinished,
+    TrainingStarted,
+)
+
+
+def fmt(value: float | None, digits: int = 4) -> str:
+    """A metric for a table cell; a dash when missing."""
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def epoch_table(rows: list[EpochEnd], title: str = "Epochs") -> Table:
+    """The per-epoch metrics table."""
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for header in ("epoch", "loss", "accuracy", "val loss", "val accuracy", "seconds"):
+        table.add_column(header, justify="right")
+    for row in rows:
+        table.add_row(str(row.epoch), fmt(row.loss), fmt(row.accuracy), fmt(row.val_loss),
+                      fmt(row.val_accuracy), f"{row.seconds:.1f}")
+    return table
+
+
+class LiveTrainingView:
+    """Rich progress bars (epoch and overall) above a live epoch table, for a terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TextColumn("{task.fields[metrics]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self._rows: list[EpochEnd] = []
+        self._live = Live(self._render(), console=console, refresh_per_second=8, transient=False)
+        self._epoch_task: TaskID | None = None
+        self._overall: TaskID | None = None
+        self._started: TrainingStarted | None = None
+
+    def _render(self) -> Group:
+        return Group(epoch_table(self._rows), self._progress)
+
+    def __enter__(self) -> LiveTrainingView:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.__exit__(None, None, None)
+
+    def __call__(self, event: TrainingEvent) -> None:
+        match event:
+            case TrainingStarted():
+                self._started = event
+                self._console.print(
+                    f"Training {event.train_samples:,} digits "
+                    f"({event.val_samples:,} held out) on {event.device}, "
+                    f"{event.param_count:,} parameters")
+                self._overall = self._progress.add_task(
+                    "overall", total=event.epochs * event.steps_per_epoch, rate="", metrics="")
+                self._epoch_task = self._progress.add_task(
+                    "epoch 1", total=event.steps_per_epoch, rate="", metrics="")
+            case BatchProgress() if self._started and self._epoch_task is not None:
+                self._progress.update(
+                    self._epoch_task, completed=event.step, description=f"epoch {event.epoch}",
+                    rate=f"{event.samples_per_second:,.0f} samples/s",
+                    metrics=f"loss {event.loss:.4f} acc {event.accuracy:.4f}")
+                self._progress.update(self._overall_id(), completed=(event.epoch - 1)
+                                      * self._started.steps_per_epoch + event.step)
+            case EpochEnd() if self._started and self._epoch_task is not None:
+                self._rows.append(event)
+                steps = self._started.steps_per_epoch
+                self._progress.update(self._overall_id(), completed=event.epoch * steps)
+                if event.epoch < self._started.epochs:
+                    self._progress.reset(self._epoch_task, total=steps,
+                                         description=f"epoch {event.epoch + 1}")
+                else:
+                    self._progress.update(self._epoch_task, completed=steps)
+                self._live.update(self._render())
+            case EvaluationStarted():
+                self._progress.stop()
+                self._console.print(f"Evaluating on {event.samples:,} test digits...")
+            case _:
+                pass
+
+    def _overall_id(self) -> TaskID:
+        assert self._overall is not None
+        return self._overall
+
+
+class LogLinesView:
+    """One line per epoch and phase: for logs, CI and pipes (no bars, no flooding)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._began = time.perf_counter()
+        self._epochs = 0
+
+    def _say(self, text: str) -> None:
+        self._stream.write(f"[{time.perf_counter() - self._began:7.1f}s] {text}\n")
+        self._stream.flush()
+
+    def __enter__(self) -> LogLinesView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def __call__(self, event: TrainingEvent) -> None:
+        match event:
+            case TrainingStarted():
+                self._epochs = event.epochs
+                self._say(f"training {event.train_samples} digits ({event.val_samples} held "
+                          f"out) on {event.device}, {event.param_count} parameters, "
+                          f"{event.epochs} epochs x {event.steps_per_epoch} steps")
+            case EpochEnd():
+                val = (f" val_loss {fmt(event.val_loss)} val_accuracy {fmt(event.val_accuracy)}"
+                       if event.val_loss is not None else "")
+                self._say(f"epoch {event.epoch}/{self._epochs} loss {fmt(event.loss)} "
+                          f"accuracy {fmt(event.accuracy)}{val} ({event.seconds:.1f}s)")
+            case TrainingFinished():
+                self._say(f"training {event.outcome.replace('_', ' ')} after "
+                          f"{event.epochs_done} epochs in {event.seconds:.1f}s")
+            case EvaluationStarted():
+                self._say(f"evaluating on {event.samples} test digits")
+            case RunSaved():
+                self._say(f"saved {event.run_id} to {event.path}")
+            case _:
+                pass
