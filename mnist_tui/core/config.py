@@ -31,7 +31,13 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines one training run. The defaults are the seed's MLP."""
+    """Everything that defines one training run.
+
+    The defaults are the seed's MLP (Flatten, Dense 128 ReLU, Dropout 0.2, Dense 10
+    softmax, Adam, 5 epochs), trained with a batch size and cosine-decayed learning
+    rate picked by measurement (``benchmarks/train_speed.py``): several times faster
+    than the seed's batch 32 at equal or better test accuracy.
+    """
 
     architecture: str = "mlp"
     """``mlp``: Flatten, Dense hidden layers, Dropout, Dense(10) softmax; ``cnn``: a convnet."""
@@ -45,13 +51,13 @@ class TrainConfig:
     """Activation of the hidden and convolution layers."""
     optimizer: str = "adam"
     """Optimizer name."""
-    learning_rate: float = 0.001
-    """Optimizer step size."""
+    learning_rate: float = 0.01
+    """Optimizer step size (the peak of the schedule)."""
     lr_schedule: str = "cosine"
     """``cosine`` decays the rate to zero over the run; ``constant`` keeps it."""
     momentum: float = 0.9
     """Momentum for ``sgd`` and ``rmsprop`` (ignored by the Adam family)."""
-    batch_size: int = 32
+    batch_size: int = 256
     """Samples per gradient step."""
     epochs: int = 5
     """Passes over the training set."""
@@ -287,8 +293,9 @@ def format_field(name: str, value: Any) -> str:
 PRESETS: dict[str, TrainConfig] = {
     "seed MLP": TrainConfig(),
     "deeper MLP": TrainConfig(hidden_units=(512, 256, 128), dropout=0.3, epochs=10,
-                              batch_size=128, validation_split=0.1),
+                              learning_rate=0.003, validation_split=0.1,
+                              early_stopping_patience=3),
     "CNN": TrainConfig(architecture="cnn", hidden_units=(128,), dropout=0.5,
-                       batch_size=128, epochs=5, validation_split=0.1),
+                       learning_rate=0.003, batch_size=128, epochs=5, validation_split=0.1),
 }
 """Named starting points offered by the TUI and ``mnist-tui train --preset``."""

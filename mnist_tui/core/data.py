@@ -123,13 +123,19 @@ def verify(arrays: dict[str, np.ndarray]) -> dict[str, str]:
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """The four arrays from a Keras-style ``mnist.npz`` (no pickles allowed)."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = [name for name in ARRAY_NAMES if name not in npz.files]
-            if missing:
-                raise ValueError(f"{path} lacks {', '.join(missing)}")
-            return {name: np.asarray(npz[name]) for name in ARRAY_NAMES}
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        npz = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise ValueError(f"{path} is not a readable .npz file ({exc})") from exc
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} is not a readable .npz file (a single array)")
+    with npz:
+        missing = [name for name in ARRAY_NAMES if name not in npz.files]
+        if missing:
+            raise ValueError(f"{path} lacks {', '.join(missing)}")
+        try:
+            return {name: np.asarray(npz[name]) for name in ARRAY_NAMES}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise ValueError(f"{path} is not a readable .npz file ({exc})") from exc
 
 
 def read_idx(path: Path) -> np.ndarray:

@@ -6,6 +6,7 @@ only the few globals numpy needs to rebuild an ``ndarray`` and refuses all other
 
 from __future__ import annotations
 
+import codecs
 import io
 import pickle
 from typing import Any
@@ -22,6 +23,9 @@ _ALLOWED: dict[tuple[str, str], Any] = {
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
+    # Python 3 writes bytes in protocol-2 pickles as _codecs.encode(text, "latin1"):
+    # a pure string-to-bytes conversion, harmless.
+    ("_codecs", "encode"): codecs.encode,
 }
 
 

@@ -1,0 +1,37 @@
+"""Shared fixtures: small synthetic digits for fast engine tests, and the real MNIST."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pytest
+
+from mnist_tui.core.data import MnistData, load_mnist
+
+
+def synthetic_digits(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable 28x28 uint8 images: class k is a bright bar in band k, plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, size=count).astype(np.uint8)
+    images = rng.integers(0, 40, size=(count, 28, 28)).astype(np.uint8)
+    for i, label in enumerate(labels):
+        row = 2 + int(label) * 2
+        images[i, row:row + 2, 4:24] = 255
+    return images, labels
+
+
+@pytest.fixture(scope="session")
+def small_data() -> MnistData:
+    """A tiny, unverified, learnable dataset (1,200 train and 300 test digits)."""
+    x_train, y_train = synthetic_digits(1200, seed=1)
+    x_test, y_test = synthetic_digits(300, seed=2)
+    return MnistData(x_train, y_train, x_test, y_test, source="synthetic")
+
+
+@pytest.fixture(scope="session")
+def real_mnist() -> MnistData:
+    """The real, verified MNIST through the real loader (cache, or fetched and cached)."""
+    return load_mnist()

@@ -1,0 +1,151 @@
+"""The headless CLI, including the real MNIST path end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import pytest
+
+from mnist_tui.cli import main
+from mnist_tui.core.data import MnistData
+from mnist_tui.core.evaluation import evaluate_model
+from mnist_tui.core.runs import RunStore
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, real_mnist: MnistData) -> Path:
+    """One real run: default MLP, 1 epoch, trained through ``mnist-tui train``."""
+    runs = tmp_path_factory.mktemp("runs")
+    assert main(["train", "--epochs", "1", "--runs-dir", str(runs)]) == 0
+    return runs
+
+
+@pytest.mark.real_mnist
+def test_real_mnist_train_save_reload(trained: Path, real_mnist: MnistData) -> None:
+    """Verified MNIST -> 1 epoch of the default MLP -> >= 95% -> plain Keras reload agrees."""
+    run = RunStore(trained).load("latest")
+    assert run.status == "completed" and run.epochs_done == 1
+    assert run.test_accuracy >= 0.95
+    assert run.data["dataset"]["verified"] is True
+    model = keras.models.load_model(run.model_path)
+    again = evaluate_model(model, real_mnist.x_test, real_mnist.y_test)
+    assert again.accuracy == pytest.approx(run.test_accuracy, abs=1e-4)
+
+
+def test_runs_evaluate_show_json(trained: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    capfd.readouterr()
+    assert main(["runs", "--json", "--runs-dir", str(trained)]) == 0
+    listing = json.loads(capfd.readouterr().out)
+    run_id = listing["runs"][0]["run_id"]
+    assert listing["runs"][0]["epochs"] == 1 and listing["problems"] == []
+
+    assert main(["evaluate", run_id, "--json", "--runs-dir", str(trained)]) == 0
+    metrics = json.loads(capfd.readouterr().out)
+    assert metrics["accuracy"] == pytest.approx(listing["runs"][0]["test_accuracy"], abs=1e-4)
+    assert len(metrics["confusion_matrix"]) == 10
+
+    assert main(["show", run_id, "--misclassified", "--true", "7", "--limit", "3",
+                 "--runs-dir", str(trained)]) == 0
+    out = capfd.readouterr().out
+    assert out.count("WRONG") == 3 and out.count("true 7") == 3
+    assert "█" in out
+
+    assert main(["show", "latest", "--limit", "2", "--ascii", "--runs-dir", str(trained)]) == 0
+    out = capfd.readouterr().out
+    assert "#0 true 7" in out and "#1 true 2" in out and "@" in out
+
+
+def test_evaluate_prints_tables(trained: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    capfd.readouterr()
+    assert main(["evaluate", "latest", "--runs-dir", str(trained)]) == 0
+    out = capfd.readouterr().out
+    assert "Confusion matrix" in out and "Per class" in out and "Test accuracy" in out
+
+
+def test_data_reports_source(capfd: pytest.CaptureFixture[str]) -> None:
+    capfd.readouterr()
+    assert main(["data", "--json"]) == 0
+    report = json.loads(capfd.readouterr().out)
+    assert report["verified"] is True
+    assert report["arrays"]["x_train"]["shape"] == [60000, 28, 28]
+
+
+def test_delete(trained: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    copy = tmp_path / "runs"
+    shutil.copytree(trained, copy)
+    assert main(["delete", "latest", "--yes", "--runs-dir", str(copy)]) == 0
+    assert RunStore(copy).list() == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["train", "--epochs", "zero"], 2, "--epochs: 'zero' is not a whole number"),
+        (["train", "--dropout", "1.5", "--optimizer", "adagrad"], 2, "--dropout: must be in"),
+        (["show", "x", "--true", "11"], 2, "11 is not a digit 0-9"),
+        (["frobnicate"], 2, "invalid choice"),
+        (["evaluate", "no-such-run"], 4, "no run 'no-such-run'"),
+        (["delete", "no-such-run", "--yes"], 4, "no run 'no-such-run'"),
+    ],
+)
+def test_bad_input_is_one_clear_line(argv: list[str], code: int, message: str, tmp_path: Path,
+                                     capfd: pytest.CaptureFixture[str]) -> None:
+    assert main([*argv, "--runs-dir", str(tmp_path)] if argv[0] != "frobnicate" else argv) == code
+    err = capfd.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_missing_data_is_explained(tmp_path: Path) -> None:
+    """A bad --data path with no other source: exit 3, what was tried, how to fix it."""
+    env = {**os.environ, "MNIST_TUI_CACHE_DIR": str(tmp_path / "c"), "KERAS_HOME": str(tmp_path),
+           "MNIST_TUI_NO_DOWNLOAD": "1"}
+    done = subprocess.run([sys.executable, "-m", "mnist_tui", "data", "--data",
+                           str(tmp_path / "nowhere.npz")], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 3, done.stderr
+    assert "does not exist" in done.stderr and "--data PATH" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_ctrl_c_stops_and_still_saves(tmp_path: Path) -> None:
+    """SIGINT mid-training: the run is saved as stopped, exit code 0, no traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mnist_tui", "train", "--epochs", "200", "--batch-size", "512",
+         "--runs-dir", str(tmp_path)], stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True)
+    assert proc.stderr is not None
+    lines = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        lines.append(line)
+        if "epoch 1/200" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, "".join(lines) + err
+    assert "Traceback" not in err
+    assert "stopped by you" in out
+    run = RunStore(tmp_path).load("latest")
+    assert run.status == "stopped" and 1 <= run.epochs_done < 200
+
+
+def test_log_output_does_not_flood(tmp_path: Path) -> None:
+    """Without a terminal, progress is one line per epoch and phase, no bars."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mnist_tui", "train", "--epochs", "2", "--batch-size", "1024",
+         "--runs-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) <= 10, lines
+    assert sum("epoch " in line for line in lines) == 2
+    assert "\r" not in done.stderr and "\x1b[" not in done.stderr

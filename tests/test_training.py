@@ -1,0 +1,128 @@
+"""The training engine on small synthetic digits: events, stop, early stop, seeds."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import numpy as np
+import pytest
+
+from mnist_tui.core.config import TrainConfig
+from mnist_tui.core.data import MnistData
+from mnist_tui.core.events import (
+    BatchProgress,
+    EpochEnd,
+    TrainingEvent,
+    TrainingFinished,
+    TrainingStarted,
+)
+from mnist_tui.core.training import train
+
+FAST = TrainConfig(hidden_units=(32,), batch_size=64, epochs=3, learning_rate=0.01)
+
+
+def run(config: TrainConfig, data: MnistData, stop: threading.Event | None = None,
+        on_event: object = None) -> tuple[list[TrainingEvent], object]:
+    events: list[TrainingEvent] = []
+
+    def sink(event: TrainingEvent) -> None:
+        events.append(event)
+        if callable(on_event):
+            on_event(event)
+
+    result = train(config, data.x_train, data.y_train, sink, stop)
+    return events, result
+
+
+def test_events_in_order_with_plain_values(small_data: MnistData) -> None:
+    events, result = run(FAST.replace(validation_split=0.25), small_data)
+    assert isinstance(events[0], TrainingStarted)
+    assert isinstance(events[-1], TrainingFinished)
+    started = events[0]
+    assert (started.train_samples, started.val_samples) == (900, 300)
+    assert started.steps_per_epoch == 15 and started.param_count == 784 * 32 + 32 + 330
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
+    assert [e.epoch for e in epochs] == [1, 2, 3]
+    for event in events:
+        assert dataclasses.is_dataclass(event)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            event.epoch = 9  # type: ignore[misc,union-attr]
+        for value in dataclasses.asdict(event).values():
+            assert value is None or isinstance(value, (int, float, str, tuple))
+    assert all(isinstance(e.val_accuracy, float) for e in epochs)
+    assert epochs[-1].accuracy > 0.9  # the synthetic digits are learnable
+    finished = events[-1]
+    assert finished.outcome == "completed" and finished.epochs_done == 3
+    assert result.finished is finished
+
+
+def test_batch_progress_is_throttled(small_data: MnistData,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from mnist_tui.core import training
+
+    monkeypatch.setattr(training, "TARGET_EXECUTION_SAMPLES", 1)  # one step per call
+    monkeypatch.setattr(training, "PROGRESS_INTERVAL", 3600.0)
+    events, _ = run(FAST, small_data)
+    assert not [e for e in events if isinstance(e, BatchProgress)]
+    monkeypatch.setattr(training, "PROGRESS_INTERVAL", 0.0)
+    events, _ = run(FAST.replace(epochs=1), small_data)
+    progress = [e for e in events if isinstance(e, BatchProgress)]
+    assert len(progress) >= 10
+    assert progress[-1].step <= progress[-1].steps == 19
+    assert progress[-1].samples_per_second > 0
+
+
+def test_stop_before_start_trains_nothing(small_data: MnistData) -> None:
+    stop = threading.Event()
+    stop.set()
+    events, result = run(FAST, small_data, stop)
+    assert result.finished.outcome == "stopped" and result.finished.epochs_done == 0
+    assert not [e for e in events if isinstance(e, EpochEnd)]
+
+
+def test_stop_mid_run_keeps_whole_epochs(small_data: MnistData) -> None:
+    stop = threading.Event()
+
+    def stop_after_first(event: TrainingEvent) -> None:
+        if isinstance(event, EpochEnd):
+            stop.set()
+
+    events, result = run(FAST.replace(epochs=20), small_data, stop, stop_after_first)
+    assert result.finished.outcome == "stopped"
+    assert result.finished.epochs_done == 1
+    assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [1]
+
+
+def test_early_stopping(small_data: MnistData) -> None:
+    config = FAST.replace(epochs=60, validation_split=0.25, early_stopping_patience=1,
+                          learning_rate=0.05, lr_schedule="constant")
+    _, result = run(config, small_data)
+    assert result.finished.outcome == "early_stopped"
+    assert result.finished.epochs_done < 60
+
+
+def test_same_seed_same_weights(small_data: MnistData) -> None:
+    config = FAST.replace(epochs=1)
+    _, first = run(config, small_data)
+    _, second = run(config, small_data)
+    _, other = run(config.replace(seed=7), small_data)
+    w1, w2, w3 = (r.model.get_weights()[0] for r in (first, second, other))
+    np.testing.assert_allclose(w1, w2)
+    assert not np.allclose(w1, w3)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "rmsprop", "adamw", "nadam"])
+def test_every_optimizer_learns(small_data: MnistData, optimizer: str) -> None:
+    config = FAST.replace(optimizer=optimizer, epochs=4, learning_rate=0.05 if
+                          optimizer == "sgd" else 0.005)
+    _, result = run(config, small_data)
+    assert result.finished.history[-1].accuracy > 0.8
+
+
+def test_cnn_builds_and_trains(small_data: MnistData) -> None:
+    config = TrainConfig(architecture="cnn", conv_filters=(8, 16), hidden_units=(32,),
+                         batch_size=64, epochs=2, learning_rate=0.005)
+    _, result = run(config, small_data)
+    assert result.model.layers[1].__class__.__name__ == "Conv2D"
+    assert result.finished.history[-1].accuracy > 0.5
