@@ -19,7 +19,6 @@ from mnist_tui.cli.parser import CliError, config_from_args
 from mnist_tui.cli.progress import LiveTrainingView, LogLinesView, epoch_table, fmt
 from mnist_tui.core.data import ARRAY_NAMES, MnistData, default_cache_dir, load_mnist
 from mnist_tui.core.evaluation import Evaluation, SampleOrder, select_samples
-from mnist_tui.core.events import EpochEnd
 from mnist_tui.core.runs import RunInfo, RunStore
 from mnist_tui.core.textart import render_ascii, render_halfblocks
 
@@ -139,7 +138,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out.print(f"Test accuracy [bold]{evaluation.accuracy:.4f}[/]  loss {evaluation.loss:.4f}  "
               f"errors {errors} of {len(evaluation.labels):,}")
     if run.history:
-        out.print(epoch_table([EpochEnd(**vars(row)) for row in run.history], "History"))
+        out.print(epoch_table(list(run.history), "History"))
     out.print(confusion_table(evaluation.confusion))
     out.print(per_class_table(evaluation))
     return 0

@@ -46,7 +46,10 @@ class BatchProgress:
 
 @dataclass(frozen=True)
 class EpochEnd:
-    """An epoch finished; validation figures are ``None`` without a validation split."""
+    """An epoch finished; also one row of a run's history (``run.json``).
+
+    Validation figures are ``None`` without a validation split.
+    """
 
     epoch: int
     loss: float
@@ -54,24 +57,6 @@ class EpochEnd:
     val_loss: float | None
     val_accuracy: float | None
     seconds: float
-
-
-@dataclass(frozen=True)
-class EpochRecord:
-    """One row of a training history, as stored in ``run.json``."""
-
-    epoch: int
-    loss: float
-    accuracy: float
-    val_loss: float | None
-    val_accuracy: float | None
-    seconds: float
-
-    @classmethod
-    def from_event(cls, event: EpochEnd) -> EpochRecord:
-        """The history row for an :class:`EpochEnd` event."""
-        return cls(event.epoch, event.loss, event.accuracy, event.val_loss,
-                   event.val_accuracy, event.seconds)
 
 
 @dataclass(frozen=True)
@@ -79,7 +64,7 @@ class TrainingFinished:
     """``fit`` returned: the whole history and why it ended."""
 
     outcome: Outcome
-    history: tuple[EpochRecord, ...] = field(default_factory=tuple)
+    history: tuple[EpochEnd, ...] = field(default_factory=tuple)
     seconds: float = 0.0
 
     @property

@@ -22,7 +22,7 @@ import numpy as np
 
 from mnist_tui.core.config import ConfigError, TrainConfig
 from mnist_tui.core.evaluation import Evaluation, evaluate_probabilities
-from mnist_tui.core.events import EpochRecord
+from mnist_tui.core.events import EpochEnd
 
 RUNS_DIR_ENV = "MNIST_TUI_RUNS_DIR"
 RUN_FILE = "run.json"
@@ -51,7 +51,7 @@ class RunInfo:
     """``completed``, ``stopped`` or ``early_stopped``."""
     created: str
     """ISO-8601 UTC time the run was saved."""
-    history: tuple[EpochRecord, ...]
+    history: tuple[EpochEnd, ...]
     test_loss: float
     test_accuracy: float
     confusion: np.ndarray
@@ -107,7 +107,7 @@ class RunStore:
         model: Any,
         config: TrainConfig,
         status: str,
-        history: tuple[EpochRecord, ...],
+        history: tuple[EpochEnd, ...],
         evaluation: Evaluation,
         train_seconds: float,
         param_count: int,
@@ -234,7 +234,7 @@ class RunStore:
                 config=TrainConfig.from_dict(data["config"]),
                 status=str(data["status"]),
                 created=str(data["created"]),
-                history=tuple(EpochRecord(**row) for row in data["history"]),
+                history=tuple(EpochEnd(**row) for row in data["history"]),
                 test_loss=float(test["loss"]),
                 test_accuracy=float(test["accuracy"]),
                 confusion=np.asarray(test["confusion_matrix"], dtype=np.int64),

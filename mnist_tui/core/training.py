@@ -17,7 +17,6 @@ from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.events import (
     BatchProgress,
     EpochEnd,
-    EpochRecord,
     Outcome,
     TrainingEvent,
     TrainingFinished,
@@ -113,7 +112,7 @@ class _EventCallback(keras.callbacks.Callback):
         self._epoch_start = 0.0
         self._last_report = 0.0
         self._steps_done = 0
-        self.history: list[EpochRecord] = []
+        self.history: list[EpochEnd] = []
         self.partial_epoch = False
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
@@ -156,7 +155,7 @@ class _EventCallback(keras.callbacks.Callback):
             val_accuracy=_maybe_float(logs.get("val_accuracy")),
             seconds=time.perf_counter() - self._epoch_start,
         )
-        self.history.append(EpochRecord.from_event(event))
+        self.history.append(event)
         self._sink(event)
         if self._stop.is_set():
             self.model.stop_training = True
