@@ -61,7 +61,7 @@ def test_batch_progress_is_throttled(small_data: MnistData,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from mnist_tui.core import training
 
-    monkeypatch.setattr(training, "TARGET_EXECUTION_SAMPLES", 1)  # one step per call
+    monkeypatch.setattr(training, "TARGET_EXECUTION_FLOPS", 1)  # one step per call
     monkeypatch.setattr(training, "PROGRESS_INTERVAL", 3600.0)
     events, _ = run(FAST, small_data)
     assert not [e for e in events if isinstance(e, BatchProgress)]
@@ -126,3 +126,12 @@ def test_cnn_builds_and_trains(small_data: MnistData) -> None:
     _, result = run(config, small_data)
     assert result.model.layers[1].__class__.__name__ == "Conv2D"
     assert result.finished.history[-1].accuracy > 0.5
+
+
+def test_steps_per_execution_follow_model_cost() -> None:
+    from mnist_tui.core.training import steps_per_execution
+
+    mlp, cnn = TrainConfig(), TrainConfig(architecture="cnn", batch_size=256)
+    assert steps_per_execution(mlp) == 32
+    assert 1 <= steps_per_execution(cnn) < steps_per_execution(mlp) // 10
+    assert steps_per_execution(mlp.replace(batch_size=8192)) == 1

@@ -35,6 +35,24 @@ def build_model(config: TrainConfig) -> keras.Model:
     return keras.Sequential(layers, name=f"mnist_{config.architecture}")
 
 
+def forward_flops(config: TrainConfig) -> int:
+    """Multiply-adds x 2 of one sample's forward pass (dense and conv layers)."""
+    flops = 0
+    features = 28 * 28
+    if config.architecture == "cnn":
+        side, channels = 28, 1
+        for filters in config.conv_filters:
+            side -= 2  # 3x3 'valid' convolution
+            flops += 2 * side * side * filters * channels * 9
+            side //= 2  # 2x2 max-pool
+            channels = filters
+        features = side * side * channels
+    for units in (*config.hidden_units, 10):
+        flops += 2 * features * units
+        features = units
+    return flops
+
+
 def build_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
     """The optimizer named in ``config`` with its learning-rate schedule."""
     rate: Any = config.learning_rate
