@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # TensorFlow's C++ logs go to a file, not over the app or the progress bars.
         with native_stderr_to_log():
             if args.command is None:
-                from mnist_tui.tui.app import MnistApp
+                from mnist_tui.ui.app import MnistApp
 
                 MnistApp(config=config_from_args(args), data_path=args.data,
                          runs_dir=args.runs_dir).run()

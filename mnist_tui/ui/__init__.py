@@ -1,0 +1,1 @@
+"""The Textual front end: a thin layer over :mod:`mnist_tui.core`."""

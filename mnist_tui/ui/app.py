@@ -1,0 +1,394 @@
+"""The mnist-tui Textual app: set up, train, read results, browse digits, manage runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from mnist_tui.core.config import TrainConfig
+from mnist_tui.core.data import DataError, MnistData, load_mnist
+from mnist_tui.core.evaluation import Evaluation
+from mnist_tui.core.events import (
+    BatchProgress,
+    EpochEnd,
+    EvaluationStarted,
+    RunSaved,
+    TrainingEvent,
+    TrainingFinished,
+    TrainingStarted,
+)
+from mnist_tui.core.runs import RunError, RunInfo, RunStore
+from mnist_tui.ui.messages import (
+    DataFailed,
+    DataLoaded,
+    DataStatus,
+    EngineEvent,
+    EngineReady,
+    RunReady,
+)
+from mnist_tui.ui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen
+from mnist_tui.ui.widgets.config_form import ConfigForm
+from mnist_tui.ui.widgets.digit_view import SampleViewer
+from mnist_tui.ui.widgets.results_view import ResultsView
+from mnist_tui.ui.widgets.runs_view import RunsView
+from mnist_tui.ui.widgets.training_view import TrainingView, fmt_seconds
+
+TABS = ("setup", "training", "results", "samples", "runs")
+OUTCOME_TEXT = {"completed": "completed", "stopped": "stopped by you",
+                "early_stopped": "stopped early (no validation gain)"}
+
+
+class MnistApp(App[None]):
+    """Train and inspect MNIST models from the terminal."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "mnist-tui"
+    SUB_TITLE = "train and inspect MNIST models"
+
+    BINDINGS = [
+        Binding("ctrl+t", "train", "Train", priority=True, id="app.train",
+                tooltip="Train a model with the settings in the form"),
+        Binding("ctrl+s", "stop", "Stop", priority=True, id="app.stop",
+                tooltip="Stop training now; what was learned is evaluated and saved"),
+        Binding("f1", "help", "Help", id="app.help", tooltip="Keys and what they do"),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit",
+                tooltip="Quit (a running training is stopped and saved first)"),
+        *[Binding(str(n), f"show_tab('{tab}')", tab.title(), show=False, id=f"app.tab.{tab}",
+                  tooltip=f"Show the {tab.title()} tab") for n, tab in enumerate(TABS, 1)],
+    ]
+
+    def __init__(
+        self,
+        config: TrainConfig | None = None,
+        data_path: str | None = None,
+        runs_dir: Path | None = None,
+        data_loader: Callable[[Callable[[str], None]], MnistData] | None = None,
+    ) -> None:
+        super().__init__()
+        self._initial_config = config or TrainConfig()
+        self._data_path = data_path
+        self._data_loader = data_loader
+        self.store = RunStore(runs_dir)
+        self.data: MnistData | None = None
+        self.device = "TensorFlow not loaded yet"
+        self.training = False
+        self._stop = threading.Event()
+        self._form_valid = True
+        self._train_began = 0.0
+        self._last_run: RunInfo | None = None
+
+    # --- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(initial="setup", id="tabs"):
+            with TabPane("1 Setup", id="setup"):
+                yield ConfigForm(self._initial_config, id="form")
+            with TabPane("2 Training", id="training"):
+                yield TrainingView(id="train-view")
+            with TabPane("3 Results", id="results"):
+                yield ResultsView(id="results-view")
+            with TabPane("4 Samples", id="samples"):
+                yield SampleViewer(id="viewer")
+            with TabPane("5 Runs", id="runs"):
+                yield RunsView(id="runs-view")
+        yield Static("Loading MNIST…", id="status-bar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.load_data()
+        self.refresh_runs()
+        self.set_interval(0.5, self._tick)
+
+    # --- status ------------------------------------------------------------------------------
+
+    def _status(self) -> str:
+        if self.data is None:
+            return self._data_text if hasattr(self, "_data_text") else "Loading MNIST…"
+        data = f"MNIST {self.data.source} ✓" if self.data.verified else "MNIST (unverified)"
+        parts = [data, self.device, f"runs: {self.store.root}"]
+        if self.training:
+            parts.insert(0, f"training {fmt_seconds(time.monotonic() - self._train_began)}")
+        return "  │  ".join(parts)
+
+    def _show_status(self) -> None:
+        self.query_one("#status-bar", Static).update(self._status())
+
+    def _tick(self) -> None:
+        if self.training:
+            self._show_status()
+
+    # --- data and engine ---------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="data",
+          description="Loading MNIST and TensorFlow")
+    def load_data(self) -> None:
+        """Load and verify MNIST, then import TensorFlow, off the UI thread."""
+
+        def say(text: str) -> None:
+            self.post_message(DataStatus(text))
+
+        try:
+            if self._data_loader is not None:
+                data = self._data_loader(say)
+            else:
+                data = load_mnist(self._data_path, progress=say)
+        except DataError as exc:
+            self.post_message(DataFailed(exc.explain()))
+            return
+        self.post_message(DataLoaded(data))
+        say("Starting TensorFlow…")
+        from mnist_tui.core.training import describe_device  # the heavy import, done here
+
+        self.post_message(EngineReady(describe_device()))
+
+    @on(DataStatus)
+    def _data_status(self, message: DataStatus) -> None:
+        self._data_text = message.text
+        self._show_status()
+
+    @on(DataLoaded)
+    def _data_loaded(self, message: DataLoaded) -> None:
+        self.data = message.data
+        self._show_status()
+        self.refresh_bindings()
+
+    @on(EngineReady)
+    def _engine_ready(self, message: EngineReady) -> None:
+        self.device = message.device
+        self._show_status()
+
+    @on(DataFailed)
+    def _data_failed(self, message: DataFailed) -> None:
+        self._data_text = "MNIST could not be loaded: training is off (F1 for help)"
+        self._show_status()
+        self.push_screen(ErrorScreen("MNIST could not be loaded", message.explanation))
+
+    # --- training ----------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "train":
+            return True if (self.data is not None and not self.training
+                            and self._form_valid) else None
+        if action == "stop":
+            return True if self.training else None
+        return True
+
+    @on(ConfigForm.Changed)
+    def _form_changed(self, message: ConfigForm.Changed) -> None:
+        self._form_valid = message.config is not None
+        self.refresh_bindings()
+
+    @on(ConfigForm.TrainPressed)
+    def _train_pressed(self) -> None:
+        self.action_train()
+
+    def action_train(self) -> None:
+        """Train with the form's settings."""
+        config = self.query_one(ConfigForm).config
+        if config is None or self.data is None or self.training:
+            if config is None:
+                self.notify("Fix the marked fields first.", severity="warning")
+            return
+        self.training = True
+        self._stop = threading.Event()
+        self._train_began = time.monotonic()
+        self.query_one(ConfigForm).set_locked(True)
+        view = self.query_one(TrainingView)
+        view.reset()
+        view.set_status(f"Starting: {config.summary()}, {config.epochs} epochs…")
+        self.action_show_tab("training")
+        self.refresh_bindings()
+        self._show_status()
+        self.train_worker(config, self.data, self._stop)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="training",
+          description="Training")
+    def train_worker(self, config: TrainConfig, data: MnistData, stop: threading.Event) -> None:
+        """Train, evaluate and save through the core; report through messages only."""
+        from mnist_tui.core.session import train_evaluate_save
+
+        def report(event: TrainingEvent) -> None:
+            self.post_message(EngineEvent(event))
+
+        result = train_evaluate_save(config, data, self.store, report, stop)
+        self.post_message(RunReady(result.run, result.evaluation, fresh=True))
+
+    def action_stop(self) -> None:
+        """Ask the training to stop after the current batch."""
+        if self.training and not self._stop.is_set():
+            self._stop.set()
+            self.query_one(TrainingView).set_status("Stopping after this batch…")
+
+    @on(EngineEvent)
+    def _engine_event(self, message: EngineEvent) -> None:
+        view = self.query_one(TrainingView)
+        event = message.event
+        match event:
+            case TrainingStarted():
+                view.show_started(event)
+                view.set_status(
+                    f"Training {event.train_samples:,} digits ({event.val_samples:,} held out) "
+                    f"on {event.device}: {event.param_count:,} parameters")
+            case BatchProgress():
+                view.show_batch(event)
+            case EpochEnd():
+                view.show_epoch(event)
+            case TrainingFinished():
+                view.set_status(f"Training {OUTCOME_TEXT[event.outcome]} after "
+                                f"{event.epochs_done} epochs in {event.seconds:.1f}s.")
+            case EvaluationStarted():
+                view.set_status(f"Evaluating on {event.samples:,} test digits and saving…")
+            case RunSaved():
+                view.set_status(
+                    f"Run {OUTCOME_TEXT[event.outcome]}: test accuracy "
+                    f"{event.test_accuracy:.2%}. Saved to {event.path}  (3: results, 4: samples)")
+                self.notify(f"Saved run {event.run_id}", title="Run saved")
+
+    def _training_over(self) -> None:
+        self.training = False
+        self.query_one(ConfigForm).set_locked(False)
+        self.refresh_bindings()
+        self._show_status()
+
+    @on(RunReady)
+    def _run_ready(self, message: RunReady) -> None:
+        self._show_run(message.run, message.evaluation)
+        if message.fresh:
+            self._training_over()
+            self.refresh_runs()
+        else:
+            self.action_show_tab("results")
+
+    def _show_run(self, run: RunInfo, evaluation: Evaluation) -> None:
+        assert self.data is not None
+        self._last_run = run
+        title = f"{run.run_id}  {run.config.summary()}  ({run.status.replace('_', ' ')})"
+        self.query_one(ResultsView).show(evaluation, title)
+        self.query_one(SampleViewer).show_samples(evaluation, self.data.x_test)
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if event.worker.group == "training":
+            self._training_over()
+            self.query_one(TrainingView).set_status("Training failed: see the message.")
+        self.push_screen(ErrorScreen(f"{event.worker.description} failed",
+                                     f"{type(error).__name__}: {error}"))
+
+    # --- results, samples, runs ------------------------------------------------------------------
+
+    @on(ResultsView.CellChosen)
+    def _cell_chosen(self, message: ResultsView.CellChosen) -> None:
+        viewer = self.query_one(SampleViewer)
+        mistakes = message.true_class != message.pred_class
+        viewer.apply_filter(mistakes=mistakes, true_class=message.true_class,
+                            pred_class=message.pred_class,
+                            order="confidence" if mistakes else "index")
+        self.action_show_tab("samples")
+
+    def refresh_runs(self) -> None:
+        """Read the runs directory into the Runs tab."""
+        runs, bad = self.store.list()
+        self.query_one(RunsView).show_runs(str(self.store.root), runs, bad)
+
+    @on(RunsView.RefreshRequested)
+    def _refresh_requested(self) -> None:
+        self.refresh_runs()
+        self.notify("Runs reloaded")
+
+    @on(RunsView.Chosen)
+    def _run_chosen(self, message: RunsView.Chosen) -> None:
+        run = message.run
+        if message.what == "settings":
+            self.query_one(ConfigForm).set_config(run.config)
+            self.action_show_tab("setup")
+            self.notify(f"Settings of {run.run_id} loaded into the form")
+        elif message.what == "delete":
+            def delete(answer: bool | None) -> None:
+                if answer:
+                    try:
+                        self.store.delete(run.run_id)
+                    except (RunError, OSError) as exc:
+                        self.push_screen(ErrorScreen("Could not delete the run", str(exc)))
+                    else:
+                        self.notify(f"Deleted {run.run_id}")
+                    self.refresh_runs()
+
+            self.push_screen(ConfirmScreen(
+                f"Delete run {run.run_id}?\n{run.config.summary()}\n"
+                f"test accuracy {run.test_accuracy:.2%}\n\nIts folder is removed for good."),
+                delete)
+        elif self.data is None:
+            self.notify("MNIST is not loaded, so runs cannot be opened yet.",
+                        severity="warning")
+        else:
+            self.query_one(TrainingView).show_history(
+                list(run.history), f"Saved run {run.run_id}: {run.config.summary()}, "
+                f"{OUTCOME_TEXT.get(run.status, run.status)}, test accuracy "
+                f"{run.test_accuracy:.2%}")
+            self.open_run(run, self.data)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="open-run",
+          description="Opening the run")
+    def open_run(self, run: RunInfo, data: MnistData) -> None:
+        """Saved probabilities if present (instant), else load the model and evaluate."""
+        evaluation = self.store.load_evaluation(run, data.y_test)
+        if evaluation is None:
+            from mnist_tui.core.evaluation import evaluate_model
+
+            evaluation = evaluate_model(self.store.load_model(run), data.x_test, data.y_test)
+        self.post_message(RunReady(run, evaluation, fresh=False))
+
+    # --- navigation, help, quit ------------------------------------------------------------------
+
+    def action_show_tab(self, tab: str) -> None:
+        """Switch to a tab."""
+        self.query_one(TabbedContent).active = tab
+        if tab == "samples":
+            self.query_one(SampleViewer).focus()
+        elif tab == "runs":
+            self.query_one("#runs-table").focus()
+        elif tab == "results":
+            self.query_one("#confusion").focus()
+
+    def action_help(self) -> None:
+        """Show the help screen."""
+        self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        """Quit; a running training is stopped first (and its run saved)."""
+        if self.training:
+            self._stop.set()
+        self.exit()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Train", "Train with the settings in the form", self.action_train)
+        yield SystemCommand("Stop training", "Stop now and save the run", self.action_stop)
+        for tab in TABS:
+            yield SystemCommand(f"Show {tab.title()}", f"Switch to the {tab.title()} tab",
+                                lambda tab=tab: self.action_show_tab(tab))
+        yield SystemCommand("Mistakes only", "Browse misclassified digits, most confident first",
+                            self._browse_mistakes)
+        yield SystemCommand("Refresh runs", "Read the runs directory again", self.refresh_runs)
+
+    def _browse_mistakes(self) -> None:
+        self.query_one(SampleViewer).apply_filter(mistakes=True, true_class=None,
+                                                  pred_class=None, order="confidence")
+        self.action_show_tab("samples")
+
+
+if __name__ == "__main__":
+    MnistApp().run()

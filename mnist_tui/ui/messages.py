@@ -1,0 +1,64 @@
+"""Messages that worker threads post to the app (plain, immutable data only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from mnist_tui.core.data import MnistData
+from mnist_tui.core.evaluation import Evaluation
+from mnist_tui.core.events import BatchProgress, TrainingEvent
+from mnist_tui.core.runs import RunInfo
+
+
+@dataclass
+class DataStatus(Message):
+    """Progress while MNIST loads (a line for the status bar)."""
+
+    text: str
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, DataStatus)
+
+
+@dataclass
+class DataLoaded(Message):
+    """MNIST is loaded and verified."""
+
+    data: MnistData
+
+
+@dataclass
+class DataFailed(Message):
+    """MNIST could not be loaded: ``explanation`` says what was tried and how to fix it."""
+
+    explanation: str
+
+
+@dataclass
+class EngineReady(Message):
+    """TensorFlow is imported; ``device`` is where it will train."""
+
+    device: str
+
+
+@dataclass
+class EngineEvent(Message):
+    """A training event from the core engine."""
+
+    event: TrainingEvent
+
+    def can_replace(self, message: Message) -> bool:
+        # A burst of batch progress collapses to the newest one.
+        return (isinstance(self.event, BatchProgress) and isinstance(message, EngineEvent)
+                and isinstance(message.event, BatchProgress))
+
+
+@dataclass
+class RunReady(Message):
+    """A run (fresh or reopened) with its test evaluation, ready to show."""
+
+    run: RunInfo
+    evaluation: Evaluation
+    fresh: bool

@@ -1,0 +1,81 @@
+"""Test-set results: headline figures, confusion heatmap, per-class table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from mnist_tui.core.evaluation import Evaluation
+
+
+def heat_cell(count: int, share: float, diagonal: bool) -> Text:
+    """A confusion-matrix count on a background whose strength is ``share`` (0..1)."""
+    if count == 0:
+        return Text("·", style="dim", justify="right")
+    level = 0.25 + 0.75 * share
+    red, green = (30, int(90 + 130 * level)) if diagonal else (int(90 + 165 * level), 40)
+    style = f"bold white on rgb({red},{green},{40 if diagonal else 50})"
+    return Text(str(count), style=style, justify="right")
+
+
+class ResultsView(Vertical):
+    """Accuracy and loss, the confusion matrix as a heatmap, per-class figures."""
+
+    @dataclass
+    class CellChosen(Message):
+        """A confusion-matrix cell was selected: show those samples."""
+
+        true_class: int
+        pred_class: int
+
+    def compose(self) -> ComposeResult:
+        yield Static("No results yet: train a model or open a saved run.", id="results-summary")
+        with Horizontal(id="results-tables"):
+            with Vertical(id="confusion-box"):
+                yield Static("Confusion matrix: rows true, columns predicted. "
+                             "Enter on a cell shows its digits.", classes="caption")
+                yield DataTable(id="confusion", cursor_type="cell")
+            with Vertical(id="per-class-box"):
+                yield Static("Per class", classes="caption")
+                yield DataTable(id="per-class", cursor_type="row", zebra_stripes=True)
+
+    def show(self, evaluation: Evaluation, title: str) -> None:
+        """Fill every table from ``evaluation``."""
+        errors = int(evaluation.confusion.sum() - np.trace(evaluation.confusion))
+        self.query_one("#results-summary", Static).update(
+            f"[b]{title}[/b]\nTest accuracy [b]{evaluation.accuracy:.2%}[/b]   "
+            f"loss {evaluation.loss:.4f}   {errors} of {len(evaluation.labels):,} wrong")
+        confusion = self.query_one("#confusion", DataTable)
+        confusion.clear(columns=True)
+        confusion.add_column("true", key="true")
+        for digit in range(10):
+            confusion.add_column(f"→{digit}", key=str(digit))
+        matrix = evaluation.confusion
+        off = matrix - np.diag(np.diag(matrix))
+        top_off, top_diag = max(1, int(off.max())), max(1, int(np.diag(matrix).max()))
+        for digit, row in enumerate(matrix):
+            cells = [heat_cell(int(c), int(c) / (top_diag if col == digit else top_off),
+                               col == digit) for col, c in enumerate(row)]
+            confusion.add_row(Text(str(digit), style="bold"), *cells, key=str(digit))
+        per_class = self.query_one("#per-class", DataTable)
+        per_class.clear(columns=True)
+        per_class.add_columns("digit", "precision", "recall", "f1", "support")
+        for row in evaluation.per_class:
+            per_class.add_row(str(row.digit), f"{row.precision:.3f}", f"{row.recall:.3f}",
+                              f"{row.f1:.3f}", str(row.support))
+
+    @on(DataTable.CellSelected, "#confusion")
+    def _cell_selected(self, event: DataTable.CellSelected) -> None:
+        event.stop()
+        column = event.coordinate.column
+        if column == 0:
+            return
+        self.post_message(self.CellChosen(true_class=event.coordinate.row,
+                                          pred_class=column - 1))

@@ -1,0 +1,165 @@
+"""Live training: status, progress with ETA and throughput, curves, epoch table."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Label, ProgressBar, Static
+from textual_plotext import PlotextPlot
+
+from mnist_tui.core.events import BatchProgress, EpochEnd, TrainingStarted
+
+
+def fmt(value: float | None, digits: int = 4) -> str:
+    """A metric for a cell; a dash when missing."""
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def fmt_seconds(seconds: float) -> str:
+    """``1:05`` style duration."""
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class CurvesPlot(PlotextPlot):
+    """Loss or accuracy per epoch, train and validation."""
+
+    def __init__(self, metric: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.metric = metric
+        self._history: list[EpochEnd] = []
+
+    def show_history(self, history: list[EpochEnd]) -> None:
+        """Replace the curves with ``history``."""
+        self._history = list(history)
+        self.replot()
+
+    def on_mount(self) -> None:
+        self.replot()
+
+    def replot(self) -> None:
+        """Draw the current history."""
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(self.metric)
+        epochs = [row.epoch for row in self._history]
+        train = [getattr(row, self.metric) for row in self._history]
+        val = [getattr(row, f"val_{self.metric}") for row in self._history]
+        if epochs:
+            plt.plot(epochs, train, label="train", marker="braille")
+            if all(v is not None for v in val):
+                plt.plot(epochs, val, label="val", marker="braille")
+            plt.xticks([float(e) for e in epochs] if len(epochs) <= 10 else None)
+        plt.xlabel("epoch")
+        self.refresh()
+
+
+class TrainingView(Vertical):
+    """Everything that moves while a model trains."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._started: TrainingStarted | None = None
+        self._began = 0.0
+        self._history: list[EpochEnd] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("No training yet. Set up a model and press ctrl+t.", id="train-status")
+        with Horizontal(classes="progress-row"):
+            yield Label("epoch  ", id="epoch-label", classes="progress-label")
+            yield ProgressBar(id="epoch-progress", show_eta=False)
+            yield Label("", id="epoch-rate", classes="progress-rate")
+        with Horizontal(classes="progress-row"):
+            yield Label("overall", classes="progress-label")
+            yield ProgressBar(id="overall-progress", show_eta=False)
+            yield Label("", id="overall-eta", classes="progress-rate")
+        with Horizontal(id="curves"):
+            yield CurvesPlot("loss", id="loss-plot")
+            yield CurvesPlot("accuracy", id="accuracy-plot")
+        table: DataTable[str] = DataTable(id="epoch-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns("epoch", "loss", "accuracy", "val loss", "val acc", "seconds")
+        yield table
+
+    @property
+    def history(self) -> list[EpochEnd]:
+        """Epochs shown so far."""
+        return list(self._history)
+
+    def set_status(self, text: str) -> None:
+        """The line above the progress bars."""
+        self.query_one("#train-status", Static).update(text)
+
+    def reset(self) -> None:
+        """Clear everything for a new run."""
+        self._started = None
+        self._history = []
+        self.query_one("#epoch-table", DataTable).clear()
+        for bar_id in ("#epoch-progress", "#overall-progress"):
+            self.query_one(bar_id, ProgressBar).update(total=None, progress=0)
+        self.query_one("#epoch-rate", Label).update("")
+        self.query_one("#overall-eta", Label).update("")
+        self._replot()
+
+    def show_history(self, history: list[EpochEnd], status: str) -> None:
+        """Show a finished run's curves and table (a reopened run)."""
+        self.reset()
+        for row in history:
+            self._add_row(row)
+        self._replot()
+        epochs = len(history)
+        for bar_id in ("#epoch-progress", "#overall-progress"):
+            self.query_one(bar_id, ProgressBar).update(total=max(1, epochs), progress=epochs)
+        self.set_status(status)
+
+    def show_started(self, event: TrainingStarted) -> None:
+        """Training began."""
+        self.reset()
+        self._started = event
+        self._began = time.monotonic()
+        self.query_one("#epoch-progress", ProgressBar).update(total=event.steps_per_epoch,
+                                                              progress=0)
+        self.query_one("#overall-progress", ProgressBar).update(
+            total=event.epochs * event.steps_per_epoch, progress=0)
+        self.query_one("#epoch-label", Label).update(f"epoch 1/{event.epochs}")
+
+    def show_batch(self, event: BatchProgress) -> None:
+        """Progress inside an epoch."""
+        if self._started is None:
+            return
+        steps = self._started.steps_per_epoch
+        done = (event.epoch - 1) * steps + event.step
+        total = self._started.epochs * steps
+        self.query_one("#epoch-progress", ProgressBar).update(progress=event.step)
+        self.query_one("#overall-progress", ProgressBar).update(progress=done)
+        self.query_one("#epoch-label", Label).update(f"epoch {event.epoch}/{self._started.epochs}")
+        epoch_eta = (steps - event.step) * event.epoch_seconds / max(1, event.step)
+        self.query_one("#epoch-rate", Label).update(
+            f"{event.samples_per_second:,.0f}/s  ETA {fmt_seconds(epoch_eta)}  "
+            f"loss {event.loss:.3f} acc {event.accuracy:.3f}")
+        elapsed = time.monotonic() - self._began
+        self.query_one("#overall-eta", Label).update(
+            f"{fmt_seconds(elapsed)} elapsed  ETA {fmt_seconds(elapsed * (total - done) / done)}"
+            if done else "")
+
+    def show_epoch(self, event: EpochEnd) -> None:
+        """An epoch finished."""
+        self._add_row(event)
+        self._replot()
+        if self._started is not None:
+            steps = self._started.steps_per_epoch
+            self.query_one("#overall-progress", ProgressBar).update(progress=event.epoch * steps)
+            self.query_one("#epoch-progress", ProgressBar).update(progress=steps)
+
+    def _add_row(self, row: EpochEnd) -> None:
+        self._history.append(row)
+        table = self.query_one("#epoch-table", DataTable)
+        table.add_row(str(row.epoch), fmt(row.loss), fmt(row.accuracy), fmt(row.val_loss),
+                      fmt(row.val_accuracy), f"{row.seconds:.1f}")
+        table.move_cursor(row=table.row_count - 1)
+
+    def _replot(self) -> None:
+        for plot in self.query(CurvesPlot):
+            plot.show_history(self._history)
