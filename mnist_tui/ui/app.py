@@ -51,6 +51,7 @@ class MnistApp(App[None]):
     """Train and inspect MNIST models from the terminal."""
 
     CSS_PATH = "app.tcss"
+    AUTO_FOCUS = "#preset"
     TITLE = "mnist-tui"
     SUB_TITLE = "train and inspect MNIST models"
 

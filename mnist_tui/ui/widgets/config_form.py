@@ -7,7 +7,7 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Select, Static
@@ -63,21 +63,21 @@ class ConfigForm(VerticalScroll):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="form-row presets"):
             yield Label("Preset", classes="form-label")
-            yield Select([(name, name) for name in PRESETS], prompt="custom",
+            yield Select([(name, name) for name in PRESETS], prompt="custom", compact=True,
                          id="preset", allow_blank=True, value=self._preset_of(self._initial))
+            yield Static("start from a known-good recipe", classes="form-hint")
         for name, spec in FIELDS.items():
             value = getattr(self._initial, name)
             with Horizontal(classes="form-row", id=f"row-{name}"):
                 yield Label(spec.label, classes="form-label")
-                with Vertical(classes="form-field"):
-                    if spec.kind == "choice":
-                        yield Select([(c, c) for c in spec.choices], allow_blank=False,
-                                     value=value, id=f"field-{name}")
-                    else:
-                        yield Input(format_field(name, value), id=f"field-{name}",
-                                    validators=[FieldValidator(name)],
-                                    valid_empty=False, placeholder=spec.hint)
-                    yield Static(spec.hint, classes="form-hint", id=f"hint-{name}")
+                if spec.kind == "choice":
+                    yield Select([(c, c) for c in spec.choices], allow_blank=False,
+                                 value=value, id=f"field-{name}", compact=True)
+                else:
+                    yield Input(format_field(name, value), id=f"field-{name}",
+                                validators=[FieldValidator(name)], compact=True,
+                                valid_empty=False, placeholder=spec.hint)
+                yield Static(spec.hint, classes="form-hint", id=f"hint-{name}")
         yield Static("", id="form-error")
         yield Button("Train  (ctrl+t)", id="train-button", variant="success")
 

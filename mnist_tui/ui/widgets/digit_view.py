@@ -27,14 +27,27 @@ def _grey(level: float) -> str:
     return f"rgb({value},{value},{value})"
 
 
-def shaded_digit(image: np.ndarray) -> Text:
-    """A digit as coloured half-blocks: every pixel's grey level kept, white on black."""
+def shaded_digit(image: np.ndarray, threshold: float = 0.35) -> Text:
+    """A digit as half-blocks, white ink on black, with every pixel's grey level kept.
+
+    The glyph (``▀ ▄ █`` or space) follows the core's thresholded half-block form, so
+    the shape reads even without colour; foreground and background carry the shading.
+    """
     text = Text()
     for row_number, row in enumerate(halfblock_cells(image)):
         if row_number:
             text.append("\n")
         for top, bottom in row:
-            text.append("▀", Style.parse(f"{_grey(top)} on {_grey(bottom)}"))
+            top_on, bottom_on = top >= threshold, bottom >= threshold
+            if top_on and bottom_on:
+                glyph, ink, paper = "█", (top + bottom) / 2, 0.0
+            elif bottom_on:
+                glyph, ink, paper = "▄", bottom, top
+            else:
+                glyph, ink, paper = "▀", top, bottom
+            if not (top_on or bottom_on):
+                glyph = " " if max(top, bottom) < 0.05 else "▀"
+            text.append(glyph, Style.parse(f"{_grey(ink)} on {_grey(paper)}"))
     return text
 
 
@@ -98,13 +111,13 @@ class SampleViewer(Vertical, can_focus=True):
         classes: list[tuple[str, Any]] = [(ANY, ANY)] + [(str(d), str(d)) for d in range(10)]
         with Horizontal(id="viewer-filters"):
             yield Select([("all digits", "all"), ("mistakes only", "mistakes")],
-                         value="all", allow_blank=False, id="filter-mode")
+                         value="all", allow_blank=False, id="filter-mode", compact=True)
             yield Select([(f"true: {label}", value) for label, value in classes], value=ANY,
-                         allow_blank=False, id="filter-true")
+                         allow_blank=False, id="filter-true", compact=True)
             yield Select([(f"pred: {label}", value) for label, value in classes], value=ANY,
-                         allow_blank=False, id="filter-pred")
+                         allow_blank=False, id="filter-pred", compact=True)
             yield Select([("by index", "index"), ("most confident first", "confidence")],
-                         value="index", allow_blank=False, id="filter-order")
+                         value="index", allow_blank=False, id="filter-order", compact=True)
         yield Static("No samples yet: train a model or open a saved run.", id="viewer-position")
         with Horizontal(id="viewer-body"):
             yield Static("", id="digit-art")
