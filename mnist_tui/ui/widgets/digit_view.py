@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 from textual import on
@@ -205,7 +204,7 @@ class SampleViewer(Vertical, can_focus=True):
         """One large digit or a grid of small ones."""
         self._grid = not self._grid
         self.set_class(self._grid, "-grid")
-        self._render_current()
+        self.call_after_refresh(self._render_current)  # the grid's size is known after layout
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -272,8 +271,8 @@ class SampleViewer(Vertical, can_focus=True):
             "   predicted ", (str(pred), "bold" if true == pred else "bold red"), "   ",
             verdict, f"\nconfidence {float(evaluation.confidence[index]):.1%}\n\n")
         self.query_one("#digit-art", Static).update(shaded_digit(self._images[index]))
-        self.query_one("#digit-info", Static).update(
-            Group(header, probability_bars(evaluation.probabilities[index], true)))
+        header.append_text(probability_bars(evaluation.probabilities[index], true))
+        self.query_one("#digit-info", Static).update(header)
 
     def _render_grid(self) -> None:
         assert self._evaluation is not None and self._images is not None

@@ -52,7 +52,8 @@ class CurvesPlot(PlotextPlot):
             plt.plot(epochs, train, label="train", marker="braille")
             if all(v is not None for v in val):
                 plt.plot(epochs, val, label="val", marker="braille")
-            plt.xticks([float(e) for e in epochs] if len(epochs) <= 10 else None)
+            if len(epochs) <= 10:  # whole epochs only; plotext picks ticks for longer runs
+                plt.xticks([float(e) for e in epochs])
         plt.xlabel("epoch")
         self.refresh()
 

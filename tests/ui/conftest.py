@@ -1,0 +1,74 @@
+"""Fixtures for driving the real app headless on small slices of the real MNIST."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_tui.core.config import TrainConfig
+from mnist_tui.core.data import MnistData
+from mnist_tui.core.runs import RUN_FILE
+from mnist_tui.ui.app import MnistApp
+
+
+@pytest.fixture(scope="session")
+def slice_data(real_mnist: MnistData) -> MnistData:
+    """3,000 training and 500 test digits of the real MNIST: quick to train, real to look at."""
+    return MnistData(real_mnist.x_train[:3000], real_mnist.y_train[:3000],
+                     real_mnist.x_test[:500], real_mnist.y_test[:500], source="slice")
+
+
+FAST = TrainConfig(hidden_units=(64,), batch_size=128, epochs=2, validation_split=0.1)
+
+
+@pytest.fixture
+def make_app(slice_data: MnistData, tmp_path: Path) -> Callable[..., MnistApp]:
+    """An app factory: small real data, a private runs directory, a chosen config."""
+
+    def make(config: TrainConfig = FAST, runs_dir: Path | None = None) -> MnistApp:
+        return MnistApp(config=config, runs_dir=runs_dir or tmp_path / "runs",
+                        data_loader=lambda _say: slice_data)
+
+    return make
+
+
+async def wait_for(condition: Callable[[], bool], pilot: object, timeout: float = 60.0) -> None:
+    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.05)  # type: ignore[attr-defined]
+
+
+def write_fixed_run(runs_dir: Path, data: MnistData, run_id: str = "20261124-120000-mlp-0001",
+                    accuracy_target: float = 0.9) -> Path:
+    """A complete saved run with fixed, seeded predictions (for stable snapshots)."""
+    rng = np.random.default_rng(0)
+    labels = data.y_test.astype(int)
+    wrong = rng.random(len(labels)) > accuracy_target
+    predicted = np.where(wrong, (labels + 1 + rng.integers(0, 9, len(labels))) % 10, labels)
+    probabilities = np.full((len(labels), 10), 0.02, dtype=np.float32)
+    probabilities[np.arange(len(labels)), predicted] = 0.82
+    from mnist_tui.core.evaluation import evaluate_probabilities
+
+    evaluation = evaluate_probabilities(probabilities, labels)
+    folder = runs_dir / run_id
+    folder.mkdir(parents=True)
+    history = [{"epoch": e, "loss": 0.5 / e, "accuracy": 0.8 + 0.05 * e,
+                "val_loss": 0.6 / e, "val_accuracy": 0.78 + 0.05 * e, "seconds": 1.0}
+               for e in (1, 2, 3)]
+    record = {"format": 1, "run_id": run_id, "status": "completed",
+              "created": "2026-11-24T12:00:00+00:00", "started": "2026-11-24T11:59:50+00:00",
+              "config": TrainConfig(epochs=3).to_dict(), "history": history,
+              "test": evaluation.metrics_dict(), "train_seconds": 3.0, "param_count": 101770,
+              "device": "CPU", "dataset": {"source": "slice"}, "versions": {}}
+    (folder / RUN_FILE).write_text(json.dumps(record))
+    np.save(folder / "test_probabilities.npy", probabilities)
+    return folder

@@ -1,0 +1,286 @@
+"""The real app, driven headless through its whole journey on small real data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from textual.widgets import Button, DataTable, Input, Static
+
+from mnist_tui.core.data import DataError, MnistData
+from mnist_tui.core.runs import RunStore
+from mnist_tui.ui.app import MnistApp
+from mnist_tui.ui.screens.dialogs import ConfirmScreen, ErrorScreen
+from mnist_tui.ui.widgets.config_form import ConfigForm
+from mnist_tui.ui.widgets.digit_view import SampleViewer
+from mnist_tui.ui.widgets.training_view import CurvesPlot
+from tests.ui.conftest import FAST, wait_for, write_fixed_run
+
+SIZE = (120, 40)
+AppFactory = Callable[..., MnistApp]
+
+
+def text_of(app: MnistApp, selector: str) -> str:
+    return str(app.query_one(selector, Static).render())
+
+
+async def test_bad_value_blocks_training_until_fixed(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        field = app.query_one("#field-hidden_units", Input)
+        field.value = "128,abc"
+        await pilot.pause()
+        assert "whole numbers separated by commas" in text_of(app, "#hint-hidden_units")
+        assert app.query_one("#train-button", Button).disabled
+        assert app.check_action("train", ()) is None
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert not app.training
+        app.query_one("#field-validation_split", Input).value = "0"
+        app.query_one("#field-early_stopping_patience", Input).value = "3"
+        field.value = "64"
+        await pilot.pause()
+        assert "needs a validation split" in text_of(app, "#hint-early_stopping_patience")
+        app.query_one("#field-early_stopping_patience", Input).value = "0"
+        await pilot.pause()
+        assert not app.query_one("#train-button", Button).disabled
+        assert app.query_one(ConfigForm).config == FAST.replace(validation_split=0.0)
+
+
+async def test_typing_into_the_form(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.click("#field-epochs")
+        await pilot.press("end", "ctrl+u", "x", "9")
+        await pilot.pause()
+        assert "'x9' is not a whole number" in text_of(app, "#hint-epochs")
+        await pilot.press("backspace", "backspace", "3")
+        await pilot.pause()
+        config = app.query_one(ConfigForm).config
+        assert config is not None and config.epochs == 3
+
+
+async def test_presets_fill_the_form(make_app: AppFactory) -> None:
+    from mnist_tui.core.config import PRESETS
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.query_one("#preset").value = "CNN"  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert app.query_one(ConfigForm).config == PRESETS["CNN"]
+        assert app.query_one("#field-conv_filters", Input).value == "32,64"
+
+
+async def test_train_results_samples_journey(make_app: AppFactory, tmp_path: Path) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        await pilot.press("ctrl+t")
+        assert app.query_one("#tabs").active == "training"  # type: ignore[attr-defined]
+        await wait_for(lambda: not app.training, pilot, timeout=120)
+        table = app.query_one("#epoch-table", DataTable)
+        assert table.row_count == 2
+        assert [row.epoch for row in app.query_one("#loss-plot", CurvesPlot)._history] == [1, 2]
+        status = text_of(app, "#train-status")
+        assert "Saved to" in status and str(tmp_path / "runs") in status
+        runs, _ = RunStore(tmp_path / "runs").list()
+        assert len(runs) == 1 and runs[0].status == "completed"
+        assert not app.query_one(ConfigForm).has_class("-locked")
+
+        await pilot.press("3")
+        assert "Test accuracy" in text_of(app, "#results-summary")
+        assert app.query_one("#confusion", DataTable).row_count == 10
+        assert app.query_one("#per-class", DataTable).row_count == 10
+
+        await pilot.press("4")
+        viewer = app.query_one(SampleViewer)
+        assert viewer.current_index == 0 and len(viewer.selection) == 500
+        await pilot.press("right", "right")
+        assert viewer.current_index == 2
+        await pilot.press("m")
+        evaluation = viewer._evaluation
+        assert evaluation is not None
+        mistakes = list(evaluation.misclassified)
+        assert list(viewer.selection) == mistakes  # most confident mistakes first
+        assert "WRONG" in str(app.query_one("#digit-info", Static).render())
+        await pilot.press("right")
+        assert viewer.current_index == mistakes[1 % len(mistakes)]
+        await pilot.press("t")  # true class 0 only
+        assert all(evaluation.labels[i] == 0 for i in viewer.selection)
+        await pilot.press("c", "g")
+        await pilot.pause()
+        assert "✓" in str(app.query_one("#digit-grid", Static).render())
+
+
+async def test_confusion_cell_opens_filtered_viewer(make_app: AppFactory, tmp_path: Path,
+                                                    slice_data: MnistData) -> None:
+    write_fixed_run(tmp_path / "runs", slice_data)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        await pilot.press("5", "enter")
+        await wait_for(lambda: app.query_one("#tabs").active == "results", pilot)  # type: ignore[attr-defined]
+        confusion = app.query_one("#confusion", DataTable)
+        assert app._last_run is not None
+        counts = app._last_run.confusion.copy()
+        np.fill_diagonal(counts, 0)
+        true, pred = divmod(int(counts.argmax()), 10)  # the most frequent confusion
+        assert counts[true, pred] > 0
+        confusion.move_cursor(row=true, column=pred + 1)
+        await pilot.press("enter")
+        await pilot.pause()
+        viewer = app.query_one(SampleViewer)
+        assert app.query_one("#tabs").active == "samples"  # type: ignore[attr-defined]
+        assert len(viewer.selection) == counts[true, pred]
+        evaluation = viewer._evaluation
+        assert evaluation is not None
+        for index in viewer.selection:
+            assert (evaluation.labels[index], evaluation.predictions[index]) == (true, pred)
+
+
+async def test_stop_mid_run_keeps_and_saves(make_app: AppFactory, tmp_path: Path) -> None:
+    app = make_app(FAST.replace(epochs=300))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        await pilot.press("ctrl+t")
+        table = app.query_one("#epoch-table", DataTable)
+        await wait_for(lambda: table.row_count >= 1, pilot, timeout=120)
+        assert app.training and app.query_one(ConfigForm).has_class("-locked")
+        assert app.query_one("#field-epochs", Input).disabled
+        assert app.check_action("train", ()) is None
+        await pilot.press("ctrl+t")  # a second training is impossible while one runs
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: not app.training, pilot, timeout=60)
+        runs, _ = RunStore(tmp_path / "runs").list()
+        assert len(runs) == 1
+        run = runs[0]
+        assert run.status == "stopped" and 1 <= run.epochs_done < 300
+        assert "stopped by you" in text_of(app, "#train-status")
+
+
+async def test_open_delete_and_reuse_a_saved_run(make_app: AppFactory, tmp_path: Path,
+                                                 slice_data: MnistData) -> None:
+    runs_dir = tmp_path / "runs"
+    write_fixed_run(runs_dir, slice_data, run_id="20261124-120000-mlp-aaaa")
+    (runs_dir / "not-a-run").mkdir()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        await pilot.press("5")
+        assert app.query_one("#runs-table", DataTable).row_count == 1
+        assert "not a run" in text_of(app, "#runs-problems")
+        await pilot.press("enter")
+        await wait_for(lambda: "20261124-120000-mlp-aaaa" in text_of(app, "#results-summary"),
+                       pilot)
+        assert app.query_one("#epoch-table", DataTable).row_count == 3  # its history, no training
+
+        await pilot.press("5", "s")
+        assert app.query_one("#tabs").active == "setup"  # type: ignore[attr-defined]
+        assert app.query_one("#field-epochs", Input).value == "3"
+
+        await pilot.press("5", "d")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert (runs_dir / "20261124-120000-mlp-aaaa").exists()
+        await pilot.press("d", "y")
+        await pilot.pause()
+        assert not (runs_dir / "20261124-120000-mlp-aaaa").exists()
+        assert app.query_one("#runs-table", DataTable).row_count == 0
+
+
+async def test_missing_data_shows_what_was_tried(tmp_path: Path) -> None:
+    def no_data(_say: object) -> MnistData:
+        raise DataError("MNIST could not be loaded from any source.", ["cache: not found"])
+
+    app = MnistApp(runs_dir=tmp_path, data_loader=no_data)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: isinstance(app.screen, ErrorScreen), pilot)
+        await pilot.pause()
+        shown = " ".join(str(s.render()) for s in app.screen.query(Static))
+        assert "cache: not found" in shown and "--data PATH" in shown
+        await pilot.press("escape")
+        assert app.check_action("train", ()) is None
+        assert "could not be loaded" in text_of(app, "#status-bar")
+
+
+async def test_worker_failure_is_a_dialog_and_the_app_lives_on(
+        make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mnist_tui.core.session as session
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the GPU caught fire")
+
+    monkeypatch.setattr(session, "train_evaluate_save", broken)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        await pilot.press("ctrl+t")
+        await wait_for(lambda: isinstance(app.screen, ErrorScreen), pilot)
+        assert not app.training
+        await pilot.press("escape")
+        assert app.check_action("train", ()) is True
+
+
+async def test_help_screen(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.press("escape")
+        assert type(app.screen).__name__ == "Screen"
+
+
+def test_ui_import_does_not_load_tensorflow() -> None:
+    code = "import mnist_tui.ui.app, sys; print('tensorflow' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "False"
+
+
+QUIT_SCRIPT = textwrap.dedent("""
+    import asyncio, sys, time
+    from pathlib import Path
+    from mnist_tui.core.config import TrainConfig
+    from mnist_tui.core.data import MnistData, load_mnist
+    from mnist_tui.ui.app import MnistApp
+
+    full = load_mnist()
+    data = MnistData(full.x_train[:3000], full.y_train[:3000], full.x_test[:500],
+                     full.y_test[:500])
+    app = MnistApp(config=TrainConfig(epochs=500, batch_size=128), runs_dir=Path(sys.argv[1]),
+                   data_loader=lambda _say: data)
+
+    async def main():
+        async with app.run_test() as pilot:
+            while app.data is None:
+                await pilot.pause(0.05)
+            await pilot.press("ctrl+t")
+            table = app.query_one("#epoch-table")
+            while table.row_count < 1:
+                await pilot.pause(0.05)
+            print(time.time(), flush=True)
+            await pilot.press("ctrl+q")
+
+    asyncio.run(main())
+""")
+
+
+def test_quit_mid_training_exits_promptly(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", QUIT_SCRIPT, str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=180)
+    ended = time.time()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    quit_at = float(out.strip().splitlines()[-1])
+    assert ended - quit_at < 2.0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no half run
+    runs, bad = RunStore(tmp_path).list()
+    assert not bad and all(run.status == "stopped" for run in runs)
