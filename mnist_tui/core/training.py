@@ -26,8 +26,11 @@ from mnist_tui.core.models import build_model, build_optimizer, forward_flops
 
 EventSink = Callable[[TrainingEvent], None]
 
-PROGRESS_INTERVAL = 0.1
-"""Seconds between two :class:`BatchProgress` events (reporting never slows training)."""
+PROGRESS_INTERVAL = 0.25
+"""Seconds between two :class:`BatchProgress` events.
+
+Four updates a second keep a progress bar live; more only take CPU from training
+(on 2 cores every repaint of a front end competes with TensorFlow)."""
 TARGET_EXECUTION_FLOPS = 1.65e9
 """Forward-pass work per compiled execution; sets ``steps_per_execution``.
 

@@ -122,7 +122,7 @@ class MnistApp(App[None]):
         return "  │  ".join(parts)
 
     def _show_status(self) -> None:
-        self.query_one("#status-bar", Static).update(self._status())
+        self.query_one("#status-bar", Static).update(self._status(), layout=False)
 
     def _tick(self) -> None:
         if self.training:
@@ -203,7 +203,6 @@ class MnistApp(App[None]):
         self.training = True
         self._stop = threading.Event()
         self._train_began = time.monotonic()
-        self.query_one(ConfigForm).set_locked(True)
         view = self.query_one(TrainingView)
         view.reset()
         view.set_status(f"Starting: {config.summary()}, {config.epochs} epochs…")
@@ -257,7 +256,7 @@ class MnistApp(App[None]):
 
     def _training_over(self) -> None:
         self.training = False
-        self.query_one(ConfigForm).set_locked(False)
+        self._sync_form_lock()
         self.refresh_bindings()
         self._show_status()
 
@@ -353,6 +352,21 @@ class MnistApp(App[None]):
         self.post_message(RunReady(run, evaluation, fresh=False))
 
     # --- navigation, help, quit ------------------------------------------------------------------
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self) -> None:
+        self._sync_form_lock()
+
+    def _sync_form_lock(self) -> None:
+        """Lock the form while training runs, whenever it can be seen.
+
+        Locking restyles every field (about 0.14 s of the UI thread on 2 cores), so it is
+        done when the Setup tab is shown during training, not while the form is hidden.
+        """
+        form = self.query_one(ConfigForm)
+        locked = self.training and self.query_one(TabbedContent).active == "setup"
+        if form.disabled != locked:
+            form.set_locked(locked)
 
     def action_show_tab(self, tab: str) -> None:
         """Switch to a tab."""

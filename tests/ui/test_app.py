@@ -152,9 +152,10 @@ async def test_stop_mid_run_keeps_and_saves(make_app: AppFactory, tmp_path: Path
         await pilot.press("ctrl+t")
         table = app.query_one("#epoch-table", DataTable)
         await wait_for(lambda: table.row_count >= 1, pilot, timeout=120)
-        assert app.training and app.query_one(ConfigForm).has_class("-locked")
-        assert app.query_one("#field-epochs", Input).disabled
-        assert app.check_action("train", ()) is None
+        assert app.training and app.check_action("train", ()) is None
+        await pilot.press("1")  # the form is locked whenever it is seen during training
+        assert app.query_one(ConfigForm).has_class("-locked")
+        assert app.query_one("#field-epochs", Input).is_disabled
         await pilot.press("ctrl+t")  # a second training is impossible while one runs
         await pilot.press("ctrl+s")
         await wait_for(lambda: not app.training, pilot, timeout=60)
@@ -163,6 +164,7 @@ async def test_stop_mid_run_keeps_and_saves(make_app: AppFactory, tmp_path: Path
         run = runs[0]
         assert run.status == "stopped" and 1 <= run.epochs_done < 300
         assert "stopped by you" in text_of(app, "#train-status")
+        assert not app.query_one(ConfigForm).has_class("-locked")
 
 
 async def test_open_delete_and_reuse_a_saved_run(make_app: AppFactory, tmp_path: Path,

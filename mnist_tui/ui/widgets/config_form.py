@@ -104,9 +104,8 @@ class ConfigForm(VerticalScroll):
         self._revalidate()
 
     def set_locked(self, locked: bool) -> None:
-        """Lock the form while training runs."""
-        for widget in self.query("Input, Select, Button"):
-            widget.disabled = locked
+        """Lock the form while training runs (disabling the form disables every field)."""
+        self.disabled = locked
         self.set_class(locked, "-locked")
 
     def _raw_values(self) -> dict[str, Any]:

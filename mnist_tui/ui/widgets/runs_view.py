@@ -57,7 +57,7 @@ class RunsView(Vertical):
         for run in runs:
             table.add_row(run.run_id, run.config.summary(),
                           f"{run.epochs_done}/{run.config.epochs}", run.status.replace("_", " "),
-                          f"{run.test_accuracy:.2%}", run.created[:16].replace("T", " "),
+                          f"{run.test_accuracy:.2%}", run.created[5:16].replace("T", " "),
                           key=run.run_id)
         caption = (f"{len(runs)} run{'s' if len(runs) != 1 else ''} in {root}.  "
                    "Enter open · s use settings · d delete · r refresh")

@@ -71,11 +71,11 @@ class TrainingView(Vertical):
         yield Static("No training yet. Set up a model and press ctrl+t.", id="train-status")
         with Horizontal(classes="progress-row"):
             yield Label("epoch  ", id="epoch-label", classes="progress-label")
-            yield ProgressBar(id="epoch-progress", show_eta=False)
+            yield ProgressBar(total=1, id="epoch-progress", show_eta=False)
             yield Label("", id="epoch-rate", classes="progress-rate")
         with Horizontal(classes="progress-row"):
             yield Label("overall", classes="progress-label")
-            yield ProgressBar(id="overall-progress", show_eta=False)
+            yield ProgressBar(total=1, id="overall-progress", show_eta=False)
             yield Label("", id="overall-eta", classes="progress-rate")
         with Horizontal(id="curves"):
             yield CurvesPlot("loss", id="loss-plot")
@@ -90,8 +90,8 @@ class TrainingView(Vertical):
         return list(self._history)
 
     def set_status(self, text: str) -> None:
-        """The line above the progress bars."""
-        self.query_one("#train-status", Static).update(text)
+        """The line above the progress bars (a fixed two-line area: no layout pass)."""
+        self.query_one("#train-status", Static).update(text, layout=False)
 
     def reset(self) -> None:
         """Clear everything for a new run."""
@@ -99,7 +99,8 @@ class TrainingView(Vertical):
         self._history = []
         self.query_one("#epoch-table", DataTable).clear()
         for bar_id in ("#epoch-progress", "#overall-progress"):
-            self.query_one(bar_id, ProgressBar).update(total=None, progress=0)
+            # A determinate empty bar: an indeterminate one animates and costs CPU.
+            self.query_one(bar_id, ProgressBar).update(total=1, progress=0)
         self.query_one("#epoch-rate", Label).update("")
         self.query_one("#overall-eta", Label).update("")
         self._replot()
@@ -135,15 +136,17 @@ class TrainingView(Vertical):
         total = self._started.epochs * steps
         self.query_one("#epoch-progress", ProgressBar).update(progress=event.step)
         self.query_one("#overall-progress", ProgressBar).update(progress=done)
-        self.query_one("#epoch-label", Label).update(f"epoch {event.epoch}/{self._started.epochs}")
+        # These labels have fixed sizes (app.tcss), so no layout pass: this runs 10x a second.
+        self.query_one("#epoch-label", Label).update(
+            f"epoch {event.epoch}/{self._started.epochs}", layout=False)
         epoch_eta = (steps - event.step) * event.epoch_seconds / max(1, event.step)
         self.query_one("#epoch-rate", Label).update(
             f"{event.samples_per_second:,.0f}/s  ETA {fmt_seconds(epoch_eta)}  "
-            f"loss {event.loss:.3f} acc {event.accuracy:.3f}")
+            f"loss {event.loss:.3f} acc {event.accuracy:.3f}", layout=False)
         elapsed = time.monotonic() - self._began
         self.query_one("#overall-eta", Label).update(
             f"{fmt_seconds(elapsed)} elapsed  ETA {fmt_seconds(elapsed * (total - done) / done)}"
-            if done else "")
+            if done else "", layout=False)
 
     def show_epoch(self, event: EpochEnd) -> None:
         """An epoch finished."""

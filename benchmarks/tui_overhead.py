@@ -1,0 +1,110 @@
+"""The app's overhead: the same training headless and inside the Textual app.
+
+Trains the default config on the real MNIST through the core engine directly and
+through the app (driven headless by ``run_test``, with every event drawn), alternating,
+and prints both times and the ratio; target: under 5% overhead. Also prints the time
+from starting ``mnist-tui`` to its first frame. Run: ``python benchmarks/tui_overhead.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from mnist_tui.core.config import TrainConfig
+from mnist_tui.core.data import MnistData, load_mnist
+from mnist_tui.core.runs import RunStore
+
+
+def headless(config: TrainConfig, data: MnistData, runs: Path) -> float:
+    """Seconds for train + evaluate + save through the core, events discarded."""
+    from mnist_tui.core.session import train_evaluate_save
+
+    began = time.perf_counter()
+    train_evaluate_save(config, data, RunStore(runs), lambda _event: None)
+    return time.perf_counter() - began
+
+
+def in_app(config: TrainConfig, data: MnistData, runs: Path) -> float:
+    """Seconds from pressing Train until the app has drawn the saved run's results.
+
+    The driver sleeps between checks instead of calling ``pilot.pause`` in a tight
+    loop: pausing forces the app to process and repaint, and at 100 Hz that alone
+    doubled the training time, which no user's idle terminal does.
+    """
+    from mnist_tui.ui.app import MnistApp
+
+    app = MnistApp(config=config, runs_dir=runs, data_loader=lambda _say: data)
+    finished: list[float] = []
+
+    async def drive() -> float:
+        async with app.run_test(size=(120, 40)) as pilot:
+            while app.data is None or not app.device.startswith(("CPU", "GPU")):
+                await asyncio.sleep(0.05)
+            began = time.perf_counter()
+            await pilot.press("ctrl+t")
+            while app.training:
+                await asyncio.sleep(0.005)
+            finished.append(time.perf_counter())
+            return finished[0] - began
+
+    return asyncio.run(drive())
+
+
+def first_frame_seconds() -> float:
+    """Start ``python -m mnist_tui`` in a pseudo-terminal; time its first screen output."""
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the real app, as a user starts it
+        os.execvp(sys.executable, [sys.executable, "-m", "mnist_tui"])
+    began = time.perf_counter()
+    seen = b""
+    try:
+        while time.perf_counter() - began < 30:
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if ready:
+                seen += os.read(fd, 65536)
+                if b"Setup" in seen:  # the tab bar of the first frame is on screen
+                    return time.perf_counter() - began
+        raise RuntimeError("no first frame within 30 s")
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+
+
+def main() -> None:
+    """Alternate headless and in-app training; print medians, ratio and first-frame time."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    data = load_mnist()
+    config = TrainConfig()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp)
+        headless(config.replace(epochs=1), data, runs)  # warm TensorFlow up for both
+        times: dict[str, list[float]] = {"headless": [], "app": []}
+        for repeat in range(args.repeats):
+            times["headless"].append(headless(config, data, runs))
+            times["app"].append(in_app(config, data, runs))
+            print(f"  run {repeat + 1}: headless {times['headless'][-1]:.2f} s, "
+                  f"app {times['app'][-1]:.2f} s", flush=True)
+    base, app = statistics.median(times["headless"]), statistics.median(times["app"])
+    print(f"\nheadless {base:.2f} s   app {app:.2f} s   overhead {100 * (app / base - 1):+.1f}% "
+          f"(target < 5%; default config, 5 epochs, medians of {args.repeats})")
+    frames = [first_frame_seconds() for _ in range(3)]
+    print(f"first frame of `python -m mnist_tui`: {statistics.median(frames):.2f} s "
+          f"(median of 3: {', '.join(f'{f:.2f}' for f in frames)})")
+
+
+if __name__ == "__main__":
+    main()
