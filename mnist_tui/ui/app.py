@@ -252,7 +252,6 @@ class MnistApp(App[None]):
                 view.set_status(
                     f"Run {OUTCOME_TEXT[event.outcome]}: test accuracy "
                     f"{event.test_accuracy:.2%}. Saved to {event.path}  (3: results, 4: samples)")
-                self.notify(f"Saved run {event.run_id}", title="Run saved")
 
     def _training_over(self) -> None:
         self.training = False
