@@ -19,7 +19,7 @@ from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.dialogs import ConfirmScreen, ErrorScreen
 from mnist_tui.ui.widgets.config_form import ConfigForm
 from mnist_tui.ui.widgets.digit_view import SampleViewer
-from mnist_tui.ui.widgets.training_view import CurvesPlot
+from mnist_tui.ui.widgets.training_view import CurvesPlot, TrainingView
 from tests.ui.conftest import FAST, wait_for, write_fixed_run
 
 SIZE = (120, 40)
@@ -28,6 +28,16 @@ AppFactory = Callable[..., MnistApp]
 
 def text_of(app: MnistApp, selector: str) -> str:
     return str(app.query_one(selector, Static).render())
+
+
+def epoch_table_lines(app: MnistApp) -> list[str]:
+    """The data rows of the live epoch table, as a person reads them on screen."""
+    from rich.console import Console
+
+    console = Console(width=100, record=True)
+    console.print(app.query_one("#epoch-table", Static).content)
+    lines = console.export_text().splitlines()
+    return [line for line in lines[1:] if line.strip() and line.split()[0].isdigit()]
 
 
 async def test_bad_value_blocks_training_until_fixed(make_app: AppFactory) -> None:
@@ -85,8 +95,10 @@ async def test_train_results_samples_journey(make_app: AppFactory, tmp_path: Pat
         await pilot.press("ctrl+t")
         assert app.query_one("#tabs").active == "training"  # type: ignore[attr-defined]
         await wait_for(lambda: not app.training, pilot, timeout=120)
-        table = app.query_one("#epoch-table", DataTable)
-        assert table.row_count == 2
+        view = app.query_one(TrainingView)
+        assert [row.epoch for row in view.history] == [1, 2]
+        rows = epoch_table_lines(app)
+        assert len(rows) == 2 and rows[1].split()[0] == "2"
         assert [row.epoch for row in app.query_one("#loss-plot", CurvesPlot)._history] == [1, 2]
         status = text_of(app, "#train-status")
         assert "Saved to" in status and str(tmp_path / "runs") in status
@@ -150,8 +162,8 @@ async def test_stop_mid_run_keeps_and_saves(make_app: AppFactory, tmp_path: Path
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
         await pilot.press("ctrl+t")
-        table = app.query_one("#epoch-table", DataTable)
-        await wait_for(lambda: table.row_count >= 1, pilot, timeout=120)
+        view = app.query_one(TrainingView)
+        await wait_for(lambda: len(view.history) >= 1, pilot, timeout=120)
         assert app.training and app.check_action("train", ()) is None
         await pilot.press("1")  # the form is locked whenever it is seen during training
         assert app.query_one(ConfigForm).has_class("-locked")
@@ -181,7 +193,7 @@ async def test_open_delete_and_reuse_a_saved_run(make_app: AppFactory, tmp_path:
         await pilot.press("enter")
         await wait_for(lambda: "20261124-120000-mlp-aaaa" in text_of(app, "#results-summary"),
                        pilot)
-        assert app.query_one("#epoch-table", DataTable).row_count == 3  # its history, no training
+        assert len(epoch_table_lines(app)) == 3  # its history, no training
 
         await pilot.press("5", "s")
         assert app.query_one("#tabs").active == "setup"  # type: ignore[attr-defined]
@@ -264,8 +276,8 @@ QUIT_SCRIPT = textwrap.dedent("""
             while app.data is None:
                 await pilot.pause(0.05)
             await pilot.press("ctrl+t")
-            table = app.query_one("#epoch-table")
-            while table.row_count < 1:
+            view = app.query_one("#train-view")
+            while not view.history:
                 await pilot.pause(0.05)
             print(time.time(), flush=True)
             await pilot.press("ctrl+q")

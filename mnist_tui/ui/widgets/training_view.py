@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import time
 
-from textual.app import ComposeResult
+from rich.table import Table
+from textual.app import ComposeResult, RenderResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Label, ProgressBar, Static
+from textual.widgets import Label, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from mnist_tui.core.events import BatchProgress, EpochEnd, TrainingStarted
+
+EPOCH_ROWS = 6
+"""Epochs the live table shows (header, 6 rows and a caption fill its 8 lines in app.tcss)."""
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
@@ -30,11 +34,23 @@ class CurvesPlot(PlotextPlot):
         super().__init__(id=id)
         self.metric = metric
         self._history: list[EpochEnd] = []
+        self._cache: tuple[tuple[object, ...], RenderResult] | None = None
 
     def show_history(self, history: list[EpochEnd]) -> None:
         """Replace the curves with ``history``."""
         self._history = list(history)
         self.replot()
+
+    def render(self) -> RenderResult:
+        """The plot, rebuilt only when its data, size or theme changed.
+
+        Plotext redraws the whole figure in Python on every call, and Textual calls
+        ``render`` on every layout pass; during training that stole CPU from TensorFlow.
+        """
+        key = (len(self._history), self.size, self.app.theme)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, super().render())
+        return self._cache[1]
 
     def on_mount(self) -> None:
         self.replot()
@@ -80,9 +96,7 @@ class TrainingView(Vertical):
         with Horizontal(id="curves"):
             yield CurvesPlot("loss", id="loss-plot")
             yield CurvesPlot("accuracy", id="accuracy-plot")
-        table: DataTable[str] = DataTable(id="epoch-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("epoch", "loss", "accuracy", "val loss", "val acc", "seconds")
-        yield table
+        yield Static(self._epoch_table(), id="epoch-table")
 
     @property
     def history(self) -> list[EpochEnd]:
@@ -97,7 +111,7 @@ class TrainingView(Vertical):
         """Clear everything for a new run."""
         self._started = None
         self._history = []
-        self.query_one("#epoch-table", DataTable).clear()
+        self._show_table()
         for bar_id in ("#epoch-progress", "#overall-progress"):
             # A determinate empty bar: an indeterminate one animates and costs CPU.
             self.query_one(bar_id, ProgressBar).update(total=1, progress=0)
@@ -159,10 +173,25 @@ class TrainingView(Vertical):
 
     def _add_row(self, row: EpochEnd) -> None:
         self._history.append(row)
-        table = self.query_one("#epoch-table", DataTable)
-        table.add_row(str(row.epoch), fmt(row.loss), fmt(row.accuracy), fmt(row.val_loss),
-                      fmt(row.val_accuracy), f"{row.seconds:.1f}")
-        table.move_cursor(row=table.row_count - 1)
+        self._show_table()
+
+    def _epoch_table(self) -> Table:
+        """The newest epochs that fit the table's fixed height (the curves show them all)."""
+        shown = self._history[-EPOCH_ROWS:]
+        hidden = len(self._history) - len(shown)
+        table = Table(box=None, header_style="bold", expand=False, pad_edge=False,
+                      caption=f"(last {len(shown)} of {len(self._history)} epochs)"
+                      if hidden else None, caption_justify="left")
+        for header in ("epoch", "loss", "accuracy", "val loss", "val acc", "seconds"):
+            table.add_column(header, justify="right")
+        for row in shown:
+            table.add_row(str(row.epoch), fmt(row.loss), fmt(row.accuracy), fmt(row.val_loss),
+                          fmt(row.val_accuracy), f"{row.seconds:.1f}")
+        return table
+
+    def _show_table(self) -> None:
+        # A fixed-height Static: a new row repaints the table, with no layout pass.
+        self.query_one("#epoch-table", Static).update(self._epoch_table(), layout=False)
 
     def _replot(self) -> None:
         for plot in self.query(CurvesPlot):
