@@ -26,7 +26,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_speed.py
-	$(BIN)/python benchmarks/app_overhead.py
+	$(BIN)/python benchmarks/tui_overhead.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,1 +1,0 @@
-"""The Textual front end."""
