@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import numpy as np
@@ -36,16 +37,22 @@ def _load_data(args: argparse.Namespace, quiet: bool = False) -> MnistData:
     return load_mnist(getattr(args, "data", None), progress=say)
 
 
+STOP_NOTICE = (b"\nStopping after the current batch; the run will be saved. "
+               b"Press Ctrl-C again to abort without saving.\n")
+
+
 @contextmanager
-def _stop_on_ctrl_c(stop: threading.Event, err: Console) -> Iterator[None]:
+def _stop_on_ctrl_c(stop: threading.Event) -> Iterator[None]:
     """First Ctrl-C asks training to stop (the run is still saved); a second one aborts."""
 
     def handler(_signum: int, _frame: Any) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        err.print("[yellow]Stopping after the current batch; the run will be saved. "
-                  "Press Ctrl-C again to abort without saving.[/]")
+        # The signal may land inside a write to stderr: write to the descriptor
+        # directly, never re-entering the same Python stream.
+        with suppress(OSError, ValueError):
+            os.write(sys.stderr.fileno(), STOP_NOTICE)
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
@@ -66,7 +73,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     stop = threading.Event()
     interactive = err.is_terminal and not args.json
     view = LiveTrainingView(err) if interactive else LogLinesView(sys.stderr)
-    with _stop_on_ctrl_c(stop, err), view:
+    with _stop_on_ctrl_c(stop), view:
         session = train_evaluate_save(config, data, RunStore(args.runs_dir), view, stop)
     run = session.run
     if args.json:

@@ -115,7 +115,7 @@ class SampleViewer(Vertical, can_focus=True):
                          allow_blank=False, id="filter-true", compact=True)
             yield Select([(f"pred: {label}", value) for label, value in classes], value=ANY,
                          allow_blank=False, id="filter-pred", compact=True)
-            yield Select([("by index", "index"), ("most confident first", "confidence")],
+            yield Select([("by index", "index"), ("surest first", "confidence")],
                          value="index", allow_blank=False, id="filter-order", compact=True)
         yield Static("No samples yet: train a model or open a saved run.", id="viewer-position")
         with Horizontal(id="viewer-body"):

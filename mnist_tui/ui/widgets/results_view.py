@@ -8,7 +8,7 @@ import numpy as np
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
@@ -25,7 +25,7 @@ def heat_cell(count: int, share: float, diagonal: bool) -> Text:
     return Text(str(count), style=style, justify="right")
 
 
-class ResultsView(Vertical):
+class ResultsView(VerticalScroll):
     """Accuracy and loss, the confusion matrix as a heatmap, per-class figures."""
 
     @dataclass
@@ -45,6 +45,10 @@ class ResultsView(Vertical):
             with Vertical(id="per-class-box"):
                 yield Static("Per class", classes="caption")
                 yield DataTable(id="per-class", cursor_type="row", zebra_stripes=True)
+
+    def on_resize(self) -> None:
+        # Side by side when there is room, else the per-class table goes below.
+        self.set_class(self.size.width < 100, "-narrow")
 
     def show(self, evaluation: Evaluation, title: str) -> None:
         """Fill every table from ``evaluation``."""
