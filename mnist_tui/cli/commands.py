@@ -17,11 +17,12 @@ from rich.console import Console
 from rich.table import Table
 
 from mnist_tui.cli.parser import CliError, config_from_args
-from mnist_tui.cli.progress import LiveTrainingView, LogLinesView, epoch_table, fmt
+from mnist_tui.cli.progress import LiveTrainingView, LogLinesView
 from mnist_tui.core.data import ARRAY_NAMES, MnistData, default_cache_dir, load_mnist
 from mnist_tui.core.evaluation import Evaluation, SampleOrder, select_samples
 from mnist_tui.core.runs import RunInfo, RunStore
 from mnist_tui.core.textart import render_ascii, render_halfblocks
+from mnist_tui.tables import epoch_table, fmt
 
 
 def _console(stderr: bool = False) -> Console:
@@ -145,7 +146,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out.print(f"Test accuracy [bold]{evaluation.accuracy:.4f}[/]  loss {evaluation.loss:.4f}  "
               f"errors {errors} of {len(evaluation.labels):,}")
     if run.history:
-        out.print(epoch_table(list(run.history), "History"))
+        out.print(epoch_table(run.history, title="History"))
     out.print(confusion_table(evaluation.confusion))
     out.print(per_class_table(evaluation))
     return 0

@@ -16,7 +16,6 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from mnist_tui.core.events import (
     BatchProgress,
@@ -27,22 +26,7 @@ from mnist_tui.core.events import (
     TrainingFinished,
     TrainingStarted,
 )
-
-
-def fmt(value: float | None, digits: int = 4) -> str:
-    """A metric for a table cell; a dash when missing."""
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def epoch_table(rows: list[EpochEnd], title: str = "Epochs") -> Table:
-    """The per-epoch metrics table."""
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for header in ("epoch", "loss", "accuracy", "val loss", "val accuracy", "seconds"):
-        table.add_column(header, justify="right")
-    for row in rows:
-        table.add_row(str(row.epoch), fmt(row.loss), fmt(row.accuracy), fmt(row.val_loss),
-                      fmt(row.val_accuracy), f"{row.seconds:.1f}")
-    return table
+from mnist_tui.tables import epoch_table, fmt
 
 
 class LiveTrainingView:
@@ -68,7 +52,7 @@ class LiveTrainingView:
         self._started: TrainingStarted | None = None
 
     def _render(self) -> Group:
-        return Group(epoch_table(self._rows), self._progress)
+        return Group(epoch_table(self._rows, title="Epochs"), self._progress)
 
     def __enter__(self) -> LiveTrainingView:
         self._live.__enter__()

@@ -244,6 +244,7 @@ class MnistApp(App[None]):
             case EpochEnd():
                 view.show_epoch(event)
             case TrainingFinished():
+                view.show_finished(event.seconds)
                 view.set_status(f"Training {OUTCOME_TEXT[event.outcome]} after "
                                 f"{event.epochs_done} epochs in {event.seconds:.1f}s.")
             case EvaluationStarted():

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import time
 
-from rich.table import Table
 from textual.app import ComposeResult, RenderResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
 from mnist_tui.core.events import BatchProgress, EpochEnd, TrainingStarted
+from mnist_tui.tables import epoch_table
 
 EPOCH_ROWS = 6
 """Epochs the live table shows (header, 6 rows and a caption fill its 8 lines in app.tcss)."""
-
-
-def fmt(value: float | None, digits: int = 4) -> str:
-    """A metric for a cell; a dash when missing."""
-    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def fmt_seconds(seconds: float) -> str:
@@ -96,7 +91,7 @@ class TrainingView(Vertical):
         with Horizontal(id="curves"):
             yield CurvesPlot("loss", id="loss-plot")
             yield CurvesPlot("accuracy", id="accuracy-plot")
-        yield Static(self._epoch_table(), id="epoch-table")
+        yield Static(epoch_table([], compact=True), id="epoch-table")
 
     @property
     def history(self) -> list[EpochEnd]:
@@ -171,27 +166,20 @@ class TrainingView(Vertical):
             self.query_one("#overall-progress", ProgressBar).update(progress=event.epoch * steps)
             self.query_one("#epoch-progress", ProgressBar).update(progress=steps)
 
+    def show_finished(self, seconds: float) -> None:
+        """Training ended: replace the running ETAs with the total time."""
+        self.query_one("#epoch-rate", Label).update("", layout=False)
+        self.query_one("#overall-eta", Label).update(f"done in {fmt_seconds(seconds)}",
+                                                     layout=False)
+
     def _add_row(self, row: EpochEnd) -> None:
         self._history.append(row)
         self._show_table()
 
-    def _epoch_table(self) -> Table:
-        """The newest epochs that fit the table's fixed height (the curves show them all)."""
-        shown = self._history[-EPOCH_ROWS:]
-        hidden = len(self._history) - len(shown)
-        table = Table(box=None, header_style="bold", expand=False, pad_edge=False,
-                      caption=f"(last {len(shown)} of {len(self._history)} epochs)"
-                      if hidden else None, caption_justify="left")
-        for header in ("epoch", "loss", "accuracy", "val loss", "val acc", "seconds"):
-            table.add_column(header, justify="right")
-        for row in shown:
-            table.add_row(str(row.epoch), fmt(row.loss), fmt(row.accuracy), fmt(row.val_loss),
-                          fmt(row.val_accuracy), f"{row.seconds:.1f}")
-        return table
-
     def _show_table(self) -> None:
         # A fixed-height Static: a new row repaints the table, with no layout pass.
-        self.query_one("#epoch-table", Static).update(self._epoch_table(), layout=False)
+        table = epoch_table(self._history, last=EPOCH_ROWS, compact=True)
+        self.query_one("#epoch-table", Static).update(table, layout=False)
 
     def _replot(self) -> None:
         for plot in self.query(CurvesPlot):
