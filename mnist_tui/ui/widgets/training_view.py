@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 
+from rich.progress_bar import ProgressBar as RichProgressBar
+from rich.table import Table
 from textual.app import ComposeResult, RenderResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Label, ProgressBar, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from mnist_tui.core.events import BatchProgress, EpochEnd, TrainingStarted
@@ -69,6 +71,21 @@ class CurvesPlot(PlotextPlot):
         self.refresh()
 
 
+def progress_lines(epoch_label: str, epoch_done: float, epoch_text: str,
+                   overall_done: float, overall_text: str, width: int = 32) -> Table:
+    """Two progress bars (epoch, overall) with their figures, as one renderable."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(width=13, no_wrap=True)
+    grid.add_column(width=width)
+    grid.add_column(width=4, justify="right")
+    grid.add_column(no_wrap=True, overflow="ellipsis", style="dim")
+    for label, done, text in ((epoch_label, epoch_done, epoch_text),
+                              ("overall", overall_done, overall_text)):
+        grid.add_row(label, RichProgressBar(total=1.0, completed=done, width=width),
+                     f"{done:.0%}", text)
+    return grid
+
+
 class TrainingView(Vertical):
     """Everything that moves while a model trains."""
 
@@ -80,14 +97,7 @@ class TrainingView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("No training yet. Set up a model and press ctrl+t.", id="train-status")
-        with Horizontal(classes="progress-row"):
-            yield Label("epoch  ", id="epoch-label", classes="progress-label")
-            yield ProgressBar(total=1, id="epoch-progress", show_eta=False)
-            yield Label("", id="epoch-rate", classes="progress-rate")
-        with Horizontal(classes="progress-row"):
-            yield Label("overall", classes="progress-label")
-            yield ProgressBar(total=1, id="overall-progress", show_eta=False)
-            yield Label("", id="overall-eta", classes="progress-rate")
+        yield Static(progress_lines("epoch", 0, "", 0, ""), id="progress")
         with Horizontal(id="curves"):
             yield CurvesPlot("loss", id="loss-plot")
             yield CurvesPlot("accuracy", id="accuracy-plot")
@@ -102,16 +112,20 @@ class TrainingView(Vertical):
         """The line above the progress bars (a fixed two-line area: no layout pass)."""
         self.query_one("#train-status", Static).update(text, layout=False)
 
+    def _show_progress(self, epoch_label: str, epoch_done: float, epoch_text: str,
+                       overall_done: float, overall_text: str) -> None:
+        # One fixed-size Static for both bars: a single repaint, no layout pass, which
+        # matters at four updates a second while TensorFlow wants both cores.
+        self.query_one("#progress", Static).update(
+            progress_lines(epoch_label, epoch_done, epoch_text, overall_done, overall_text),
+            layout=False)
+
     def reset(self) -> None:
         """Clear everything for a new run."""
         self._started = None
         self._history = []
         self._show_table()
-        for bar_id in ("#epoch-progress", "#overall-progress"):
-            # A determinate empty bar: an indeterminate one animates and costs CPU.
-            self.query_one(bar_id, ProgressBar).update(total=1, progress=0)
-        self.query_one("#epoch-rate", Label).update("")
-        self.query_one("#overall-eta", Label).update("")
+        self._show_progress("epoch", 0, "", 0, "")
         self._replot()
 
     def show_history(self, history: list[EpochEnd], status: str) -> None:
@@ -120,9 +134,7 @@ class TrainingView(Vertical):
         for row in history:
             self._add_row(row)
         self._replot()
-        epochs = len(history)
-        for bar_id in ("#epoch-progress", "#overall-progress"):
-            self.query_one(bar_id, ProgressBar).update(total=max(1, epochs), progress=epochs)
+        self._show_progress(f"epoch {len(history)}", 1.0, "", 1.0, "")
         self.set_status(status)
 
     def show_started(self, event: TrainingStarted) -> None:
@@ -130,11 +142,7 @@ class TrainingView(Vertical):
         self.reset()
         self._started = event
         self._began = time.monotonic()
-        self.query_one("#epoch-progress", ProgressBar).update(total=event.steps_per_epoch,
-                                                              progress=0)
-        self.query_one("#overall-progress", ProgressBar).update(
-            total=event.epochs * event.steps_per_epoch, progress=0)
-        self.query_one("#epoch-label", Label).update(f"epoch 1/{event.epochs}")
+        self._show_progress(f"epoch 1/{event.epochs}", 0, "", 0, "")
 
     def show_batch(self, event: BatchProgress) -> None:
         """Progress inside an epoch."""
@@ -143,34 +151,32 @@ class TrainingView(Vertical):
         steps = self._started.steps_per_epoch
         done = (event.epoch - 1) * steps + event.step
         total = self._started.epochs * steps
-        self.query_one("#epoch-progress", ProgressBar).update(progress=event.step)
-        self.query_one("#overall-progress", ProgressBar).update(progress=done)
-        # These labels have fixed sizes (app.tcss), so no layout pass: this runs 10x a second.
-        self.query_one("#epoch-label", Label).update(
-            f"epoch {event.epoch}/{self._started.epochs}", layout=False)
         epoch_eta = (steps - event.step) * event.epoch_seconds / max(1, event.step)
-        self.query_one("#epoch-rate", Label).update(
-            f"{event.samples_per_second:,.0f}/s  ETA {fmt_seconds(epoch_eta)}  "
-            f"loss {event.loss:.3f} acc {event.accuracy:.3f}", layout=False)
         elapsed = time.monotonic() - self._began
-        self.query_one("#overall-eta", Label).update(
+        self._show_progress(
+            f"epoch {event.epoch}/{self._started.epochs}", event.step / steps,
+            f"{event.samples_per_second:,.0f}/s  ETA {fmt_seconds(epoch_eta)}  "
+            f"loss {event.loss:.3f} acc {event.accuracy:.3f}",
+            done / total,
             f"{fmt_seconds(elapsed)} elapsed  ETA {fmt_seconds(elapsed * (total - done) / done)}"
-            if done else "", layout=False)
+            if done else "")
 
     def show_epoch(self, event: EpochEnd) -> None:
         """An epoch finished."""
         self._add_row(event)
         self._replot()
         if self._started is not None:
-            steps = self._started.steps_per_epoch
-            self.query_one("#overall-progress", ProgressBar).update(progress=event.epoch * steps)
-            self.query_one("#epoch-progress", ProgressBar).update(progress=steps)
+            elapsed = time.monotonic() - self._began
+            self._show_progress(f"epoch {event.epoch}/{self._started.epochs}", 1.0,
+                                f"{event.seconds:.1f}s", event.epoch / self._started.epochs,
+                                f"{fmt_seconds(elapsed)} elapsed")
 
     def show_finished(self, seconds: float) -> None:
-        """Training ended: replace the running ETAs with the total time."""
-        self.query_one("#epoch-rate", Label).update("", layout=False)
-        self.query_one("#overall-eta", Label).update(f"done in {fmt_seconds(seconds)}",
-                                                     layout=False)
+        """Training ended: the total time replaces the running ETAs."""
+        epochs = len(self._history)
+        planned = self._started.epochs if self._started else max(1, epochs)
+        self._show_progress(f"epoch {epochs}/{planned}", 1.0 if epochs else 0.0, "",
+                            epochs / planned, f"done in {fmt_seconds(seconds)}")
 
     def _add_row(self, row: EpochEnd) -> None:
         self._history.append(row)
