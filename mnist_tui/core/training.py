@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -61,8 +62,6 @@ def describe_device() -> str:
         name = details.get("device_name", gpus[0].name)
         extra = f" (+{len(gpus) - 1} more)" if len(gpus) > 1 else ""
         return f"GPU {name}{extra}"
-    import os
-
     return f"CPU ({os.cpu_count() or 1} cores)"
 
 

@@ -86,6 +86,7 @@ class MnistApp(App[None]):
         self._form_valid = True
         self._train_began = 0.0
         self._last_run: RunInfo | None = None
+        self._data_text = "Loading MNIST…"
 
     # --- layout ------------------------------------------------------------------------------
 
@@ -114,7 +115,7 @@ class MnistApp(App[None]):
 
     def _status(self) -> str:
         if self.data is None:
-            return self._data_text if hasattr(self, "_data_text") else "Loading MNIST…"
+            return self._data_text
         data = f"MNIST {self.data.source} ✓" if self.data.verified else "MNIST (unverified)"
         parts = [data, self.device, f"runs: {self.store.root}"]
         if self.training:
