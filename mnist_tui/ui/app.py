@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -40,7 +39,7 @@ from mnist_tui.ui.widgets.config_form import ConfigForm
 from mnist_tui.ui.widgets.digit_view import SampleViewer
 from mnist_tui.ui.widgets.results_view import ResultsView
 from mnist_tui.ui.widgets.runs_view import RunsView
-from mnist_tui.ui.widgets.training_view import TrainingView, fmt_seconds
+from mnist_tui.ui.widgets.training_view import TrainingView
 
 TABS = ("setup", "training", "results", "samples", "runs")
 OUTCOME_TEXT = {"completed": "completed", "stopped": "stopped by you",
@@ -84,8 +83,10 @@ class MnistApp(App[None]):
         self.training = False
         self._stop = threading.Event()
         self._form_valid = True
-        self._train_began = 0.0
         self._last_run: RunInfo | None = None
+        self._evaluation: Evaluation | None = None
+        self._stale_tabs: set[str] = {"runs"}
+        """Tabs whose content is out of date; each is drawn when it is next shown."""
         self._data_text = "Loading MNIST…"
 
     # --- layout ------------------------------------------------------------------------------
@@ -108,8 +109,6 @@ class MnistApp(App[None]):
 
     def on_mount(self) -> None:
         self.load_data()
-        self.refresh_runs()
-        self.set_interval(0.5, self._tick)
 
     # --- status ------------------------------------------------------------------------------
 
@@ -119,15 +118,11 @@ class MnistApp(App[None]):
         data = f"MNIST {self.data.source} ✓" if self.data.verified else "MNIST (unverified)"
         parts = [data, self.device, f"runs: {self.store.root}"]
         if self.training:
-            parts.insert(0, f"training {fmt_seconds(time.monotonic() - self._train_began)}")
+            parts.insert(0, "training…")  # the elapsed time is on the progress line
         return "  │  ".join(parts)
 
     def _show_status(self) -> None:
         self.query_one("#status-bar", Static).update(self._status(), layout=False)
-
-    def _tick(self) -> None:
-        if self.training:
-            self._show_status()
 
     # --- data and engine ---------------------------------------------------------------------
 
@@ -203,7 +198,6 @@ class MnistApp(App[None]):
             return
         self.training = True
         self._stop = threading.Event()
-        self._train_began = time.monotonic()
         view = self.query_one(TrainingView)
         view.reset()
         view.set_status(f"Starting: {config.summary()}, {config.epochs} epochs…")
@@ -263,19 +257,32 @@ class MnistApp(App[None]):
 
     @on(RunReady)
     def _run_ready(self, message: RunReady) -> None:
-        self._show_run(message.run, message.evaluation)
+        self._last_run, self._evaluation = message.run, message.evaluation
+        self._stale_tabs |= {"results", "samples", "runs"}
         if message.fresh:
             self._training_over()
-            self.refresh_runs()
+            self._draw_tab(self.query_one(TabbedContent).active)
         else:
             self.action_show_tab("results")
 
-    def _show_run(self, run: RunInfo, evaluation: Evaluation) -> None:
-        assert self.data is not None
-        self._last_run = run
-        title = f"{run.run_id}  {run.config.summary()}  ({run.status.replace('_', ' ')})"
-        self.query_one(ResultsView).show(evaluation, title)
-        self.query_one(SampleViewer).show_samples(evaluation, self.data.x_test)
+    def _draw_tab(self, tab: str) -> None:
+        """Bring a tab up to date if it is stale.
+
+        Tabs are drawn when shown, not when their data arrives: a hidden table filled at
+        the end of a run would cost a layout pass while the user is looking elsewhere.
+        """
+        if tab not in self._stale_tabs:
+            return
+        self._stale_tabs.discard(tab)
+        run, evaluation = self._last_run, self._evaluation
+        if tab == "runs":
+            self.refresh_runs()
+        elif run is not None and evaluation is not None and self.data is not None:
+            if tab == "results":
+                title = f"{run.run_id}  {run.config.summary()}  ({run.status.replace('_', ' ')})"
+                self.query_one(ResultsView).show(evaluation, title)
+            elif tab == "samples":
+                self.query_one(SampleViewer).show_samples(evaluation, self.data.x_test)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -292,6 +299,7 @@ class MnistApp(App[None]):
 
     @on(ResultsView.CellChosen)
     def _cell_chosen(self, message: ResultsView.CellChosen) -> None:
+        self._draw_tab("samples")
         viewer = self.query_one(SampleViewer)
         mistakes = message.true_class != message.pred_class
         viewer.apply_filter(mistakes=mistakes, true_class=message.true_class,
@@ -355,8 +363,10 @@ class MnistApp(App[None]):
     # --- navigation, help, quit ------------------------------------------------------------------
 
     @on(TabbedContent.TabActivated)
-    def _tab_activated(self) -> None:
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self._sync_form_lock()
+        if event.pane.id:
+            self._draw_tab(event.pane.id)
 
     def _sync_form_lock(self) -> None:
         """Lock the form while training runs, whenever it can be seen.
@@ -401,6 +411,7 @@ class MnistApp(App[None]):
         yield SystemCommand("Refresh runs", "Read the runs directory again", self.refresh_runs)
 
     def _browse_mistakes(self) -> None:
+        self._draw_tab("samples")
         self.query_one(SampleViewer).apply_filter(mistakes=True, true_class=None,
                                                   pred_class=None, order="confidence")
         self.action_show_tab("samples")
