@@ -10,7 +10,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from mnist_tui.core.config import TrainConfig
@@ -37,6 +37,7 @@ from mnist_tui.ui.messages import (
 from mnist_tui.ui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen
 from mnist_tui.ui.widgets.config_form import ConfigForm
 from mnist_tui.ui.widgets.digit_view import SampleViewer
+from mnist_tui.ui.widgets.footer import KeysFooter
 from mnist_tui.ui.widgets.results_view import ResultsView
 from mnist_tui.ui.widgets.runs_view import RunsView
 from mnist_tui.ui.widgets.training_view import TrainingView
@@ -105,7 +106,7 @@ class MnistApp(App[None]):
             with TabPane("5 Runs", id="runs"):
                 yield RunsView(id="runs-view")
         yield Static("Loading MNIST…", id="status-bar")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.load_data()

@@ -19,7 +19,8 @@ from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.dialogs import ConfirmScreen, ErrorScreen
 from mnist_tui.ui.widgets.config_form import ConfigForm
 from mnist_tui.ui.widgets.digit_view import SampleViewer
-from mnist_tui.ui.widgets.training_view import CurvesPlot, TrainingView
+from mnist_tui.ui.widgets.line_chart import LineChart
+from mnist_tui.ui.widgets.training_view import TrainingView
 from tests.ui.conftest import FAST, wait_for, write_fixed_run
 
 SIZE = (120, 40)
@@ -99,7 +100,10 @@ async def test_train_results_samples_journey(make_app: AppFactory, tmp_path: Pat
         assert [row.epoch for row in view.history] == [1, 2]
         rows = epoch_table_lines(app)
         assert len(rows) == 2 and rows[1].split()[0] == "2"
-        assert [row.epoch for row in app.query_one("#loss-plot", CurvesPlot)._history] == [1, 2]
+        chart = app.query_one("#loss-plot", LineChart)
+        assert chart.series[0].values == tuple(row.loss for row in view.history)
+        drawn = "".join(chart.render_line(y).text for y in range(chart.size.height))
+        assert any("\u2800" < char <= "\u28ff" for char in drawn)  # braille dots: a line
         status = text_of(app, "#train-status")
         assert "Saved to" in status and str(tmp_path / "runs") in status
         runs, _ = RunStore(tmp_path / "runs").list()

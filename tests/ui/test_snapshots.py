@@ -88,3 +88,11 @@ def test_runs_list(snap_compare: Snap, fixed_app: MnistApp) -> None:
         await pilot.press("5")
 
     assert snap_compare(fixed_app, terminal_size=(110, 24), run_before=ready(runs))
+
+
+def test_training_curves_of_a_saved_run(snap_compare: Snap, fixed_app: MnistApp) -> None:
+    async def curves(pilot: Pilot[Any]) -> None:
+        await _open_run(pilot)
+        await pilot.press("2")
+
+    assert snap_compare(fixed_app, terminal_size=(110, 36), run_before=ready(curves))

@@ -6,13 +6,13 @@ import time
 
 from rich.progress_bar import ProgressBar as RichProgressBar
 from rich.table import Table
-from textual.app import ComposeResult, RenderResult
+from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 from mnist_tui.core.events import BatchProgress, EpochEnd, TrainingStarted
 from mnist_tui.tables import epoch_table
+from mnist_tui.ui.widgets.line_chart import LineChart, Series
 
 EPOCH_ROWS = 6
 """Epochs the live table shows (header, 6 rows and a caption fill its 8 lines in app.tcss)."""
@@ -24,51 +24,14 @@ def fmt_seconds(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-class CurvesPlot(PlotextPlot):
-    """Loss or accuracy per epoch, train and validation."""
-
-    def __init__(self, metric: str, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.metric = metric
-        self._history: list[EpochEnd] = []
-        self._cache: tuple[tuple[object, ...], RenderResult] | None = None
-
-    def show_history(self, history: list[EpochEnd]) -> None:
-        """Replace the curves with ``history``."""
-        self._history = list(history)
-        self.replot()
-
-    def render(self) -> RenderResult:
-        """The plot, rebuilt only when its data, size or theme changed.
-
-        Plotext redraws the whole figure in Python on every call, and Textual calls
-        ``render`` on every layout pass; during training that stole CPU from TensorFlow.
-        """
-        key = (len(self._history), self.size, self.app.theme)
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, super().render())
-        return self._cache[1]
-
-    def on_mount(self) -> None:
-        self.replot()
-
-    def replot(self) -> None:
-        """Draw the current history."""
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(self.metric)
-        epochs = [row.epoch for row in self._history]
-        train = [getattr(row, self.metric) for row in self._history]
-        val = [getattr(row, f"val_{self.metric}") for row in self._history]
-        if epochs:
-            plt.plot(epochs, train, label="train", marker="braille")
-            if all(v is not None for v in val):
-                plt.plot(epochs, val, label="val", marker="braille")
-            if len(epochs) <= 10:  # whole epochs only; plotext picks ticks for longer runs
-                plt.xticks([float(e) for e in epochs])
-        plt.xlabel("epoch")
-        self.refresh()
+def curves(history: list[EpochEnd], metric: str) -> tuple[list[int], list[Series]]:
+    """The epochs and the train (and validation, when measured) series of ``metric``."""
+    train = Series("train", tuple(getattr(row, metric) for row in history))
+    val = [getattr(row, f"val_{metric}") for row in history]
+    series = [train]
+    if history and all(v is not None for v in val):
+        series.append(Series("val", tuple(val)))
+    return [row.epoch for row in history], series
 
 
 def progress_lines(epoch_label: str, epoch_done: float, epoch_text: str,
@@ -99,8 +62,8 @@ class TrainingView(Vertical):
         yield Static("No training yet. Set up a model and press ctrl+t.", id="train-status")
         yield Static(progress_lines("epoch", 0, "", 0, ""), id="progress")
         with Horizontal(id="curves"):
-            yield CurvesPlot("loss", id="loss-plot")
-            yield CurvesPlot("accuracy", id="accuracy-plot")
+            yield LineChart("loss", id="loss-plot")
+            yield LineChart("accuracy", id="accuracy-plot")
         yield Static(epoch_table([], compact=True), id="epoch-table")
 
     @property
@@ -188,5 +151,5 @@ class TrainingView(Vertical):
         self.query_one("#epoch-table", Static).update(table, layout=False)
 
     def _replot(self) -> None:
-        for plot in self.query(CurvesPlot):
-            plot.show_history(self._history)
+        for metric in ("loss", "accuracy"):
+            self.query_one(f"#{metric}-plot", LineChart).set_data(*curves(self._history, metric))
