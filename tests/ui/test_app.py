@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from textual.widgets import Button, DataTable, Input, Static
+from textual.widgets._footer import FooterKey
 
 from mnist_tui.core.data import DataError, MnistData
 from mnist_tui.core.runs import RunStore
@@ -20,6 +21,7 @@ from mnist_tui.ui.screens.dialogs import ConfirmScreen, ErrorScreen
 from mnist_tui.ui.widgets.config_form import ConfigForm
 from mnist_tui.ui.widgets.digit_view import SampleViewer
 from mnist_tui.ui.widgets.line_chart import LineChart
+from mnist_tui.ui.widgets.progress_lines import ProgressLines
 from mnist_tui.ui.widgets.training_view import TrainingView
 from tests.ui.conftest import FAST, wait_for, write_fixed_run
 
@@ -29,6 +31,12 @@ AppFactory = Callable[..., MnistApp]
 
 def text_of(app: MnistApp, selector: str) -> str:
     return str(app.query_one(selector, Static).render())
+
+
+def footer_keys_off(app: MnistApp) -> dict[str, bool]:
+    """Whether the footer shows the Train and Stop keys as unavailable."""
+    return {key.action: key.has_class("-disabled") for key in app.query(FooterKey)
+            if key.action in ("train", "stop")}
 
 
 def epoch_table_lines(app: MnistApp) -> list[str]:
@@ -104,6 +112,9 @@ async def test_train_results_samples_journey(make_app: AppFactory, tmp_path: Pat
         assert chart.series[0].values == tuple(row.loss for row in view.history)
         drawn = "".join(chart.render_line(y).text for y in range(chart.size.height))
         assert any("\u2800" < char <= "\u28ff" for char in drawn)  # braille dots: a line
+        epoch_bar, overall_bar = app.query_one(ProgressLines).rows
+        assert (epoch_bar.label, epoch_bar.done) == ("epoch 2/2", 1.0)
+        assert overall_bar.done == 1.0 and "done in" in overall_bar.text
         status = text_of(app, "#train-status")
         assert "Saved to" in status and str(tmp_path / "runs") in status
         runs, _ = RunStore(tmp_path / "runs").list()
@@ -169,6 +180,7 @@ async def test_stop_mid_run_keeps_and_saves(make_app: AppFactory, tmp_path: Path
         view = app.query_one(TrainingView)
         await wait_for(lambda: len(view.history) >= 1, pilot, timeout=120)
         assert app.training and app.check_action("train", ()) is None
+        await wait_for(lambda: footer_keys_off(app) == {"train": True, "stop": False}, pilot)
         await pilot.press("1")  # the form is locked whenever it is seen during training
         assert app.query_one(ConfigForm).has_class("-locked")
         assert app.query_one("#field-epochs", Input).is_disabled
@@ -181,6 +193,7 @@ async def test_stop_mid_run_keeps_and_saves(make_app: AppFactory, tmp_path: Path
         assert run.status == "stopped" and 1 <= run.epochs_done < 300
         assert "stopped by you" in text_of(app, "#train-status")
         assert not app.query_one(ConfigForm).has_class("-locked")
+        await wait_for(lambda: footer_keys_off(app) == {"train": False, "stop": True}, pilot)
 
 
 async def test_open_delete_and_reuse_a_saved_run(make_app: AppFactory, tmp_path: Path,

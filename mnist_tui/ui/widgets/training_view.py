@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-from rich.progress_bar import ProgressBar as RichProgressBar
-from rich.table import Table
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
@@ -13,6 +11,7 @@ from textual.widgets import Static
 from mnist_tui.core.events import BatchProgress, EpochEnd, TrainingStarted
 from mnist_tui.tables import epoch_table
 from mnist_tui.ui.widgets.line_chart import LineChart, Series
+from mnist_tui.ui.widgets.progress_lines import ProgressLines, ProgressRow
 
 EPOCH_ROWS = 6
 """Epochs the live table shows (header, 6 rows and a caption fill its 8 lines in app.tcss)."""
@@ -34,19 +33,11 @@ def curves(history: list[EpochEnd], metric: str) -> tuple[list[int], list[Series
     return [row.epoch for row in history], series
 
 
-def progress_lines(epoch_label: str, epoch_done: float, epoch_text: str,
-                   overall_done: float, overall_text: str, width: int = 32) -> Table:
-    """Two progress bars (epoch, overall) with their figures, as one renderable."""
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(width=13, no_wrap=True)
-    grid.add_column(width=width)
-    grid.add_column(width=4, justify="right")
-    grid.add_column(no_wrap=True, overflow="ellipsis", style="dim")
-    for label, done, text in ((epoch_label, epoch_done, epoch_text),
-                              ("overall", overall_done, overall_text)):
-        grid.add_row(label, RichProgressBar(total=1.0, completed=done, width=width),
-                     f"{done:.0%}", text)
-    return grid
+def progress_rows(epoch_label: str, epoch_done: float, epoch_text: str,
+                  overall_done: float, overall_text: str) -> list[ProgressRow]:
+    """The epoch bar and the overall bar."""
+    return [ProgressRow(epoch_label, epoch_done, epoch_text),
+            ProgressRow("overall", overall_done, overall_text)]
 
 
 class TrainingView(Vertical):
@@ -60,7 +51,7 @@ class TrainingView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("No training yet. Set up a model and press ctrl+t.", id="train-status")
-        yield Static(progress_lines("epoch", 0, "", 0, ""), id="progress")
+        yield ProgressLines(progress_rows("epoch", 0, "", 0, ""), id="progress")
         with Horizontal(id="curves"):
             yield LineChart("loss", id="loss-plot")
             yield LineChart("accuracy", id="accuracy-plot")
@@ -77,11 +68,8 @@ class TrainingView(Vertical):
 
     def _show_progress(self, epoch_label: str, epoch_done: float, epoch_text: str,
                        overall_done: float, overall_text: str) -> None:
-        # One fixed-size Static for both bars: a single repaint, no layout pass, which
-        # matters at four updates a second while TensorFlow wants both cores.
-        self.query_one("#progress", Static).update(
-            progress_lines(epoch_label, epoch_done, epoch_text, overall_done, overall_text),
-            layout=False)
+        self.query_one(ProgressLines).set_rows(
+            progress_rows(epoch_label, epoch_done, epoch_text, overall_done, overall_text))
 
     def reset(self) -> None:
         """Clear everything for a new run."""
