@@ -103,3 +103,14 @@ def test_unloadable_model_is_a_clear_error(saved: SessionResult) -> None:
     store = RunStore(saved.run.path.parent)
     with pytest.raises(RunError, match="could not be loaded"):
         store.load_model(store.load("latest"))
+
+
+def test_the_heap_is_frozen_while_a_run_trains_and_thawed_after(
+        small_data: MnistData, tmp_path: Path) -> None:
+    import gc
+
+    frozen_during: list[int] = []
+    train_evaluate_save(CONFIG.replace(epochs=1), small_data, RunStore(tmp_path / "runs"),
+                        lambda _event: frozen_during.append(gc.get_freeze_count()))
+    assert frozen_during and min(frozen_during) > 1000  # TensorFlow's objects, left alone
+    assert gc.get_freeze_count() == 0  # and returned to the collector afterwards

@@ -10,6 +10,7 @@ from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.data import MnistData
 from mnist_tui.core.evaluation import Evaluation, evaluate_model
 from mnist_tui.core.events import EvaluationStarted, RunSaved
+from mnist_tui.core.heap import frozen_heap
 from mnist_tui.core.runs import RunInfo, RunStore
 from mnist_tui.core.training import EventSink, TrainResult, train
 
@@ -33,25 +34,27 @@ def train_evaluate_save(
     """Train ``config`` on ``data``, evaluate on its test set and save the run.
 
     A stopped run is evaluated and saved too (its status says ``stopped``), so what
-    was learned is never lost. Events go to ``on_event`` from the calling thread.
+    was learned is never lost. Events go to ``on_event`` from the calling thread. The
+    objects that exist before the run are kept out of cycle collection until it ends.
     """
-    started = datetime.now().astimezone()
-    result = train(config, data.x_train, data.y_train, on_event, stop)
-    on_event(EvaluationStarted(samples=len(data.y_test)))
-    evaluation = evaluate_model(result.model, data.x_test, data.y_test)
-    run = store.save(
-        model=result.model,
-        config=config,
-        status=result.finished.outcome,
-        history=result.finished.history,
-        evaluation=evaluation,
-        train_seconds=result.finished.seconds,
-        param_count=result.param_count,
-        device=result.device,
-        dataset={"source": data.source, "location": data.location,
-                 "verified": data.verified, "sha256": data.digests},
-        started=started,
-    )
-    on_event(RunSaved(run_id=run.run_id, path=str(run.path), outcome=result.finished.outcome,
-                      test_loss=evaluation.loss, test_accuracy=evaluation.accuracy))
+    with frozen_heap():
+        started = datetime.now().astimezone()
+        result = train(config, data.x_train, data.y_train, on_event, stop)
+        on_event(EvaluationStarted(samples=len(data.y_test)))
+        evaluation = evaluate_model(result.model, data.x_test, data.y_test)
+        run = store.save(
+            model=result.model,
+            config=config,
+            status=result.finished.outcome,
+            history=result.finished.history,
+            evaluation=evaluation,
+            train_seconds=result.finished.seconds,
+            param_count=result.param_count,
+            device=result.device,
+            dataset={"source": data.source, "location": data.location,
+                     "verified": data.verified, "sha256": data.digests},
+            started=started,
+        )
+        on_event(RunSaved(run_id=run.run_id, path=str(run.path), outcome=result.finished.outcome,
+                          test_loss=evaluation.loss, test_accuracy=evaluation.accuracy))
     return SessionResult(run=run, result=result, evaluation=evaluation)

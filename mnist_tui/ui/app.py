@@ -83,6 +83,7 @@ class MnistApp(App[None]):
         self.device = "TensorFlow not loaded yet"
         self.training = False
         self._stop = threading.Event()
+        self._animation_level = self.animation_level
         self._form_valid = True
         self._last_run: RunInfo | None = None
         self._evaluation: Evaluation | None = None
@@ -199,13 +200,18 @@ class MnistApp(App[None]):
             return
         self.training = True
         self._stop = threading.Event()
+        # No animations while TensorFlow wants both cores: the tab underline's slide
+        # alone is about twenty frames. The user's own level comes back afterwards.
+        self._animation_level, self.animation_level = self.animation_level, "none"
         view = self.query_one(TrainingView)
         view.reset()
         view.set_status(f"Starting: {config.summary()}, {config.epochs} epochs…")
         self.action_show_tab("training")
         self.refresh_bindings()
         self._show_status()
-        self.train_worker(config, self.data, self._stop)
+        # The Training tab is drawn first: its first layout and paint would otherwise
+        # compete for the GIL with the worker's model building and tracing.
+        self.call_after_refresh(self.train_worker, config, self.data, self._stop)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training",
           description="Training")
@@ -252,6 +258,7 @@ class MnistApp(App[None]):
 
     def _training_over(self) -> None:
         self.training = False
+        self.animation_level = self._animation_level
         self._sync_form_lock()
         self.refresh_bindings()
         self._show_status()
@@ -365,18 +372,21 @@ class MnistApp(App[None]):
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self._sync_form_lock()
-        if event.pane.id:
-            self._draw_tab(event.pane.id)
+        tab = event.pane.id or ""
+        self._sync_form_lock(tab)
+        self._draw_tab(tab)
 
-    def _sync_form_lock(self) -> None:
+    def _sync_form_lock(self, tab: str | None = None) -> None:
         """Lock the form while training runs, whenever it can be seen.
 
         Locking restyles every field (about 0.14 s of the UI thread on 2 cores), so it is
         done when the Setup tab is shown during training, not while the form is hidden.
+        ``tab`` is the tab being shown: when the switch is under way, the tabbed
+        content may still report the old one.
         """
         form = self.query_one(ConfigForm)
-        locked = self.training and self.query_one(TabbedContent).active == "setup"
+        shown = tab if tab is not None else self.query_one(TabbedContent).active
+        locked = self.training and shown == "setup"
         if form.disabled != locked:
             form.set_locked(locked)
 

@@ -104,6 +104,7 @@ class LineChart(Widget):
         self._series: tuple[Series, ...] = ()
         self._strips: list[Strip] | None = None
         self._strips_size = Size(0, 0)
+        self._styles: dict[str, Style] = {}
 
     @property
     def series(self) -> tuple[Series, ...]:
@@ -112,8 +113,11 @@ class LineChart(Widget):
 
     def set_data(self, xs: Sequence[int], series: Sequence[Series]) -> None:
         """Show ``series`` over ``xs`` (each series has one value per x)."""
-        self._xs = tuple(xs)
-        self._series = tuple(s for s in series if len(s.values) == len(self._xs))
+        xs = tuple(xs)
+        shown = tuple(s for s in series if len(s.values) == len(xs))
+        if (xs, shown) == (self._xs, self._series):
+            return
+        self._xs, self._series = xs, shown
         self._strips = None
         self.refresh()
 
@@ -121,6 +125,7 @@ class LineChart(Widget):
         """Colours come from the theme: redraw when it changes."""
         super().notify_style_update()
         self._strips = None
+        self._styles.clear()
 
     def render_line(self, y: int) -> Strip:
         """One cached line of the chart."""
@@ -130,11 +135,15 @@ class LineChart(Widget):
         return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width)
 
     def _style(self, part: str) -> Style:
-        return self.rich_style + self.get_component_rich_style(f"line-chart--{part}",
-                                                               partial=True)
+        """A part's colours over the widget's own (looked up once per theme)."""
+        if part not in self._styles:
+            self._styles[part] = self.rich_style + (
+                self.get_component_rich_style(f"line-chart--{part}", partial=True)
+                if part != "base" else Style())
+        return self._styles[part]
 
     def _draw(self, width: int, height: int) -> list[Strip]:
-        base = self.rich_style
+        base = self._style("base")
         title = [Segment(self.title, self._style("title"))]
         for index, line in enumerate(self._series):
             title += [Segment("  ", base), Segment("━━ ", self._style(f"series-{index}")),
@@ -190,18 +199,13 @@ class LineChart(Widget):
     @staticmethod
     def _plot_row(cells: list[np.ndarray], styles: list[Style], base: Style) -> list[Segment]:
         """One text row of the plot: later series draw over earlier ones, dots merged."""
-        codes = np.zeros_like(cells[0], dtype=np.uint16)
+        codes = np.zeros_like(cells[0], dtype=np.uint32)
         owner = np.full(cells[0].shape, -1)
         for index, layer in enumerate(cells):
             codes |= layer
             owner[layer > 0] = index
-        segments: list[Segment] = []
-        run_start = 0
-        for col in range(1, len(codes) + 1):
-            if col == len(codes) or owner[col] != owner[run_start]:
-                text = "".join(chr(0x2800 + int(c)) if c else " "
-                               for c in codes[run_start:col])
-                who = int(owner[run_start])
-                segments.append(Segment(text, styles[who] if who >= 0 else base))
-                run_start = col
-        return segments
+        text = np.where(codes > 0, codes + 0x2800, 0x20).astype(np.uint32).tobytes()
+        chars = text.decode("utf-32-le")
+        cuts = [0, *(np.flatnonzero(np.diff(owner)) + 1).tolist(), len(chars)]
+        return [Segment(chars[a:b], styles[owner[a]] if owner[a] >= 0 else base)
+                for a, b in itertools.pairwise(cuts)]

@@ -71,6 +71,8 @@ class ProgressLines(Widget):
     def set_rows(self, rows: Sequence[ProgressRow]) -> None:
         """Show ``rows``: a repaint, and a layout pass only if their number changed."""
         rows = tuple(rows)
+        if rows == self._rows:
+            return
         layout = len(rows) != len(self._rows)
         self._rows = rows
         self.refresh(layout=layout)

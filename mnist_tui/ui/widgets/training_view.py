@@ -48,6 +48,7 @@ class TrainingView(Vertical):
         self._started: TrainingStarted | None = None
         self._began = 0.0
         self._history: list[EpochEnd] = []
+        self._table_rows: list[EpochEnd] = []
 
     def compose(self) -> ComposeResult:
         yield Static("No training yet. Set up a model and press ctrl+t.", id="train-status")
@@ -135,6 +136,9 @@ class TrainingView(Vertical):
 
     def _show_table(self) -> None:
         # A fixed-height Static: a new row repaints the table, with no layout pass.
+        if self._history == self._table_rows:
+            return
+        self._table_rows = list(self._history)
         table = epoch_table(self._history, last=EPOCH_ROWS, compact=True)
         self.query_one("#epoch-table", Static).update(table, layout=False)
 
