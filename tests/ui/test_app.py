@@ -41,11 +41,7 @@ def footer_keys_off(app: MnistApp) -> dict[str, bool]:
 
 def epoch_table_lines(app: MnistApp) -> list[str]:
     """The data rows of the live epoch table, as a person reads them on screen."""
-    from rich.console import Console
-
-    console = Console(width=100, record=True)
-    console.print(app.query_one("#epoch-table", Static).content)
-    lines = console.export_text().splitlines()
+    lines = text_of(app, "#epoch-table").splitlines()
     return [line for line in lines[1:] if line.strip() and line.split()[0].isdigit()]
 
 

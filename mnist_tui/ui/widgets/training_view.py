@@ -6,10 +6,11 @@ import time
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.widgets import Static
 
 from mnist_tui.core.events import BatchProgress, EpochEnd, TrainingStarted
-from mnist_tui.tables import epoch_table
+from mnist_tui.tables import epoch_lines
 from mnist_tui.ui.widgets.line_chart import LineChart, Series
 from mnist_tui.ui.widgets.progress_lines import ProgressLines, ProgressRow
 
@@ -31,6 +32,12 @@ def curves(history: list[EpochEnd], metric: str) -> tuple[list[int], list[Series
     if history and all(v is not None for v in val):
         series.append(Series("val", tuple(val)))
     return [row.epoch for row in history], series
+
+
+def epoch_table_content(history: list[EpochEnd]) -> Content:
+    """The newest epochs as aligned lines under a bold header."""
+    header, *body = epoch_lines(history, last=EPOCH_ROWS)
+    return Content.assemble((header, "bold"), *(f"\n{line}" for line in body))
 
 
 def progress_rows(epoch_label: str, epoch_done: float, epoch_text: str,
@@ -56,7 +63,7 @@ class TrainingView(Vertical):
         with Horizontal(id="curves"):
             yield LineChart("loss", id="loss-plot")
             yield LineChart("accuracy", id="accuracy-plot")
-        yield Static(epoch_table([], compact=True), id="epoch-table")
+        yield Static(epoch_table_content([]), id="epoch-table")
 
     @property
     def history(self) -> list[EpochEnd]:
@@ -139,8 +146,8 @@ class TrainingView(Vertical):
         if self._history == self._table_rows:
             return
         self._table_rows = list(self._history)
-        table = epoch_table(self._history, last=EPOCH_ROWS, compact=True)
-        self.query_one("#epoch-table", Static).update(table, layout=False)
+        self.query_one("#epoch-table", Static).update(epoch_table_content(self._history),
+                                                      layout=False)
 
     def _replot(self) -> None:
         for metric in ("loss", "accuracy"):
