@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from textual.app import App, ComposeResult
 
-from mnist_tui.ui.widgets.line_chart import braille_cells, tick_label, x_ticks
+from mnist_tui.ui.widgets.line_chart import LineChart, Series, braille_cells, tick_label, x_ticks
 
 
 def test_a_flat_line_fills_one_dot_row_of_each_cell() -> None:
@@ -41,3 +42,40 @@ def test_tick_labels_keep_the_decimals_the_span_needs() -> None:
     assert tick_label(0.97612, span=0.02) == "0.976"
     assert tick_label(2.3456, span=2.0) == "2.35"
     assert tick_label(123.4, span=50) == "123.4"
+
+
+class ChartApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield LineChart("loss", id="chart")
+
+
+def chart_text(chart: LineChart) -> list[str]:
+    return [chart.render_line(y).text for y in range(chart.size.height)]
+
+
+async def test_the_chart_draws_legend_axes_ticks_and_both_lines() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(60, 16)) as pilot:
+        chart = app.query_one(LineChart)
+        chart.set_data([1, 2, 3], [Series("train", (0.9, 0.5, 0.2)),
+                                   Series("val", (1.0, 0.6, 0.4))])
+        await pilot.pause()
+        lines = chart_text(chart)
+        assert lines[0].split() == ["loss", "━━", "train", "━━", "val"]
+        assert lines[1].lstrip().startswith("1.04 ┤")  # the top, 5% above the highest
+        assert lines[-1].split() == ["epoch", "1", "2", "3"]
+        assert all(len(line) == 60 for line in lines)
+        colours = {segment.style.color for y in range(1, 13) for segment in chart.render_line(y)
+                   if segment.style and "\u2800" < segment.text.strip()[:1] <= "\u28ff"}
+        assert len(colours) == 2  # train and val each in their own colour
+
+
+async def test_a_diverged_run_leaves_out_its_nan_points() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(60, 16)) as pilot:
+        chart = app.query_one(LineChart)
+        chart.set_data([1, 2, 3], [Series("train", (0.5, float("nan"), float("inf")))])
+        await pilot.pause()
+        lines = chart_text(chart)
+        assert "nan" not in " ".join(lines) and "inf" not in " ".join(lines)
+        assert sum(char > "\u2800" and char <= "\u28ff" for line in lines for char in line) == 1

@@ -9,6 +9,7 @@ only the cached lines Textual asks for.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -150,7 +151,7 @@ class LineChart(Widget):
                       Segment(line.name, base)]
         lines = [Strip(title)]
         plot_rows = height - 3  # title above; axis and tick labels below
-        values = [v for s in self._series for v in s.values]
+        values = [v for s in self._series for v in s.values if math.isfinite(v)]
         if plot_rows < 2 or not values:
             return [line.crop_extend(0, width, base) for line in lines]
         low, high = min(values), max(values)
@@ -171,8 +172,12 @@ class LineChart(Widget):
             py = (high - np.asarray(ys, dtype=float)) / (high - low) * (plot_rows * 4 - 1)
             return np.column_stack([px, py])
 
-        layers = [braille_cells(to_dots(self._xs, s.values), plot_rows, cols)
-                  for s in self._series]
+        layers = []
+        for curve in self._series:  # a diverged run's NaN or inf points are left out
+            finite = [(x, v) for x, v in zip(self._xs, curve.values, strict=True)
+                      if math.isfinite(v)]
+            layers.append(braille_cells(to_dots(*zip(*finite, strict=True)), plot_rows, cols)
+                          if finite else np.zeros((plot_rows, cols), dtype=np.uint8))
         styles = [self._style(f"series-{i}") for i in range(len(layers))]
         label_rows = {0: labels[0], (plot_rows - 1) // 2: labels[1], plot_rows - 1: labels[2]}
         for row in range(plot_rows):
@@ -192,8 +197,13 @@ class LineChart(Widget):
                 tick_text[start:start + len(text)] = text
         lines.append(Strip([Segment(" " * margin + "└" + "".join(rule), axis)]))
         label_text = "".join(tick_text).rstrip()
-        label_text += " " * max(1, cols - len(label_text) - len(self.x_label)) + self.x_label
-        lines.append(Strip([Segment(" " * (margin + 1) + label_text, axis)]))
+        if len(self.x_label) <= margin:  # "epoch 1   2   3", the name under the y labels
+            label_text = self.x_label.rjust(margin) + " " + label_text
+        else:  # at the end, if there is room
+            label_text = " " * (margin + 1) + label_text
+            if len(label_text) + 1 + len(self.x_label) <= width:
+                label_text += " " + self.x_label
+        lines.append(Strip([Segment(label_text, axis)]))
         return [line.crop_extend(0, width, base) for line in lines]
 
     @staticmethod
