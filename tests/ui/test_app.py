@@ -171,11 +171,13 @@ async def test_confusion_cell_opens_filtered_viewer(make_app: AppFactory, tmp_pa
 async def test_stop_mid_run_keeps_and_saves(make_app: AppFactory, tmp_path: Path) -> None:
     app = make_app(FAST.replace(epochs=300))
     async with app.run_test(size=SIZE) as pilot:
+        animation_level = app.animation_level
         await wait_for(lambda: app.data is not None, pilot)
         await pilot.press("ctrl+t")
         view = app.query_one(TrainingView)
         await wait_for(lambda: len(view.history) >= 1, pilot, timeout=120)
         assert app.training and app.check_action("train", ()) is None
+        assert app.animation_level == "none"  # no animation frames compete with TensorFlow
         await wait_for(lambda: footer_keys_off(app) == {"train": True, "stop": False}, pilot)
         await pilot.press("1")  # the form is locked whenever it is seen during training
         assert app.query_one(ConfigForm).has_class("-locked")
@@ -190,6 +192,7 @@ async def test_stop_mid_run_keeps_and_saves(make_app: AppFactory, tmp_path: Path
         assert "stopped by you" in text_of(app, "#train-status")
         assert not app.query_one(ConfigForm).has_class("-locked")
         await wait_for(lambda: footer_keys_off(app) == {"train": False, "stop": True}, pilot)
+        assert app.animation_level == animation_level  # the user's level is back
 
 
 async def test_open_delete_and_reuse_a_saved_run(make_app: AppFactory, tmp_path: Path,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.geometry import Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -64,7 +65,7 @@ class ProgressLines(Widget):
         """The bars shown now."""
         return self._rows
 
-    def get_content_height(self, container: object, viewport: object, width: int) -> int:
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         """One line per bar."""
         return len(self._rows)
 
