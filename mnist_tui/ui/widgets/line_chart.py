@@ -77,7 +77,11 @@ def x_ticks(xs: Sequence[int], width: int) -> list[int]:
 
 
 class LineChart(Widget):
-    """Lines over whole epochs, with a title, a legend and labelled axes."""
+    """One or two lines over whole epochs, with a title, a legend and labelled axes.
+
+    Each line takes its colour from a component class (``line-chart--series-0`` and
+    ``-1``), so themes restyle it.
+    """
 
     DEFAULT_CSS = """
     LineChart {
@@ -113,7 +117,9 @@ class LineChart(Widget):
         return self._series
 
     def set_data(self, xs: Sequence[int], series: Sequence[Series]) -> None:
-        """Show ``series`` over ``xs`` (each series has one value per x)."""
+        """Show ``series`` (one or two) over ``xs``; each has one value per x."""
+        if len(series) > 2:
+            raise ValueError(f"a chart shows one or two lines, not {len(series)}")
         xs = tuple(xs)
         shown = tuple(s for s in series if len(s.values) == len(xs))
         if (xs, shown) == (self._xs, self._series):
