@@ -18,20 +18,20 @@ def fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def epoch_table(rows: Sequence[EpochEnd], *, title: str | None = None,
-                last: int | None = None, compact: bool = False) -> Table:
-    """Per-epoch metrics; with ``last``, only the newest rows and a caption saying so."""
-    shown = list(rows[-last:]) if last else list(rows)
-    hidden = len(rows) - len(shown)
+def epoch_cells(row: EpochEnd) -> tuple[str, ...]:
+    """One epoch's figures as table cells, in the order of ``EPOCH_HEADERS``."""
+    return (str(row.epoch), fmt(row.loss), fmt(row.accuracy), fmt(row.val_loss),
+            fmt(row.val_accuracy), f"{row.seconds:.1f}")
+
+
+def epoch_table(rows: Sequence[EpochEnd], *, title: str | None = None) -> Table:
+    """Per-epoch metrics as a Rich table (the CLI's)."""
     table = Table(title=title, title_justify="left", header_style="bold",
-                  box=None if compact else box.HEAVY_HEAD, pad_edge=not compact,
-                  caption=f"(last {len(shown)} of {len(rows)} epochs)" if hidden else None,
-                  caption_justify="left")
+                  box=box.HEAVY_HEAD)
     for header in EPOCH_HEADERS:
         table.add_column(header, justify="right")
-    for row in shown:
-        table.add_row(str(row.epoch), fmt(row.loss), fmt(row.accuracy), fmt(row.val_loss),
-                      fmt(row.val_accuracy), f"{row.seconds:.1f}")
+    for row in rows:
+        table.add_row(*epoch_cells(row))
     return table
 
 
@@ -50,8 +50,7 @@ def epoch_lines(rows: Sequence[EpochEnd], *, last: int | None = None) -> list[st
                                                                      strict=True))])
 
     lines = [line(EPOCH_HEADERS)]
-    lines += [line((str(row.epoch), fmt(row.loss), fmt(row.accuracy), fmt(row.val_loss),
-                    fmt(row.val_accuracy), f"{row.seconds:.1f}")) for row in shown]
+    lines += [line(epoch_cells(row)) for row in shown]
     if len(shown) < len(rows):
         lines.append(f"(last {len(shown)} of {len(rows)} epochs)")
     return lines
