@@ -1,4 +1,4 @@
-"""Keep Python's cycle collector off the objects that already exist while a run trains."""
+"""Keep Python's cycle collector off long-lived objects while a run trains."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ def frozen_heap() -> Iterator[None]:
     waits for its next step. In the app the UI thread's allocations set off one or two of
     those per run. Frozen, the same collections take a few milliseconds. On exit the
     objects go back to the oldest generation, so cycles among them that died meanwhile
-    are still collected later. If something else froze the heap, it is left as it is.
+    are still collected later. If something else froze the heap (a front end that
+    called :func:`freeze_long_lived`), it is left as it is.
     """
     if gc.get_freeze_count():
         yield
@@ -26,3 +27,27 @@ def frozen_heap() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+def freeze_long_lived(*, collect: bool = False) -> None:
+    """Exempt every object alive now from cycle collection until :func:`thaw`.
+
+    For a long-lived front end, once its heavy imports are done: TensorFlow's and the
+    dataset's objects live as long as the process, and a full collection that walks
+    them costs about 0.2 s with the GIL held. Measured in the app: one such collection
+    on the UI thread right after the Train key (0.17 s), before the run's own
+    :func:`frozen_heap` began; and, run after run, collections in the training thread
+    that grew with the objects each run left (0.07 s to 0.17 s by the fifth run).
+
+    Freezing alone collects nothing, so it costs no pause. With ``collect`` the objects
+    that are not frozen yet (what the last run left, its model among them) are first
+    collected, so garbage is never frozen for good.
+    """
+    if collect:
+        gc.collect()
+    gc.freeze()
+
+
+def thaw() -> None:
+    """Return frozen objects to the collector (the end of :func:`freeze_long_lived`)."""
+    gc.unfreeze()

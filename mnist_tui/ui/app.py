@@ -25,6 +25,7 @@ from mnist_tui.core.events import (
     TrainingFinished,
     TrainingStarted,
 )
+from mnist_tui.core.heap import freeze_long_lived, thaw
 from mnist_tui.core.runs import RunError, RunInfo, RunStore
 from mnist_tui.ui.messages import (
     DataFailed,
@@ -112,6 +113,9 @@ class MnistApp(App[None]):
     def on_mount(self) -> None:
         self.load_data()
 
+    def on_unmount(self) -> None:
+        thaw()
+
     # --- status ------------------------------------------------------------------------------
 
     def _status(self) -> str:
@@ -148,7 +152,9 @@ class MnistApp(App[None]):
         say("Starting TensorFlow…")
         from mnist_tui.core.training import describe_device  # the heavy import, done here
 
-        self.post_message(EngineReady(describe_device()))
+        device = describe_device()
+        freeze_long_lived()  # TensorFlow and MNIST stay: no full collection walks them again
+        self.post_message(EngineReady(device))
 
     @on(DataStatus)
     def _data_status(self, message: DataStatus) -> None:
@@ -224,6 +230,8 @@ class MnistApp(App[None]):
 
         result = train_evaluate_save(config, data, self.store, report, stop)
         self.post_message(RunReady(result.run, result.evaluation, fresh=True))
+        del result  # the model: what the run leaves is collected, the rest frozen
+        freeze_long_lived(collect=True)
 
     def action_stop(self) -> None:
         """Ask the training to stop after the current batch."""
