@@ -91,6 +91,8 @@ class MnistApp(App[None]):
         self._stale_tabs: set[str] = {"runs"}
         """Tabs whose content is out of date; each is drawn when it is next shown."""
         self._data_text = "Loading MNIST…"
+        self._quitting = False
+        """Set when the app begins to quit."""
 
     # --- layout ------------------------------------------------------------------------------
 
@@ -114,6 +116,7 @@ class MnistApp(App[None]):
         self.load_data()
 
     def on_unmount(self) -> None:
+        self._quitting = True
         thaw()
 
     # --- status ------------------------------------------------------------------------------
@@ -231,7 +234,8 @@ class MnistApp(App[None]):
         result = train_evaluate_save(config, data, self.store, report, stop)
         self.post_message(RunReady(result.run, result.evaluation, fresh=True))
         del result  # the model: what the run leaves is collected, the rest frozen
-        freeze_long_lived(collect=True)
+        if not self._quitting:  # at exit the heap is thawed: a collection would walk it all
+            freeze_long_lived(collect=True)
 
     def action_stop(self) -> None:
         """Ask the training to stop after the current batch."""
@@ -414,6 +418,7 @@ class MnistApp(App[None]):
 
     async def action_quit(self) -> None:
         """Quit; a running training is stopped first (and its run saved)."""
+        self._quitting = True
         if self.training:
             self._stop.set()
         self.exit()
