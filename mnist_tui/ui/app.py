@@ -25,7 +25,7 @@ from mnist_tui.core.events import (
     TrainingFinished,
     TrainingStarted,
 )
-from mnist_tui.core.heap import freeze_long_lived, thaw
+from mnist_tui.core.heap import freeze_long_lived
 from mnist_tui.core.runs import RunError, RunInfo, RunStore
 from mnist_tui.ui.messages import (
     DataFailed,
@@ -117,7 +117,6 @@ class MnistApp(App[None]):
 
     def on_unmount(self) -> None:
         self._quitting = True
-        thaw()
 
     # --- status ------------------------------------------------------------------------------
 
@@ -234,7 +233,7 @@ class MnistApp(App[None]):
         result = train_evaluate_save(config, data, self.store, report, stop)
         self.post_message(RunReady(result.run, result.evaluation, fresh=True))
         del result  # the model: what the run leaves is collected, the rest frozen
-        if not self._quitting:  # at exit the heap is thawed: a collection would walk it all
+        if not self._quitting:  # exiting needs no collection: it only adds to the wait
             freeze_long_lived(collect=True)
 
     def action_stop(self) -> None:

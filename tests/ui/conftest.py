@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,13 @@ def slice_data(real_mnist: MnistData) -> MnistData:
 
 
 FAST = TrainConfig(hidden_units=(64,), batch_size=128, epochs=2, validation_split=0.1)
+
+
+@pytest.fixture(autouse=True)
+def thawed_heap() -> Iterator[None]:
+    """The app freezes the heap for the rest of its process; tests share one process."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture

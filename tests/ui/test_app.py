@@ -168,7 +168,6 @@ async def test_long_lived_objects_frozen_and_each_runs_model_collected(
             await app.workers.wait_for_complete()
         assert len(models) == 2
         assert [ref() for ref in models] == [None, None]  # collected, not frozen for good
-    assert gc.get_freeze_count() == 0  # handed back to the collector when the app ends
 
 
 async def test_confusion_cell_opens_filtered_viewer(make_app: AppFactory, tmp_path: Path,
