@@ -305,15 +305,15 @@ def test_ui_import_does_not_load_tensorflow() -> None:
 QUIT_SCRIPT = textwrap.dedent("""
     import asyncio, sys, time
     from pathlib import Path
-    from mnist_tui.core.config import TrainConfig
+    from mnist_tui.core.config import PRESETS
     from mnist_tui.core.data import MnistData, load_mnist
     from mnist_tui.ui.app import MnistApp
 
     full = load_mnist()
     data = MnistData(full.x_train[:3000], full.y_train[:3000], full.x_test[:500],
                      full.y_test[:500])
-    app = MnistApp(config=TrainConfig(epochs=500, batch_size=128), runs_dir=Path(sys.argv[1]),
-                   data_loader=lambda _say: data)
+    app = MnistApp(config=PRESETS[sys.argv[2]].replace(epochs=500),
+                   runs_dir=Path(sys.argv[1]), data_loader=lambda _say: data)
 
     async def main():
         async with app.run_test() as pilot:
@@ -330,8 +330,9 @@ QUIT_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_quit_mid_training_exits_promptly(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", QUIT_SCRIPT, str(tmp_path)],
+@pytest.mark.parametrize("preset", ["seed MLP", "CNN"])
+def test_quit_mid_training_exits_promptly(tmp_path: Path, preset: str) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", QUIT_SCRIPT, str(tmp_path), preset],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = proc.communicate(timeout=180)
     ended = time.time()
