@@ -45,7 +45,9 @@ class RunsView(Vertical):
         yield Static("", id="runs-caption")
         table: DataTable[str] = DataTable(id="runs-table", cursor_type="row",
                                           zebra_stripes=True)
-        table.add_columns("run", "settings", "epochs", "status", "test acc", "saved (UTC)")
+        # The settings, the widest column, come last: an 80-column terminal still shows
+        # every run's accuracy, epochs, status and date.
+        table.add_columns("run", "test acc", "epochs", "status", "saved (UTC)", "settings")
         yield table
         yield Static("", id="runs-problems")
 
@@ -55,9 +57,9 @@ class RunsView(Vertical):
         table = self.query_one("#runs-table", DataTable)
         table.clear()
         for run in runs:
-            table.add_row(run.run_id, run.config.summary(),
+            table.add_row(run.run_id, f"{run.test_accuracy:.2%}",
                           f"{run.epochs_done}/{run.config.epochs}", run.status.replace("_", " "),
-                          f"{run.test_accuracy:.2%}", run.created[5:16].replace("T", " "),
+                          run.created[5:16].replace("T", " "), run.config.summary(),
                           key=run.run_id)
         caption = (f"{len(runs)} run{'s' if len(runs) != 1 else ''} in {root}.  "
                    "Enter open · s use settings · d delete · r refresh")
