@@ -46,8 +46,8 @@ PREFETCH_BATCHES = 2
 
 A gather costs about 0.3 ms a batch, so one thread keeps up with training. With
 ``AUTOTUNE`` parallel maps and prefetch, closing an epoch's iterator sometimes waited
-seconds for tf.data's pool threads (seen in the app: 4.7 s before the first step of
-the next epoch, while the user had asked to stop or quit)."""
+seconds for tf.data's pool threads: up to 4.7 s before the first step of some CNN
+epochs, in the app and headless alike, and a stop or quit that fell there waited too."""
 
 
 @dataclass(frozen=True)
