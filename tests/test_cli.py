@@ -67,6 +67,7 @@ def test_evaluate_prints_tables(trained: Path, capfd: pytest.CaptureFixture[str]
     assert main(["evaluate", "latest", "--runs-dir", str(trained)]) == 0
     out = capfd.readouterr().out
     assert "Confusion matrix" in out and "Per class" in out and "Test accuracy" in out
+    assert "Most confused (true→predicted): " in out and "×" in out
 
 
 def test_data_reports_source(capfd: pytest.CaptureFixture[str]) -> None:

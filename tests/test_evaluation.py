@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_tui.core.evaluation import evaluate_probabilities, select_samples
+from mnist_tui.core.evaluation import (
+    confusions_text,
+    evaluate_probabilities,
+    select_samples,
+    top_confusions,
+)
 
 
 def one_hot_probs(predictions: list[int], confidence: list[float]) -> np.ndarray:
@@ -64,3 +69,15 @@ def test_select_samples(kwargs: dict[str, object], expected: list[int]) -> None:
 def test_shape_mismatch_is_an_error() -> None:
     with pytest.raises(ValueError, match="do not fit"):
         evaluate_probabilities(PROBS[:, :9], LABELS)
+
+
+def test_top_confusions_most_frequent_first_ties_by_class() -> None:
+    confusion = np.diag(np.full(10, 50))
+    confusion[4, 9] = 7
+    confusion[7, 2] = 3
+    confusion[3, 5] = 3
+    confusion[9, 4] = 1
+    assert top_confusions(confusion, 3) == [(4, 9, 7), (3, 5, 3), (7, 2, 3)]
+    assert top_confusions(confusion, 10) == [(4, 9, 7), (3, 5, 3), (7, 2, 3), (9, 4, 1)]
+    assert confusions_text(confusion, 2) == "4→9 ×7 · 3→5 ×3"
+    assert confusions_text(np.diag(np.full(10, 5))) == "no mistakes"

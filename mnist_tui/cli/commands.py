@@ -19,7 +19,7 @@ from rich.table import Table
 from mnist_tui.cli.parser import CliError, config_from_args
 from mnist_tui.cli.progress import LiveTrainingView, LogLinesView
 from mnist_tui.core.data import ARRAY_NAMES, MnistData, default_cache_dir, load_mnist
-from mnist_tui.core.evaluation import Evaluation, SampleOrder, select_samples
+from mnist_tui.core.evaluation import Evaluation, SampleOrder, confusions_text, select_samples
 from mnist_tui.core.runs import RunInfo, RunStore
 from mnist_tui.core.textart import render_ascii, render_halfblocks
 from mnist_tui.tables import epoch_table, fmt
@@ -145,6 +145,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     errors = int(evaluation.confusion.sum() - np.trace(evaluation.confusion))
     out.print(f"Test accuracy [bold]{evaluation.accuracy:.4f}[/]  loss {evaluation.loss:.4f}  "
               f"errors {errors} of {len(evaluation.labels):,}")
+    out.print(f"Most confused (true→predicted): {confusions_text(evaluation.confusion)}")
     if run.history:
         out.print(epoch_table(run.history, title="History"))
     out.print(confusion_table(evaluation.confusion))

@@ -96,6 +96,25 @@ def per_class_metrics(confusion: np.ndarray) -> tuple[ClassMetrics, ...]:
     return tuple(rows)
 
 
+def top_confusions(confusion: np.ndarray, count: int = 5) -> list[tuple[int, int, int]]:
+    """The ``count`` most frequent mistakes as (true, predicted, times), most first.
+
+    Ties go to the lower true class, then the lower predicted class; pairs that never
+    happened are left out.
+    """
+    off = np.asarray(confusion).copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(-off, axis=None, kind="stable")[:count]
+    pairs = [(*divmod(int(flat), off.shape[1]), int(off.flat[flat])) for flat in order]
+    return [(true, pred, times) for true, pred, times in pairs if times > 0]
+
+
+def confusions_text(confusion: np.ndarray, count: int = 5) -> str:
+    """``4→9 ×19 · 7→2 ×11`` for the most frequent mistakes, or ``no mistakes``."""
+    pairs = top_confusions(confusion, count)
+    return " · ".join(f"{t}→{p} ×{n}" for t, p, n in pairs) if pairs else "no mistakes"
+
+
 def predict_probabilities(model: Any, x_test: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Class probabilities for uint8 digits, in one batched pass."""
     from mnist_tui.core.training import as_float_images

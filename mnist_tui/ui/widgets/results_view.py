@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from mnist_tui.core.evaluation import Evaluation
+from mnist_tui.core.evaluation import Evaluation, confusions_text
 
 
 def heat_cell(count: int, share: float, diagonal: bool) -> Text:
@@ -55,7 +55,8 @@ class ResultsView(VerticalScroll):
         errors = int(evaluation.confusion.sum() - np.trace(evaluation.confusion))
         self.query_one("#results-summary", Static).update(
             f"[b]{title}[/b]\nTest accuracy [b]{evaluation.accuracy:.2%}[/b]   "
-            f"loss {evaluation.loss:.4f}   {errors} of {len(evaluation.labels):,} wrong")
+            f"loss {evaluation.loss:.4f}   {errors} of {len(evaluation.labels):,} wrong\n"
+            f"Most confused (true→predicted): {confusions_text(evaluation.confusion)}")
         confusion = self.query_one("#confusion", DataTable)
         confusion.clear(columns=True)
         confusion.add_column("true", key="true")
