@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.data import MnistData
+from mnist_tui.core.heap import thaw
 from mnist_tui.core.runs import RUN_FILE
 from mnist_tui.ui.app import MnistApp
 
@@ -31,7 +31,7 @@ FAST = TrainConfig(hidden_units=(64,), batch_size=128, epochs=2, validation_spli
 def thawed_heap() -> Iterator[None]:
     """The app freezes the heap for the rest of its process; tests share one process."""
     yield
-    gc.unfreeze()
+    thaw()
 
 
 @pytest.fixture
