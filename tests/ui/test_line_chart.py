@@ -79,3 +79,19 @@ async def test_a_diverged_run_leaves_out_its_nan_points() -> None:
         lines = chart_text(chart)
         assert "nan" not in " ".join(lines) and "inf" not in " ".join(lines)
         assert sum(char > "\u2800" and char <= "\u28ff" for line in lines for char in line) == 1
+
+
+async def test_axes_read_on_light_and_dark_themes() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(60, 16)) as pilot:
+        chart = app.query_one(LineChart)
+        chart.set_data([1, 2, 3], [Series("train", (0.9, 0.5, 0.2))])
+        for theme in ("textual-light", "textual-dark"):
+            app.theme = theme
+            await pilot.pause()
+            axis = next(segment.style for segment in chart.render_line(1) if "┤" in segment.text)
+            assert axis is not None and axis.color is not None and axis.bgcolor is not None
+            ink = axis.color.get_truecolor()
+            paper = axis.bgcolor.get_truecolor()
+            contrast = abs(sum(ink) - sum(paper)) / 3  # mean channel difference, 0..255
+            assert contrast > 60, f"{theme}: axis {ink} on {paper}"

@@ -143,10 +143,12 @@ class LineChart(Widget):
 
     def _style(self, part: str) -> Style:
         """A part's colours over the widget's own (looked up once per theme)."""
+        # Full (not partial) component styles: Textual blends a translucent theme colour
+        # such as $text-muted over the background, which a partial style cannot do (the
+        # axes came out white on the light theme).
         if part not in self._styles:
-            self._styles[part] = self.rich_style + (
-                self.get_component_rich_style(f"line-chart--{part}", partial=True)
-                if part != "base" else Style())
+            self._styles[part] = (self.get_component_rich_style(f"line-chart--{part}")
+                                  if part != "base" else self.rich_style)
         return self._styles[part]
 
     def _draw(self, width: int, height: int) -> list[Strip]:

@@ -85,11 +85,11 @@ class ProgressLines(Widget):
 
     def _style(self, part: str) -> Style:
         if self._styles is None:
-            base = self.rich_style
-            self._styles = {name: base + self.get_component_rich_style(
-                f"progress-lines--{name}", partial=True)
-                for name in ("bar", "finished", "back", "text")}
-            self._styles["base"] = base
+            # Full component styles, so translucent theme colours are blended (see
+            # LineChart._style).
+            self._styles = {name: self.get_component_rich_style(f"progress-lines--{name}")
+                            for name in ("bar", "finished", "back", "text")}
+            self._styles["base"] = self.rich_style
         return self._styles[part]
 
     def render_line(self, y: int) -> Strip:
