@@ -170,6 +170,30 @@ async def test_long_lived_objects_frozen_and_each_runs_model_collected(
         assert [ref() for ref in models] == [None, None]  # collected, not frozen for good
 
 
+async def test_a_short_terminal_shows_the_newest_epochs(make_app: AppFactory) -> None:
+    from mnist_tui.core.events import EpochEnd
+
+    history = [EpochEnd(epoch=e, loss=1 / e, accuracy=1 - 1 / (e + 1), val_loss=None,
+                        val_accuracy=None, seconds=0.3) for e in range(1, 13)]
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        view = app.query_one(TrainingView)
+        view.show_history(history, "a long run")
+        await pilot.pause()
+        table = app.query_one("#epoch-table", Static)
+        shown = view.region.bottom - table.region.y  # the lines not cut off at the bottom
+        assert shown < table.size.height  # 24 rows leave the table less than its 8 lines
+        lines = text_of(app, "#epoch-table").splitlines()
+        rows = len(epoch_table_lines(app))
+        assert lines == [lines[0], *lines[1:rows + 1], f"(last {rows} of 12 epochs)"]
+        assert len(lines) == shown and rows >= 1  # every line on screen, the newest last
+        assert epoch_table_lines(app)[-1].split()[0] == "12"
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert len(epoch_table_lines(app)) == 6  # room again: the usual six
+
+
 async def test_confusion_cell_opens_filtered_viewer(make_app: AppFactory, tmp_path: Path,
                                                     slice_data: MnistData) -> None:
     write_fixed_run(tmp_path / "runs", slice_data)

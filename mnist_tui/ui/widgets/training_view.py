@@ -16,6 +16,7 @@ from mnist_tui.ui.widgets.progress_lines import ProgressLines, ProgressRow
 
 EPOCH_ROWS = 6
 """Epochs the live table shows (header, 6 rows and a caption fill its 8 lines in app.tcss)."""
+TABLE_LINES = EPOCH_ROWS + 2
 
 
 def fmt_seconds(seconds: float) -> str:
@@ -34,9 +35,13 @@ def curves(history: list[EpochEnd], metric: str) -> tuple[list[int], list[Series
     return [row.epoch for row in history], series
 
 
-def epoch_table_content(history: list[EpochEnd]) -> Content:
-    """The newest epochs as aligned lines under a bold header."""
-    header, *body = epoch_lines(history, last=EPOCH_ROWS)
+def epoch_table_content(history: list[EpochEnd], lines: int = TABLE_LINES) -> Content:
+    """The newest epochs that fit in ``lines`` lines, as aligned lines under a bold header.
+
+    When some are left out, a caption says so and takes a line.
+    """
+    last = len(history) if len(history) <= lines - 1 else max(1, lines - 2)
+    header, *body = epoch_lines(history, last=last)
     return Content.assemble((header, "bold"), *(f"\n{line}" for line in body))
 
 
@@ -55,7 +60,7 @@ class TrainingView(Vertical):
         self._started: TrainingStarted | None = None
         self._began = 0.0
         self._history: list[EpochEnd] = []
-        self._table_rows: list[EpochEnd] = []
+        self._table_shown: tuple[tuple[EpochEnd, ...], int] = ((), TABLE_LINES)
 
     def compose(self) -> ComposeResult:
         yield Static("No training yet. Set up a model and press ctrl+t.", id="train-status")
@@ -141,13 +146,25 @@ class TrainingView(Vertical):
         self._history.append(row)
         self._show_table()
 
+    def on_resize(self) -> None:
+        """A short terminal may cut the table off: show the newest epochs that fit."""
+        self.call_after_refresh(self._show_table)
+
+    def _table_lines(self) -> int:
+        """Lines of the table on screen: the view's bottom may cut it short."""
+        table = self.query_one("#epoch-table", Static)
+        if not table.region:  # not laid out yet
+            return TABLE_LINES
+        return max(2, min(table.size.height, self.region.bottom - table.region.y))
+
     def _show_table(self) -> None:
         # A fixed-height Static: a new row repaints the table, with no layout pass.
-        if self._history == self._table_rows:
+        shown = (tuple(self._history), self._table_lines())
+        if shown == self._table_shown:
             return
-        self._table_rows = list(self._history)
-        self.query_one("#epoch-table", Static).update(epoch_table_content(self._history),
-                                                      layout=False)
+        self._table_shown = shown
+        self.query_one("#epoch-table", Static).update(
+            epoch_table_content(self._history, shown[1]), layout=False)
 
     def _replot(self) -> None:
         for metric in ("loss", "accuracy"):
