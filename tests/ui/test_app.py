@@ -189,6 +189,13 @@ async def test_a_short_terminal_shows_the_newest_epochs(make_app: AppFactory) ->
         assert lines == [lines[0], *lines[1:rows + 1], f"(last {rows} of 12 epochs)"]
         assert len(lines) == shown and rows >= 1  # every line on screen, the newest last
         assert epoch_table_lines(app)[-1].split()[0] == "12"
+        await pilot.press("4")  # an epoch ends while another tab is shown
+        view.show_epoch(EpochEnd(epoch=13, loss=0.07, accuracy=0.93, val_loss=None,
+                                 val_accuracy=None, seconds=0.3))
+        await pilot.press("2")
+        await pilot.pause()
+        assert len(text_of(app, "#epoch-table").splitlines()) == shown
+        assert epoch_table_lines(app)[-1].split()[0] == "13"
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         assert len(epoch_table_lines(app)) == 6  # room again: the usual six
