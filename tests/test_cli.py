@@ -62,6 +62,21 @@ def test_runs_evaluate_show_json(trained: Path, capfd: pytest.CaptureFixture[str
     assert "#0 true 7" in out and "#1 true 2" in out and "@" in out
 
 
+def test_options_before_the_command_are_not_dropped(
+        trained: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    from mnist_tui.cli.parser import build_parser, config_from_args
+
+    capfd.readouterr()
+    assert main(["--runs-dir", str(trained), "runs", "--json"]) == 0
+    assert len(json.loads(capfd.readouterr().out)["runs"]) == 1  # not ./saved_models
+    args = build_parser().parse_args(["--epochs", "3", "--runs-dir", "a", "train",
+                                      "--dropout", "0.1"])
+    assert (config_from_args(args).epochs, config_from_args(args).dropout) == (3, 0.1)
+    assert args.runs_dir == Path("a")
+    later = build_parser().parse_args(["--runs-dir", "a", "runs", "--runs-dir", "b"])
+    assert later.runs_dir == Path("b")  # the subcommand's own option wins
+
+
 def test_evaluate_prints_tables(trained: Path, capfd: pytest.CaptureFixture[str]) -> None:
     capfd.readouterr()
     assert main(["evaluate", "latest", "--runs-dir", str(trained)]) == 0

@@ -21,30 +21,38 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
-def add_config_options(parser: argparse.ArgumentParser) -> None:
+def _default(sub: bool) -> Any:
+    """A subcommand's copy of a top-level option leaves the top-level value alone when it
+    is not given: ``mnist-tui --runs-dir X runs`` lists X, not ./saved_models."""
+    return argparse.SUPPRESS if sub else None
+
+
+def add_config_options(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
     """One ``--field-name`` option per config field, plus ``--preset`` and ``--config``."""
     group = parser.add_argument_group("hyperparameters (defaults: the seed MLP)")
-    group.add_argument("--preset", choices=sorted(PRESETS), help="start from a named preset")
-    group.add_argument("--config", type=Path, metavar="FILE",
+    group.add_argument("--preset", choices=sorted(PRESETS), default=_default(sub),
+                       help="start from a named preset")
+    group.add_argument("--config", type=Path, metavar="FILE", default=_default(sub),
                        help="start from a JSON config (e.g. a run's settings)")
     defaults = TrainConfig()
     for name, spec in FIELDS.items():
         choices = f" ({'|'.join(spec.choices)})" if spec.choices else ""
         group.add_argument(
             f"--{name.replace('_', '-')}", dest=f"cfg_{name}", metavar="VALUE",
+            default=_default(sub),
             help=f"{spec.hint}{choices}; default {format_field(name, getattr(defaults, name))}")
 
 
-def add_data_option(parser: argparse.ArgumentParser) -> None:
+def add_data_option(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
     """``--data PATH``."""
-    parser.add_argument("--data", metavar="PATH",
+    parser.add_argument("--data", metavar="PATH", default=_default(sub),
                         help="MNIST .npz or IDX folder (default: $MNIST_TUI_DATA, then cache, "
                              "Keras, download)")
 
 
-def add_runs_option(parser: argparse.ArgumentParser) -> None:
+def add_runs_option(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
     """``--runs-dir DIR``."""
-    parser.add_argument("--runs-dir", type=Path, metavar="DIR",
+    parser.add_argument("--runs-dir", type=Path, metavar="DIR", default=_default(sub),
                         help="where runs are kept (default: $MNIST_TUI_RUNS_DIR or ./saved_models)")
 
 
@@ -111,20 +119,20 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     train = commands.add_parser("train", help="train a model headless, evaluate and save it")
-    add_config_options(train)
-    add_data_option(train)
-    add_runs_option(train)
+    add_config_options(train, sub=True)
+    add_data_option(train, sub=True)
+    add_runs_option(train, sub=True)
     train.add_argument("--json", action="store_true",
                        help="print the saved run as JSON (progress goes to stderr)")
 
     runs = commands.add_parser("runs", help="list saved runs")
-    add_runs_option(runs)
+    add_runs_option(runs, sub=True)
     runs.add_argument("--json", action="store_true", help="machine-readable output")
 
     evaluate = commands.add_parser("evaluate", help="evaluate a saved run on the test set")
     evaluate.add_argument("run", help="run id, unique prefix, 'latest', or folder")
-    add_data_option(evaluate)
-    add_runs_option(evaluate)
+    add_data_option(evaluate, sub=True)
+    add_runs_option(evaluate, sub=True)
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
 
     show = commands.add_parser("show", help="print test digits as text art with predictions")
@@ -139,15 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="how many digits (default 12)")
     show.add_argument("--ascii", action="store_true",
                       help="ASCII ramp instead of Unicode half-blocks")
-    add_data_option(show)
-    add_runs_option(show)
+    add_data_option(show, sub=True)
+    add_runs_option(show, sub=True)
 
     data = commands.add_parser("data", help="load and verify MNIST; say where it came from")
-    add_data_option(data)
+    add_data_option(data, sub=True)
     data.add_argument("--json", action="store_true", help="machine-readable output")
 
     delete = commands.add_parser("delete", help="delete a saved run")
     delete.add_argument("run", help="run id, unique prefix, or folder")
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    add_runs_option(delete)
+    add_runs_option(delete, sub=True)
     return parser
