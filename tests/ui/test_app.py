@@ -254,6 +254,26 @@ async def test_stop_mid_run_keeps_and_saves(make_app: AppFactory, tmp_path: Path
         assert app.animation_level == animation_level  # the user's level is back
 
 
+async def test_the_runs_cursor_stays_on_the_opened_run(make_app: AppFactory, tmp_path: Path,
+                                                      slice_data: MnistData) -> None:
+    from mnist_tui.ui.widgets.runs_view import RunsView
+
+    for run_id in ("20261124-120000-mlp-aaaa", "20261124-130000-mlp-bbbb"):
+        write_fixed_run(tmp_path / "runs", slice_data, run_id=run_id)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        await pilot.press("5", "down")
+        runs = app.query_one(RunsView)
+        chosen = runs.selected
+        assert chosen is not None and chosen.run_id == runs._runs[1].run_id
+        await pilot.press("enter")
+        await wait_for(lambda: chosen.run_id in text_of(app, "#results-summary"), pilot)
+        await pilot.press("5")  # the list is read again when shown
+        await pilot.pause()
+        assert runs.selected is not None and runs.selected.run_id == chosen.run_id
+
+
 async def test_open_delete_and_reuse_a_saved_run(make_app: AppFactory, tmp_path: Path,
                                                  slice_data: MnistData) -> None:
     runs_dir = tmp_path / "runs"

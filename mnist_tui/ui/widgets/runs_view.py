@@ -52,7 +52,8 @@ class RunsView(Vertical):
         yield Static("", id="runs-problems")
 
     def show_runs(self, root: str, runs: list[RunInfo], bad: list[BadRun]) -> None:
-        """Fill the table."""
+        """Fill the table; the cursor stays on the run it was on, if that run is still there."""
+        chosen = self.selected
         self._runs = runs
         table = self.query_one("#runs-table", DataTable)
         table.clear()
@@ -61,6 +62,9 @@ class RunsView(Vertical):
                           f"{run.epochs_done}/{run.config.epochs}", run.status.replace("_", " "),
                           run.created[5:16].replace("T", " "), run.config.summary(),
                           key=run.run_id)
+        ids = [run.run_id for run in runs]
+        if chosen is not None and chosen.run_id in ids:
+            table.move_cursor(row=ids.index(chosen.run_id))
         caption = (f"{len(runs)} run{'s' if len(runs) != 1 else ''} in {root}.  "
                    "Enter open · s use settings · d delete · r refresh")
         if not runs:
