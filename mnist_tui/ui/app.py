@@ -365,7 +365,7 @@ class MnistApp(App[None]):
             self.query_one(TrainingView).show_history(
                 list(run.history), f"Saved run {run.run_id}: {run.config.summary()}, "
                 f"{OUTCOME_TEXT.get(run.status, run.status)}, test accuracy "
-                f"{run.test_accuracy:.2%}")
+                f"{run.test_accuracy:.2%}", planned=run.config.epochs)
             self.open_run(run, self.data)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="open-run",

@@ -53,6 +53,7 @@ async def test_bad_value_blocks_training_until_fixed(make_app: AppFactory) -> No
         field.value = "128,abc"
         await pilot.pause()
         assert "whole numbers separated by commas" in text_of(app, "#hint-hidden_units")
+        assert text_of(app, "#form-error") == "Fix Hidden units to train."  # named: may scroll away
         assert app.query_one("#train-button", Button).disabled
         assert app.check_action("train", ()) is None
         await pilot.press("ctrl+t")
@@ -179,8 +180,10 @@ async def test_a_short_terminal_shows_the_newest_epochs(make_app: AppFactory) ->
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("2")
         view = app.query_one(TrainingView)
-        view.show_history(history, "a long run")
+        view.show_history(history, "a long run", planned=50)
         await pilot.pause()
+        epoch_bar, overall_bar = app.query_one(ProgressLines).rows
+        assert (epoch_bar.label, overall_bar.done) == ("epoch 12/50", 12 / 50)  # stopped early
         table = app.query_one("#epoch-table", Static)
         shown = view.region.bottom - table.region.y  # the lines not cut off at the bottom
         assert shown < table.size.height  # 24 rows leave the table less than its 8 lines

@@ -129,9 +129,9 @@ class ConfigForm(VerticalScroll):
             hint.update(f"✗ {reason}" if reason else spec.hint)
             hint.set_class(reason is not None, "-invalid")
             self.query_one(f"#row-{name}").set_class(reason is not None, "-invalid")
+        names = [FIELDS[name].label if name in FIELDS else name for name in errors]
         self.query_one("#form-error", Static).update(
-            f"Fix {len(errors)} field{'s' if len(errors) > 1 else ''} to train." if errors
-            else "")
+            f"Fix {', '.join(names)} to train." if errors else "")
         self.query_one("#train-button", Button).disabled = config is None
         self._config = config
         self.post_message(self.Changed(self, config))

@@ -92,13 +92,19 @@ class TrainingView(Vertical):
         self._show_progress("epoch", 0, "", 0, "")
         self._replot()
 
-    def show_history(self, history: list[EpochEnd], status: str) -> None:
-        """Show a finished run's curves and table (a reopened run)."""
+    def show_history(self, history: list[EpochEnd], status: str,
+                     planned: int | None = None) -> None:
+        """Show a finished run's curves and table (a reopened run).
+
+        ``planned`` is the epochs it was set to train; a stopped run shows how far it got.
+        """
         self.reset()
         for row in history:
             self._add_row(row)
         self._replot()
-        self._show_progress(f"epoch {len(history)}", 1.0, "", 1.0, "")
+        planned = max(planned or len(history), len(history), 1)
+        self._show_progress(f"epoch {len(history)}/{planned}", 1.0 if history else 0.0, "",
+                            len(history) / planned, "")
         self.set_status(status)
 
     def show_started(self, event: TrainingStarted) -> None:
