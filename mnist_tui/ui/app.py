@@ -418,9 +418,12 @@ class MnistApp(App[None]):
     async def action_quit(self) -> None:
         """Quit; a running training is stopped first (and its run saved)."""
         self._quitting = True
-        if self.training:
-            self._stop.set()
-        self.exit()
+        if not self.training:
+            self.exit()
+            return
+        self._stop.set()
+        self.exit(message=f"Training stopped: what it learned is evaluated and saved as a "
+                          f"stopped run in {self.store.root}")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -47,6 +47,7 @@ def test_tick_labels_keep_the_decimals_the_span_needs() -> None:
 class ChartApp(App[None]):
     def compose(self) -> ComposeResult:
         yield LineChart("loss", id="chart")
+        yield LineChart("accuracy", bounds=(0.0, 1.0), id="bounded")
 
 
 def chart_text(chart: LineChart) -> list[str]:
@@ -95,3 +96,14 @@ async def test_axes_read_on_light_and_dark_themes() -> None:
             paper = axis.bgcolor.get_truecolor()
             contrast = abs(sum(ink) - sum(paper)) / 3  # mean channel difference, 0..255
             assert contrast > 60, f"{theme}: axis {ink} on {paper}"
+
+
+async def test_the_margin_stops_at_the_metrics_bounds() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(60, 32)) as pilot:
+        chart = app.query_one("#bounded", LineChart)
+        chart.set_data([1, 2, 3], [Series("train", (0.0, 0.6, 1.0))])
+        await pilot.pause()
+        lines = chart_text(chart)
+        assert lines[1].lstrip().startswith("1.00 ┤")  # not 1.05: an accuracy stops at 1
+        assert [line for line in lines if "┤" in line][-1].lstrip().startswith("0.00 ┤")

@@ -101,10 +101,15 @@ class LineChart(Widget):
         "line-chart--series-1",
     }
 
-    def __init__(self, title: str, *, x_label: str = "epoch", id: str | None = None) -> None:
+    def __init__(self, title: str, *, x_label: str = "epoch",
+                 bounds: tuple[float | None, float | None] = (None, None),
+                 id: str | None = None) -> None:
         super().__init__(id=id)
         self.title = title
         self.x_label = x_label
+        self.bounds = bounds
+        """Values the metric cannot pass (a loss is never below 0, an accuracy never above
+        1): the margin around the lines stops there, so no axis label reads -0.00."""
         self._xs: tuple[int, ...] = ()
         self._series: tuple[Series, ...] = ()
         self._strips: list[Strip] | None = None
@@ -165,6 +170,9 @@ class LineChart(Widget):
         low, high = min(values), max(values)
         span = high - low or max(abs(high) * 0.1, 0.01)
         low, high = low - span * 0.05, high + span * 0.05
+        floor, ceiling = self.bounds
+        low = max(low, floor) if floor is not None else low
+        high = min(high, ceiling) if ceiling is not None else high
         labels = [tick_label(high, span), tick_label((low + high) / 2, span),
                   tick_label(low, span)]
         margin = max(len(label) for label in labels) + 1

@@ -66,8 +66,8 @@ class TrainingView(Vertical):
         yield Static("No training yet. Set up a model and press ctrl+t.", id="train-status")
         yield ProgressLines(progress_rows("epoch", 0, "", 0, ""), id="progress")
         with Horizontal(id="curves"):
-            yield LineChart("loss", id="loss-plot")
-            yield LineChart("accuracy", id="accuracy-plot")
+            yield LineChart("loss", bounds=(0.0, None), id="loss-plot")
+            yield LineChart("accuracy", bounds=(0.0, 1.0), id="accuracy-plot")
         yield Static(epoch_table_content([]), id="epoch-table")
 
     @property
