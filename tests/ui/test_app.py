@@ -345,6 +345,14 @@ async def test_help_screen(make_app: AppFactory) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f1")
         assert type(app.screen).__name__ == "HelpScreen"
+        await pilot.pause()
+        from textual.containers import VerticalScroll
+
+        scroll = app.screen.query_one(VerticalScroll)
+        assert scroll.max_scroll_y > 0  # the key table is taller than the dialog
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert scroll.scroll_y > 0  # the keys scroll it without a Tab first
         await pilot.press("escape")
         assert type(app.screen).__name__ == "Screen"
 

@@ -65,6 +65,7 @@ HELP = """\
 # mnist-tui
 
 Train a network on MNIST, watch it learn, and look at what it gets wrong.
+↑/↓ scroll this help; Escape closes it.
 
 | key | where | what |
 |---|---|---|
@@ -98,3 +99,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog help-dialog"):
             yield Markdown(HELP)
+
+    def on_mount(self) -> None:
+        """↑/↓ and page keys scroll the help at once."""
+        self.query_one(VerticalScroll).focus()
