@@ -21,7 +21,8 @@ def heat_cell(count: int, share: float, diagonal: bool) -> Text:
         return Text("·", style="dim", justify="right")
     level = 0.25 + 0.75 * share
     red, green = (30, int(90 + 130 * level)) if diagonal else (int(90 + 165 * level), 40)
-    style = f"bold white on rgb({red},{green},{40 if diagonal else 50})"
+    ink = "black" if diagonal else "white"  # the most contrast on bright green / deep red
+    style = f"bold {ink} on rgb({red},{green},{40 if diagonal else 50})"
     return Text(str(count), style=style, justify="right")
 
 
@@ -51,7 +52,8 @@ class ResultsView(VerticalScroll):
         self.set_class(self.size.width < 100, "-narrow")
 
     def show(self, evaluation: Evaluation, title: str) -> None:
-        """Fill every table from ``evaluation``."""
+        """Fill every table from ``evaluation``, from the top (a new run's title shows)."""
+        self.scroll_home(animate=False)
         errors = int(evaluation.confusion.sum() - np.trace(evaluation.confusion))
         self.query_one("#results-summary", Static).update(
             f"[b]{title}[/b]\nTest accuracy [b]{evaluation.accuracy:.2%}[/b]   "
