@@ -165,3 +165,25 @@ def test_log_output_does_not_flood(tmp_path: Path) -> None:
     assert len(lines) <= 10, lines
     assert sum("epoch " in line for line in lines) == 2
     assert "\r" not in done.stderr and "\x1b[" not in done.stderr
+
+
+def test_live_view_starts_each_epoch_without_the_last_ones_figures() -> None:
+    import io
+
+    from rich.console import Console
+
+    from mnist_tui.cli.progress import LiveTrainingView
+    from mnist_tui.core.events import BatchProgress, EpochEnd, TrainingStarted
+
+    view = LiveTrainingView(Console(file=io.StringIO(), width=120))
+    with view:
+        view(TrainingStarted(epochs=3, steps_per_epoch=10, train_samples=1000, val_samples=0,
+                             param_count=10, device="CPU"))
+        view(BatchProgress(epoch=1, step=5, steps=10, loss=0.5, accuracy=0.8,
+                           samples_per_second=1000.0, epoch_seconds=0.5))
+        epoch_task = view._progress.tasks[1]
+        assert epoch_task.fields["metrics"] == "loss 0.5000 acc 0.8000"
+        view(EpochEnd(epoch=1, loss=0.4, accuracy=0.85, val_loss=None, val_accuracy=None,
+                      seconds=1.0))
+        assert epoch_task.description == "epoch 2"
+        assert epoch_task.fields == {"rate": "", "metrics": ""}  # not epoch 1's loss

@@ -85,8 +85,11 @@ class LiveTrainingView:
                 steps = self._started.steps_per_epoch
                 self._progress.update(self._overall_id(), completed=event.epoch * steps)
                 if event.epoch < self._started.epochs:
+                    # The next epoch starts with no figures of its own, not the last
+                    # one's (a fast epoch may end before its first progress report).
                     self._progress.reset(self._epoch_task, total=steps,
-                                         description=f"epoch {event.epoch + 1}")
+                                         description=f"epoch {event.epoch + 1}",
+                                         rate="", metrics="")
                 else:
                     self._progress.update(self._epoch_task, completed=steps)
                 self._live.update(self._render())
