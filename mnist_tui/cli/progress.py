@@ -28,18 +28,24 @@ from mnist_tui.core.events import (
 )
 from mnist_tui.tables import epoch_table, fmt
 
+WIDE_COLUMNS = 110
+"""Terminal width from which the progress lines also show counts and running metrics."""
+
 
 class LiveTrainingView:
     """Rich progress bars (epoch and overall) above a live epoch table, for a terminal."""
 
     def __init__(self, console: Console) -> None:
         self._console = console
+        wide = console.width >= WIDE_COLUMNS
+        # In a narrow terminal the counts and running metrics give way, so the bar,
+        # throughput and times are never cut off mid-figure (the table has the metrics).
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
+            BarColumn(bar_width=40 if wide else 20),
+            *([MofNCompleteColumn()] if wide else []),
             TextColumn("{task.fields[rate]}"),
-            TextColumn("{task.fields[metrics]}"),
+            *([TextColumn("{task.fields[metrics]}")] if wide else []),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
