@@ -352,6 +352,8 @@ class MnistApp(App[None]):
                         self.push_screen(ErrorScreen("Could not delete the run", str(exc)))
                     else:
                         self.notify(f"Deleted {run.run_id}")
+                        if self._last_run is not None and self._last_run.run_id == run.run_id:
+                            self._forget_shown_run(f"Run {run.run_id} was deleted.")
                     self.refresh_runs()
 
             self.push_screen(ConfirmScreen(
@@ -367,6 +369,16 @@ class MnistApp(App[None]):
                 f"{OUTCOME_TEXT.get(run.status, run.status)}, test accuracy "
                 f"{run.test_accuracy:.2%}", planned=run.config.epochs)
             self.open_run(run, self.data)
+
+    def _forget_shown_run(self, note: str) -> None:
+        """The run on show is gone: its curves, results and digits are taken down."""
+        self._last_run = self._evaluation = None
+        self._stale_tabs -= {"results", "samples"}
+        view = self.query_one(TrainingView)
+        view.reset()
+        view.set_status(note)
+        self.query_one(ResultsView).clear(note)
+        self.query_one(SampleViewer).clear(note)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="open-run",
           description="Opening the run")

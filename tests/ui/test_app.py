@@ -305,6 +305,15 @@ async def test_open_delete_and_reuse_a_saved_run(make_app: AppFactory, tmp_path:
         await pilot.pause()
         assert not (runs_dir / "20261124-120000-mlp-aaaa").exists()
         assert app.query_one("#runs-table", DataTable).row_count == 0
+        # It was the run on show: its results, digits and curves are taken down.
+        gone = "Run 20261124-120000-mlp-aaaa was deleted."
+        assert text_of(app, "#results-summary") == gone
+        assert app.query_one("#confusion", DataTable).row_count == 0
+        assert text_of(app, "#viewer-position") == gone
+        assert app.query_one(SampleViewer).current_index is None
+        assert text_of(app, "#train-status") == gone and not epoch_table_lines(app)
+        await pilot.press("4", "right", "m", "g")  # keys on an empty viewer do nothing
+        assert text_of(app, "#viewer-position") == gone
 
 
 async def test_missing_data_shows_what_was_tried(tmp_path: Path) -> None:

@@ -146,6 +146,15 @@ class SampleViewer(Vertical, can_focus=True):
                 self.query_one("#filter-order", Select).value = order
         self._reselect()
 
+    def clear(self, note: str) -> None:
+        """No samples on show: ``note`` says why."""
+        self._evaluation, self._images = None, None
+        self._selection = np.zeros(0, dtype=np.int64)
+        self._position = 0
+        self.query_one("#viewer-position", Static).update(note)
+        for part in ("#digit-art", "#digit-info", "#digit-grid"):
+            self.query_one(part, Static).update("")
+
     @property
     def selection(self) -> np.ndarray:
         """Test indices matching the filters, in display order."""

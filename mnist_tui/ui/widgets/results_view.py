@@ -78,6 +78,12 @@ class ResultsView(VerticalScroll):
             per_class.add_row(str(row.digit), f"{row.precision:.3f}", f"{row.recall:.3f}",
                               f"{row.f1:.3f}", str(row.support))
 
+    def clear(self, note: str) -> None:
+        """No results on show: ``note`` says why."""
+        self.query_one("#results-summary", Static).update(note)
+        for table in self.query(DataTable):
+            table.clear(columns=True)
+
     @on(DataTable.CellSelected, "#confusion")
     def _cell_selected(self, event: DataTable.CellSelected) -> None:
         event.stop()
