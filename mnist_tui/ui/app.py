@@ -46,6 +46,7 @@ from mnist_tui.ui.widgets.training_view import TrainingView
 TABS = ("setup", "training", "results", "samples", "runs")
 OUTCOME_TEXT = {"completed": "completed", "stopped": "stopped by you",
                 "early_stopped": "stopped early (no validation gain)"}
+FINISHED = frozenset({WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED})
 
 
 class MnistApp(App[None]):
@@ -232,9 +233,6 @@ class MnistApp(App[None]):
 
         result = train_evaluate_save(config, data, self.store, report, stop)
         self.post_message(RunReady(result.run, result.evaluation, fresh=True))
-        del result  # the model: what the run leaves is collected, the rest frozen
-        if not self._quitting:  # exiting needs no collection: it only adds to the wait
-            freeze_long_lived(collect=True)
 
     def action_stop(self) -> None:
         """Ask the training to stop after the current batch."""
@@ -305,6 +303,12 @@ class MnistApp(App[None]):
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "training" and event.state in FINISHED and not self._quitting:
+            # What the run left (its model among it) is collected and the rest frozen,
+            # once its results are on screen: the collection holds the GIL for about
+            # 20 ms, which in the worker delayed the results it had just posted.
+            # Exiting needs no collection: it would only add to the wait.
+            self.call_after_refresh(freeze_long_lived, collect=True)
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error

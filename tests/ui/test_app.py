@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -158,17 +159,29 @@ async def test_long_lived_objects_frozen_and_each_runs_model_collected(
         models.append(weakref.ref(result.result.model))
         return result
 
+    full_in_worker: list[str] = []
+
+    def on_collection(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2 and app.training:
+            full_in_worker.append(threading.current_thread().name)
+
     monkeypatch.setattr(session, "train_evaluate_save", spy)
     app = make_app(FAST.replace(epochs=1))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.device != "TensorFlow not loaded yet", pilot)
         assert gc.get_freeze_count() > 1000  # no full collection walks TensorFlow's objects
-        for _ in range(2):
-            await pilot.press("ctrl+t")
-            await wait_for(lambda: not app.training, pilot, timeout=120)
-            await app.workers.wait_for_complete()
+        gc.callbacks.append(on_collection)
+        try:
+            for _ in range(2):
+                await pilot.press("ctrl+t")
+                await wait_for(lambda: not app.training, pilot, timeout=120)
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+        finally:
+            gc.callbacks.remove(on_collection)
         assert len(models) == 2
         assert [ref() for ref in models] == [None, None]  # collected, not frozen for good
+        assert full_in_worker == []  # full collections wait until the run is over
 
 
 async def test_a_short_terminal_shows_the_newest_epochs(make_app: AppFactory) -> None:
