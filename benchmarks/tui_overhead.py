@@ -28,15 +28,31 @@ from mnist_tui.core.data import MnistData, load_mnist
 from mnist_tui.core.runs import RunStore
 
 
+def phases(started: float, epochs: list[float]) -> dict[str, float]:
+    """Seconds to the first step, and the mean epoch after the first (which traces)."""
+    later = epochs[1:] or epochs
+    return {"start": started, "epoch": statistics.mean(later) if later else 0.0}
+
+
 def headless(config: TrainConfig, data: MnistData, runs: Path) -> dict[str, float]:
-    """Seconds for train + evaluate + save through the core (events discarded), and the
-    process's CPU seconds (all threads) in that time."""
+    """Seconds for train + evaluate + save through the core, and the process's CPU
+    seconds (all threads) in that time."""
+    from mnist_tui.core.events import EpochEnd, TrainingStarted
     from mnist_tui.core.session import train_evaluate_save
 
+    started: list[float] = []
+    epochs: list[float] = []
+
+    def sink(event: object) -> None:
+        if isinstance(event, TrainingStarted):
+            started.append(time.perf_counter() - began)
+        elif isinstance(event, EpochEnd):
+            epochs.append(event.seconds)
+
     began, cpu = time.perf_counter(), time.process_time()
-    train_evaluate_save(config, data, RunStore(runs), lambda _event: None)
+    train_evaluate_save(config, data, RunStore(runs), sink)
     return {"seconds": time.perf_counter() - began, "cpu": time.process_time() - cpu,
-            "ui_cpu": 0.0}
+            "ui_cpu": 0.0, **phases(started[0], epochs)}
 
 
 def in_app(config: TrainConfig, data: MnistData, runs: Path) -> dict[str, float]:
@@ -52,16 +68,24 @@ def in_app(config: TrainConfig, data: MnistData, runs: Path) -> dict[str, float]
     from textual import events
     from textual.widgets import TabbedContent
 
-    from mnist_tui.core.events import RunSaved
+    from mnist_tui.core.events import EpochEnd, RunSaved, TrainingStarted
     from mnist_tui.ui.app import MnistApp
     from mnist_tui.ui.messages import EngineEvent
 
     app = MnistApp(config=config, runs_dir=runs, data_loader=lambda _say: data)
-    saved: list[tuple[float, float]] = []
+    saved: list[tuple[float, float, float]] = []
+    started: list[float] = []
+    epochs: list[float] = []
 
-    def hook(message: object) -> None:
-        if isinstance(message, EngineEvent) and isinstance(message.event, RunSaved):
-            saved.append((time.perf_counter(), time.process_time()))
+    def hook(message: object) -> None:  # called on the UI thread as it handles a message
+        if not isinstance(message, EngineEvent):
+            return
+        if isinstance(message.event, RunSaved):
+            saved.append((time.perf_counter(), time.process_time(), time.thread_time()))
+        elif isinstance(message.event, TrainingStarted):
+            started.append(time.perf_counter())
+        elif isinstance(message.event, EpochEnd):
+            epochs.append(message.event.seconds)
 
     async def drive() -> dict[str, float]:
         async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
@@ -74,13 +98,14 @@ def in_app(config: TrainConfig, data: MnistData, runs: Path) -> dict[str, float]
             app.post_message(events.Key("ctrl+t", None))
             while not saved:  # the hook stamps the time; this only waits for it
                 await asyncio.sleep(0.05)
-            seconds, cpu = saved[0][0] - began, time.thread_time() - cpu
-            process_cpu = saved[0][1] - process_cpu
+            seconds, process_cpu, cpu = (end - start for end, start
+                                         in zip(saved[0], (began, process_cpu, cpu), strict=True))
             shown = app.query_one(TabbedContent).active
             assert shown == "training", f"the app showed {shown}, not the live Training tab"
             while app.training:  # let the app finish drawing before it closes
                 await asyncio.sleep(0.05)
-            return {"seconds": seconds, "cpu": process_cpu, "ui_cpu": cpu}
+            return {"seconds": seconds, "cpu": process_cpu, "ui_cpu": cpu,
+                    **phases(started[0] - began, epochs)}
 
     return asyncio.run(drive())
 
@@ -131,7 +156,7 @@ def run_one(side: str, epochs: int) -> None:
 def main() -> None:
     """Alternate headless and in-app training; print the paired ratios and first-frame time."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=8, help="pairs of measurements")
+    parser.add_argument("--repeats", type=int, default=20, help="pairs of measurements")
     parser.add_argument("--epochs", type=int, default=5, help="epochs of the default config")
     parser.add_argument("--one", choices=sorted(SIDES), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -163,6 +188,12 @@ def main() -> None:
     cpu_ratio = statistics.median(a["cpu"] / b["cpu"] for b, a in pairs)
     print(f"CPU seconds, all threads: app/headless {100 * (cpu_ratio - 1):+.1f}% (median of the "
           f"pairs); the UI thread's own: {statistics.median(a['ui_cpu'] for _, a in pairs):.2f} s")
+    sides = list(zip(*pairs, strict=True))  # (all headless runs, all app runs)
+    start = [statistics.median(run["start"] for run in side) for side in sides]
+    epoch = [statistics.median(run["epoch"] for run in side) for side in sides]
+    print(f"where it goes (medians): to the first step headless {1000 * start[0]:.0f} ms, app "
+          f"{1000 * start[1]:.0f} ms (until it shows it); an epoch after the first "
+          f"{1000 * epoch[0]:.0f} ms vs {1000 * epoch[1]:.0f} ms")
     frames = [first_frame_seconds() for _ in range(3)]
     print(f"first frame of `python -m mnist_tui`: {statistics.median(frames):.2f} s "
           f"(median of 3: {', '.join(f'{f:.2f}' for f in frames)})")
