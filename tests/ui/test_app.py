@@ -159,11 +159,11 @@ async def test_long_lived_objects_frozen_and_each_runs_model_collected(
         models.append(weakref.ref(result.result.model))
         return result
 
-    full_in_worker: list[str] = []
+    full_while_training: list[str] = []
 
     def on_collection(phase: str, info: dict[str, int]) -> None:
         if phase == "start" and info["generation"] == 2 and app.training:
-            full_in_worker.append(threading.current_thread().name)
+            full_while_training.append(threading.current_thread().name)
 
     monkeypatch.setattr(session, "train_evaluate_save", spy)
     app = make_app(FAST.replace(epochs=1))
@@ -181,7 +181,7 @@ async def test_long_lived_objects_frozen_and_each_runs_model_collected(
             gc.callbacks.remove(on_collection)
         assert len(models) == 2
         assert [ref() for ref in models] == [None, None]  # collected, not frozen for good
-        assert full_in_worker == []  # full collections wait until the run is over
+        assert full_while_training == []  # full collections wait until the run is over
 
 
 async def test_a_short_terminal_shows_the_newest_epochs(make_app: AppFactory) -> None:
