@@ -102,6 +102,52 @@ def test_delete(trained: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
     assert RunStore(copy).list() == ([], [])
 
 
+def _in_terminal(argv: list[str], answer: bytes) -> str:
+    """Run ``mnist-tui argv`` in a pseudo-terminal; once it asks [y/N], type ``answer``.
+
+    Returns everything the terminal showed.
+    """
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI, as a user starts it in a terminal
+        os.execvp(sys.executable, [sys.executable, "-m", "mnist_tui", *argv])
+    shown, answered, began = b"", False, time.monotonic()
+    try:
+        while time.monotonic() - began < 30:
+            if select.select([fd], [], [], 0.1)[0]:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            if not answered and b"[y/N]" in shown:
+                os.write(fd, answer)
+                answered = True
+    finally:
+        if os.waitpid(pid, os.WNOHANG) == (0, 0):  # still waiting for an answer
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    return shown.decode(errors="replace")
+
+
+@pytest.mark.parametrize(("answer", "kept"), [(b"n\r", True), (b"\x04", True), (b"y\r", False)])
+def test_delete_asks_in_the_terminal(trained: Path, tmp_path: Path, answer: bytes,
+                                     kept: bool) -> None:
+    import shutil
+
+    copy = tmp_path / "runs"
+    shutil.copytree(trained, copy)
+    shown = _in_terminal(["delete", "latest", "--runs-dir", str(copy)], answer)
+    assert "? [y/N]" in shown  # the question is on screen, not in the native log
+    assert "Traceback" not in shown
+    assert ("Kept." in shown) is kept
+    assert (len(RunStore(copy).list()[0]) == 1) is kept
+
+
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [

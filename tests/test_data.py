@@ -162,6 +162,18 @@ def test_corrupt_user_file_is_named(isolated: Path) -> None:
                for line in caught.value.tried)
 
 
+def test_a_missing_user_path_is_an_error_even_with_a_cache(
+        isolated: Path, real_mnist: MnistData) -> None:
+    data_module.write_cache({name: getattr(real_mnist, name) for name in
+                             ("x_train", "y_train", "x_test", "y_test")}, isolated / "cache")
+    assert load_mnist().source == "cache"
+    missing = isolated / "nowhere.npz"
+    with pytest.raises(DataError) as caught:
+        load_mnist(missing)
+    assert f"MNIST at {missing} could not be used" in str(caught.value)
+    assert len(caught.value.tried) == 1 and caught.value.tried[0].startswith("path:")
+
+
 def test_user_path_idx_variants_verify_and_fill_cache(
         isolated: Path, real_mnist: MnistData) -> None:
     for gz, sep in ((True, "-"), (False, ".")):

@@ -265,8 +265,15 @@ def cmd_delete(args: argparse.Namespace) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             raise CliError(f"refusing to delete {run.run_id} without --yes (no terminal to ask)")
-        answer = input(f"Delete run {run.run_id} ({run.config.summary()}, test acc "
-                       f"{run.test_accuracy:.4f})? [y/N] ")
+        # The question goes through the console: ``input``'s own prompt is written to
+        # stderr, which carries TensorFlow's native log to a file while the CLI runs.
+        _console().print(f"Delete run {run.run_id} ({run.config.summary()}, test acc "
+                         f"{run.test_accuracy:.4f})? [y/N] ", end="", markup=False)
+        try:
+            answer = input()
+        except EOFError:  # ctrl+d: no answer is no
+            answer = ""
+            _console().print()
         if answer.strip().lower() not in ("y", "yes"):
             _console().print("Kept.")
             return 1

@@ -286,8 +286,9 @@ def load_mnist(
 ) -> MnistData:
     """Return verified MNIST from the first source that works.
 
-    ``path`` (or ``$MNIST_TUI_DATA``) is tried first; ``$MNIST_TUI_NO_DOWNLOAD=1`` skips
-    the two download sources. Raises :class:`DataError` naming every source tried.
+    ``path`` (or ``$MNIST_TUI_DATA``) is tried first, and alone: if it cannot be used
+    that is the error, rather than quietly training on another copy. ``$MNIST_TUI_NO_DOWNLOAD=1``
+    skips the two download sources. Raises :class:`DataError` naming every source tried.
     """
     say = progress or (lambda _message: None)
     cache_dir = cache_dir or default_cache_dir()
@@ -321,6 +322,9 @@ def load_mnist(
             digests = verify(arrays)
         except Exception as exc:  # every failure of one source is a line in the report
             tried.append(f"{name}: {_short(exc)}")
+            if name == "path":  # the data asked for, not some other copy, or nothing
+                raise DataError(f"MNIST at {user_path} could not be used (other sources "
+                                "are not tried when a path is given).", tried) from exc
             continue
         if name != "cache":
             try:
@@ -329,11 +333,7 @@ def load_mnist(
                 say(f"Could not write the cache in {cache_dir} ({exc}); continuing")
         return MnistData(**arrays, source=name, location=location, verified=True,
                          digests=digests)
-    if user_path and "path" in sources:
-        message = f"MNIST at {user_path} could not be used, and no other source worked."
-    else:
-        message = "MNIST could not be loaded from any source."
-    raise DataError(message, tried)
+    raise DataError("MNIST could not be loaded from any source.", tried)
 
 
 def attempt_path(name: str, cache_dir: Path) -> Path:
