@@ -44,6 +44,9 @@ from mnist_tui.ui.widgets.runs_view import RunsView
 from mnist_tui.ui.widgets.training_view import TrainingView
 
 TABS = ("setup", "training", "results", "samples", "runs")
+TAB_FOCUS = {"setup": "#preset", "training": "#train-view", "results": "#confusion",
+             "samples": "#viewer", "runs": "#runs-table"}
+"""The widget that takes the focus when its tab comes up."""
 OUTCOME_TEXT = {"completed": "completed", "stopped": "stopped by you",
                 "early_stopped": "stopped early (no validation gain)"}
 FINISHED = frozenset({WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED})
@@ -402,6 +405,14 @@ class MnistApp(App[None]):
         tab = event.pane.id or ""
         self._sync_form_lock(tab)
         self._draw_tab(tab)
+        focused = self.focused
+        shown_in = next((node for node in focused.ancestors if isinstance(node, TabPane)),
+                        None) if focused is not None else None
+        if focused is None or shown_in not in (None, event.pane):
+            # The focus goes to the tab's main widget, never left on a hidden tab (the tab
+            # bar keeps it, for arrow keys): closing a dialog hands the focus back, and
+            # on a hidden tab that pulled its tab up again.
+            self.query_one(TAB_FOCUS[tab]).focus()
 
     def _sync_form_lock(self, tab: str | None = None) -> None:
         """Lock the form while training runs, whenever it can be seen.
@@ -420,12 +431,8 @@ class MnistApp(App[None]):
     def action_show_tab(self, tab: str) -> None:
         """Switch to a tab."""
         self.query_one(TabbedContent).active = tab
-        if tab == "samples":
-            self.query_one(SampleViewer).focus()
-        elif tab == "runs":
-            self.query_one("#runs-table").focus()
-        elif tab == "results":
-            self.query_one("#confusion").focus()
+        if tab != "setup":  # the form keeps the field the user was in
+            self.query_one(TAB_FOCUS[tab]).focus()
 
     def action_help(self) -> None:
         """Show the help screen."""

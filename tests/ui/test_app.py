@@ -379,6 +379,38 @@ async def test_help_screen(make_app: AppFactory) -> None:
         assert type(app.screen).__name__ == "Screen"
 
 
+@pytest.mark.parametrize("tab", ["2", "3", "4", "5"])
+async def test_closing_a_dialog_keeps_the_tab(make_app: AppFactory, tab: str) -> None:
+    from textual.widgets import TabbedContent
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(tab)
+        shown = app.query_one(TabbedContent).active
+        assert shown != "setup"
+        for opener in ("f1", "ctrl+p"):
+            await pilot.press(opener)
+            await pilot.pause()
+            await pilot.press("escape")
+            await pilot.pause()
+            assert app.query_one(TabbedContent).active == shown, opener
+
+
+async def test_escape_leaves_a_field_so_digits_switch_tabs(make_app: AppFactory) -> None:
+    from textual.widgets import TabbedContent
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        units = app.query_one("#field-hidden_units", Input)
+        units.focus()
+        await pilot.pause()
+        before = units.value
+        await pilot.press("escape", "3")
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "results"
+        assert units.value == before  # the digit went to the app, not into the field
+
+
 def test_ui_import_does_not_load_tensorflow() -> None:
     code = "import mnist_tui.ui.app, sys; print('tensorflow' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -71,7 +71,7 @@ Train a network on MNIST, watch it learn, and look at what it gets wrong.
 |---|---|---|
 | ctrl+t | anywhere | train with the settings in the form |
 | ctrl+s | anywhere | stop training (the run is kept and saved) |
-| 1 … 5 | outside a text field | Setup, Training, Results, Samples, Runs |
+| 1 … 5 | outside a text field (Escape leaves one) | Setup, Training, Results, Samples, Runs |
 | ctrl+p | anywhere | command palette: every action by name |
 | f1 | anywhere | this help |
 | ctrl+q | anywhere | quit (stops training first; the run is saved) |

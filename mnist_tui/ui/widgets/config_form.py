@@ -7,10 +7,12 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets._tabbed_content import ContentTabs
 
 from mnist_tui.core.config import (
     FIELDS,
@@ -39,6 +41,9 @@ class FieldValidator(Validator):
 
 class ConfigForm(VerticalScroll):
     """Every :class:`TrainConfig` field with its hint; reports the config when valid."""
+
+    BINDINGS = [Binding("escape", "leave_field", "Leave field", show=False, id="form.leave",
+                        tooltip="Move out of the form to the tab bar, where 1-5 switch tabs")]
 
     @dataclass
     class Changed(Message):
@@ -102,6 +107,10 @@ class ConfigForm(VerticalScroll):
                     self.query_one(f"#field-{name}", Input).value = format_field(name, value)
             self.query_one("#preset", Select).value = self._preset_of(config)
         self._revalidate()
+
+    def action_leave_field(self) -> None:
+        """Hand the keys back to the app: a field takes digits, the tab bar does not."""
+        self.screen.query_one(ContentTabs).focus()
 
     def set_locked(self, locked: bool) -> None:
         """Lock the form while training runs (disabling the form disables every field)."""

@@ -52,8 +52,12 @@ def progress_rows(epoch_label: str, epoch_done: float, epoch_text: str,
             ProgressRow("overall", overall_done, overall_text)]
 
 
-class TrainingView(Vertical):
-    """Everything that moves while a model trains."""
+class TrainingView(Vertical, can_focus=True):
+    """Everything that moves while a model trains.
+
+    It takes the focus when its tab is shown, so that nothing on a hidden tab keeps it
+    (closing a dialog would hand the focus back there, and pull that tab up).
+    """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
