@@ -99,10 +99,28 @@ def test_failed_save_leaves_no_run(small_data: MnistData, tmp_path: Path,
 
 
 def test_unloadable_model_is_a_clear_error(saved: SessionResult) -> None:
-    (saved.run.path / MODEL_FILE).write_bytes(b"garbage")
+    model = saved.run.path / MODEL_FILE
+    whole = model.read_bytes()
     store = RunStore(saved.run.path.parent)
-    with pytest.raises(RunError, match="could not be loaded"):
+    model.write_bytes(whole[: len(whole) // 2])  # truncated
+    with pytest.raises(RunError, match="is damaged") as caught:
         store.load_model(store.load("latest"))
+    assert "not found" not in str(caught.value)  # the file is there, only damaged
+    model.write_bytes(whole[:-200] + bytes(200))  # its end overwritten
+    with pytest.raises(RunError, match=r"damaged|could not be loaded"):
+        store.load_model(store.load("latest"))
+
+
+def test_a_runs_folder_that_cannot_take_the_run_fails_before_training(
+        small_data: MnistData, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    events: list[object] = []
+    with pytest.raises(RunError, match="cannot create the runs directory"):
+        train_evaluate_save(CONFIG, small_data, RunStore(blocker), events.append)
+    assert events == []  # nothing was trained, so nothing was lost
+    assert [problem.reason for problem in RunStore(blocker).list()[1]] == [
+        f"{blocker} is a file, not a runs folder"]
 
 
 def test_the_heap_is_frozen_while_a_run_trains_and_thawed_after(

@@ -100,6 +100,11 @@ def test_early_stopping(small_data: MnistData) -> None:
     _, result = run(config, small_data)
     assert result.finished.outcome == "early_stopped"
     assert result.finished.epochs_done < 60
+    val_losses = [row.val_loss for row in result.finished.history]
+    best = int(np.argmin(val_losses)) + 1
+    assert best < result.finished.epochs_done  # patience ran out after the best epoch
+    assert result.finished.kept_epoch == best  # Keras put its weights back
+    assert f"epoch {best}'s weights" in result.finished.kept_note
 
 
 def test_same_seed_same_weights(small_data: MnistData) -> None:

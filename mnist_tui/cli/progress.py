@@ -134,7 +134,8 @@ class LogLinesView:
                 self._epochs = event.epochs
                 self._say(f"training {event.train_samples} digits ({event.val_samples} held "
                           f"out) on {event.device}, {event.param_count} parameters, "
-                          f"{event.epochs} epochs x {event.steps_per_epoch} steps")
+                          f"{event.epochs} epoch{'s' * (event.epochs != 1)} x "
+                          f"{event.steps_per_epoch} steps")
             case EpochEnd():
                 val = (f" val_loss {fmt(event.val_loss)} val_accuracy {fmt(event.val_accuracy)}"
                        if event.val_loss is not None else "")
@@ -142,7 +143,8 @@ class LogLinesView:
                           f"accuracy {fmt(event.accuracy)}{val} ({event.seconds:.1f}s)")
             case TrainingFinished():
                 self._say(f"training {event.outcome.replace('_', ' ')} after "
-                          f"{event.epochs_done} epochs in {event.seconds:.1f}s")
+                          f"{event.epochs_done} epochs in {event.seconds:.1f}s"
+                          f"{event.kept_note}")
             case EvaluationStarted():
                 self._say(f"evaluating on {event.samples} test digits")
             case RunSaved():

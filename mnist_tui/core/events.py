@@ -66,11 +66,21 @@ class TrainingFinished:
     outcome: Outcome
     history: tuple[EpochEnd, ...] = field(default_factory=tuple)
     seconds: float = 0.0
+    kept_epoch: int | None = None
+    """The epoch whose weights the model ends with, when early stopping put back its
+    best one (the lowest validation loss) instead of the last; else ``None``."""
 
     @property
     def epochs_done(self) -> int:
         """Completed epochs."""
         return len(self.history)
+
+    @property
+    def kept_note(self) -> str:
+        """What a front end adds after "N epochs" when the model is not the last epoch's."""
+        if self.kept_epoch is None:
+            return ""
+        return f"; the model keeps epoch {self.kept_epoch}'s weights (lowest val loss)"
 
 
 @dataclass(frozen=True)

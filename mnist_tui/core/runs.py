@@ -13,6 +13,7 @@ import platform
 import secrets
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,6 +102,22 @@ class RunStore:
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_runs_dir()
 
+    def ensure_writable(self) -> None:
+        """Create the runs directory if needed and check a file can be written there.
+
+        Called before a run trains too, so that a folder that cannot take the run is
+        reported at once rather than after the training it would have lost.
+        """
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunError(f"cannot create the runs directory {self.root}: {exc}") from exc
+        try:
+            with tempfile.TemporaryFile(dir=self.root):
+                pass
+        except OSError as exc:
+            raise RunError(f"cannot write in the runs directory {self.root}: {exc}") from exc
+
     def save(
         self,
         *,
@@ -116,10 +133,7 @@ class RunStore:
         started: datetime,
     ) -> RunInfo:
         """Write a complete run folder atomically and return it as read back."""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RunError(f"cannot create the runs directory {self.root}: {exc}") from exc
+        self.ensure_writable()
         run_id = new_run_id(config)
         record = {
             "format": FORMAT_VERSION,
@@ -157,6 +171,8 @@ class RunStore:
         runs: list[RunInfo] = []
         bad: list[BadRun] = []
         if not self.root.is_dir():
+            if self.root.exists():
+                bad.append(BadRun(self.root, f"{self.root} is a file, not a runs folder"))
             return runs, bad
         for folder in sorted(self.root.iterdir()):
             if not folder.is_dir() or folder.name.startswith("."):
@@ -196,6 +212,9 @@ class RunStore:
 
         if not run.model_path.is_file():
             raise RunError(f"{run.run_id} has no {MODEL_FILE}")
+        if not zipfile.is_zipfile(run.model_path):  # Keras would call it "File not found"
+            raise RunError(f"{run.run_id}: {MODEL_FILE} is damaged (not a .keras archive: "
+                           "truncated or overwritten)")
         try:
             return keras.models.load_model(run.model_path, safe_mode=True, compile=False)
         except Exception as exc:

@@ -37,6 +37,7 @@ def train_evaluate_save(
     was learned is never lost. Events go to ``on_event`` from the calling thread. The
     objects that exist before the run are kept out of cycle collection until it ends.
     """
+    store.ensure_writable()  # before the training, not after it
     with frozen_heap():
         started = datetime.now().astimezone()
         result = train(config, data.x_train, data.y_train, on_event, stop)

@@ -241,8 +241,12 @@ def train(
         outcome = "stopped"
     elif early is not None and early.stopped_epoch > 0:
         outcome = "early_stopped"
+    kept: int | None = None
+    if early is not None and early.best_weights is not None:  # Keras put them back
+        kept = early.best_epoch + 1
     finished = TrainingFinished(outcome=outcome, history=tuple(reporter.history),
-                                seconds=time.perf_counter() - began)
+                                seconds=time.perf_counter() - began,
+                                kept_epoch=kept if kept != len(reporter.history) else None)
     on_event(finished)
     return TrainResult(model=model, config=config, finished=finished,
                        param_count=started.param_count, device=device)

@@ -260,7 +260,8 @@ class MnistApp(App[None]):
             case TrainingFinished():
                 view.show_finished(event.seconds)
                 view.set_status(f"Training {OUTCOME_TEXT[event.outcome]} after "
-                                f"{event.epochs_done} epochs in {event.seconds:.1f}s.")
+                                f"{event.epochs_done} epochs in {event.seconds:.1f}s"
+                                f"{event.kept_note}.")
             case EvaluationStarted():
                 view.set_status(f"Evaluating on {event.samples:,} test digits and saving…")
             case RunSaved():
