@@ -14,8 +14,11 @@ EPOCH_HEADERS = ("epoch", "loss", "accuracy", "val loss", "val acc", "seconds")
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
-    """A metric for a table cell; a dash when missing."""
-    return "-" if value is None else f"{value:.{digits}f}"
+    """A metric for a table cell; a dash when missing. A diverged loss in the
+    millions is written as ``1.14e+07``, so it keeps to its column."""
+    if value is None:
+        return "-"
+    return f"{value:.2e}" if abs(value) >= 1000 else f"{value:.{digits}f}"
 
 
 def epoch_cells(row: EpochEnd) -> tuple[str, ...]:

@@ -30,3 +30,11 @@ def test_only_the_newest_rows_with_a_note_of_the_rest() -> None:
     assert [line.split()[0] for line in lines[1:4]] == ["8", "9", "10"]
     assert lines[-1] == "(last 3 of 10 epochs)"
     assert len(epoch_lines([_row(1), _row(2)], last=3)) == 3  # no note when all fit
+
+
+def test_a_diverged_loss_keeps_to_its_column() -> None:
+    header, line = epoch_lines([EpochEnd(epoch=1, loss=11399831.0, accuracy=0.0987,
+                                         val_loss=13590909.0, val_accuracy=0.1,
+                                         seconds=0.4)])
+    assert len(line) == len(header)
+    assert line.split()[1:4] == ["1.14e+07", "0.0987", "1.36e+07"]

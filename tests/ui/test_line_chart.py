@@ -42,6 +42,7 @@ def test_tick_labels_keep_the_decimals_the_span_needs() -> None:
     assert tick_label(0.97612, span=0.02) == "0.976"
     assert tick_label(2.3456, span=2.0) == "2.35"
     assert tick_label(123.4, span=50) == "123.4"
+    assert tick_label(14000286.8, span=2e6) == "1.4e+07"  # a diverged loss, kept short
 
 
 class ChartApp(App[None]):

@@ -58,6 +58,8 @@ def braille_cells(points: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 def tick_label(value: float, span: float) -> str:
     """A y-axis label with as many decimals as the span needs."""
+    if abs(value) >= 10_000:  # a diverged loss: 1.4e+07, not 14000286.8
+        return f"{value:.1e}"
     decimals = 3 if span < 0.1 else 2 if span < 10 else 1
     return f"{value:.{decimals}f}"
 
