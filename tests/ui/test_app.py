@@ -217,6 +217,30 @@ async def test_a_short_terminal_shows_the_newest_epochs(make_app: AppFactory) ->
         assert len(epoch_table_lines(app)) == 6  # room again: the usual six
 
 
+async def test_grid_rows_and_enlarging_the_current_digit(
+        make_app: AppFactory, tmp_path: Path, slice_data: MnistData) -> None:
+    write_fixed_run(tmp_path / "runs", slice_data)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        await pilot.press("5", "enter")
+        await wait_for(lambda: app._last_run is not None, pilot)
+        await pilot.press("4", "g")
+        await pilot.pause()
+        viewer = app.query_one(SampleViewer)
+        columns = viewer._grid_columns()
+        assert columns > 1
+        await pilot.press("down")
+        assert viewer._position == columns  # a row down: the digit below
+        await pilot.press("right", "up")
+        assert viewer._position == 1
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not viewer.has_class("-grid") and viewer._position == 1  # that digit, large
+        await pilot.press("down")
+        assert viewer._position == 2  # in the large view a row is one digit
+
+
 async def test_confusion_cell_opens_filtered_viewer(make_app: AppFactory, tmp_path: Path,
                                                     slice_data: MnistData) -> None:
     write_fixed_run(tmp_path / "runs", slice_data)

@@ -80,6 +80,7 @@ Train a network on MNIST, watch it learn, and look at what it gets wrong.
 | t / p | Samples | cycle the true / predicted class filter |
 | o | Samples | order by index ↔ by confidence |
 | g | Samples | one large digit ↔ a grid of many |
+| ↑ ↓ / enter | Samples grid | the digit above / below; show the current one large |
 | c | Samples | clear the filters |
 | enter | Results | show the digits of a confusion-matrix cell |
 | enter / s / d | Runs | open a run / use its settings / delete it |

@@ -96,6 +96,12 @@ class SampleViewer(Vertical, can_focus=True):
         Binding("c", "clear_filters", "Clear", id="viewer.clear", tooltip="Clear all filters"),
         Binding("g", "toggle_grid", "Grid", id="viewer.grid",
                 tooltip="Switch between one large digit and a grid of many"),
+        Binding("down", "row(1)", "Row down", show=False, id="viewer.row_down",
+                tooltip="The digit below in the grid (the next one in the large view)"),
+        Binding("up", "row(-1)", "Row up", show=False, id="viewer.row_up",
+                tooltip="The digit above in the grid (the previous one in the large view)"),
+        Binding("enter", "enlarge", "Enlarge", show=False, id="viewer.enlarge",
+                tooltip="Show the grid's current digit large"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -175,6 +181,15 @@ class SampleViewer(Vertical, can_focus=True):
             self._position = (self._position + step) % len(self._selection)
             self._render_current()
 
+    def action_row(self, direction: int) -> None:
+        """A grid row down or up (one sample in the large view)."""
+        self.action_move(direction * (self._grid_columns() if self._grid else 1))
+
+    def action_enlarge(self) -> None:
+        """From the grid, the current digit in the large view."""
+        if self._grid:
+            self.action_toggle_grid()
+
     def action_page(self, direction: int) -> None:
         """Jump a grid page (or ten samples)."""
         self.action_move(direction * max(10, self._grid_capacity()))
@@ -240,6 +255,9 @@ class SampleViewer(Vertical, can_focus=True):
         self._position = int(hits[0]) if hits is not None and len(hits) else 0
         self._render_current()
 
+    def _grid_columns(self) -> int:
+        return max(1, self.query_one("#digit-grid", Static).size.width // GRID_CELL_WIDTH)
+
     def _grid_capacity(self) -> int:
         grid = self.query_one("#digit-grid", Static)
         width = max(grid.size.width, GRID_CELL_WIDTH)
@@ -287,7 +305,7 @@ class SampleViewer(Vertical, can_focus=True):
         assert self._evaluation is not None and self._images is not None
         evaluation = self._evaluation
         grid = self.query_one("#digit-grid", Static)
-        columns = max(1, grid.size.width // GRID_CELL_WIDTH)
+        columns = self._grid_columns()
         capacity = self._grid_capacity()
         start = (self._position // capacity) * capacity
         shown = self._selection[start:start + capacity]
