@@ -11,8 +11,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.validation import ValidationResult, Validator
-from textual.widgets import Button, Input, Label, Select, Static
-from textual.widgets._tabbed_content import ContentTabs
+from textual.widgets import Button, Input, Label, Select, Static, Tabs
 
 from mnist_tui.core.config import (
     FIELDS,
@@ -110,7 +109,7 @@ class ConfigForm(VerticalScroll):
 
     def action_leave_field(self) -> None:
         """Hand the keys back to the app: a field takes digits, the tab bar does not."""
-        self.screen.query_one(ContentTabs).focus()
+        self.screen.query_one(Tabs).focus()
 
     def set_locked(self, locked: bool) -> None:
         """Lock the form while training runs (disabling the form disables every field)."""
