@@ -13,7 +13,7 @@ from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.data import MnistData
 from mnist_tui.core.evaluation import evaluate_model
 from mnist_tui.core.runs import MODEL_FILE, RUN_FILE, RunError, RunStore
-from mnist_tui.core.session import SessionResult, train_evaluate_save
+from mnist_tui.core.session import NothingTrained, SessionResult, train_evaluate_save
 
 CONFIG = TrainConfig(hidden_units=(16,), batch_size=128, epochs=2)
 
@@ -121,6 +121,21 @@ def test_a_runs_folder_that_cannot_take_the_run_fails_before_training(
     assert events == []  # nothing was trained, so nothing was lost
     assert [problem.reason for problem in RunStore(blocker).list()[1]] == [
         f"{blocker} is a file, not a runs folder"]
+
+
+def test_a_stop_before_the_first_step_saves_no_run(small_data: MnistData,
+                                                  tmp_path: Path) -> None:
+    import threading
+
+    stop = threading.Event()
+    stop.set()
+    events: list[object] = []
+    store = RunStore(tmp_path / "runs")
+    with pytest.raises(NothingTrained, match="nothing was trained"):
+        train_evaluate_save(CONFIG, small_data, store, events.append, stop)
+    assert [type(event).__name__ for event in events] == ["TrainingStarted",
+                                                         "TrainingFinished"]
+    assert store.list() == ([], [])  # no untrained model among the runs
 
 
 def test_the_heap_is_frozen_while_a_run_trains_and_thawed_after(

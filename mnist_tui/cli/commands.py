@@ -66,7 +66,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train, evaluate and save one run."""
     config = config_from_args(args)
     data = _load_data(args)
-    from mnist_tui.core.session import train_evaluate_save  # imports TensorFlow
+    from mnist_tui.core.session import NothingTrained, train_evaluate_save  # TensorFlow
 
     out, err = _console(), _console(stderr=True)
     err.print(f"[bold]Config[/] {config.summary()} epochs={config.epochs} "
@@ -74,8 +74,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     stop = threading.Event()
     interactive = err.is_terminal and not args.json
     view = LiveTrainingView(err) if interactive else LogLinesView(sys.stderr)
-    with _stop_on_ctrl_c(stop), view:
-        session = train_evaluate_save(config, data, RunStore(args.runs_dir), view, stop)
+    try:
+        with _stop_on_ctrl_c(stop), view:
+            session = train_evaluate_save(config, data, RunStore(args.runs_dir), view, stop)
+    except NothingTrained as exc:
+        err.print(str(exc))
+        return 130  # interrupted, as a Ctrl-C before any work is
     run = session.run
     if args.json:
         out.print_json(json.dumps(run.data))

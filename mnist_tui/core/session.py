@@ -15,6 +15,10 @@ from mnist_tui.core.runs import RunInfo, RunStore
 from mnist_tui.core.training import EventSink, TrainResult, train
 
 
+class NothingTrained(Exception):
+    """The stop came before the first training step: there is no run to evaluate or save."""
+
+
 @dataclass(frozen=True)
 class SessionResult:
     """A finished, evaluated and saved run."""
@@ -34,13 +38,17 @@ def train_evaluate_save(
     """Train ``config`` on ``data``, evaluate on its test set and save the run.
 
     A stopped run is evaluated and saved too (its status says ``stopped``), so what
-    was learned is never lost. Events go to ``on_event`` from the calling thread. The
+    was learned is never lost; stopped before its first step, it raises
+    :class:`NothingTrained` instead. Events go to ``on_event`` from the calling thread. The
     objects that exist before the run are kept out of cycle collection until it ends.
     """
     store.ensure_writable()  # before the training, not after it
     with frozen_heap():
         started = datetime.now().astimezone()
         result = train(config, data.x_train, data.y_train, on_event, stop)
+        if not result.trained:  # an untrained model is no run worth keeping
+            raise NothingTrained("Stopped before the first training step: nothing was "
+                                 "trained, and no run was saved.")
         on_event(EvaluationStarted(samples=len(data.y_test)))
         evaluation = evaluate_model(result.model, data.x_test, data.y_test)
         run = store.save(

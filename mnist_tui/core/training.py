@@ -59,6 +59,8 @@ class TrainResult:
     finished: TrainingFinished
     param_count: int
     device: str
+    trained: bool = True
+    """False when the stop came before the first step: the model is as initialised."""
 
 
 def describe_device() -> str:
@@ -232,10 +234,11 @@ def train(
         callbacks.append(early)
 
     began = time.perf_counter()
-    if stop.is_set():  # stopped before the first batch: nothing to fit
-        on_event(started)
-    else:
+    trained = not stop.is_set()
+    if trained:
         _fit(model, x_fit, y_fit, x_val, y_val, config, callbacks)
+    else:  # stopped before the first batch: nothing to fit
+        on_event(started)
     outcome: Outcome = "completed"
     if stop.is_set():
         outcome = "stopped"
@@ -249,4 +252,4 @@ def train(
                                 kept_epoch=kept if kept != len(reporter.history) else None)
     on_event(finished)
     return TrainResult(model=model, config=config, finished=finished,
-                       param_count=started.param_count, device=device)
+                       param_count=started.param_count, device=device, trained=trained)

@@ -33,6 +33,7 @@ from mnist_tui.ui.messages import (
     DataStatus,
     EngineEvent,
     EngineReady,
+    NoRun,
     RunReady,
 )
 from mnist_tui.ui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen
@@ -229,12 +230,16 @@ class MnistApp(App[None]):
           description="Training")
     def train_worker(self, config: TrainConfig, data: MnistData, stop: threading.Event) -> None:
         """Train, evaluate and save through the core; report through messages only."""
-        from mnist_tui.core.session import train_evaluate_save
+        from mnist_tui.core.session import NothingTrained, train_evaluate_save
 
         def report(event: TrainingEvent) -> None:
             self.post_message(EngineEvent(event))
 
-        result = train_evaluate_save(config, data, self.store, report, stop)
+        try:
+            result = train_evaluate_save(config, data, self.store, report, stop)
+        except NothingTrained as exc:
+            self.post_message(NoRun(str(exc)))
+            return
         self.post_message(RunReady(result.run, result.evaluation, fresh=True))
 
     def action_stop(self) -> None:
@@ -275,6 +280,11 @@ class MnistApp(App[None]):
         self._sync_form_lock()
         self.refresh_bindings()
         self._show_status()
+
+    @on(NoRun)
+    def _no_run(self, message: NoRun) -> None:
+        self._training_over()
+        self.query_one(TrainingView).set_status(message.reason)
 
     @on(RunReady)
     def _run_ready(self, message: RunReady) -> None:
@@ -447,7 +457,7 @@ class MnistApp(App[None]):
             return
         self._stop.set()
         self.exit(message=f"Training stopped: what it learned is evaluated and saved as a "
-                          f"stopped run in {self.store.root}")
+                          f"stopped run in {self.store.root} (if it got to its first step)")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

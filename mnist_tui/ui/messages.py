@@ -62,3 +62,10 @@ class RunReady(Message):
     run: RunInfo
     evaluation: Evaluation
     fresh: bool
+
+
+@dataclass
+class NoRun(Message):
+    """Training ended without a run to show (stopped before its first step)."""
+
+    reason: str

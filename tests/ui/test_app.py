@@ -403,6 +403,23 @@ async def test_help_screen(make_app: AppFactory) -> None:
         assert type(app.screen).__name__ == "Screen"
 
 
+async def test_stop_before_the_first_step_says_nothing_was_saved(
+        make_app: AppFactory, tmp_path: Path) -> None:
+    app = make_app(FAST.replace(epochs=1))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.device != "TensorFlow not loaded yet", pilot)
+        app.action_train()
+        app.action_stop()  # before the worker has built the model (a key here would wait
+        # for the process to go idle, and the small run would be over by then)
+        await wait_for(lambda: not app.training, pilot, timeout=60)
+        await pilot.pause()
+        assert "nothing was trained, and no run was saved" in text_of(app, "#train-status")
+        assert app.store.list() == ([], [])
+        await pilot.press("ctrl+t")  # and the next run trains as usual
+        await wait_for(lambda: not app.training, pilot, timeout=120)
+        assert len(app.store.list()[0]) == 1
+
+
 @pytest.mark.parametrize("tab", ["2", "3", "4", "5"])
 async def test_closing_a_dialog_keeps_the_tab(make_app: AppFactory, tab: str) -> None:
     from textual.widgets import TabbedContent
