@@ -76,6 +76,17 @@ def test_patience_needs_a_validation_split() -> None:
     assert TrainConfig(early_stopping_patience=2, validation_split=0.1).validation_split == 0.1
 
 
+def test_every_problem_shows_at_once_even_with_a_field_that_does_not_parse() -> None:
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig.from_dict({"epochs": "zero", "dropout": "1.5",
+                               "early_stopping_patience": "3", "validation_split": "0"})
+    assert list(caught.value.errors) == ["dropout", "epochs", "early_stopping_patience"]
+    assert "validation split" in caught.value.errors["early_stopping_patience"]
+    with pytest.raises(ConfigError) as caught:  # the split itself is wrong: no second guess
+        TrainConfig.from_dict({"early_stopping_patience": "3", "validation_split": "x"})
+    assert list(caught.value.errors) == ["validation_split"]
+
+
 def test_json_round_trip() -> None:
     config = TrainConfig(architecture="cnn", hidden_units=(64, 32), learning_rate=3e-4,
                          optimizer="sgd", validation_split=0.2, early_stopping_patience=2)

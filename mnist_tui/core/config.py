@@ -29,6 +29,17 @@ class ConfigError(ValueError):
         super().__init__("; ".join(f"{name}: {why}" for name, why in self.errors.items()))
 
 
+def _problems(values: Mapping[str, Any]) -> dict[str, str]:
+    """What is wrong with parsed field values: each field's range, then the rules that
+    join two fields (only where both are among ``values``)."""
+    errors = {name: reason for name, value in values.items()
+              if (reason := FIELDS[name].check(value)) is not None}
+    if ("validation_split" in values and values.get("early_stopping_patience")
+            and not values["validation_split"]):
+        errors["early_stopping_patience"] = "needs a validation split above 0"
+    return errors
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines one training run.
@@ -69,13 +80,7 @@ class TrainConfig:
     """Stop after this many epochs without a better validation loss (0 = off)."""
 
     def __post_init__(self) -> None:
-        errors = {
-            name: reason
-            for name, spec in FIELDS.items()
-            if (reason := spec.check(getattr(self, name))) is not None
-        }
-        if self.early_stopping_patience and not self.validation_split:
-            errors["early_stopping_patience"] = "needs a validation split above 0"
+        errors = _problems({name: getattr(self, name) for name in FIELDS})
         if errors:
             raise ConfigError(errors)
 
@@ -92,8 +97,12 @@ class TrainConfig:
                 values[name] = parse_field(name, raw)
             except ValueError as exc:
                 errors[name] = str(exc)
-        if errors:
-            raise ConfigError(errors)
+        if errors:  # and what the values that did parse break, so all show at once
+            defaults = cls()
+            known = {name: getattr(defaults, name) for name in FIELDS if name not in errors}
+            problems = {**_problems({**known, **values}), **errors}
+            raise ConfigError({name: problems[name] for name in [*FIELDS, *problems]
+                               if name in problems})
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
