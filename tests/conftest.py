@@ -23,6 +23,13 @@ def synthetic_digits(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
     return images, labels
 
 
+@pytest.fixture(autouse=True)
+def private_preferences(tmp_path_factory: pytest.TempPathFactory,
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test remembers the app's theme in a folder of its own, not the user's."""
+    monkeypatch.setenv("MNIST_TUI_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+
+
 @pytest.fixture(scope="session")
 def small_data() -> MnistData:
     """A tiny, unverified, learnable dataset (1,200 train and 300 test digits)."""

@@ -36,6 +36,7 @@ from mnist_tui.ui.messages import (
     NoRun,
     RunReady,
 )
+from mnist_tui.ui.preferences import load_preferences, save_preference
 from mnist_tui.ui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen
 from mnist_tui.ui.widgets.config_form import ConfigForm
 from mnist_tui.ui.widgets.digit_view import SampleViewer
@@ -118,7 +119,17 @@ class MnistApp(App[None]):
         yield KeysFooter()
 
     def on_mount(self) -> None:
+        theme = load_preferences().get("theme")
+        if theme in self.available_themes:
+            self.theme = theme  # the one chosen last time
         self.load_data()
+
+    def watch_theme(self, theme: str) -> None:
+        """Remember a theme the user picks (command palette), for the next start."""
+        try:
+            save_preference("theme", theme)
+        except OSError as exc:
+            self.notify(f"The theme could not be remembered: {exc}", severity="warning")
 
     def on_unmount(self) -> None:
         self._quitting = True

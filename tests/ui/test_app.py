@@ -403,6 +403,28 @@ async def test_help_screen(make_app: AppFactory) -> None:
         assert type(app.screen).__name__ == "Screen"
 
 
+async def test_the_theme_is_remembered_and_a_damaged_file_forgotten(
+        make_app: AppFactory) -> None:
+    from textual import constants
+
+    from mnist_tui.ui.preferences import preferences_path
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.theme == constants.DEFAULT_THEME
+        app.theme = "textual-light"  # as the command palette's theme picker does
+        await pilot.pause()
+    again = make_app()
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert again.theme == "textual-light"
+    preferences_path().write_text("{not json", encoding="utf-8")
+    third = make_app()
+    async with third.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert third.theme == constants.DEFAULT_THEME  # it starts all the same
+
+
 async def test_stop_before_the_first_step_says_nothing_was_saved(
         make_app: AppFactory, tmp_path: Path) -> None:
     app = make_app(FAST.replace(epochs=1))

@@ -1,0 +1,44 @@
+"""What the app remembers between sessions (the theme), in the user's config folder."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from mnist_tui.core.atomic import atomic_write_text
+
+PREFERENCES_ENV = "MNIST_TUI_CONFIG_DIR"
+
+
+def preferences_path() -> Path:
+    """``$MNIST_TUI_CONFIG_DIR/preferences.json`` or the platform's user config folder."""
+    override = os.environ.get(PREFERENCES_ENV)
+    if override:
+        return Path(override).expanduser() / "preferences.json"
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("mnist-tui", appauthor=False)) / "preferences.json"
+
+
+def load_preferences() -> dict[str, str]:
+    """The saved preferences; none when the file is missing or unreadable (never an error:
+    a damaged file only costs the user their theme)."""
+    try:
+        data = json.loads(preferences_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(key): value for key, value in data.items() if isinstance(value, str)}
+
+
+def save_preference(name: str, value: str) -> None:
+    """Remember one preference (written atomically). Raises ``OSError`` when it cannot."""
+    path = preferences_path()
+    preferences = load_preferences()
+    if preferences.get(name) == value:
+        return
+    preferences[name] = value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(preferences, indent=2) + "\n")
