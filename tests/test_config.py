@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mnist_tui.core.config import (
     FIELDS,
+    MAX_CONFIG_BYTES,
     PRESETS,
     ConfigError,
     TrainConfig,
     format_field,
     parse_field,
+    read_config_file,
 )
+from mnist_tui.core.memory import estimate_training_memory
 
 
 def test_default_is_the_seed_model() -> None:
@@ -49,8 +54,11 @@ def test_parse_field_accepts(name: str, text: str, value: object) -> None:
         ("learning_rate", "fast", "is not a number"),
         ("learning_rate", "nan", "finite"),
         ("batch_size", "2.5", "not a whole number"),
-        ("batch_size", "0", "must be in [1, 8192]"),
-        ("epochs", "1001", "must be in [1, 1000]"),
+        ("batch_size", "0", "must be between 1 and 8192, got 0"),
+        ("epochs", "1001", "must be between 1 and 1000, got 1001"),
+        ("seed", "1180591620717411303424",
+         "between 0 and 2147483647, got 1180591620717411303424"),
+        ("learning_rate", "1e400", "finite"),
         ("validation_split", "0.6", "must be in [0, 0.5]"),
         ("optimizer", "adagrad", "is not one of: adam"),
         ("architecture", "rnn", "is not one of: mlp, cnn"),
@@ -104,3 +112,64 @@ def test_presets_are_valid_and_distinct() -> None:
     assert PRESETS["seed MLP"] == TrainConfig()
     assert PRESETS["CNN"].architecture == "cnn"
     assert len({p.to_json() for p in PRESETS.values()}) == len(PRESETS)
+
+
+# --- hostile values: from a config file, a run.json or the command line ------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "field", "reason"),
+    [
+        ({"learning_rate": float("nan")}, "learning_rate", "finite number, got nan"),
+        ({"dropout": float("inf")}, "dropout", "finite number, got inf"),
+        ({"learning_rate": 10**400}, "learning_rate", "finite number"),
+        ({"seed": 2**70}, "seed", "between 0 and 2147483647, got 1180591620717411303424"),
+        ({"epochs": 1e30}, "epochs", "between 1 and 1000, got 1000000000000000019884624838656"),
+        ({"hidden_units": [True]}, "hidden_units", "whole numbers"),
+    ],
+)
+def test_non_finite_and_huge_numbers_are_refused_with_the_number_as_typed(
+        values: dict[str, object], field: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig.from_dict(values)
+    assert reason in caught.value.errors[field]
+
+
+def test_a_config_file_is_read_within_limits(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text('{"config": {"epochs": 3}}')  # a run.json's config works too
+    assert read_config_file(good) == {"epochs": 3}
+    nan = tmp_path / "nan.json"
+    nan.write_text('{"learning_rate": NaN}')
+    with pytest.raises(ConfigError, match="finite"):
+        TrainConfig.from_dict(read_config_file(nan))
+    cases = {
+        "latin1.json": ("\xff\xfe{}".encode("latin-1"), "not UTF-8"),
+        "big.json": (b" " * (MAX_CONFIG_BYTES + 1), "larger than 1 MiB"),
+        "deep.json": (b"[" * 100_000 + b"]" * 100_000, "cannot read"),
+        "list.json": (b"[1, 2]", "not a JSON object"),
+    }
+    for name, (content, reason) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ConfigError, match=reason):
+            read_config_file(tmp_path / name)
+    with pytest.raises(ConfigError, match="larger than"):  # endless: never read whole
+        read_config_file(Path("/dev/zero"))
+
+
+def test_a_config_too_big_for_memory_is_refused_with_the_estimate(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mnist_tui.core.memory.physical_memory", lambda: 24 << 30)
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig(hidden_units=(8192,) * 8, batch_size=8192)
+    reason = caught.value.errors["hidden_units"]
+    assert "needs about 14.9 GB" in reason and "7.6 GB of weights and adam state" in reason
+    assert "at most 12.9 GB" in reason
+    with pytest.raises(ConfigError) as caught:  # a convnet's limit is on its filters
+        TrainConfig(architecture="cnn", conv_filters=(1024, 1024), hidden_units=(8192,),
+                    batch_size=8192)
+    assert "needs about" in caught.value.errors["conv_filters"]
+    assert TrainConfig(hidden_units=(8192,) * 2, batch_size=1024).hidden_units  # fits
+    for preset in PRESETS.values():
+        assert estimate_training_memory(preset).total < 1e9
+

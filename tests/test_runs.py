@@ -78,8 +78,8 @@ def test_corrupt_and_foreign_folders_are_reported_not_fatal(saved: SessionResult
     assert [r.run_id for r in runs] == [saved.run.run_id]
     reasons = {b.path.name: b.reason for b in bad}
     assert "not a run" in reasons["holiday-photos"]
-    assert "unreadable" in reasons[broken.name]
-    assert "incomplete" in reasons[partial.name]
+    assert "invalid: not JSON" in reasons[broken.name]
+    assert "invalid: format must be a whole number" in reasons[partial.name]
 
 
 def test_failed_save_leaves_no_run(small_data: MnistData, tmp_path: Path,

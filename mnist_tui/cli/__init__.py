@@ -29,8 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                          runs_dir=args.runs_dir).run()
                 return 0
             from mnist_tui.cli.commands import COMMANDS
+            from mnist_tui.cli.outputs import surviving_outputs
 
-            return COMMANDS[args.command](args)
+            with surviving_outputs():  # a reader that goes away costs no run
+                return COMMANDS[args.command](args)
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

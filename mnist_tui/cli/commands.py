@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from mnist_tui.cli.outputs import StopSignals
 from mnist_tui.cli.parser import CliError, config_from_args
 from mnist_tui.cli.progress import LiveTrainingView, LogLinesView
+from mnist_tui.core import strict_json
 from mnist_tui.core.data import ARRAY_NAMES, MnistData, default_cache_dir, load_mnist
 from mnist_tui.core.evaluation import Evaluation, SampleOrder, confusions_text, select_samples
 from mnist_tui.core.runs import RunInfo, RunStore
@@ -34,32 +33,14 @@ def _console(stderr: bool = False) -> Console:
 def _load_data(args: argparse.Namespace, quiet: bool = False) -> MnistData:
     """Load MNIST, narrating to stderr (so ``--json`` output stays clean)."""
     err = _console(stderr=True)
-    say = (lambda _m: None) if quiet else (lambda message: err.print(f"[dim]{message}[/]"))
+    say = (lambda _m: None) if quiet else (
+        lambda message: err.print(f"[dim]{escape(message)}[/]"))
     return load_mnist(getattr(args, "data", None), progress=say)
 
 
-STOP_NOTICE = (b"\nStopping after the current batch; the run will be saved. "
-               b"Press Ctrl-C again to abort without saving.\n")
-
-
-@contextmanager
-def _stop_on_ctrl_c(stop: threading.Event) -> Iterator[None]:
-    """First Ctrl-C asks training to stop (the run is still saved); a second one aborts."""
-
-    def handler(_signum: int, _frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        # The signal may land inside a write to stderr: write to the descriptor
-        # directly, never re-entering the same Python stream.
-        with suppress(OSError, ValueError):
-            os.write(sys.stderr.fileno(), STOP_NOTICE)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def _print_json(value: Any) -> None:
+    """Strict JSON on stdout: ``null`` for non-finite numbers, never colour codes."""
+    sys.stdout.write(strict_json.dumps(value, indent=2) + "\n")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -69,27 +50,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     from mnist_tui.core.session import NothingTrained, train_evaluate_save  # TensorFlow
 
     out, err = _console(), _console(stderr=True)
-    err.print(f"[bold]Config[/] {config.summary()} epochs={config.epochs} "
+    err.print(f"[bold]Config[/] {escape(config.summary())} epochs={config.epochs} "
               f"val={config.validation_split:g} seed={config.seed}")
-    stop = threading.Event()
+    signals = StopSignals(threading.Event())
     interactive = err.is_terminal and not args.json
     view = LiveTrainingView(err) if interactive else LogLinesView(sys.stderr)
     try:
-        with _stop_on_ctrl_c(stop), view:
-            session = train_evaluate_save(config, data, RunStore(args.runs_dir), view, stop)
+        with signals.installed(), view:
+            session = train_evaluate_save(config, data, RunStore(args.runs_dir), view,
+                                          signals.stop)
     except NothingTrained as exc:
-        err.print(str(exc))
-        return 130  # interrupted, as a Ctrl-C before any work is
+        err.print(escape(str(exc)))
+        return signals.exit_code or 130  # interrupted, as a Ctrl-C before any work is
     run = session.run
     if args.json:
-        out.print_json(json.dumps(run.data))
-        return 0
+        _print_json(run.data)
+        return signals.exit_code
     status = {"completed": "[green]completed[/]", "stopped": "[yellow]stopped by you[/]",
               "early_stopped": "[cyan]stopped early (no val-loss gain)[/]"}[run.status]
+    if run.status == "stopped" and signals.received not in (None, signal.SIGINT):
+        status = f"[yellow]stopped by {signal.Signals(signals.received).name}[/]"
     out.print(f"Training {status}: {run.epochs_done} epochs in {run.train_seconds:.1f}s")
     out.print(f"Test accuracy [bold]{run.test_accuracy:.4f}[/]  loss {run.test_loss:.4f}")
-    out.print(f"Saved run [bold]{run.run_id}[/] to {run.path}")
-    return 0
+    out.print(f"Saved run [bold]{escape(run.run_id)}[/] to {escape(str(run.path))}")
+    return signals.exit_code
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -97,27 +81,28 @@ def cmd_runs(args: argparse.Namespace) -> int:
     store = RunStore(args.runs_dir)
     runs, bad = store.list()
     if args.json:
-        _console().print_json(json.dumps({
+        _print_json({
             "runs_dir": str(store.root),
             "runs": [_run_row(run) for run in runs],
-            "problems": [{"path": str(b.path), "reason": b.reason} for b in bad]}))
+            "problems": [{"path": str(b.path), "reason": b.reason} for b in bad]})
         return 0
     out, err = _console(), _console(stderr=True)
     if not runs:
-        out.print(f"No saved runs in {store.root}. Train one with: mnist-tui train")
+        out.print(f"No saved runs in {escape(str(store.root))}. Train one with: mnist-tui train")
     else:
-        table = Table(title=f"Runs in {store.root}", title_justify="left", header_style="bold")
+        table = Table(title=f"Runs in {escape(str(store.root))}", title_justify="left",
+                      header_style="bold")
         table.add_column("id", no_wrap=True)
         table.add_column("settings")
         for header in ("epochs", "status", "test acc", "date"):
             table.add_column(header, justify="right" if header != "status" else "left")
         for run in runs:
-            table.add_row(run.run_id, run.config.summary(),
+            table.add_row(escape(run.run_id), escape(run.config.summary()),
                           f"{run.epochs_done}/{run.config.epochs}", run.status,
                           f"{run.test_accuracy:.4f}", run.created[:16].replace("T", " "))
         out.print(table)
     for item in bad:
-        err.print(f"[yellow]skipped[/] {item.reason}")
+        err.print(f"[yellow]skipped[/] {escape(item.reason)}")
     return 0
 
 
@@ -141,10 +126,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     data = _load_data(args, quiet=args.json)
     evaluation = _fresh_evaluation(store, run, data)
     if args.json:
-        _console().print_json(json.dumps({"run_id": run.run_id, **evaluation.metrics_dict()}))
+        _print_json({"run_id": run.run_id, **evaluation.metrics_dict()})
         return 0
     out = _console()
-    out.print(f"[bold]{run.run_id}[/]  {run.config.summary()}  ({run.status}, "
+    out.print(f"[bold]{escape(run.run_id)}[/]  {escape(run.config.summary())}  ({run.status}, "
               f"{run.epochs_done} epochs)")
     errors = int(evaluation.confusion.sum() - np.trace(evaluation.confusion))
     out.print(f"Test accuracy [bold]{evaluation.accuracy:.4f}[/]  loss {evaluation.loss:.4f}  "
@@ -201,7 +186,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                              true_class=args.true, pred_class=args.pred, order=order)
     out = _console()
     what = "misclassified digits" if args.misclassified else "test digits"
-    out.print(f"[bold]{run.run_id}[/]: {len(indices):,} {what} match; showing "
+    out.print(f"[bold]{escape(run.run_id)}[/]: {len(indices):,} {what} match; showing "
               f"{min(args.limit, len(indices))} (order: {order})")
     use_ascii = args.ascii or not (out.encoding or "").lower().startswith("utf")
     blocks = [
@@ -248,13 +233,13 @@ def cmd_data(args: argparse.Namespace) -> int:
                           "sha256": data.digests.get(name, "")} for name in ARRAY_NAMES},
     }
     if args.json:
-        _console().print_json(json.dumps(report))
+        _print_json(report)
         return 0
     out = _console()
-    out.print(f"MNIST from [bold]{data.source}[/]: {data.location}")
+    out.print(f"MNIST from [bold]{escape(data.source)}[/]: {escape(data.location)}")
     out.print("[green]verified[/]: every array matches its SHA-256 digest" if data.verified
               else "[red]not verified[/]")
-    out.print(f"cache: {report['cache']}")
+    out.print(f"cache: {escape(str(report['cache']))}")
     for name in ARRAY_NAMES:
         array = getattr(data, name)
         out.print(f"  {name:8} {array.dtype} {'x'.join(map(str, array.shape)):>10}  "
@@ -281,8 +266,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             _console().print("Kept.")
             return 1
-    store.delete(run.run_id)
-    _console().print(f"Deleted {run.run_id}")
+    store.delete(run)
+    _console().print(f"Deleted {run.run_id}", markup=False)
     return 0
 
 

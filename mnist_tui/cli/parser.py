@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from mnist_tui.core.config import FIELDS, PRESETS, ConfigError, TrainConfig, format_field
+from mnist_tui.core.config import (
+    FIELDS,
+    PRESETS,
+    ConfigError,
+    TrainConfig,
+    format_field,
+    read_config_file,
+)
 
 
 class CliError(Exception):
@@ -58,25 +64,15 @@ def add_runs_option(parser: argparse.ArgumentParser, *, sub: bool = False) -> No
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Merge preset, config file and per-field options into a validated config."""
-    values: dict[str, Any] = {}
-    if getattr(args, "preset", None):
-        values.update(PRESETS[args.preset].to_dict())
-    if getattr(args, "config", None):
-        try:
-            loaded = json.loads(Path(args.config).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise CliError(f"cannot read config {args.config}: {exc}") from exc
-        if isinstance(loaded, dict) and isinstance(loaded.get("config"), dict):
-            loaded = loaded["config"]  # a run.json works too
-        if not isinstance(loaded, dict):
-            raise CliError(f"{args.config} is not a JSON object")
-        values.update(loaded)
-    for name in FIELDS:
-        raw = getattr(args, f"cfg_{name}", None)
-        if raw is not None:
-            values[name] = raw
+    given = {name: raw for name in FIELDS
+             if (raw := getattr(args, f"cfg_{name}", None)) is not None}
     try:
-        return TrainConfig.from_dict(values)
+        values: dict[str, Any] = {}
+        if getattr(args, "preset", None):
+            values.update(PRESETS[args.preset].to_dict())
+        if getattr(args, "config", None):
+            values.update(read_config_file(Path(args.config)))
+        return TrainConfig.from_dict({**values, **given})
     except ConfigError as exc:
         reasons = "; ".join(f"--{k.replace('_', '-')}: {v}" for k, v in exc.errors.items())
         raise CliError(f"invalid settings: {reasons}") from exc

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
-Architecture = Literal["mlp", "cnn"]
+from mnist_tui.core.bounded_io import read_text_bounded
 
+MAX_CONFIG_BYTES = 1 << 20
+"""A config file larger than this is refused unread (a real one is under 1 KB)."""
 ARCHITECTURES: tuple[str, ...] = ("mlp", "cnn")
 ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "elu", "selu", "swish", "tanh", "sigmoid")
 OPTIMIZERS: tuple[str, ...] = ("adam", "adamw", "nadam", "rmsprop", "sgd")
@@ -37,7 +41,31 @@ def _problems(values: Mapping[str, Any]) -> dict[str, str]:
     if ("validation_split" in values and values.get("early_stopping_patience")
             and not values["validation_split"]):
         errors["early_stopping_patience"] = "needs a validation split above 0"
+    if not errors and values.keys() >= MEMORY_FIELDS:
+        from mnist_tui.core.memory import memory_problem
+
+        layers = "conv_filters" if values["architecture"] == "cnn" else "hidden_units"
+        problem = memory_problem(_Shape(**{name: values[name] for name in MEMORY_FIELDS}))
+        if problem is not None:
+            errors[layers] = problem
     return errors
+
+
+MEMORY_FIELDS = frozenset({"architecture", "hidden_units", "conv_filters", "batch_size",
+                           "optimizer", "momentum"})
+"""The fields that decide how much memory a run needs."""
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """The fields of :data:`MEMORY_FIELDS`, for the memory rule before a config exists."""
+
+    architecture: str
+    hidden_units: tuple[int, ...]
+    conv_filters: tuple[int, ...]
+    batch_size: int
+    optimizer: str
+    momentum: float
 
 
 @dataclass(frozen=True)
@@ -153,7 +181,6 @@ class FieldSpec:
     check: Callable[[Any], str | None]
     choices: tuple[str, ...] = ()
     kind: Literal["choice", "int", "float", "int_list"] = "int"
-    cli_metavar: str = field(default="")
 
 
 def _parse_int(raw: Any) -> int:
@@ -172,15 +199,27 @@ def _parse_int(raw: Any) -> int:
 def _parse_float(raw: Any) -> float:
     if isinstance(raw, bool):
         raise ValueError("must be a number")
-    if isinstance(raw, (int, float)):
-        return float(raw)
     try:
-        value = float(str(raw).strip())
+        value = float(raw) if isinstance(raw, (int, float)) else float(str(raw).strip())
+    except OverflowError:
+        raise ValueError(f"must be a finite number, got {number_text(raw)}") from None
     except ValueError:
-        raise ValueError(f"{str(raw).strip()!r} is not a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise ValueError("must be a finite number")
+        raise ValueError(f"{str(raw).strip()[:40]!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {number_text(raw)}")
     return value
+
+
+def number_text(value: Any) -> str:
+    """A number as typed: ``1180591620717411303424`` and ``0.1``, never ``1.18e+21``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value).strip()[:40]
+    if isinstance(value, int):
+        text = str(value)
+        return text if len(text) <= 40 else f"{text[:12]}…({len(text)} digits)"
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value)
 
 
 def _parse_int_list(raw: Any) -> tuple[int, ...]:
@@ -207,15 +246,19 @@ def _parse_choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
     return parse
 
 
-def _range(low: float, high: float, *, low_open: bool = False, high_open: bool = False):
+def _range(low: float, high: float, *, low_open: bool = False, high_open: bool = False
+           ) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         too_low = value <= low if low_open else value < low
         too_high = value >= high if high_open else value > high
-        if too_low or too_high:
-            left = "(" if low_open else "["
-            right = ")" if high_open else "]"
-            return f"must be in {left}{low:g}, {high:g}{right}, got {value:g}"
-        return None
+        if not (too_low or too_high):
+            return None
+        if isinstance(low, int) and isinstance(high, int):
+            return f"must be between {low} and {high}, got {number_text(value)}"
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        return (f"must be in {left}{number_text(low)}, {number_text(high)}{right}, "
+                f"got {number_text(value)}")
 
     return check
 
@@ -228,7 +271,7 @@ def _sizes(low: int, high: int, max_len: int) -> Callable[[Any], str | None]:
             return f"at most {max_len} layers"
         bad = [v for v in value if not low <= v <= high]
         if bad:
-            return f"each size must be between {low} and {high}, got {bad[0]}"
+            return f"each size must be between {low} and {high}, got {number_text(bad[0])}"
         return None
 
     return check
@@ -275,6 +318,22 @@ FIELDS: dict[str, FieldSpec] = {
                   _parse_int, _range(0, 1000), kind="int"),
     )
 }
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The settings in a JSON file: a config object, or a run's ``run.json`` (its
+    ``config``). Raises :class:`ConfigError` (key ``config``) for a file that cannot be
+    read, is over :data:`MAX_CONFIG_BYTES`, is not UTF-8 or is not a JSON object."""
+    try:
+        data = json.loads(read_text_bounded(path, MAX_CONFIG_BYTES), parse_constant=float)
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = getattr(exc, "strerror", None) or exc or "nested too deeply"
+        raise ConfigError({"config": f"cannot read {path}: {reason}"}) from None
+    if isinstance(data, dict) and isinstance(data.get("config"), dict):
+        data = data["config"]  # a run.json works too
+    if not isinstance(data, dict):
+        raise ConfigError({"config": f"{path} is not a JSON object"})
+    return data
 
 
 def parse_field(name: str, raw: Any) -> Any:

@@ -7,29 +7,45 @@ complete but is not.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import platform
 import secrets
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mnist_tui.core.config import ConfigError, TrainConfig
-from mnist_tui.core.evaluation import Evaluation, evaluate_probabilities
+from mnist_tui.core import strict_json
+from mnist_tui.core.atomic import owner_tag, remove_orphans
+from mnist_tui.core.bounded_io import MIB, read_npy_bounded, read_text_bounded
+from mnist_tui.core.config import TrainConfig
+from mnist_tui.core.evaluation import NUM_CLASSES, Evaluation, evaluate_probabilities
 from mnist_tui.core.events import EpochEnd
+from mnist_tui.core.run_record import (
+    FORMAT_VERSION,
+    MAX_RECORD_BYTES,
+    RecordError,
+    RunInfo,
+    loads_record,
+    parse_run_record,
+)
+
+__all__ = ["BadRun", "RunError", "RunInfo", "RunStore"]
 
 RUNS_DIR_ENV = "MNIST_TUI_RUNS_DIR"
 RUN_FILE = "run.json"
 MODEL_FILE = "model.keras"
 PROBABILITIES_FILE = "test_probabilities.npy"
-FORMAT_VERSION = 1
+MAX_PROBABILITIES_BYTES = 256 * MIB
+MODEL_INPUT_SHAPE = (28, 28)
+MAX_MODEL_EXPANSION = 8
+"""A model archive may unpack to at most this many times its size (plus 64 MiB)."""
 
 
 class RunError(Exception):
@@ -39,38 +55,6 @@ class RunError(Exception):
 def default_runs_dir() -> Path:
     """``$MNIST_TUI_RUNS_DIR`` or ``./saved_models``."""
     return Path(os.environ.get(RUNS_DIR_ENV) or "saved_models").expanduser()
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """One saved run as read from its ``run.json``."""
-
-    run_id: str
-    path: Path
-    config: TrainConfig
-    status: str
-    """``completed``, ``stopped`` or ``early_stopped``."""
-    created: str
-    """ISO-8601 UTC time the run was saved."""
-    history: tuple[EpochEnd, ...]
-    test_loss: float
-    test_accuracy: float
-    confusion: np.ndarray
-    train_seconds: float
-    param_count: int
-    device: str
-    data: dict[str, Any] = field(default_factory=dict)
-    """The whole ``run.json``."""
-
-    @property
-    def epochs_done(self) -> int:
-        """Whole epochs trained."""
-        return len(self.history)
-
-    @property
-    def model_path(self) -> Path:
-        """The Keras model file."""
-        return self.path / MODEL_FILE
 
 
 @dataclass(frozen=True)
@@ -150,11 +134,13 @@ class RunStore:
             "dataset": dataset,
             "versions": library_versions(),
         }
-        staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.", suffix=".partial", dir=self.root))
+        staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.{owner_tag()}", suffix=".partial",
+                                        dir=self.root))
         try:
             model.save(staging / MODEL_FILE)
             np.save(staging / PROBABILITIES_FILE, evaluation.probabilities.astype(np.float32))
-            (staging / RUN_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+            (staging / RUN_FILE).write_text(strict_json.dumps(record, indent=2),
+                                            encoding="utf-8")
             for item in staging.iterdir():
                 with item.open("rb") as handle:
                     os.fsync(handle.fileno())
@@ -167,15 +153,29 @@ class RunStore:
         return self.load(run_id)
 
     def list(self) -> tuple[list[RunInfo], list[BadRun]]:
-        """Readable runs, newest first, and the folders that are not runs."""
+        """Readable runs, newest first, and the folders that are not runs (with reasons).
+
+        Orphaned temporaries of killed processes are removed first. Hidden entries and
+        plain files are ignored; a symbolic link is reported, never followed.
+        """
         runs: list[RunInfo] = []
         bad: list[BadRun] = []
         if not self.root.is_dir():
             if self.root.exists():
                 bad.append(BadRun(self.root, f"{self.root} is a file, not a runs folder"))
             return runs, bad
-        for folder in sorted(self.root.iterdir()):
-            if not folder.is_dir() or folder.name.startswith("."):
+        remove_orphans(self.root)
+        try:
+            entries = sorted(self.root.iterdir())
+        except OSError as exc:
+            return runs, [BadRun(self.root, f"cannot read {self.root}: {exc}")]
+        for folder in entries:
+            if folder.name.startswith("."):
+                continue
+            if folder.is_symlink():
+                bad.append(BadRun(folder, f"{folder.name}: a symbolic link (not followed)"))
+                continue
+            if not folder.is_dir():
                 continue
             try:
                 runs.append(self._read(folder))
@@ -185,82 +185,151 @@ class RunStore:
         return runs, bad
 
     def resolve(self, run_ref: str) -> Path:
-        """The folder of a run given its id, a unique id prefix, ``latest`` or a path."""
-        candidate = Path(run_ref).expanduser()
-        if (candidate / RUN_FILE).is_file():
-            return candidate
-        folder = self.root / run_ref
-        if (folder / RUN_FILE).is_file():
+        """The folder of a run given its id, a unique id prefix, ``latest`` or a path.
+
+        A bare name is looked up in the runs folder only; a path (it holds a ``/``) is
+        taken as given. Empty, hidden and dot names are refused.
+        """
+        ref = run_ref.strip()
+        if not ref or ref in (".", "..") or ref.startswith("."):
+            raise RunError(f"{run_ref!r} is not a run id: give an id, a unique prefix of "
+                           "one, 'latest' or a run folder's path")
+        if os.sep in ref or (os.altsep and os.altsep in ref):
+            candidate = Path(ref).expanduser()
+            if (candidate / RUN_FILE).is_file():
+                return candidate
+            raise RunError(f"{ref} is not a run folder (no {RUN_FILE})")
+        folder = self.root / ref
+        if not folder.is_symlink() and (folder / RUN_FILE).is_file():
             return folder
         runs, _bad = self.list()
-        if run_ref == "latest" and runs:
+        if ref == "latest" and runs:
             return runs[0].path
-        matches = [run for run in runs if run.run_id.startswith(run_ref)]
+        matches = [run for run in runs if run.run_id.startswith(ref)]
         if len(matches) == 1:
             return matches[0].path
         if len(matches) > 1:
-            raise RunError(f"{run_ref!r} matches {len(matches)} runs; give more of the id")
-        raise RunError(f"no run {run_ref!r} in {self.root}")
+            raise RunError(f"{ref!r} matches {len(matches)} runs; give more of the id")
+        raise RunError(f"no run {ref!r} in {self.root}")
 
     def load(self, run_ref: str) -> RunInfo:
         """Read one run's record (no model load)."""
         return self._read(self.resolve(run_ref))
 
     def load_model(self, run: RunInfo) -> Any:
-        """The run's Keras model, loaded in Keras's safe mode."""
+        """The run's Keras model, loaded in Keras's safe mode and checked to be a digit
+        classifier: 28x28 in, 10 classes out. Anything else is a :class:`RunError`."""
         import keras
 
-        if not run.model_path.is_file():
+        path = run.model_path
+        if path.is_symlink() or not path.is_file():
             raise RunError(f"{run.run_id} has no {MODEL_FILE}")
-        if not zipfile.is_zipfile(run.model_path):  # Keras would call it "File not found"
+        self._check_model_archive(run)
+        try:
+            model = keras.models.load_model(path, safe_mode=True, compile=False)
+        except Exception as exc:
+            if "safe_mode" in str(exc) or "safe mode" in str(exc).lower():
+                raise RunError(f"{run.run_id}: {MODEL_FILE} was refused: it asks to run code "
+                               "(a Lambda layer or custom object), which mnist-tui never "
+                               "loads. Train the run again instead.") from None
+            raise RunError(f"{run.run_id}: {MODEL_FILE} could not be loaded "
+                           f"({_first_line(exc)})") from exc
+        inputs = tuple(getattr(model, "input_shape", ()) or ())[1:]
+        outputs = tuple(getattr(model, "output_shape", ()) or ())[1:]
+        if inputs != MODEL_INPUT_SHAPE or outputs != (NUM_CLASSES,):
+            raise RunError(f"{run.run_id}: {MODEL_FILE} is not an MNIST digit classifier "
+                           f"(it takes {inputs or '?'} and gives {outputs or '?'}; expected "
+                           f"{MODEL_INPUT_SHAPE} and ({NUM_CLASSES},))")
+        return model
+
+    def _check_model_archive(self, run: RunInfo) -> None:
+        path = run.model_path
+        if not zipfile.is_zipfile(path):  # Keras would call it "File not found"
             raise RunError(f"{run.run_id}: {MODEL_FILE} is damaged (not a .keras archive: "
                            "truncated or overwritten)")
         try:
-            return keras.models.load_model(run.model_path, safe_mode=True, compile=False)
-        except Exception as exc:
-            raise RunError(f"{run.run_id}: {MODEL_FILE} could not be loaded ({exc})") from exc
+            with zipfile.ZipFile(path) as archive:
+                unpacked = sum(item.file_size for item in archive.infolist())
+        except (OSError, zipfile.BadZipFile) as exc:
+            raise RunError(f"{run.run_id}: {MODEL_FILE} is damaged ({exc})") from None
+        if unpacked > 64 * MIB + MAX_MODEL_EXPANSION * path.stat().st_size:
+            raise RunError(f"{run.run_id}: {MODEL_FILE} would unpack to {unpacked:,} bytes "
+                           "(an archive bomb, not a saved model)")
 
     def load_evaluation(self, run: RunInfo, y_test: np.ndarray) -> Evaluation | None:
-        """The saved test probabilities as an :class:`Evaluation`, if present and sound."""
+        """The saved test probabilities as an :class:`Evaluation`, if present and sound.
+
+        The file's header is checked before anything is allocated: it must hold
+        ``(len(y_test), 10)`` floats. ``None`` means "evaluate the model instead".
+        """
         path = run.path / PROBABILITIES_FILE
+        if path.is_symlink():
+            return None
         try:
-            probabilities = np.load(path, allow_pickle=False)
+            with path.open("rb") as handle:
+                probabilities = read_npy_bounded(
+                    handle, name=PROBABILITIES_FILE, max_bytes=MAX_PROBABILITIES_BYTES,
+                    shape=(len(y_test), NUM_CLASSES), dtypes=("float32", "float64"))
             return evaluate_probabilities(probabilities, y_test)
         except (OSError, ValueError):
             return None
 
-    def delete(self, run_ref: str) -> Path:
-        """Remove a run folder (renamed aside first, so a crash leaves no half run)."""
-        folder = self.resolve(run_ref)
-        trash = folder.with_name(f".{folder.name}.deleting")
-        os.rename(folder, trash)
-        shutil.rmtree(trash, ignore_errors=True)
+    def delete(self, run: RunInfo | str) -> Path:
+        """Remove one run folder directly inside the runs folder, and nothing else.
+
+        The folder is the one resolved here (never a path or id read from a file); a
+        symbolic link, or anything that is not a run folder directly inside the runs
+        folder, is refused. It is renamed aside first, so a crash leaves no half run;
+        if it cannot be removed whole, what is left is put back and :class:`RunError`
+        says why.
+        """
+        folder = run.path if isinstance(run, RunInfo) else self.resolve(run)
+        self._check_deletable(folder)
+        trash = self.root / f".{folder.name}.{owner_tag()}.deleting"
+        try:
+            os.rename(folder, trash)
+        except OSError as exc:
+            raise RunError(f"could not delete {folder.name}: {exc.strerror or exc}") from exc
+        failures: list[str] = []
+
+        def failed(_function: Any, path: str, info: Any) -> None:
+            error = info[1]
+            failures.append(f"{Path(path).name}: {getattr(error, 'strerror', None) or error}")
+
+        shutil.rmtree(trash, onerror=failed)  # onexc is Python 3.12+
+        if failures or trash.exists():
+            with contextlib.suppress(OSError):
+                os.rename(trash, folder)
+            raise RunError(f"could not delete {folder.name} ({'; '.join(failures[:3])}); "
+                           "what could not be removed is still in the runs folder")
         return folder
+
+    def _check_deletable(self, folder: Path) -> None:
+        if folder.is_symlink():
+            raise RunError(f"{folder.name} is a symbolic link: not deleted")
+        try:
+            inside = folder.resolve(strict=True).parent == self.root.resolve(strict=True)
+        except (OSError, RuntimeError):
+            inside = False
+        if not inside or folder.name.startswith(".") or not (folder / RUN_FILE).is_file():
+            raise RunError(f"{folder} is not a run folder inside {self.root}: not deleted")
 
     def _read(self, folder: Path) -> RunInfo:
         path = folder / RUN_FILE
+        if path.is_symlink():
+            raise RunError(f"{folder.name}: {RUN_FILE} is a symbolic link (not followed)")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            text = read_text_bounded(path, MAX_RECORD_BYTES)
         except FileNotFoundError:
             raise RunError(f"{folder.name}: no {RUN_FILE} (not a run)") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RunError(f"{folder.name}: {RUN_FILE} is unreadable ({exc})") from exc
+        except (OSError, ValueError) as exc:
+            raise RunError(f"{folder.name}: {RUN_FILE} is unreadable ({exc})") from None
         try:
-            test = data["test"]
-            return RunInfo(
-                run_id=str(data["run_id"]),
-                path=folder,
-                config=TrainConfig.from_dict(data["config"]),
-                status=str(data["status"]),
-                created=str(data["created"]),
-                history=tuple(EpochEnd(**row) for row in data["history"]),
-                test_loss=float(test["loss"]),
-                test_accuracy=float(test["accuracy"]),
-                confusion=np.asarray(test["confusion_matrix"], dtype=np.int64),
-                train_seconds=float(data.get("train_seconds", 0.0)),
-                param_count=int(data.get("param_count", 0)),
-                device=str(data.get("device", "")),
-                data=data,
-            )
-        except (KeyError, TypeError, ValueError, ConfigError) as exc:
-            raise RunError(f"{folder.name}: {RUN_FILE} is incomplete or invalid ({exc})") from exc
+            return parse_run_record(loads_record(text), folder)
+        except RecordError as exc:
+            raise RunError(f"{folder.name}: {RUN_FILE} is invalid: {exc}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__

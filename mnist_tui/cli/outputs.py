@@ -1,0 +1,116 @@
+"""The headless commands' output streams, and the signals that stop a command.
+
+A reader that goes away (``mnist-tui train 2>&1 | head -3``) must not cost the run
+being trained, and SIGTERM or SIGHUP (a supervisor, a dropped SSH session) must stop
+training the way Ctrl-C does: the run is still evaluated and saved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+STOP_NOTICE = (b"\nStopping after the current batch; the run will be saved. "
+               b"Press Ctrl-C again to abort without saving.\n")
+
+
+class SurvivingStream:
+    """A text stream that turns into ``/dev/null`` once its reader has gone.
+
+    Writes after a broken pipe are dropped instead of raising, so a command finishes
+    its work (and saves its run) when nobody reads its output any more.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.reader_gone = False
+        """Set when a write or flush found the reader gone."""
+
+    def write(self, text: str) -> int:
+        """Write, or drop the text if the reader is gone."""
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._drop()
+            return len(text)
+
+    def flush(self) -> None:
+        """Flush, or discard what is buffered if the reader is gone."""
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._drop()
+
+    def _drop(self) -> None:
+        self.reader_gone = True
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self._stream.fileno())
+            finally:
+                os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def surviving_outputs() -> Iterator[None]:
+    """``sys.stdout`` and ``sys.stderr`` as :class:`SurvivingStream` for the duration."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout = SurvivingStream(sys.stdout)  # type: ignore[assignment]
+    sys.stderr = SurvivingStream(sys.stderr)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        sys.stdout, sys.stderr = saved
+
+
+class StopSignals:
+    """Ctrl-C, SIGTERM and SIGHUP ask training to stop; a second one aborts.
+
+    ``received`` is the first signal's number, and :attr:`exit_code` the code a
+    command that still saved its run exits with: 0 after Ctrl-C (the user's own
+    stop), 128 + the signal's number after SIGTERM or SIGHUP.
+    """
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.received: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0, or 128 + the signal that stopped the run (143 for SIGTERM)."""
+        if self.received is None or self.received == signal.SIGINT:
+            return 0
+        return 128 + self.received
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        if self.stop.is_set():
+            raise KeyboardInterrupt
+        self.received = signum
+        self.stop.set()
+        # The signal may land inside a write to stderr: write to the descriptor
+        # directly, never re-entering the same Python stream.
+        with contextlib.suppress(OSError, ValueError):
+            os.write(sys.stderr.fileno(), STOP_NOTICE)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[StopSignals]:
+        """Handle the stop signals inside the block; the previous handlers come back."""
+        previous = {signum: signal.signal(signum, self._handle) for signum in STOP_SIGNALS}
+        try:
+            yield self
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)

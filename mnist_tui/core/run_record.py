@@ -1,0 +1,226 @@
+"""The one schema of ``run.json``: what a saved run must hold, checked in one place.
+
+A runs folder is hostile input. :func:`parse_run_record` accepts a record only when
+every field the app uses has the right type and a sane range, so nothing read
+from disk can crash a front end later (an ``"Infinity"`` accuracy, an integer too
+large for numpy, a history row whose seconds are ``"slow"``). The run's id is its
+folder's name, never an id written inside the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mnist_tui.core.config import ConfigError, TrainConfig
+from mnist_tui.core.events import EpochEnd
+
+FORMAT_VERSION = 1
+MAX_RECORD_BYTES = 8 << 20
+"""A run.json larger than this is refused unread (1,000 epochs take about 0.2 MB)."""
+STATUSES = ("completed", "stopped", "early_stopped")
+MAX_EPOCHS = 1000
+MAX_COUNT = 10**7
+"""Upper bound of one confusion-matrix cell."""
+MAX_PARAMS = 10**12
+MAX_SECONDS = 10.0**8
+MAX_TEXT = 500
+
+
+class RecordError(ValueError):
+    """``run.json`` breaks the schema; the message names the field."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One saved run as read from its folder and validated ``run.json``."""
+
+    run_id: str
+    """The run folder's name: the run's key everywhere."""
+    path: Path
+    config: TrainConfig
+    status: str
+    """``completed``, ``stopped`` or ``early_stopped``."""
+    created: str
+    """ISO-8601 UTC time the run was saved."""
+    history: tuple[EpochEnd, ...]
+    test_loss: float
+    test_accuracy: float
+    confusion: np.ndarray
+    train_seconds: float
+    param_count: int
+    device: str
+    data: dict[str, Any] = field(default_factory=dict)
+    """The whole ``run.json`` as parsed (only the fields above are validated)."""
+
+    @property
+    def epochs_done(self) -> int:
+        """Whole epochs trained."""
+        return len(self.history)
+
+    @property
+    def model_path(self) -> Path:
+        """The Keras model file."""
+        return self.path / "model.keras"
+
+
+def loads_record(text: str) -> Any:
+    """Parse ``run.json`` text; ``NaN``/``Infinity`` tokens become floats for the schema
+    to judge (only losses may be non-finite). Deep nesting is a :class:`RecordError`."""
+    try:
+        return json.loads(text, parse_constant=float)
+    except RecursionError:
+        raise RecordError("nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer of over 4,300 digits
+        raise RecordError(f"not JSON ({_short(str(exc), 120)})") from None
+
+
+def parse_run_record(data: Any, folder: Path) -> RunInfo:
+    """Validate a parsed ``run.json`` and build its :class:`RunInfo`; else :class:`RecordError`."""
+    record = _object(data, "the record")
+    version = _int(record.get("format"), "format", 1, 10**6)
+    if version > FORMAT_VERSION:
+        raise RecordError(f"format {version} was written by a newer mnist-tui")
+    test = _object(record.get("test"), "test")
+    try:
+        config = TrainConfig.from_dict(_object(record.get("config"), "config"))
+    except ConfigError as exc:
+        raise RecordError(f"config: {exc}") from None
+    history_rows = _list(record.get("history"), "history", MAX_EPOCHS)
+    return RunInfo(
+        run_id=folder.name,
+        path=folder,
+        config=config,
+        status=_choice(record.get("status"), "status", STATUSES),
+        created=_timestamp(record.get("created"), "created"),
+        history=tuple(_epoch_row(row, f"history[{i}]") for i, row in enumerate(history_rows)),
+        test_loss=_loss(test.get("loss"), "test.loss"),
+        test_accuracy=_float(test.get("accuracy"), "test.accuracy", 0.0, 1.0),
+        confusion=_confusion(test.get("confusion_matrix"), "test.confusion_matrix"),
+        train_seconds=_float(record.get("train_seconds", 0.0), "train_seconds", 0.0, MAX_SECONDS),
+        param_count=_int(record.get("param_count", 0), "param_count", 0, MAX_PARAMS),
+        device=_text(record.get("device", ""), "device"),
+        data=record,
+    )
+
+
+def _epoch_row(value: Any, where: str) -> EpochEnd:
+    row = _object(value, where)
+    return EpochEnd(
+        epoch=_int(row.get("epoch"), f"{where}.epoch", 1, MAX_EPOCHS),
+        loss=_loss(row.get("loss"), f"{where}.loss"),
+        accuracy=_float(row.get("accuracy"), f"{where}.accuracy", 0.0, 1.0),
+        val_loss=None if row.get("val_loss") is None
+        else _loss(row.get("val_loss"), f"{where}.val_loss"),
+        val_accuracy=None if row.get("val_accuracy") is None
+        else _float(row.get("val_accuracy"), f"{where}.val_accuracy", 0.0, 1.0),
+        seconds=_float(row.get("seconds"), f"{where}.seconds", 0.0, MAX_SECONDS),
+    )
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RecordError(f"{where} must be an object, not {_kind(value)}")
+    return value
+
+
+def _list(value: Any, where: str, max_len: int) -> list[Any]:
+    if not isinstance(value, list):
+        raise RecordError(f"{where} must be a list, not {_kind(value)}")
+    if len(value) > max_len:
+        raise RecordError(f"{where} has {len(value):,} entries, more than {max_len:,}")
+    return value
+
+
+def _int(value: Any, where: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordError(f"{where} must be a whole number, not {_kind(value)}")
+    if not low <= value <= high:
+        raise RecordError(f"{where} must be between {low} and {high}, got {_digits(value)}")
+    return value
+
+
+def _float(value: Any, where: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RecordError(f"{where} must be a number, not {_kind(value)}")
+    number = _as_float(value, where)
+    if not math.isfinite(number) or not low <= number <= high:
+        raise RecordError(f"{where} must be a finite number between {low:g} and {high:g}, "
+                          f"got {_digits(value)}")
+    return number
+
+
+def _loss(value: Any, where: str) -> float:
+    """A loss: a number >= 0, or ``null``/``NaN``/``Infinity`` for a diverged run."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RecordError(f"{where} must be a number or null, not {_kind(value)}")
+    number = _as_float(value, where)
+    if number < 0:
+        raise RecordError(f"{where} must not be negative, got {_digits(value)}")
+    return number
+
+
+def _as_float(value: int | float, where: str) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        raise RecordError(f"{where} is out of range, got {_digits(value)}") from None
+
+
+def _choice(value: Any, where: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise RecordError(f"{where} must be one of {', '.join(choices)}, "
+                          f"got {_short(repr(value))}")
+    return str(value)
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise RecordError(f"{where} must be text, not {_kind(value)}")
+    if len(value) > MAX_TEXT:
+        raise RecordError(f"{where} is longer than {MAX_TEXT} characters")
+    return value
+
+
+def _timestamp(value: Any, where: str) -> str:
+    text = _text(value, where)
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        raise RecordError(f"{where} is not an ISO-8601 time: {_short(repr(text))}") from None
+    return text
+
+
+def _confusion(value: Any, where: str) -> np.ndarray:
+    rows = _list(value, where, 10)
+    if len(rows) != 10:
+        raise RecordError(f"{where} must be 10x10")
+    cells = [[_int(cell, where, 0, MAX_COUNT) for cell in _list(row, where, 10)]
+             for row in rows]
+    if any(len(row) != 10 for row in cells):
+        raise RecordError(f"{where} must be 10x10")
+    return np.asarray(cells, dtype=np.int64)
+
+
+def _kind(value: Any) -> str:
+    return {type(None): "null", bool: "true/false", str: "text", list: "a list",
+            dict: "an object", int: "a number", float: "a number"}.get(type(value),
+                                                                         type(value).__name__)
+
+
+def _digits(value: Any) -> str:
+    """A number as it was written: ``1180591620717411303424``, not ``1.18e+21``."""
+    text = str(value) if isinstance(value, int) else repr(float(value))
+    return _short(text)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
