@@ -200,7 +200,9 @@ class RunStore:
                 return candidate
             raise RunError(f"{ref} is not a run folder (no {RUN_FILE})")
         folder = self.root / ref
-        if not folder.is_symlink() and (folder / RUN_FILE).is_file():
+        if folder.is_symlink():
+            raise RunError(f"{ref} is a symbolic link (not followed): not a run here")
+        if (folder / RUN_FILE).is_file():
             return folder
         runs, _bad = self.list()
         if ref == "latest" and runs:
@@ -296,7 +298,21 @@ class RunStore:
             error = info[1]
             failures.append(f"{Path(path).name}: {getattr(error, 'strerror', None) or error}")
 
-        shutil.rmtree(trash, onerror=failed)  # onexc is Python 3.12+
+        # run.json goes last: a delete that fails half-way leaves a run that still
+        # lists (with what is missing named) and can be deleted again.
+        for item in sorted(trash.iterdir(), key=lambda path: path.name == RUN_FILE):
+            if item.is_dir() and not item.is_symlink():
+                shutil.rmtree(item, onerror=failed)  # onexc is Python 3.12+
+            else:
+                try:
+                    os.unlink(item)
+                except OSError as exc:
+                    failed(os.unlink, str(item), (type(exc), exc, None))
+            if failures:
+                break
+        else:
+            with contextlib.suppress(OSError):
+                os.rmdir(trash)
         if failures or trash.exists():
             with contextlib.suppress(OSError):
                 os.rename(trash, folder)
