@@ -157,11 +157,36 @@ def test_delete_asks_in_the_terminal(trained: Path, tmp_path: Path, answer: byte
         (["frobnicate"], 2, "invalid choice"),
         (["evaluate", "no-such-run"], 4, "no run 'no-such-run'"),
         (["delete", "no-such-run", "--yes"], 4, "no run 'no-such-run'"),
+        (["delete", "", "--yes"], 4, "'' is not a run id"),
+        (["train", "--config", "/dev/zero"], 2, "--config: cannot read /dev/zero: it is "
+                                                "larger than 1 MiB"),
+        (["train", "--seed", "1180591620717411303424"], 2,
+         "--seed: must be between 0 and 2147483647, got 1180591620717411303424"),
+        (["train", "--hidden-units", "8192,8192,8192,8192,8192,8192,8192,8192", "--batch-size",
+          "8192"], 2, "--hidden-units: needs about 14.9 GB to train"),
     ],
 )
 def test_bad_input_is_one_clear_line(argv: list[str], code: int, message: str, tmp_path: Path,
                                      capfd: pytest.CaptureFixture[str]) -> None:
     assert main([*argv, "--runs-dir", str(tmp_path)] if argv[0] != "frobnicate" else argv) == code
+    err = capfd.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"learning_rate": NaN}', "--learning-rate: must be a finite number, got nan"),
+        (b'{"config": {"dropout": Infinity}}', "--dropout: must be a finite number, got inf"),
+        (b"\xff\xfe\x00\x01", "is not UTF-8 text"),
+        (b"[" * 100_000, "cannot read"),
+    ],
+)
+def test_a_bad_config_file_is_one_clear_line(content: bytes, message: str, tmp_path: Path,
+                                             capfd: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.json"
+    config.write_bytes(content)
+    assert main(["train", "--config", str(config), "--runs-dir", str(tmp_path)]) == 2
     err = capfd.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
 

@@ -191,6 +191,28 @@ def test_every_malformed_run_is_skipped_with_a_reason(
     assert _cli(capfd, "show", "latest", "--limit", "1", "--runs-dir", str(runs))[0] == 0
 
 
+def test_fifos_and_devices_in_a_run_folder_are_never_opened(
+        runs: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Opening a FIFO waits for a writer forever: each is refused without a read."""
+    good = next(runs.iterdir())
+    fifo_record = runs / "20990101-fifo-record"
+    fifo_record.mkdir()
+    os.mkfifo(fifo_record / RUN_FILE)
+    fifo_model = runs / "20990101-fifo-model"
+    shutil.copytree(good, fifo_model)
+    (fifo_model / MODEL_FILE).unlink()
+    os.mkfifo(fifo_model / MODEL_FILE)
+    (fifo_model / PROBABILITIES_FILE).unlink()
+    os.mkfifo(fifo_model / PROBABILITIES_FILE)
+    (runs / "20990101-zero").mkdir()
+    (runs / "20990101-zero" / RUN_FILE).symlink_to("/dev/zero")
+    listed, bad = RunStore(runs).list()
+    assert {b.path.name for b in bad} == {"20990101-fifo-record", "20990101-zero"}
+    assert all("not a plain file" in b.reason for b in bad)
+    code, _out, err = _cli(capfd, "evaluate", "20990101-fifo-model", "--runs-dir", str(runs))
+    assert code == 4 and "not a plain file" in err
+
+
 def test_a_probabilities_header_promising_a_huge_array_is_not_allocated(
         runs: Path, small_data: MnistData) -> None:
     import tracemalloc

@@ -8,6 +8,8 @@ the file, instead of filling memory or hanging on ``/dev/zero``.
 from __future__ import annotations
 
 import math
+import os
+import stat
 from pathlib import Path
 from typing import IO
 
@@ -15,6 +17,15 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 MIB = 1 << 20
+
+
+def is_plain_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file itself: not a symbolic link, a FIFO (whose
+    read would wait for a writer forever) or a device."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def read_bytes_bounded(path: Path, max_bytes: int) -> bytes:
@@ -26,7 +37,7 @@ def read_bytes_bounded(path: Path, max_bytes: int) -> bytes:
     with path.open("rb") as handle:
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ValueError(f"{path.name} is larger than {_size(max_bytes)}")
+        raise ValueError(f"it is larger than {_size(max_bytes)}")
     return data
 
 
@@ -36,7 +47,7 @@ def read_text_bounded(path: Path, max_bytes: int) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"{path.name} is not UTF-8 text (byte {exc.start})") from None
+        raise ValueError(f"it is not UTF-8 text (byte {exc.start})") from None
 
 
 def read_npy_bounded(

@@ -23,7 +23,7 @@ import numpy as np
 
 from mnist_tui.core import strict_json
 from mnist_tui.core.atomic import owner_tag, remove_orphans
-from mnist_tui.core.bounded_io import MIB, read_npy_bounded, read_text_bounded
+from mnist_tui.core.bounded_io import MIB, is_plain_file, read_npy_bounded, read_text_bounded
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.evaluation import NUM_CLASSES, Evaluation, evaluate_probabilities
 from mnist_tui.core.events import EpochEnd
@@ -224,8 +224,8 @@ class RunStore:
         import keras
 
         path = run.model_path
-        if path.is_symlink() or not path.is_file():
-            raise RunError(f"{run.run_id} has no {MODEL_FILE}")
+        if not is_plain_file(path):
+            raise RunError(f"{run.run_id} has no {MODEL_FILE} (or it is not a plain file)")
         self._check_model_archive(run)
         try:
             model = keras.models.load_model(path, safe_mode=True, compile=False)
@@ -265,7 +265,7 @@ class RunStore:
         ``(len(y_test), 10)`` floats. ``None`` means "evaluate the model instead".
         """
         path = run.path / PROBABILITIES_FILE
-        if path.is_symlink():
+        if not is_plain_file(path):
             return None
         try:
             with path.open("rb") as handle:
@@ -332,12 +332,13 @@ class RunStore:
 
     def _read(self, folder: Path) -> RunInfo:
         path = folder / RUN_FILE
-        if path.is_symlink():
-            raise RunError(f"{folder.name}: {RUN_FILE} is a symbolic link (not followed)")
+        if not is_plain_file(path):
+            if not path.exists() and not path.is_symlink():
+                raise RunError(f"{folder.name}: no {RUN_FILE} (not a run)")
+            raise RunError(f"{folder.name}: {RUN_FILE} is not a plain file (a link, FIFO "
+                           "or device: not read)")
         try:
             text = read_text_bounded(path, MAX_RECORD_BYTES)
-        except FileNotFoundError:
-            raise RunError(f"{folder.name}: no {RUN_FILE} (not a run)") from None
         except (OSError, ValueError) as exc:
             raise RunError(f"{folder.name}: {RUN_FILE} is unreadable ({exc})") from None
         try:
