@@ -65,8 +65,8 @@ class SurvivingStream:
 def surviving_outputs() -> Iterator[None]:
     """``sys.stdout`` and ``sys.stderr`` as :class:`SurvivingStream` for the duration."""
     saved = sys.stdout, sys.stderr
-    sys.stdout = SurvivingStream(sys.stdout)  # type: ignore[assignment]
-    sys.stderr = SurvivingStream(sys.stderr)  # type: ignore[assignment]
+    sys.stdout = SurvivingStream(sys.stdout)
+    sys.stderr = SurvivingStream(sys.stderr)
     try:
         yield
     finally:

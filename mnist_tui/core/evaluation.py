@@ -39,12 +39,12 @@ class Evaluation:
     @property
     def predictions(self) -> np.ndarray:
         """Predicted class of each sample."""
-        return self.probabilities.argmax(axis=1)
+        return np.asarray(self.probabilities.argmax(axis=1))
 
     @property
     def confidence(self) -> np.ndarray:
         """Probability the model gave its own prediction."""
-        return self.probabilities.max(axis=1)
+        return np.asarray(self.probabilities.max(axis=1))
 
     @property
     def misclassified(self) -> np.ndarray:

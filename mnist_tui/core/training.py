@@ -55,7 +55,6 @@ class TrainResult:
     """What :func:`train` returns: the trained model and how the run went."""
 
     model: keras.Model
-    config: TrainConfig
     finished: TrainingFinished
     param_count: int
     device: str
@@ -111,7 +110,7 @@ def as_float_images(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32) / 255.0
 
 
-class _EventCallback(keras.callbacks.Callback):
+class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
     """Turns Keras callbacks into engine events and honours the stop flag."""
 
     def __init__(self, sink: EventSink, stop: threading.Event, started: TrainingStarted,
@@ -127,7 +126,6 @@ class _EventCallback(keras.callbacks.Callback):
         self._last_report = 0.0
         self._steps_done = 0
         self.history: list[EpochEnd] = []
-        self.partial_epoch = False
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._sink(self._started)
@@ -159,8 +157,7 @@ class _EventCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
         if self._steps_done < self._started.steps_per_epoch:
-            self.partial_epoch = True  # stopped mid-epoch: not a whole epoch of history
-            return
+            return  # stopped mid-epoch: not a whole epoch of history
         event = EpochEnd(
             epoch=epoch + 1,
             loss=float(logs["loss"]),
@@ -251,5 +248,5 @@ def train(
                                 seconds=time.perf_counter() - began,
                                 kept_epoch=kept if kept != len(reporter.history) else None)
     on_event(finished)
-    return TrainResult(model=model, config=config, finished=finished,
+    return TrainResult(model=model, finished=finished,
                        param_count=started.param_count, device=device, trained=trained)
