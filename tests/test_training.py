@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,6 +37,50 @@ def run(config: TrainConfig, data: MnistData, stop: threading.Event | None = Non
     return events, result
 
 
+def _leaves(value: object) -> list[object]:
+    """Every plain value inside frozen event dataclasses and their tuples."""
+    if dataclasses.is_dataclass(value):
+        assert type(value).__dataclass_params__.frozen  # type: ignore[attr-defined]
+        return [leaf for f in dataclasses.fields(value) for leaf in _leaves(getattr(value, f.name))]
+    if isinstance(value, tuple):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
+
+
+def test_the_per_step_curve_is_recorded_and_saved(small_data: MnistData, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from mnist_tui.core.runs import RunStore
+    from mnist_tui.core.session import train_evaluate_save
+
+    monkeypatch.setattr("mnist_tui.core.training.PROGRESS_INTERVAL", 0.0)  # every execution
+    config = TrainConfig(hidden_units=(16,), batch_size=32, epochs=3)
+    events: list[object] = []
+    session = train_evaluate_save(config, small_data, RunStore(tmp_path), events.append)
+    steps = session.result.finished.steps
+    assert len(steps) >= 3
+    assert [p.step for p in steps] == sorted({p.step for p in steps})  # strictly increasing
+    assert steps[-1].samples <= 3 * 1200 and steps[-1].epoch == 3
+    rates = [p.learning_rate for p in steps]
+    assert rates[0] <= 0.01 and rates[-1] < rates[0]  # the cosine schedule, step by step
+    assert all(0.0 <= p.accuracy <= 1.0 and p.loss >= 0.0 for p in steps)
+    live = [e.point for e in events if isinstance(e, BatchProgress) and e.point is not None]
+    assert live and live[0] == steps[0]  # the live ticks are the recorded ones
+    assert session.run.steps == steps  # saved in run.json and read back unchanged
+
+
+def test_a_long_curve_is_thinned_evenly(small_data: MnistData,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mnist_tui.core.training.PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr("mnist_tui.core.training.MAX_STEP_POINTS", 8)
+    monkeypatch.setattr("mnist_tui.core.training.steps_per_execution", lambda _config: 1)
+    result = train(TrainConfig(hidden_units=(8,), batch_size=16, epochs=2), small_data.x_train,
+                   small_data.y_train, lambda _e: None)
+    steps = [p.step for p in result.finished.steps]
+    assert 4 <= len(steps) < 8
+    gaps = {b - a for a, b in itertools.pairwise(steps)}
+    assert len(gaps) <= 2  # evenly spaced (an epoch's end may shorten one gap)
+
+
 def test_events_in_order_with_plain_values(small_data: MnistData) -> None:
     events, result = run(FAST.replace(validation_split=0.25), small_data)
     assert isinstance(events[0], TrainingStarted)
@@ -48,8 +94,8 @@ def test_events_in_order_with_plain_values(small_data: MnistData) -> None:
         assert dataclasses.is_dataclass(event)
         with pytest.raises(dataclasses.FrozenInstanceError):
             event.epoch = 9  # type: ignore[misc,union-attr]
-        for value in dataclasses.asdict(event).values():
-            assert value is None or isinstance(value, (int, float, str, tuple))
+        for value in _leaves(event):
+            assert value is None or isinstance(value, (int, float, str))
     assert all(isinstance(e.val_accuracy, float) for e in epochs)
     assert epochs[-1].accuracy > 0.9  # the synthetic digits are learnable
     finished = events[-1]

@@ -1,4 +1,5 @@
-"""The headless commands: train, runs, evaluate, show, data, delete."""
+"""The headless commands: train, runs, annotate, evaluate, show, data, delete (compare and
+export have modules of their own)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,91 +15,96 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from mnist_tui.cli.compare import cmd_compare
+from mnist_tui.cli.console import console, load_data, print_json
+from mnist_tui.cli.export import cmd_export
 from mnist_tui.cli.outputs import StopSignals
 from mnist_tui.cli.parser import CliError, config_from_args
-from mnist_tui.cli.progress import LiveTrainingView, LogLinesView
-from mnist_tui.core import strict_json
-from mnist_tui.core.data import ARRAY_NAMES, MnistData, default_cache_dir, load_mnist
+from mnist_tui.cli.progress import JsonLinesView, LiveTrainingView, LogLinesView, TeeView
+from mnist_tui.core.annotations import Annotation, AnnotationError
+from mnist_tui.core.data import ARRAY_NAMES, MnistData, default_cache_dir
 from mnist_tui.core.evaluation import Evaluation, SampleOrder, confusions_text, select_samples
+from mnist_tui.core.events import NO_GAIN, plural
+from mnist_tui.core.run_query import filter_runs, sort_runs
 from mnist_tui.core.runs import RunInfo, RunStore
 from mnist_tui.core.textart import render_ascii, render_halfblocks
 from mnist_tui.tables import epoch_table, fmt
 
 
-def _console(stderr: bool = False) -> Console:
-    stream = sys.stderr if stderr else sys.stdout
-    # Off a terminal (pipes, logs, CI) rich would assume 80 columns and wrap tables.
-    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 140)
-
-
-def _load_data(args: argparse.Namespace, quiet: bool = False) -> MnistData:
-    """Load MNIST, narrating to stderr (so ``--json`` output stays clean)."""
-    err = _console(stderr=True)
-    say = (lambda _m: None) if quiet else (
-        lambda message: err.print(f"[dim]{escape(message)}[/]"))
-    return load_mnist(getattr(args, "data", None), progress=say)
-
-
-def _print_json(value: Any) -> None:
-    """Strict JSON on stdout: ``null`` for non-finite numbers, never colour codes."""
-    sys.stdout.write(strict_json.dumps(value, indent=2) + "\n")
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     """Train, evaluate and save one run."""
     config = config_from_args(args)
-    data = _load_data(args)
+    annotation = _annotation_from_args(args)
+    data = load_data(args)
     from mnist_tui.core.session import NothingTrained, train_evaluate_save  # TensorFlow
 
-    out, err = _console(), _console(stderr=True)
+    out, err = console(), console(stderr=True)
     err.print(f"[bold]Config[/] {escape(config.summary())} epochs={config.epochs} "
               f"val={config.validation_split:g} seed={config.seed}")
     signals = StopSignals(threading.Event())
-    interactive = err.is_terminal and not args.json
-    view = LiveTrainingView(err) if interactive else LogLinesView(sys.stderr)
+    machine = args.json or args.jsonl
+    progress = (LiveTrainingView(err) if err.is_terminal and not machine
+                else LogLinesView(sys.stderr))
+    view = TeeView(progress, JsonLinesView(sys.stdout)) if args.jsonl else progress
     try:
         with signals.installed(), view:
             session = train_evaluate_save(config, data, RunStore(args.runs_dir), view,
-                                          signals.stop)
+                                          signals.stop, annotation)
     except NothingTrained as exc:
         err.print(escape(str(exc)))
         return signals.exit_code or 130  # interrupted, as a Ctrl-C before any work is
     run = session.run
     if args.json:
-        _print_json(run.data)
+        print_json(run.data)
+    if machine:
         return signals.exit_code
     status = {"completed": "[green]completed[/]", "stopped": "[yellow]stopped by you[/]",
-              "early_stopped": "[cyan]stopped early (no val-loss gain)[/]"}[run.status]
+              "early_stopped": f"[cyan]stopped early ({NO_GAIN})[/]"}[run.status]
     if run.status == "stopped" and signals.received not in (None, signal.SIGINT):
         status = f"[yellow]stopped by {signal.Signals(signals.received).name}[/]"
-    out.print(f"Training {status}: {run.epochs_done} epochs in {run.train_seconds:.1f}s")
+    out.print(f"Training {status}: {plural(run.epochs_done, 'epoch')} in "
+              f"{run.train_seconds:.1f}s")
     out.print(f"Test accuracy [bold]{run.test_accuracy:.4f}[/]  loss {run.test_loss:.4f}")
-    out.print(f"Saved run [bold]{escape(run.run_id)}[/] to {escape(str(run.path))}")
+    out.print(f"Saved run [bold]{escape(run.label)}[/] to {escape(str(run.path))}")
     return signals.exit_code
 
 
+def _annotation_from_args(args: argparse.Namespace) -> Annotation | None:
+    try:
+        annotation = Annotation.of(args.name or "", args.note or "", args.tag or [])
+    except AnnotationError as exc:
+        raise CliError(str(exc)) from None
+    return None if annotation.empty else annotation
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
-    """List saved runs."""
+    """List saved runs, sorted and filtered."""
     store = RunStore(args.runs_dir)
-    runs, bad = store.list()
+    every, bad = store.list()
+    runs = sort_runs(filter_runs(every, args.filter), args.sort, args.reverse)
     if args.json:
-        _print_json({
+        print_json({
             "runs_dir": str(store.root),
             "runs": [_run_row(run) for run in runs],
             "problems": [{"path": str(b.path), "reason": b.reason} for b in bad]})
         return 0
-    out, err = _console(), _console(stderr=True)
-    if not runs:
+    out, err = console(), console(stderr=True)
+    if not every:
         out.print(f"No saved runs in {escape(str(store.root))}. Train one with: mnist-tui train")
+    elif not runs:
+        out.print(f"None of the {plural(len(every), 'run')} in {escape(str(store.root))} "
+                  f"matches {escape(repr(args.filter))}.")
     else:
-        table = Table(title=f"Runs in {escape(str(store.root))}", title_justify="left",
+        shown = "" if len(runs) == len(every) else f" ({len(runs)} of {len(every)} match)"
+        table = Table(title=f"Runs in {escape(str(store.root))}{shown}", title_justify="left",
                       header_style="bold")
         table.add_column("id", no_wrap=True)
+        table.add_column("name")
         table.add_column("settings")
         for header in ("epochs", "status", "test acc", "date"):
             table.add_column(header, justify="right" if header != "status" else "left")
         for run in runs:
-            table.add_row(escape(run.run_id), escape(run.config.summary()),
+            table.add_row(escape(run.run_id), escape(run.name), escape(run.config.summary()),
                           f"{run.epochs_done}/{run.config.epochs}", run.status,
                           f"{run.test_accuracy:.4f}", run.created[:16].replace("T", " "))
         out.print(table)
@@ -106,29 +113,39 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_annotate(args: argparse.Namespace) -> int:
+    """Set a run's name, note or tags; nothing else of the run changes."""
+    store = RunStore(args.runs_dir)
+    run = store.load(args.run)
+    if args.name is None and args.note is None and args.tag is None:
+        raise CliError("give --name, --note or --tag (an empty value clears it)")
+    run = store.annotate(run, name=args.name, note=args.note,
+                         tags=None if args.tag is None else args.tag)
+    note = run.annotation
+    console().print(f"{run.run_id}: name {note.name or '-'!r}, tags "
+                     f"{', '.join(note.tags) or '-'}, note {note.note or '-'!r}", markup=False)
+    return 0
+
+
 def _run_row(run: RunInfo) -> dict[str, Any]:
     return {"run_id": run.run_id, "path": str(run.path), "status": run.status,
+            **run.annotation.to_dict(), "train_seconds": run.train_seconds,
+            "param_count": run.param_count,
             "created": run.created, "architecture": run.config.architecture,
             "epochs": run.epochs_done, "test_accuracy": run.test_accuracy,
             "test_loss": run.test_loss, "config": run.config.to_dict()}
-
-
-def _fresh_evaluation(store: RunStore, run: RunInfo, data: MnistData) -> Evaluation:
-    from mnist_tui.core.evaluation import evaluate_model
-
-    return evaluate_model(store.load_model(run), data.x_test, data.y_test)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Re-evaluate a saved model on the test set."""
     store = RunStore(args.runs_dir)
     run = store.load(args.run)
-    data = _load_data(args, quiet=args.json)
-    evaluation = _fresh_evaluation(store, run, data)
+    data = load_data(args, quiet=args.json)
+    evaluation = store.evaluation(run, data.x_test, data.y_test, fresh=True)
     if args.json:
-        _print_json({"run_id": run.run_id, **evaluation.metrics_dict()})
+        print_json({"run_id": run.run_id, **evaluation.metrics_dict()})
         return 0
-    out = _console()
+    out = console()
     out.print(f"[bold]{escape(run.run_id)}[/]  {escape(run.config.summary())}  ({run.status}, "
               f"{run.epochs_done} epochs)")
     errors = int(evaluation.confusion.sum() - np.trace(evaluation.confusion))
@@ -179,12 +196,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     """Print test digits as text art with label, prediction and confidence."""
     store = RunStore(args.runs_dir)
     run = store.load(args.run)
-    data = _load_data(args)
-    evaluation = store.load_evaluation(run, data.y_test) or _fresh_evaluation(store, run, data)
+    data = load_data(args)
+    evaluation = store.evaluation(run, data.x_test, data.y_test)
     order: SampleOrder = args.order or ("confidence" if args.misclassified else "index")
     indices = select_samples(evaluation, mistakes_only=args.misclassified,
                              true_class=args.true, pred_class=args.pred, order=order)
-    out = _console()
+    out = console()
     what = "misclassified digits" if args.misclassified else "test digits"
     out.print(f"[bold]{escape(run.run_id)}[/]: {len(indices):,} {what} match; showing "
               f"{min(args.limit, len(indices))} (order: {order})")
@@ -224,7 +241,7 @@ def _print_side_by_side(out: Console, blocks: list[list[str]]) -> None:
 
 def cmd_data(args: argparse.Namespace) -> int:
     """Load and verify MNIST, and say where it came from."""
-    data = _load_data(args, quiet=args.json)
+    data = load_data(args, quiet=args.json)
     report = {
         "source": data.source, "location": data.location, "verified": data.verified,
         "cache": str(default_cache_dir() / "mnist.npz"),
@@ -233,9 +250,9 @@ def cmd_data(args: argparse.Namespace) -> int:
                           "sha256": data.digests.get(name, "")} for name in ARRAY_NAMES},
     }
     if args.json:
-        _print_json(report)
+        print_json(report)
         return 0
-    out = _console()
+    out = console()
     out.print(f"MNIST from [bold]{escape(data.source)}[/]: {escape(data.location)}")
     out.print("[green]verified[/]: every array matches its SHA-256 digest" if data.verified
               else "[red]not verified[/]")
@@ -256,20 +273,22 @@ def cmd_delete(args: argparse.Namespace) -> int:
             raise CliError(f"refusing to delete {run.run_id} without --yes (no terminal to ask)")
         # The question goes through the console: ``input``'s own prompt is written to
         # stderr, which carries TensorFlow's native log to a file while the CLI runs.
-        _console().print(f"Delete run {run.run_id} ({run.config.summary()}, test acc "
+        console().print(f"Delete run {run.run_id} ({run.config.summary()}, test acc "
                          f"{run.test_accuracy:.4f})? [y/N] ", end="", markup=False)
         try:
             answer = input()
         except EOFError:  # ctrl+d: no answer is no
             answer = ""
-            _console().print()
+            console().print()
         if answer.strip().lower() not in ("y", "yes"):
-            _console().print("Kept.")
+            console().print("Kept.")
             return 1
     store.delete(run)
-    _console().print(f"Deleted {run.run_id}", markup=False)
+    console().print(f"Deleted {run.run_id}", markup=False)
     return 0
 
 
-COMMANDS = {"train": cmd_train, "runs": cmd_runs, "evaluate": cmd_evaluate, "show": cmd_show,
-            "data": cmd_data, "delete": cmd_delete}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "train": cmd_train, "runs": cmd_runs, "annotate": cmd_annotate, "compare": cmd_compare,
+    "export": cmd_export, "evaluate": cmd_evaluate, "show": cmd_show, "data": cmd_data,
+    "delete": cmd_delete}

@@ -14,6 +14,7 @@ from mnist_tui.core.config import (
     format_field,
     read_config_file,
 )
+from mnist_tui.core.run_query import SORT_KEYS
 
 
 class CliError(Exception):
@@ -60,6 +61,17 @@ def add_runs_option(parser: argparse.ArgumentParser, *, sub: bool = False) -> No
     """``--runs-dir DIR``."""
     parser.add_argument("--runs-dir", type=Path, metavar="DIR", default=_default(sub),
                         help="where runs are kept (default: $MNIST_TUI_RUNS_DIR or ./saved_models)")
+
+
+def add_annotation_options(parser: argparse.ArgumentParser, *, replacing: bool = False
+                           ) -> None:
+    """``--name``, ``--note`` and ``--tag`` (repeatable, or comma-separated)."""
+    verb = "set (\"\" clears)" if replacing else "give"
+    parser.add_argument("--name", metavar="TEXT", help=f"{verb} the run's name")
+    parser.add_argument("--note", metavar="TEXT", help=f"{verb} a note on the run")
+    parser.add_argument("--tag", action="append", metavar="TAG",
+                        help="a tag (repeat, or a,b,c)" + ("; replaces the run's tags"
+                                                           if replacing else ""))
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -118,12 +130,47 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_options(train, sub=True)
     add_data_option(train, sub=True)
     add_runs_option(train, sub=True)
-    train.add_argument("--json", action="store_true",
-                       help="print the saved run as JSON (progress goes to stderr)")
+    output = train.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true",
+                        help="print the saved run as JSON (progress goes to stderr)")
+    output.add_argument("--jsonl", action="store_true",
+                        help="stream every engine event (started, progress, epoch, finished, "
+                             "saved) as one JSON object per line on stdout")
+    add_annotation_options(train)
 
     runs = commands.add_parser("runs", help="list saved runs")
     add_runs_option(runs, sub=True)
     runs.add_argument("--json", action="store_true", help="machine-readable output")
+    runs.add_argument("--sort", choices=sorted(SORT_KEYS), default="date",
+                      help="order: date and acc newest/best first, loss, duration and params "
+                           "lowest first (default date)")
+    runs.add_argument("--reverse", action="store_true", help="the other way round")
+    runs.add_argument("--filter", metavar="TEXT", default="",
+                      help="only runs whose id, name, note, tags or settings hold every word")
+
+    annotate = commands.add_parser("annotate", help="name a run, note on it, tag it")
+    annotate.add_argument("run", help="run id, unique prefix, 'latest', or folder")
+    add_annotation_options(annotate, replacing=True)
+    add_runs_option(annotate, sub=True)
+
+    compare = commands.add_parser("compare", help="compare 2 to 6 runs side by side")
+    compare.add_argument("runs", nargs="+", metavar="RUN",
+                         help="run ids, unique prefixes, 'latest', or folders (the first is "
+                              "the baseline for disagreements)")
+    add_data_option(compare, sub=True)
+    add_runs_option(compare, sub=True)
+    compare.add_argument("--json", action="store_true", help="machine-readable output")
+
+    export = commands.add_parser("export", help="a run's history as CSV or JSON Lines")
+    export.add_argument("run", help="run id, unique prefix, 'latest', or folder")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv",
+                        help="csv (a header row, one row per epoch or step) or jsonl")
+    export.add_argument("--per-step", action="store_true",
+                        help="one row per progress tick (step, samples seen, loss, accuracy, "
+                             "learning rate) instead of per epoch")
+    export.add_argument("--out", type=Path, metavar="FILE",
+                        help="write to FILE (atomically) instead of stdout")
+    add_runs_option(export, sub=True)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a saved run on the test set")
     evaluate.add_argument("run", help="run id, unique prefix, 'latest', or folder")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import time
 from typing import IO
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -17,6 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from mnist_tui.core import strict_json
 from mnist_tui.core.events import (
     BatchProgress,
     EpochEnd,
@@ -73,7 +77,7 @@ class LiveTrainingView:
                 self._started = event
                 self._console.print(
                     f"Training {event.train_samples:,} digits "
-                    f"({event.val_samples:,} held out) on {event.device}, "
+                    f"({event.val_samples:,} held out) on {escape(event.device)}, "
                     f"{event.param_count:,} parameters")
                 self._overall = self._progress.add_task(
                     "overall", total=event.epochs * event.steps_per_epoch, rate="", metrics="")
@@ -151,3 +155,47 @@ class LogLinesView:
                 self._say(f"saved {event.run_id} to {event.path}")
             case _:
                 pass
+
+
+def event_record(event: TrainingEvent) -> dict[str, object]:
+    """An engine event as a JSON-ready object: ``{"event": "epoch_end", ...its fields}``."""
+    kind = re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()
+    return {"event": kind, **dataclasses.asdict(event)}
+
+
+class JsonLinesView:
+    """Every engine event as one strict JSON object per line (``train --jsonl``), each
+    flushed at once, so a script or notebook can follow a run as it trains."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def __enter__(self) -> JsonLinesView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def __call__(self, event: TrainingEvent) -> None:
+        self._stream.write(strict_json.dumps(event_record(event)) + "\n")
+        self._stream.flush()
+
+
+class TeeView:
+    """Sends each event to several views (``--jsonl`` beside the progress on stderr)."""
+
+    def __init__(self, *views: LiveTrainingView | LogLinesView | JsonLinesView) -> None:
+        self._views = views
+
+    def __enter__(self) -> TeeView:
+        for view in self._views:
+            view.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for view in reversed(self._views):
+            view.__exit__(*exc)
+
+    def __call__(self, event: TrainingEvent) -> None:
+        for view in self._views:
+            view(event)

@@ -11,6 +11,17 @@ from typing import Literal
 
 Outcome = Literal["completed", "stopped", "early_stopped"]
 
+NO_GAIN = "no validation gain"
+"""Why early stopping ended a run, in every front end's words."""
+OUTCOME_TEXT: dict[str, str] = {"completed": "completed", "stopped": "stopped by you",
+                                "early_stopped": f"stopped early ({NO_GAIN})"}
+"""How each outcome reads to a user."""
+
+
+def plural(count: int, word: str) -> str:
+    """``1 epoch``, ``3 epochs``, ``1,200 digits``."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
 
 @dataclass(frozen=True)
 class TrainingStarted:
@@ -22,6 +33,32 @@ class TrainingStarted:
     val_samples: int
     param_count: int
     device: str
+
+
+@dataclass(frozen=True)
+class StepPoint:
+    """One progress tick on a run's training curve (``run.json``'s ``steps``)."""
+
+    step: int
+    """Steps done since training began."""
+    samples: int
+    """Training samples seen since training began."""
+    epoch: int
+    """1-based epoch of this tick."""
+    loss: float
+    """Mean loss over the steps since the previous tick: the raw, noisy curve."""
+    loss_mean: float
+    """Running mean loss over this epoch so far."""
+    accuracy: float
+    """Accuracy over the steps since the previous tick."""
+    accuracy_mean: float
+    """Running accuracy over this epoch so far."""
+    learning_rate: float
+    """The optimizer's step size at this step."""
+
+
+STEP_FIELDS = tuple(StepPoint.__dataclass_fields__)
+"""The columns of a per-step history, in order."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +79,8 @@ class BatchProgress:
     """Training throughput over this epoch so far."""
     epoch_seconds: float
     """Seconds spent in this epoch so far."""
+    point: StepPoint | None = None
+    """This tick on the training curve (recorded in the run's per-step history)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +108,8 @@ class TrainingFinished:
     kept_epoch: int | None = None
     """The epoch whose weights the model ends with, when early stopping put back its
     best one (the lowest validation loss) instead of the last; else ``None``."""
+    steps: tuple[StepPoint, ...] = ()
+    """The per-step curve: every progress tick (thinned evenly past ``MAX_STEP_POINTS``)."""
 
     @property
     def epochs_done(self) -> int:

@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from mnist_tui.core.annotations import Annotation, AnnotationError, read_annotation
 from mnist_tui.core.config import ConfigError, TrainConfig
-from mnist_tui.core.events import EpochEnd
+from mnist_tui.core.events import STEP_FIELDS, EpochEnd, StepPoint
 
 FORMAT_VERSION = 1
 MAX_RECORD_BYTES = 8 << 20
@@ -31,6 +32,8 @@ MAX_COUNT = 10**7
 MAX_PARAMS = 10**12
 MAX_SECONDS = 10.0**8
 MAX_TEXT = 500
+MAX_STEPS = 20_000
+"""Most points a per-step curve may hold (the engine keeps at most 10,000)."""
 
 
 class RecordError(ValueError):
@@ -56,8 +59,22 @@ class RunInfo:
     train_seconds: float
     param_count: int
     device: str
+    annotation: Annotation = field(default_factory=Annotation)
+    """The user's name, note and tags (``annotation.json``)."""
+    steps: tuple[StepPoint, ...] = ()
+    """The per-step training curve (empty for runs saved before it was recorded)."""
     data: dict[str, Any] = field(default_factory=dict)
     """The whole ``run.json`` as parsed (only the fields above are validated)."""
+
+    @property
+    def name(self) -> str:
+        """The user's name for the run, or ``""``."""
+        return self.annotation.name
+
+    @property
+    def label(self) -> str:
+        """How the run is named to a user: ``name (id)``, or the id alone."""
+        return f"{self.name} ({self.run_id})" if self.name else self.run_id
 
     @property
     def epochs_done(self) -> int:
@@ -93,6 +110,10 @@ def parse_run_record(data: Any, folder: Path) -> RunInfo:
     except ConfigError as exc:
         raise RecordError(f"config: {exc}") from None
     history_rows = _list(record.get("history"), "history", MAX_EPOCHS)
+    try:
+        annotation = read_annotation(folder)
+    except AnnotationError as exc:
+        raise RecordError(str(exc)) from None
     return RunInfo(
         run_id=folder.name,
         path=folder,
@@ -106,8 +127,39 @@ def parse_run_record(data: Any, folder: Path) -> RunInfo:
         train_seconds=_float(record.get("train_seconds", 0.0), "train_seconds", 0.0, MAX_SECONDS),
         param_count=_int(record.get("param_count", 0), "param_count", 0, MAX_PARAMS),
         device=_text(record.get("device", ""), "device"),
+        annotation=annotation,
+        steps=_steps(record.get("steps")),
         data=record,
     )
+
+
+def steps_columns(steps: tuple[StepPoint, ...]) -> dict[str, list[float | int]]:
+    """A per-step curve as columns, the compact form ``run.json`` keeps."""
+    return {name: [getattr(point, name) for point in steps] for name in STEP_FIELDS}
+
+
+def _steps(value: Any) -> tuple[StepPoint, ...]:
+    if value is None:
+        return ()
+    columns = _object(value, "steps")
+    lists = {name: _list(columns.get(name), f"steps.{name}", MAX_STEPS) for name in STEP_FIELDS}
+    lengths = {len(column) for column in lists.values()}
+    if len(lengths) != 1:
+        raise RecordError("steps: its columns differ in length")
+    ints = {"step": 10**12, "samples": 10**15, "epoch": MAX_EPOCHS}
+    checked: dict[str, list[Any]] = {}
+    for name, column in lists.items():
+        where = f"steps.{name}"
+        if name in ints:
+            checked[name] = [_int(item, where, 0, ints[name]) for item in column]
+        elif name == "learning_rate":
+            checked[name] = [_loss(item, where) for item in column]
+        elif name.startswith("accuracy"):
+            checked[name] = [_float(item, where, 0.0, 1.0) for item in column]
+        else:
+            checked[name] = [_loss(item, where) for item in column]
+    return tuple(StepPoint(**dict(zip(STEP_FIELDS, row, strict=True)))
+                 for row in zip(*(checked[name] for name in STEP_FIELDS), strict=True))
 
 
 def _epoch_row(value: Any, where: str) -> EpochEnd:

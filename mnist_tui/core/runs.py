@@ -14,6 +14,7 @@ import secrets
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,11 +23,17 @@ from typing import Any
 import numpy as np
 
 from mnist_tui.core import strict_json
+from mnist_tui.core.annotations import (
+    ANNOTATION_FILE,
+    Annotation,
+    AnnotationError,
+    write_annotation,
+)
 from mnist_tui.core.atomic import owner_tag, remove_orphans
 from mnist_tui.core.bounded_io import MIB, is_plain_file, read_npy_bounded, read_text_bounded
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.evaluation import NUM_CLASSES, Evaluation, evaluate_probabilities
-from mnist_tui.core.events import EpochEnd
+from mnist_tui.core.events import EpochEnd, StepPoint
 from mnist_tui.core.run_record import (
     FORMAT_VERSION,
     MAX_RECORD_BYTES,
@@ -34,6 +41,7 @@ from mnist_tui.core.run_record import (
     RunInfo,
     loads_record,
     parse_run_record,
+    steps_columns,
 )
 
 __all__ = ["BadRun", "RunError", "RunInfo", "RunStore"]
@@ -115,6 +123,8 @@ class RunStore:
         device: str,
         dataset: dict[str, Any],
         started: datetime,
+        annotation: Annotation | None = None,
+        steps: tuple[StepPoint, ...] = (),
     ) -> RunInfo:
         """Write a complete run folder atomically and return it as read back."""
         self.ensure_writable()
@@ -127,6 +137,7 @@ class RunStore:
             "started": started.astimezone(UTC).isoformat(timespec="seconds"),
             "config": config.to_dict(),
             "history": [vars(row) for row in history],
+            "steps": steps_columns(steps),
             "test": evaluation.metrics_dict(),
             "train_seconds": train_seconds,
             "param_count": param_count,
@@ -141,6 +152,8 @@ class RunStore:
             np.save(staging / PROBABILITIES_FILE, evaluation.probabilities.astype(np.float32))
             (staging / RUN_FILE).write_text(strict_json.dumps(record, indent=2),
                                             encoding="utf-8")
+            if annotation is not None:
+                write_annotation(staging, annotation)
             for item in staging.iterdir():
                 with item.open("rb") as handle:
                     os.fsync(handle.fileno())
@@ -275,6 +288,35 @@ class RunStore:
             return evaluate_probabilities(probabilities, y_test)
         except (OSError, ValueError):
             return None
+
+    def evaluation(self, run: RunInfo, x_test: np.ndarray, y_test: np.ndarray, *,
+                   fresh: bool = False) -> Evaluation:
+        """The run's results on the test digits: its saved probabilities (instant, no
+        TensorFlow) unless ``fresh`` or unusable, else its model loaded and evaluated."""
+        saved = None if fresh else self.load_evaluation(run, y_test)
+        if saved is not None:
+            return saved
+        from mnist_tui.core.evaluation import evaluate_model  # TensorFlow
+
+        return evaluate_model(self.load_model(run), x_test, y_test)
+
+    def annotate(self, run: RunInfo, name: str | None = None, note: str | None = None,
+                 tags: Sequence[str] | None = None) -> RunInfo:
+        """Change a run's name, note or tags (``None`` keeps one) and return it read back.
+
+        Only ``annotation.json`` is written (atomically): never the run's record, model
+        or metrics. Raises :class:`RunError` for a value that cannot be kept.
+        """
+        folder = run.path
+        if folder.is_symlink() or not (folder / RUN_FILE).is_file():
+            raise RunError(f"{run.run_id} is not a run folder")
+        try:
+            write_annotation(folder, run.annotation.updated(name, note, tags))
+        except AnnotationError as exc:
+            raise RunError(f"{run.run_id}: {exc}") from None
+        except OSError as exc:
+            raise RunError(f"{run.run_id}: could not write {ANNOTATION_FILE}: {exc}") from exc
+        return self._read(folder)
 
     def delete(self, run: RunInfo | str) -> Path:
         """Remove one run folder directly inside the runs folder, and nothing else.

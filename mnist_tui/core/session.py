@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
+from mnist_tui.core.annotations import Annotation
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.data import MnistData
 from mnist_tui.core.evaluation import Evaluation, evaluate_model
@@ -34,12 +35,14 @@ def train_evaluate_save(
     store: RunStore,
     on_event: EventSink,
     stop: threading.Event | None = None,
+    annotation: Annotation | None = None,
 ) -> SessionResult:
     """Train ``config`` on ``data``, evaluate on its test set and save the run.
 
     A stopped run is evaluated and saved too (its status says ``stopped``), so what
     was learned is never lost; stopped before its first step, it raises
-    :class:`NothingTrained` instead. Events go to ``on_event`` from the calling thread. The
+    :class:`NothingTrained` instead. ``annotation`` (a name, note, tags) is saved with
+    the run. Events go to ``on_event`` from the calling thread. The
     objects that exist before the run are kept out of cycle collection until it ends.
     """
     store.ensure_writable()  # before the training, not after it
@@ -63,6 +66,8 @@ def train_evaluate_save(
             dataset={"source": data.source, "location": data.location,
                      "verified": data.verified, "sha256": data.digests},
             started=started,
+            annotation=annotation,
+            steps=result.finished.steps,
         )
         on_event(RunSaved(run_id=run.run_id, path=str(run.path), outcome=result.finished.outcome,
                           test_loss=evaluation.loss, test_accuracy=evaluation.accuracy))

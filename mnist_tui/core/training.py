@@ -19,6 +19,7 @@ from mnist_tui.core.events import (
     BatchProgress,
     EpochEnd,
     Outcome,
+    StepPoint,
     TrainingEvent,
     TrainingFinished,
     TrainingStarted,
@@ -40,6 +41,8 @@ overhead (the default MLP runs 32 steps of 256 per call, 2x faster than 1), whil
 one call still lasts only tens of milliseconds, so progress stays live and a stop
 request takes effect at once. A CNN step costs ~25x more, so it runs fewer steps
 per call (at 8,192 samples per call its progress stalled for 0.6 s)."""
+MAX_STEP_POINTS = 10_000
+"""A run's per-step curve keeps at most this many points (about 0.7 MB of run.json)."""
 EVAL_BATCH = 1024
 PREFETCH_BATCHES = 2
 """Batches prepared ahead by one tf.data thread.
@@ -126,6 +129,13 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._last_report = 0.0
         self._steps_done = 0
         self.history: list[EpochEnd] = []
+        self.steps: list[StepPoint] = []
+        """The per-step curve so far (every ``_stride``-th tick once it grew long)."""
+        self._stride = 1
+        self._ticks = 0
+        self._global_steps = 0
+        self._tick_step = 0
+        self._tick_sums = (0.0, 0.0)
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._sink(self._started)
@@ -133,7 +143,10 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch + 1
         self._epoch_start = self._last_report = time.perf_counter()
+        self._global_steps += self._steps_done
         self._steps_done = 0
+        self._tick_step = 0
+        self._tick_sums = (0.0, 0.0)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._steps_done = batch + 1
@@ -152,7 +165,38 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
             loss=float(logs.get("loss", math.nan)),
             accuracy=float(logs.get("accuracy", math.nan)),
             samples_per_second=seen / elapsed if elapsed > 0 else 0.0,
-            epoch_seconds=elapsed))
+            epoch_seconds=elapsed, point=self._point(logs)))
+
+    def _point(self, logs: dict[str, Any]) -> StepPoint:
+        """This tick on the curve. Keras's logs hold running means over the epoch, so
+        the mean over the steps since the last tick is their weighted difference."""
+        loss_mean = float(logs.get("loss", math.nan))
+        accuracy_mean = float(logs.get("accuracy", math.nan))
+        steps, (loss_sum, accuracy_sum) = self._steps_done, self._tick_sums
+        window = max(1, steps - self._tick_step)
+        point = StepPoint(
+            step=self._global_steps + steps,
+            samples=(self._epoch - 1) * self._train_samples
+            + min(steps * self._batch_size, self._train_samples),
+            epoch=self._epoch,
+            loss=max(0.0, (loss_mean * steps - loss_sum) / window), loss_mean=loss_mean,
+            accuracy=min(1.0, max(0.0, (accuracy_mean * steps - accuracy_sum) / window)),
+            accuracy_mean=accuracy_mean, learning_rate=self._learning_rate())
+        self._tick_step, self._tick_sums = steps, (loss_mean * steps, accuracy_mean * steps)
+        self._ticks += 1
+        if self._ticks % self._stride == 0:
+            self.steps.append(point)
+            if len(self.steps) >= MAX_STEP_POINTS:  # thin evenly: every other point
+                self.steps = self.steps[1::2]
+                self._stride *= 2
+        return point
+
+    def _learning_rate(self) -> float:
+        try:
+            rate = self.model.optimizer.learning_rate
+            return float(rate.numpy() if hasattr(rate, "numpy") else rate)
+        except (AttributeError, TypeError, ValueError):
+            return math.nan
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
@@ -246,6 +290,7 @@ def train(
         kept = early.best_epoch + 1
     finished = TrainingFinished(outcome=outcome, history=tuple(reporter.history),
                                 seconds=time.perf_counter() - began,
+                                steps=tuple(reporter.steps),
                                 kept_epoch=kept if kept != len(reporter.history) else None)
     on_event(finished)
     return TrainResult(model=model, finished=finished,

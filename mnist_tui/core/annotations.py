@@ -1,0 +1,111 @@
+"""A run's name, note and tags: the user's words about it, kept beside its record.
+
+They live in ``annotation.json`` in the run folder, written atomically, so naming a
+run never rewrites its ``run.json``, model or metrics. What is read back is checked
+like every file from disk: size, types and lengths.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from mnist_tui.core import strict_json
+from mnist_tui.core.atomic import atomic_write_text
+from mnist_tui.core.bounded_io import is_plain_file, read_text_bounded
+
+ANNOTATION_FILE = "annotation.json"
+MAX_NAME = 80
+MAX_NOTE = 2000
+MAX_TAGS = 20
+MAX_TAG = 32
+MAX_ANNOTATION_BYTES = 64 << 10
+_TAG = re.compile(r"^[\w.+-]+$")
+
+
+class AnnotationError(ValueError):
+    """A name, note or tag that cannot be kept; the message says why."""
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """What the user says about a run."""
+
+    name: str = ""
+    """A short name shown wherever the run is (empty: none given)."""
+    note: str = ""
+    """Free text."""
+    tags: tuple[str, ...] = ()
+    """Words to filter by: letters, digits, ``_ . + -``; sorted, no repeats."""
+
+    def __post_init__(self) -> None:
+        if len(self.name) > MAX_NAME or "\n" in self.name:
+            raise AnnotationError(f"a name is one line of at most {MAX_NAME} characters")
+        if len(self.note) > MAX_NOTE:
+            raise AnnotationError(f"a note is at most {MAX_NOTE} characters")
+        if len(self.tags) > MAX_TAGS:
+            raise AnnotationError(f"at most {MAX_TAGS} tags")
+        for tag in self.tags:
+            if not (0 < len(tag) <= MAX_TAG and _TAG.match(tag)):
+                raise AnnotationError(f"a tag is 1 to {MAX_TAG} letters, digits or _ . + -, "
+                                      f"not {tag[:40]!r}")
+
+    @classmethod
+    def of(cls, name: str = "", note: str = "", tags: Iterable[str] = ()) -> Annotation:
+        """Build from user text: spaces trimmed, tags split on commas, deduplicated."""
+        return cls(name=name.strip(), note=note.strip(), tags=normalise_tags(tags))
+
+    def updated(self, name: str | None = None, note: str | None = None,
+                tags: Iterable[str] | None = None) -> Annotation:
+        """A copy with the given parts replaced (``None`` keeps a part)."""
+        return replace(self, name=self.name if name is None else name.strip(),
+                       note=self.note if note is None else note.strip(),
+                       tags=self.tags if tags is None else normalise_tags(tags))
+
+    @property
+    def empty(self) -> bool:
+        """Nothing said."""
+        return not (self.name or self.note or self.tags)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {"name": self.name, "note": self.note, "tags": list(self.tags)}
+
+
+def normalise_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    """``["b, a", "a"]`` → ``("a", "b")``."""
+    words = {word.strip() for tag in tags for word in tag.split(",")}
+    return tuple(sorted(word for word in words if word))
+
+
+def read_annotation(folder: Path) -> Annotation:
+    """The folder's annotation; none if absent. :class:`AnnotationError` if malformed."""
+    path = folder / ANNOTATION_FILE
+    if not path.exists() and not path.is_symlink():
+        return Annotation()
+    if not is_plain_file(path):
+        raise AnnotationError(f"{ANNOTATION_FILE} is not a plain file")
+    try:
+        data = json.loads(read_text_bounded(path, MAX_ANNOTATION_BYTES))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise AnnotationError(f"{ANNOTATION_FILE} is unreadable ({exc})") from None
+    if not isinstance(data, dict):
+        raise AnnotationError(f"{ANNOTATION_FILE} must be an object")
+    name, note, tags = data.get("name", ""), data.get("note", ""), data.get("tags", [])
+    if not (isinstance(name, str) and isinstance(note, str) and isinstance(tags, list)
+            and all(isinstance(tag, str) for tag in tags)):
+        raise AnnotationError(f"{ANNOTATION_FILE}: name and note must be text, tags a list")
+    return Annotation(name=name, note=note, tags=tuple(tags))
+
+
+def write_annotation(folder: Path, annotation: Annotation) -> None:
+    """Write (atomically) or, for an empty annotation, remove the folder's file."""
+    path = folder / ANNOTATION_FILE
+    if annotation.empty:
+        path.unlink(missing_ok=True)
+        return
+    atomic_write_text(path, strict_json.dumps(annotation.to_dict(), indent=2))
