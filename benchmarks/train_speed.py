@@ -64,7 +64,7 @@ WAYS = {"seed": seed_way, "engine": engine_way}
 
 def measure(way: str) -> dict[str, float]:
     """Run one way in a fresh Python process and return its figures."""
-    done = subprocess.run([sys.executable, __file__, "--one", way], capture_output=True,
+    done = subprocess.run([sys.executable, "-I", __file__, "--one", way], capture_output=True,
                           text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 

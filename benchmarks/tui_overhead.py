@@ -117,7 +117,7 @@ def first_frame_seconds() -> float:
 
     pid, fd = pty.fork()
     if pid == 0:  # the child: the real app, as a user starts it
-        os.execvp(sys.executable, [sys.executable, "-m", "mnist_tui"])
+        os.execvp(sys.executable, [sys.executable, "-I", "-m", "mnist_tui"])
     began = time.perf_counter()
     seen = b""
     try:
@@ -139,7 +139,7 @@ SIDES = {"headless": headless, "app": in_app}
 def measure(side: str, epochs: int) -> dict[str, float]:
     """One run of ``side`` in a fresh Python process (TensorFlow imported and the data
     loaded before the clock starts, on both sides)."""
-    done = subprocess.run([sys.executable, __file__, "--one", side, "--epochs", str(epochs)],
+    done = subprocess.run([sys.executable, "-I", __file__, "--one", side, "--epochs", str(epochs)],
                           capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 

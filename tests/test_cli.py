@@ -112,7 +112,7 @@ def _in_terminal(argv: list[str], answer: bytes) -> str:
 
     pid, fd = pty.fork()
     if pid == 0:  # the child: the CLI, as a user starts it in a terminal
-        os.execvp(sys.executable, [sys.executable, "-m", "mnist_tui", *argv])
+        os.execvp(sys.executable, [sys.executable, "-I", "-m", "mnist_tui", *argv])
     shown, answered, began = b"", False, time.monotonic()
     try:
         while time.monotonic() - began < 30:
@@ -195,7 +195,7 @@ def test_missing_data_is_explained(tmp_path: Path) -> None:
     """A bad --data path with no other source: exit 3, what was tried, how to fix it."""
     env = {**os.environ, "MNIST_TUI_CACHE_DIR": str(tmp_path / "c"), "KERAS_HOME": str(tmp_path),
            "MNIST_TUI_NO_DOWNLOAD": "1"}
-    done = subprocess.run([sys.executable, "-m", "mnist_tui", "data", "--data",
+    done = subprocess.run([sys.executable, "-I", "-m", "mnist_tui", "data", "--data",
                            str(tmp_path / "nowhere.npz")], env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 3, done.stderr
@@ -206,9 +206,9 @@ def test_missing_data_is_explained(tmp_path: Path) -> None:
 def test_ctrl_c_stops_and_still_saves(tmp_path: Path) -> None:
     """SIGINT mid-training: the run is saved as stopped, exit code 0, no traceback."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mnist_tui", "train", "--epochs", "200", "--batch-size", "512",
-         "--runs-dir", str(tmp_path)], stderr=subprocess.PIPE, stdout=subprocess.PIPE,
-        text=True)
+        [sys.executable, "-I", "-m", "mnist_tui", "train", "--epochs", "200",
+         "--batch-size", "512", "--runs-dir", str(tmp_path)],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     lines = []
     deadline = time.monotonic() + 120
@@ -229,8 +229,9 @@ def test_ctrl_c_stops_and_still_saves(tmp_path: Path) -> None:
 def test_log_output_does_not_flood(tmp_path: Path) -> None:
     """Without a terminal, progress is one line per epoch and phase, no bars."""
     done = subprocess.run(
-        [sys.executable, "-m", "mnist_tui", "train", "--epochs", "2", "--batch-size", "1024",
-         "--runs-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+        [sys.executable, "-I", "-m", "mnist_tui", "train", "--epochs", "2",
+         "--batch-size", "1024", "--runs-dir", str(tmp_path)], capture_output=True, text=True,
+        timeout=300)
     assert done.returncode == 0, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) <= 10, lines

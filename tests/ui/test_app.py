@@ -476,7 +476,7 @@ async def test_escape_leaves_a_field_so_digits_switch_tabs(make_app: AppFactory)
 
 def test_ui_import_does_not_load_tensorflow() -> None:
     code = "import mnist_tui.ui.app, sys; print('tensorflow' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "False"
 
@@ -511,7 +511,7 @@ QUIT_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.parametrize("preset", ["seed MLP", "CNN"])
 def test_quit_mid_training_exits_promptly(tmp_path: Path, preset: str) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", QUIT_SCRIPT, str(tmp_path), preset],
+    proc = subprocess.Popen([sys.executable, "-I", "-c", QUIT_SCRIPT, str(tmp_path), preset],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = proc.communicate(timeout=180)
     ended = time.time()
