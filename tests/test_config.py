@@ -173,3 +173,14 @@ def test_a_config_too_big_for_memory_is_refused_with_the_estimate(
     for preset in PRESETS.values():
         assert estimate_training_memory(preset).total < 1e9
 
+
+
+def test_the_summary_names_what_differs_from_the_defaults() -> None:
+    assert TrainConfig().summary() == "mlp 128"
+    assert PRESETS["deeper MLP"].summary() == (
+        "mlp 512x256x128 drop=0.3 lr=0.003 ep=10 val=0.1 pat=3")
+    assert PRESETS["CNN"].summary() == "cnn conv32-64 128 drop=0.5 lr=0.003 bs=128 val=0.1"
+    assert TrainConfig(seed=7, epochs=3).summary() == "mlp 128 ep=3 seed=7"
+    # A setting that has no effect is left out: momentum with Adam, conv filters in an MLP.
+    assert TrainConfig(momentum=0.5, conv_filters=(8,)).summary() == "mlp 128"
+    assert TrainConfig(optimizer="sgd", momentum=0.5).summary() == "mlp 128 sgd mom=0.5"

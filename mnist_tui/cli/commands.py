@@ -39,8 +39,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from mnist_tui.core.session import NothingTrained, train_evaluate_save  # TensorFlow
 
     out, err = console(), console(stderr=True)
-    err.print(f"[bold]Config[/] {escape(config.summary())} epochs={config.epochs} "
-              f"val={config.validation_split:g} seed={config.seed}")
+    err.print(f"[bold]Config[/] {escape(config.summary())} ({plural(config.epochs, 'epoch')}, "
+              f"seed {config.seed})")
     signals = StopSignals(threading.Event())
     machine = args.json or args.jsonl
     progress = (LiveTrainingView(err) if err.is_terminal and not machine

@@ -157,14 +157,38 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
     def summary(self) -> str:
-        """A one-line description, e.g. ``mlp 128 relu adam lr=0.001 bs=32``."""
+        """What sets this run apart, compactly: the architecture and layers, then every
+        setting that applies and differs from the defaults, e.g.
+        ``mlp 512x256 drop=0.3 lr=0.003 ep=10 val=0.1 pat=3`` (``mlp 128``: the defaults)."""
         layers = "x".join(str(u) for u in self.hidden_units)
         if self.architecture == "cnn":
             layers = "conv" + "-".join(str(f) for f in self.conv_filters) + " " + layers
-        return (
-            f"{self.architecture} {layers} {self.activation} {self.optimizer} "
-            f"lr={self.learning_rate:g} bs={self.batch_size} drop={self.dropout:g}"
-        )
+        defaults = TrainConfig()
+        parts = [self.architecture, layers]
+        for name, short in SUMMARY_NAMES.items():
+            value = getattr(self, name)
+            if value != getattr(defaults, name) and applies(name, self):
+                text = format_field(name, value)
+                parts.append(text if short == "" else f"{short}={text}")
+        return " ".join(parts)
+
+
+def applies(name: str, config: TrainConfig | Any) -> bool:
+    """Whether field ``name`` has any effect with ``config``'s architecture and optimizer:
+    conv filters only for a ``cnn``, momentum only for ``sgd`` and ``rmsprop``."""
+    if name == "conv_filters":
+        return bool(config.architecture == "cnn")
+    if name == "momentum":
+        return config.optimizer in ("sgd", "rmsprop")
+    return True
+
+
+SUMMARY_NAMES = {"activation": "", "optimizer": "", "dropout": "drop", "learning_rate": "lr",
+                 "lr_schedule": "schedule", "momentum": "mom", "batch_size": "bs",
+                 "epochs": "ep", "validation_split": "val", "seed": "seed",
+                 "early_stopping_patience": "pat"}
+"""The settings a summary names when they differ from the defaults, and their short
+names (empty: the value alone, e.g. ``gelu``)."""
 
 
 # --- field specs --------------------------------------------------------------------
