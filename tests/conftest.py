@@ -42,3 +42,11 @@ def small_data() -> MnistData:
 def real_mnist() -> MnistData:
     """The real, verified MNIST through the real loader (cache, or fetched and cached)."""
     return load_mnist()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the real MNIST, through any fixture, is marked ``real_mnist``,
+    so ``-m "not real_mnist"`` is a true offline run."""
+    for item in items:
+        if "real_mnist" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.real_mnist)

@@ -85,6 +85,7 @@ def test_evaluate_prints_tables(trained: Path, capfd: pytest.CaptureFixture[str]
     assert "Most confused (true→predicted): " in out and "×" in out
 
 
+@pytest.mark.real_mnist
 def test_data_reports_source(capfd: pytest.CaptureFixture[str]) -> None:
     capfd.readouterr()
     assert main(["data", "--json"]) == 0
@@ -203,6 +204,7 @@ def test_missing_data_is_explained(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.real_mnist
 def test_ctrl_c_stops_and_still_saves(tmp_path: Path) -> None:
     """SIGINT mid-training: the run is saved as stopped, exit code 0, no traceback."""
     proc = subprocess.Popen(
@@ -226,6 +228,7 @@ def test_ctrl_c_stops_and_still_saves(tmp_path: Path) -> None:
     assert run.status == "stopped" and 1 <= run.epochs_done < 200
 
 
+@pytest.mark.real_mnist
 def test_log_output_does_not_flood(tmp_path: Path) -> None:
     """Without a terminal, progress is one line per epoch and phase, no bars."""
     done = subprocess.run(

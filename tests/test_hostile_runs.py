@@ -36,6 +36,12 @@ def one_run(small_data: MnistData, tmp_path_factory: pytest.TempPathFactory) -> 
     return train_evaluate_save(CONFIG, small_data, store, lambda _e: None).run.path
 
 
+@pytest.fixture(autouse=True)
+def small_data_for_the_cli(small_data: MnistData, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's commands get the small synthetic digits instead of MNIST (no download)."""
+    monkeypatch.setattr("mnist_tui.cli.console.load_mnist", lambda *_a, **_k: small_data)
+
+
 @pytest.fixture
 def runs(one_run: Path, tmp_path: Path) -> Path:
     """A runs folder holding one copy of :func:`one_run` under its own id."""
