@@ -1,4 +1,5 @@
-"""What the app remembers between sessions (the theme), in the user's config folder."""
+"""What the app remembers between sessions (the theme, the digit style), in the user's
+config folder. The file is read like any file from disk: bounded, and ignored if damaged."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import os
 from pathlib import Path
 
 from mnist_tui.core.atomic import atomic_write_text
+from mnist_tui.core.bounded_io import is_plain_file, read_text_bounded
 
 PREFERENCES_ENV = "MNIST_TUI_CONFIG_DIR"
+MAX_PREFERENCES_BYTES = 64 << 10
 
 
 def preferences_path() -> Path:
@@ -24,9 +27,12 @@ def preferences_path() -> Path:
 def load_preferences() -> dict[str, str]:
     """The saved preferences; none when the file is missing or unreadable (never an error:
     a damaged file only costs the user their theme)."""
+    path = preferences_path()
+    if not is_plain_file(path):
+        return {}
     try:
-        data = json.loads(preferences_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_text_bounded(path, MAX_PREFERENCES_BYTES))
+    except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(data, dict):
         return {}
