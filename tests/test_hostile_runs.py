@@ -389,3 +389,28 @@ def test_a_reader_that_goes_away_costs_no_run(tmp_path: Path) -> None:
         time.sleep(0.5)
     run = RunStore(tmp_path).load("latest")
     assert run.status == "completed" and run.epochs_done == 3
+
+
+def test_output_to_a_reader_or_terminal_that_went_away_is_dropped_not_fatal(
+        tmp_path: Path) -> None:
+    import errno
+    import io
+
+    from mnist_tui.cli.outputs import SurvivingStream
+
+    class Gone(io.StringIO):
+        def __init__(self, code: int) -> None:
+            super().__init__()
+            self.code = code
+
+        def write(self, text: str) -> int:
+            raise OSError(self.code, os.strerror(self.code))
+
+        def fileno(self) -> int:
+            return os.open(tmp_path / "fd", os.O_WRONLY | os.O_CREAT)
+
+    for code in (errno.EPIPE, errno.EIO):  # a closed pipe, a hung-up terminal
+        stream = SurvivingStream(Gone(code))  # type: ignore[arg-type]
+        assert stream.write("epoch 1/5") == len("epoch 1/5") and stream.reader_gone
+    with pytest.raises(OSError, match="No space left"):  # a full disk is not hidden
+        SurvivingStream(Gone(errno.ENOSPC)).write("x")  # type: ignore[arg-type]

@@ -23,11 +23,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         # TensorFlow's C++ logs go to a file, not over the app or the progress bars.
         with native_stderr_to_log():
             if args.command is None:
+                from mnist_tui.cli.outputs import surviving_a_lost_terminal
                 from mnist_tui.ui.app import MnistApp
 
-                MnistApp(config=config_from_args(args), data_path=args.data,
-                         runs_dir=args.runs_dir).run()
-                return 0
+                app = MnistApp(config=config_from_args(args), data_path=args.data,
+                               runs_dir=args.runs_dir)
+                with surviving_a_lost_terminal():  # a hangup still ends with 129
+                    app.run()
+                # 1 after an unhandled error (Textual has printed its traceback), 128 + N
+                # after quitting on signal N, else 0.
+                return app.return_code or 0
             from mnist_tui.cli.commands import COMMANDS
             from mnist_tui.cli.outputs import surviving_outputs
 

@@ -8,6 +8,7 @@ training the way Ctrl-C does: the run is still evaluated and saved.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -19,6 +20,25 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SI
                      if hasattr(signal, name))
 STOP_NOTICE = (b"\nStopping after the current batch; the run will be saved. "
                b"Press Ctrl-C again to abort without saving.\n")
+
+
+LOST_READER = frozenset({errno.EPIPE, errno.EIO})
+"""A pipe whose reader has gone, a terminal that has gone (a hangup)."""
+
+
+def discard_output(stream: TextIO) -> None:
+    """Point ``stream``'s descriptor at ``/dev/null``: what it still holds, and all it is
+    given later, is dropped without an error."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
+
+
+def _reader_gone(exc: OSError) -> bool:
+    return exc.errno in LOST_READER
 
 
 class SurvivingStream:
@@ -37,7 +57,9 @@ class SurvivingStream:
         """Write, or drop the text if the reader is gone."""
         try:
             return self._stream.write(text)
-        except BrokenPipeError:
+        except OSError as exc:
+            if not _reader_gone(exc):
+                raise
             self._drop()
             return len(text)
 
@@ -45,17 +67,16 @@ class SurvivingStream:
         """Flush, or discard what is buffered if the reader is gone."""
         try:
             self._stream.flush()
-        except BrokenPipeError:
+        except OSError as exc:
+            if not _reader_gone(exc):
+                raise
             self._drop()
 
     def _drop(self) -> None:
         self.reader_gone = True
+        discard_output(self._stream)
         with contextlib.suppress(OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(devnull, self._stream.fileno())
-            finally:
-                os.close(devnull)
+            self._stream.flush()  # what was buffered goes to /dev/null now
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -74,6 +95,40 @@ def surviving_outputs() -> Iterator[None]:
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
         sys.stdout, sys.stderr = saved
+
+
+@contextlib.contextmanager
+def surviving_a_lost_terminal() -> Iterator[None]:
+    """Run the full-screen app inside; a terminal gone by its end costs no exit code.
+
+    Textual's last words (the quit message, a traceback) and the text Python still holds
+    for the terminal would fail to write, raise ``OSError`` and turn the exit code into
+    1 or 120. When the terminal is gone, what is left for it is discarded and that
+    ``OSError`` swallowed; any other ``OSError`` is raised as usual.
+    """
+    try:
+        yield
+    except OSError:
+        if not _discard_if_lost():
+            raise
+    else:
+        _discard_if_lost()
+
+
+def _discard_if_lost() -> bool:
+    """Flush stdout and stderr; point each that cannot be flushed at ``/dev/null``."""
+    lost = False
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:
+            lost = True
+            discard_output(stream)
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        except ValueError:  # closed
+            continue
+    return lost
 
 
 class StopSignals:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -52,6 +58,11 @@ TAB_FOCUS = {"setup": "#preset", "training": "#train-view", "results": "#confusi
 OUTCOME_TEXT = {"completed": "completed", "stopped": "stopped by you",
                 "early_stopped": "stopped early (no validation gain)"}
 FINISHED = frozenset({WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED})
+QUIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+"""Signals that quit the app as ctrl+q does (SIGHUP: the terminal or SSH session went away)."""
+SignalHandler = Callable[[int, FrameType | None], object] | int | None
+"""What ``signal.getsignal`` returns."""
 
 
 class MnistApp(App[None]):
@@ -99,6 +110,8 @@ class MnistApp(App[None]):
         self._data_text = "Loading MNIST…"
         self._quitting = False
         """Set when the app begins to quit."""
+        self._signal_handlers: dict[int, SignalHandler] = {}
+        """The handlers our quit signals had before the app took them over."""
 
     # --- layout ------------------------------------------------------------------------------
 
@@ -115,13 +128,14 @@ class MnistApp(App[None]):
                 yield SampleViewer(id="viewer")
             with TabPane("5 Runs", id="runs"):
                 yield RunsView(id="runs-view")
-        yield Static("Loading MNIST…", id="status-bar")
+        yield Static("Loading MNIST…", id="status-bar", markup=False)
         yield KeysFooter()
 
     def on_mount(self) -> None:
         theme = load_preferences().get("theme")
         if theme in self.available_themes:
             self.theme = theme  # the one chosen last time
+        self._take_quit_signals()
         self.load_data()
 
     def watch_theme(self, theme: str) -> None:
@@ -129,10 +143,44 @@ class MnistApp(App[None]):
         try:
             save_preference("theme", theme)
         except OSError as exc:
-            self.notify(f"The theme could not be remembered: {exc}", severity="warning")
+            self.notify(f"The theme could not be remembered: {exc}", severity="warning",
+                        markup=False)
 
     def on_unmount(self) -> None:
         self._quitting = True
+        self._give_back_quit_signals()
+
+    # --- signals -----------------------------------------------------------------------------
+
+    def _take_quit_signals(self) -> None:
+        """Quit on SIGTERM and SIGHUP as on ctrl+q, exiting with 128 + the signal's number.
+
+        Only where asyncio can watch signals (the main thread, not Windows); a signal the
+        process was started ignoring (``nohup``) stays ignored.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for signum in QUIT_SIGNALS:
+            previous = signal.getsignal(signum)
+            if previous == signal.SIG_IGN:
+                continue
+            try:
+                loop.add_signal_handler(signum, self._quit, 128 + signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue
+            self._signal_handlers[signum] = previous
+
+    def _give_back_quit_signals(self) -> None:
+        """The quit signals get back the handlers they had before the app started
+        (the default one where that handler was not set from Python)."""
+        loop = asyncio.get_running_loop()
+        for signum, previous in self._signal_handlers.items():
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signum)  # back to the default
+                if previous is not None:
+                    signal.signal(signum, previous)
+        self._signal_handlers.clear()
 
     # --- status ------------------------------------------------------------------------------
 
@@ -220,7 +268,7 @@ class MnistApp(App[None]):
         config = self.query_one(ConfigForm).config
         if config is None or self.data is None or self.training:
             if config is None:
-                self.notify("Fix the marked fields first.", severity="warning")
+                self.notify("Fix the marked fields first.", severity="warning", markup=False)
             return
         self.training = True
         self._stop = threading.Event()
@@ -363,7 +411,7 @@ class MnistApp(App[None]):
     @on(RunsView.RefreshRequested)
     def _refresh_requested(self) -> None:
         self.refresh_runs()
-        self.notify("Runs reloaded")
+        self.notify("Runs reloaded", markup=False)
 
     @on(RunsView.Chosen)
     def _run_chosen(self, message: RunsView.Chosen) -> None:
@@ -371,7 +419,7 @@ class MnistApp(App[None]):
         if message.what == "settings":
             self.query_one(ConfigForm).set_config(run.config)
             self.action_show_tab("setup")
-            self.notify(f"Settings of {run.run_id} loaded into the form")
+            self.notify(f"Settings of {run.run_id} loaded into the form", markup=False)
         elif message.what == "delete":
             def delete(answer: bool | None) -> None:
                 if answer:
@@ -380,7 +428,7 @@ class MnistApp(App[None]):
                     except (RunError, OSError) as exc:
                         self.push_screen(ErrorScreen("Could not delete the run", str(exc)))
                     else:
-                        self.notify(f"Deleted {run.run_id}")
+                        self.notify(f"Deleted {run.run_id}", markup=False)
                         if self._last_run is not None and self._last_run.run_id == run.run_id:
                             self._forget_shown_run(f"Run {run.run_id} was deleted.")
                     self.refresh_runs()
@@ -391,7 +439,7 @@ class MnistApp(App[None]):
                 delete)
         elif self.data is None:
             self.notify("MNIST is not loaded, so runs cannot be opened yet.",
-                        severity="warning")
+                        severity="warning", markup=False)
         else:
             self.query_one(TrainingView).show_history(
                 list(run.history), f"Saved run {run.run_id}: {run.config.summary()}, "
@@ -462,15 +510,24 @@ class MnistApp(App[None]):
 
     async def action_quit(self) -> None:
         """Quit; a running training is stopped first (and its run saved)."""
+        self._quit()
+
+    def _quit(self, return_code: int = 0) -> None:
+        """Exit with ``return_code``; a running training is told to stop.
+
+        Its worker thread then evaluates and saves the stopped run: :meth:`run` returns
+        only once that thread has ended (asyncio waits for its default executor).
+        """
         self._quitting = True
         if not self.training:
-            self.exit()
+            self.exit(return_code=return_code)
             return
         self._stop.set()
-        self.exit(message=f"Training stopped: what it learned is evaluated and saved as a "
-                          f"stopped run in {self.store.root} (if it got to its first step)")
+        self.exit(return_code=return_code, message=Text(
+            "Training stopped: what it learned is evaluated and saved as a stopped run in "
+            f"{self.store.root} (if it got to its first step)"))
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Train", "Train with the settings in the form", self.action_train)
         yield SystemCommand("Stop training", "Stop now and save the run", self.action_stop)

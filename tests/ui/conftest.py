@@ -28,6 +28,13 @@ FAST = TrainConfig(hidden_units=(64,), batch_size=128, epochs=2, validation_spli
 
 
 @pytest.fixture(autouse=True)
+def same_device_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The device reads "CPU" on every machine (not "CPU (8 cores)" or a GPU's name), so
+    what the tests see and the snapshots show do not depend on the machine."""
+    monkeypatch.setattr("mnist_tui.core.training.describe_device", lambda: "CPU")
+
+
+@pytest.fixture(autouse=True)
 def thawed_heap() -> Iterator[None]:
     """The app freezes the heap for the rest of its process; tests share one process."""
     yield

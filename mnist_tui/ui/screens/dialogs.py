@@ -5,12 +5,13 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Markdown, Static
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Ask a yes/no question; dismisses with the answer."""
+    """Ask a yes/no question (plain text, shown as written); dismisses with the answer."""
 
     BINDINGS = [
         Binding("y", "answer(True)", "Yes", id="confirm.yes", tooltip="Yes"),
@@ -23,7 +24,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self._question, classes="dialog-text")
+            yield Static(self._question, classes="dialog-text", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Yes (y)", id="yes", variant="error")
                 yield Button("No (n)", id="no", variant="primary")
@@ -40,7 +41,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class ErrorScreen(ModalScreen[None]):
-    """Show an error; the app lives on."""
+    """Show an error (a plain-text title and message, shown as written); the app lives on."""
 
     BINDINGS = [Binding("escape,enter", "dismiss", "Close", id="error.close",
                         tooltip="Close this message")]
@@ -51,7 +52,8 @@ class ErrorScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog error-dialog"):
-            yield Static(f"[b]{self._title}[/b]", classes="dialog-title")
+            yield Static(Content.styled(self._title, "bold"), classes="dialog-title",
+                         markup=False)
             with VerticalScroll(classes="dialog-scroll"):
                 yield Static(self._message, classes="dialog-text", markup=False)
             with Horizontal(classes="dialog-buttons"):

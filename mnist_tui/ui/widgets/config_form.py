@@ -81,7 +81,8 @@ class ConfigForm(VerticalScroll):
                     yield Input(format_field(name, value), id=f"field-{name}",
                                 validators=[FieldValidator(name)], compact=True,
                                 valid_empty=False, placeholder=spec.hint)
-                yield Static(spec.hint, classes="form-hint", id=f"hint-{name}")
+                # The hint becomes the reason a value is refused, which quotes the value.
+                yield Static(spec.hint, classes="form-hint", id=f"hint-{name}", markup=False)
         yield Static("", id="form-error")
         yield Button("Train  (ctrl+t)", id="train-button", variant="success")
 

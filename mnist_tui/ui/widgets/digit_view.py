@@ -53,7 +53,8 @@ def shaded_digit(image: np.ndarray, threshold: float = 0.35) -> Text:
 def half_size(image: np.ndarray) -> np.ndarray:
     """2x2 mean pooling: a 28x28 digit becomes 14x14 for the grid."""
     pixels = np.asarray(image, dtype=np.float32)
-    return pixels.reshape(14, 2, 14, 2).mean(axis=(1, 3))
+    pooled: np.ndarray = pixels.reshape(14, 2, 14, 2).mean(axis=(1, 3))
+    return pooled
 
 
 def probability_bars(probabilities: np.ndarray, true_label: int, width: int = 24) -> Text:
@@ -123,7 +124,8 @@ class SampleViewer(Vertical, can_focus=True):
                          allow_blank=False, id="filter-pred", compact=True)
             yield Select([("by index", "index"), ("surest first", "confidence")],
                          value="index", allow_blank=False, id="filter-order", compact=True)
-        yield Static("No samples yet: train a model or open a saved run.", id="viewer-position")
+        yield Static("No samples yet: train a model or open a saved run.", id="viewer-position",
+                     markup=False)
         with Horizontal(id="viewer-body"):
             yield Static("", id="digit-art")
             yield Static("", id="digit-info")
@@ -153,7 +155,7 @@ class SampleViewer(Vertical, can_focus=True):
         self._reselect()
 
     def clear(self, note: str) -> None:
-        """No samples on show: ``note`` says why."""
+        """No samples on show: ``note`` (plain text) says why."""
         self._evaluation, self._images = None, None
         self._selection = np.zeros(0, dtype=np.int64)
         self._position = 0

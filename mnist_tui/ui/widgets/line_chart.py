@@ -53,7 +53,8 @@ def braille_cells(points: np.ndarray, rows: int, cols: int) -> np.ndarray:
     ys = np.clip(xy[:, 1], 0, rows * 4 - 1)
     dots[ys, xs] = True
     cells = dots.reshape(rows, 4, cols, 2) * BRAILLE_BITS[None, :, None, :]
-    return cells.sum(axis=(1, 3), dtype=np.uint16).astype(np.uint8)
+    masks: np.ndarray = cells.sum(axis=(1, 3), dtype=np.uint16).astype(np.uint8)
+    return masks
 
 
 def tick_label(value: float, span: float) -> str:

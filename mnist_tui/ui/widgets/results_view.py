@@ -9,6 +9,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
@@ -37,7 +38,8 @@ class ResultsView(VerticalScroll):
         pred_class: int
 
     def compose(self) -> ComposeResult:
-        yield Static("No results yet: train a model or open a saved run.", id="results-summary")
+        yield Static("No results yet: train a model or open a saved run.", id="results-summary",
+                     markup=False)
         with Horizontal(id="results-tables"):
             with Vertical(id="confusion-box"):
                 yield Static("Confusion matrix: rows true, columns predicted. "
@@ -52,13 +54,18 @@ class ResultsView(VerticalScroll):
         self.set_class(self.size.width < 100, "-narrow")
 
     def show(self, evaluation: Evaluation, title: str) -> None:
-        """Fill every table from ``evaluation``, from the top (a new run's title shows)."""
+        """Fill every table from ``evaluation``, from the top (a new run's title shows).
+
+        ``title`` is plain text, shown as written.
+        """
         self.scroll_home(animate=False)
         errors = int(evaluation.confusion.sum() - np.trace(evaluation.confusion))
-        self.query_one("#results-summary", Static).update(
-            f"[b]{title}[/b]\nTest accuracy [b]{evaluation.accuracy:.2%}[/b]   "
-            f"loss {evaluation.loss:.4f}   {errors} of {len(evaluation.labels):,} wrong\n"
-            f"Most confused (true→predicted): {confusions_text(evaluation.confusion)}")
+        self.query_one("#results-summary", Static).update(Content.from_markup(
+            "[b]$title[/b]\nTest accuracy [b]$accuracy[/b]   loss $loss   $errors wrong\n"
+            "Most confused (true→predicted): $confused", title=title,
+            accuracy=f"{evaluation.accuracy:.2%}", loss=f"{evaluation.loss:.4f}",
+            errors=f"{errors} of {len(evaluation.labels):,}",
+            confused=confusions_text(evaluation.confusion)))
         confusion = self.query_one("#confusion", DataTable)
         confusion.clear(columns=True)
         confusion.add_column("true", key="true")
@@ -79,7 +86,7 @@ class ResultsView(VerticalScroll):
                               f"{row.f1:.3f}", str(row.support))
 
     def clear(self, note: str) -> None:
-        """No results on show: ``note`` says why."""
+        """No results on show: ``note`` (plain text) says why."""
         self.query_one("#results-summary", Static).update(note)
         for table in self.query(DataTable):
             table.clear(columns=True)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
@@ -42,26 +44,29 @@ class RunsView(Vertical):
         self._runs: list[RunInfo] = []
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="runs-caption")
-        table: DataTable[str] = DataTable(id="runs-table", cursor_type="row",
-                                          zebra_stripes=True)
+        yield Static("", id="runs-caption", markup=False)
+        table: DataTable[Text] = DataTable(id="runs-table", cursor_type="row",
+                                           zebra_stripes=True)
         # The settings, the widest column, come last: an 80-column terminal still shows
         # every run's accuracy, epochs, status and date.
         table.add_columns("run", "test acc", "epochs", "status", "saved (UTC)", "settings")
         yield table
-        yield Static("", id="runs-problems")
+        yield Static("", id="runs-problems", markup=False)
 
     def show_runs(self, root: str, runs: list[RunInfo], bad: list[BadRun]) -> None:
-        """Fill the table; the cursor stays on the run it was on, if that run is still there."""
+        """Fill the table; the cursor stays on the run it was on, if that run is still there.
+
+        Every cell is plain text (a run's id is its folder's name, which may hold anything).
+        """
         chosen = self.selected
         self._runs = runs
         table = self.query_one("#runs-table", DataTable)
         table.clear()
         for run in runs:
-            table.add_row(run.run_id, f"{run.test_accuracy:.2%}",
-                          f"{run.epochs_done}/{run.config.epochs}", run.status.replace("_", " "),
-                          run.created[5:16].replace("T", " "), run.config.summary(),
-                          key=run.run_id)
+            cells = (run.run_id, f"{run.test_accuracy:.2%}",
+                     f"{run.epochs_done}/{run.config.epochs}", run.status.replace("_", " "),
+                     run.created[5:16].replace("T", " "), run.config.summary())
+            table.add_row(*(Text(cell, end="") for cell in cells), key=run.run_id)
         ids = [run.run_id for run in runs]
         if chosen is not None and chosen.run_id in ids:
             table.move_cursor(row=ids.index(chosen.run_id))
@@ -71,7 +76,8 @@ class RunsView(Vertical):
             caption = f"No saved runs in {root} yet: train one (ctrl+t)."
         self.query_one("#runs-caption", Static).update(caption)
         self.query_one("#runs-problems", Static).update(
-            "\n".join(f"[yellow]skipped[/] {item.reason}" for item in bad))
+            Content("\n").join(Content.from_markup("[yellow]skipped[/] $reason",
+                                                    reason=item.reason) for item in bad))
 
     @property
     def selected(self) -> RunInfo | None:

@@ -67,7 +67,8 @@ class TrainingView(Vertical, can_focus=True):
         self._table_shown: tuple[tuple[EpochEnd, ...], int] = ((), TABLE_LINES)
 
     def compose(self) -> ComposeResult:
-        yield Static("No training yet. Set up a model and press ctrl+t.", id="train-status")
+        yield Static("No training yet. Set up a model and press ctrl+t.", id="train-status",
+                     markup=False)
         yield ProgressLines(progress_rows("epoch", 0, "", 0, ""), id="progress")
         with Horizontal(id="curves"):
             yield LineChart("loss", bounds=(0.0, None), id="loss-plot")
@@ -80,7 +81,10 @@ class TrainingView(Vertical, can_focus=True):
         return list(self._history)
 
     def set_status(self, text: str) -> None:
-        """The line above the progress bars (a fixed two-line area: no layout pass)."""
+        """The line above the progress bars (a fixed two-line area: no layout pass).
+
+        ``text`` is plain: paths and reasons in it are shown as written.
+        """
         self.query_one("#train-status", Static).update(text, layout=False)
 
     def _show_progress(self, epoch_label: str, epoch_done: float, epoch_text: str,
