@@ -5,10 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
+from mnist_tui.core.comparison import (
+    differing_settings,
+    disagreements,
+    metric_rows,
+    recall_by_digit,
+)
+from mnist_tui.core.evaluation import Evaluation
 from mnist_tui.core.events import EpochEnd
+from mnist_tui.core.run_record import RunInfo
 
 EPOCH_HEADERS = ("epoch", "loss", "accuracy", "val loss", "val acc", "seconds")
 
@@ -56,4 +66,84 @@ def epoch_lines(rows: Sequence[EpochEnd], *, last: int | None = None) -> list[st
     lines += [line(epoch_cells(row)) for row in shown]
     if len(shown) < len(rows):
         lines.append(f"(last {len(shown)} of {len(rows)} epochs)")
+    return lines
+
+
+# --- comparing runs ---------------------------------------------------------------------
+
+RECALL_GAP = 0.01
+"""A digit's recall that differs from the baseline's by this much is highlighted."""
+
+
+def run_letter(index: int) -> str:
+    """A, B, C…: how a comparison names its runs."""
+    return chr(ord("A") + index)
+
+
+def _heading(run: RunInfo, index: int) -> str:
+    return f"{run_letter(index)} {escape(run.name or run.run_id)}"
+
+
+def settings_table(runs: list[RunInfo]) -> Table:
+    """The settings that differ between the runs (all the same: says so)."""
+    table = Table(title="Settings that differ", title_justify="left", header_style="bold")
+    table.add_column("setting")
+    for index, run in enumerate(runs):
+        table.add_column(_heading(run, index))
+    rows = differing_settings(runs)
+    for row in rows:
+        table.add_row(row.name.replace("_", " "), *(escape(value) for value in row.values))
+    if not rows:
+        table.add_row("(none: the same settings)", *("" for _ in runs))
+    return table
+
+
+def metrics_table(runs: list[RunInfo]) -> Table:
+    """Test figures, size and time; the best of each row in bold green with a star."""
+    table = Table(title="Results (* best)", title_justify="left", header_style="bold")
+    table.add_column("")
+    for index, run in enumerate(runs):
+        table.add_column(_heading(run, index), justify="right")
+    for row in metric_rows(runs):
+        cells = [row.fmt.format(value) if np.isfinite(value) else "-" for value in row.values]
+        if row.best is not None:
+            cells[row.best] = f"[bold green]*{cells[row.best]}[/]"
+        table.add_row(row.name, *cells)
+    return table
+
+
+def recall_table(runs: list[RunInfo]) -> Table:
+    """Recall per digit; a run's cell is green or red where it beats or trails run A."""
+    recalls = recall_by_digit(runs)
+    table = Table(title="Recall per digit (vs A: green better, red worse)", title_justify="left",
+                  header_style="bold")
+    table.add_column("digit", justify="right")
+    for index, run in enumerate(runs):
+        table.add_column(_heading(run, index), justify="right")
+    for digit, row in enumerate(recalls):
+        cells = [f"{row[0]:.4f}"]
+        for value in row[1:]:
+            gap = value - row[0]
+            style = "green" if gap >= RECALL_GAP else "red" if gap <= -RECALL_GAP else ""
+            cells.append(f"[{style}]{value:.4f}[/]" if style else f"{value:.4f}")
+        table.add_row(str(digit), *cells)
+    return table
+
+
+
+
+def compare_tables(runs: list[RunInfo]) -> list[Table]:
+    """The settings that differ, the results with the best marked, recall per digit."""
+    return [settings_table(runs), metrics_table(runs), recall_table(runs)]
+
+
+def disagreement_lines(evaluations: list[Evaluation]) -> list[str]:
+    """``A right, B wrong: 84 · B right, A wrong: 61 · both wrong: 121``, A against each."""
+    lines = []
+    for found in disagreements(evaluations):
+        a, b = run_letter(found.a), run_letter(found.b)
+        counts = found.counts()
+        lines.append(f"{a} right, {b} wrong: {counts['a_right_b_wrong']:,} · {b} right, {a} "
+                     f"wrong: {counts['b_right_a_wrong']:,} · both wrong: "
+                     f"{counts['both_wrong']:,}")
     return lines

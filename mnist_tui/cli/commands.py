@@ -148,9 +148,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out = console()
     out.print(f"[bold]{escape(run.run_id)}[/]  {escape(run.config.summary())}  ({run.status}, "
               f"{run.epochs_done} epochs)")
-    errors = int(evaluation.confusion.sum() - np.trace(evaluation.confusion))
     out.print(f"Test accuracy [bold]{evaluation.accuracy:.4f}[/]  loss {evaluation.loss:.4f}  "
-              f"errors {errors} of {len(evaluation.labels):,}")
+              f"errors {evaluation.errors} of {len(evaluation.labels):,}")
     out.print(f"Most confused (true→predicted): {confusions_text(evaluation.confusion)}")
     if run.history:
         out.print(epoch_table(run.history, title="History"))

@@ -29,6 +29,7 @@ from mnist_tui.core.events import (
     TrainingEvent,
     TrainingFinished,
     TrainingStarted,
+    plural,
 )
 from mnist_tui.tables import epoch_table, fmt
 
@@ -75,10 +76,7 @@ class LiveTrainingView:
         match event:
             case TrainingStarted():
                 self._started = event
-                self._console.print(
-                    f"Training {event.train_samples:,} digits "
-                    f"({event.val_samples:,} held out) on {escape(event.device)}, "
-                    f"{event.param_count:,} parameters")
+                self._console.print(escape(event.description))
                 self._overall = self._progress.add_task(
                     "overall", total=event.epochs * event.steps_per_epoch, rate="", metrics="")
                 self._epoch_task = self._progress.add_task(
@@ -136,19 +134,15 @@ class LogLinesView:
         match event:
             case TrainingStarted():
                 self._epochs = event.epochs
-                self._say(f"training {event.train_samples} digits ({event.val_samples} held "
-                          f"out) on {event.device}, {event.param_count} parameters, "
-                          f"{event.epochs} epoch{'s' * (event.epochs != 1)} x "
-                          f"{event.steps_per_epoch} steps")
+                self._say(f"{event.description}, {plural(event.epochs, 'epoch')} x "
+                          f"{plural(event.steps_per_epoch, 'step')}")
             case EpochEnd():
                 val = (f" val_loss {fmt(event.val_loss)} val_accuracy {fmt(event.val_accuracy)}"
                        if event.val_loss is not None else "")
                 self._say(f"epoch {event.epoch}/{self._epochs} loss {fmt(event.loss)} "
                           f"accuracy {fmt(event.accuracy)}{val} ({event.seconds:.1f}s)")
             case TrainingFinished():
-                self._say(f"training {event.outcome.replace('_', ' ')} after "
-                          f"{event.epochs_done} epochs in {event.seconds:.1f}s"
-                          f"{event.kept_note}")
+                self._say(event.summary)
             case EvaluationStarted():
                 self._say(f"evaluating on {event.samples} test digits")
             case RunSaved():

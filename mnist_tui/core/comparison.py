@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from mnist_tui.core.config import FIELDS, format_field
-from mnist_tui.core.evaluation import NUM_CLASSES, Evaluation, per_class_metrics
+from mnist_tui.core.evaluation import NUM_CLASSES, Evaluation, error_count, per_class_metrics
 from mnist_tui.core.run_record import RunInfo
 
 MIN_RUNS, MAX_RUNS = 2, 6
@@ -99,8 +99,7 @@ def metric_rows(runs: list[RunInfo]) -> list[MetricRow]:
     return [
         row("test accuracy", [run.test_accuracy for run in runs], True, "{:.2%}"),
         row("test loss", [run.test_loss for run in runs], False, "{:.4f}"),
-        row("errors", [float(run.confusion.sum() - np.trace(run.confusion)) for run in runs],
-            False, "{:,.0f}"),
+        row("errors", [float(error_count(run.confusion)) for run in runs], False, "{:,.0f}"),
         row("parameters", [float(run.param_count) for run in runs], False, "{:,.0f}"),
         row("train seconds", [run.train_seconds for run in runs], False, "{:.1f}"),
         row("epochs", [float(run.epochs_done) for run in runs], None, "{:.0f}"),

@@ -37,6 +37,11 @@ class Evaluation:
     per_class: tuple[ClassMetrics, ...]
 
     @property
+    def errors(self) -> int:
+        """Test digits the model got wrong."""
+        return error_count(self.confusion)
+
+    @property
     def predictions(self) -> np.ndarray:
         """Predicted class of each sample."""
         return np.asarray(self.probabilities.argmax(axis=1))
@@ -56,10 +61,15 @@ class Evaluation:
         return {
             "loss": self.loss,
             "accuracy": self.accuracy,
-            "errors": int(self.confusion.sum() - np.trace(self.confusion)),
+            "errors": self.errors,
             "confusion_matrix": self.confusion.tolist(),
             "per_class": [vars(c) for c in self.per_class],
         }
+
+
+def error_count(confusion: np.ndarray) -> int:
+    """The off-diagonal total of a confusion matrix: the mistakes."""
+    return int(confusion.sum() - np.trace(confusion))
 
 
 def evaluate_probabilities(probabilities: np.ndarray, labels: np.ndarray) -> Evaluation:

@@ -34,6 +34,12 @@ class TrainingStarted:
     param_count: int
     device: str
 
+    @property
+    def description(self) -> str:
+        """``Training 54,000 digits (6,000 held out) on CPU: 101,770 parameters``."""
+        return (f"Training {self.train_samples:,} digits ({self.val_samples:,} held out) on "
+                f"{self.device}: {self.param_count:,} parameters")
+
 
 @dataclass(frozen=True)
 class StepPoint:
@@ -115,6 +121,12 @@ class TrainingFinished:
     def epochs_done(self) -> int:
         """Completed epochs."""
         return len(self.history)
+
+    @property
+    def summary(self) -> str:
+        """``Training completed after 5 epochs in 2.3s`` (and which epoch's weights kept)."""
+        return (f"Training {OUTCOME_TEXT[self.outcome]} after {plural(self.epochs_done, 'epoch')}"
+                f" in {self.seconds:.1f}s{self.kept_note}")
 
     @property
     def kept_note(self) -> str:

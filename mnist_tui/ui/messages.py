@@ -69,3 +69,11 @@ class NoRun(Message):
     """Training ended without a run to show (stopped before its first step)."""
 
     reason: str
+
+
+@dataclass
+class CompareReady(Message):
+    """The marked runs and their test evaluations, ready to compare."""
+
+    runs: list[RunInfo]
+    evaluations: list[Evaluation]

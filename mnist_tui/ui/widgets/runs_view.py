@@ -1,4 +1,4 @@
-"""Saved runs: a table to open, delete or retrain from."""
+"""Saved runs: a table to find, open, mark, compare, name, delete or retrain from."""
 
 from __future__ import annotations
 
@@ -11,94 +11,216 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.reactive import reactive
+from textual.widgets import DataTable, Input, Static
 
+from mnist_tui.core.comparison import MAX_RUNS
+from mnist_tui.core.events import plural
+from mnist_tui.core.run_query import SORT_KEYS, filter_runs, sort_runs
 from mnist_tui.core.runs import BadRun, RunInfo
+
+STATUS_WORDS = {"completed": "done", "stopped": "stopped", "early_stopped": "early"}
+"""A run's status in the table: short, so the columns a user scans first fit 80 columns."""
+COLUMNS: tuple[tuple[str, str | None], ...] = (
+    ("", None), ("run", "name"), ("test acc", "acc"), ("settings", None),
+    ("epochs", "epochs"), ("status", None), ("saved (UTC)", "date"))
+"""Each column's header and the sort key a click on it applies. The marks, the run and
+its accuracy come first and the save time last: at 80 columns it is the one cut off."""
+SORT_CYCLE = ("date", "acc", "loss", "duration", "params", "name")
 
 
 class RunsView(Vertical):
-    """The runs directory as a table; Enter opens a run."""
+    """The runs directory as a table; Enter opens a run, space marks runs to compare."""
+
+    DEFAULT_CSS = """
+    RunsView #runs-filter.-hidden { display: none; }
+    RunsView #runs-filter { height: 3; }
+    """
 
     BINDINGS = [
         Binding("enter", "open", "Open", id="runs.open", tooltip="Open the selected run"),
+        Binding("space", "mark", "Mark", id="runs.mark",
+                tooltip=f"Mark or unmark the run, to compare (2 to {MAX_RUNS}) or delete"),
+        Binding("c", "compare", "Compare", id="runs.compare",
+                tooltip="Compare the marked runs side by side"),
+        Binding("slash", "find", "Filter", id="runs.filter",
+                tooltip="Show only runs whose name, note, tags or settings hold the words"),
+        Binding("o", "sort", "Sort", id="runs.sort",
+                tooltip="Sort by the next column: date, accuracy, loss, duration, size, name"),
+        Binding("n", "annotate", "Name", id="runs.annotate",
+                tooltip="Give the run a name, a note and tags"),
         Binding("d,delete", "delete", "Delete", id="runs.delete",
-                tooltip="Delete the selected run (asks first)"),
+                tooltip="Delete the marked runs, or the selected one (asks first)"),
         Binding("s", "settings", "Use settings", id="runs.settings",
                 tooltip="Load the selected run's settings into the form"),
         Binding("r", "refresh_runs", "Refresh", id="runs.refresh",
                 tooltip="Read the runs directory again"),
     ]
 
+    sort_key: reactive[str] = reactive("date", init=False)
+    """The column the runs are sorted by (a key of :data:`SORT_KEYS`)."""
+    sort_reversed: reactive[bool] = reactive(False, init=False)
+    """Sorted against the column's natural order."""
+    filter_text: reactive[str] = reactive("", init=False)
+    """Only runs holding every word of this are listed."""
+
     @dataclass
     class Chosen(Message):
-        """The user asked to do ``what`` (open, delete, settings) with ``run``."""
+        """The user asked to do ``what`` (open, delete, settings, annotate) with ``runs``."""
 
-        run: RunInfo
+        runs: list[RunInfo]
         what: str
+
+        @property
+        def run(self) -> RunInfo:
+            """The first (for one-run actions, the only) run."""
+            return self.runs[0]
 
     class RefreshRequested(Message):
         """The user asked to list the runs again."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self._all: list[RunInfo] = []
         self._runs: list[RunInfo] = []
+        self._bad: list[BadRun] = []
+        self._root = ""
+        self._shown: str | None = None
+        self._marked: list[str] = []
+        """Paths (as text) of the marked runs, in the order they were marked."""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-caption", markup=False)
+        yield Input(placeholder="filter: words in name, note, tags or settings (Esc: done)",
+                    id="runs-filter", classes="-hidden")
         table: DataTable[Text] = DataTable(id="runs-table", cursor_type="row",
                                            zebra_stripes=True)
-        # The settings, the widest column, come last: an 80-column terminal still shows
-        # every run's accuracy, epochs, status and date.
-        table.add_columns("run", "test acc", "epochs", "status", "saved (UTC)", "settings")
+        table.add_columns(*(header for header, _key in COLUMNS))
         yield table
         yield Static("", id="runs-problems", markup=False)
 
-    def show_runs(self, root: str, runs: list[RunInfo], bad: list[BadRun]) -> None:
-        """Fill the table; the cursor stays on the run it was on, if that run is still there.
+    @property
+    def table(self) -> DataTable[Text]:
+        """The runs table."""
+        return self.query_one("#runs-table", DataTable)
 
-        Every cell is plain text (a run's id is its folder's name, which may hold anything).
-        """
+    def focus_main(self) -> None:
+        """Put the focus on the table."""
+        self.table.focus()
+
+    def show_runs(self, root: str, runs: list[RunInfo], bad: list[BadRun],
+                  shown: str | None = None) -> None:
+        """List ``runs`` (the filter and sort applied); ``shown`` is the id of the run on
+        show in the other tabs, marked ▶. Marks and the cursor stay on their runs."""
+        self._root, self._all, self._bad, self._shown = root, runs, bad, shown
+        paths = {str(run.path) for run in runs}
+        self._marked = [path for path in self._marked if path in paths]
+        self._fill()
+
+    def _fill(self) -> None:
         chosen = self.selected
-        self._runs = runs
-        table = self.query_one("#runs-table", DataTable)
+        self._runs = sort_runs(filter_runs(self._all, self.filter_text), self.sort_key,
+                               self.sort_reversed)
+        table = self.table
         table.clear()
-        for run in runs:
-            cells = (run.run_id, f"{run.test_accuracy:.2%}",
-                     f"{run.epochs_done}/{run.config.epochs}", run.status.replace("_", " "),
-                     run.created[5:16].replace("T", " "), run.config.summary())
-            table.add_row(*(Text(cell, end="") for cell in cells), key=run.run_id)
-        ids = [run.run_id for run in runs]
-        if chosen is not None and chosen.run_id in ids:
-            table.move_cursor(row=ids.index(chosen.run_id))
-        caption = (f"{len(runs)} run{'s' if len(runs) != 1 else ''} in {root}.  "
-                   "Enter open · s use settings · d delete · r refresh")
-        if not runs:
-            caption = f"No saved runs in {root} yet: train one (ctrl+t)."
-        self.query_one("#runs-caption", Static).update(caption)
+        for run in self._runs:
+            mark = ("●" if str(run.path) in self._marked else " ") + (
+                "▶" if run.run_id == self._shown else " ")
+            cells = (mark, run.name or run.run_id, f"{run.test_accuracy:.2%}",
+                     run.config.summary(), f"{run.epochs_done}/{run.config.epochs}",
+                     STATUS_WORDS.get(run.status, run.status),
+                     run.created[5:16].replace("T", " "))
+            # Plain text: a run's id is its folder's name, which may hold anything.
+            table.add_row(*(Text(cell, end="") for cell in cells), key=str(run.path))
+        paths = [str(run.path) for run in self._runs]
+        if chosen is not None and str(chosen.path) in paths:
+            table.move_cursor(row=paths.index(str(chosen.path)))
+        self._caption()
         self.query_one("#runs-problems", Static).update(
             Content("\n").join(Content.from_markup("[yellow]skipped[/] $reason",
-                                                    reason=item.reason) for item in bad))
+                                                    reason=item.reason) for item in self._bad))
+
+    def _caption(self) -> None:
+        if not self._all:
+            text = f"No saved runs in {self._root} yet: train one (ctrl+t)."
+        else:
+            order = "↑" if self.sort_reversed else "↓"
+            shown = (plural(len(self._all), "run") if len(self._runs) == len(self._all)
+                     else f"{len(self._runs)} of {len(self._all)} runs match "
+                          f"{self.filter_text!r}")
+            marked = f" · {len(self._marked)} marked" if self._marked else ""
+            text = (f"{shown} in {self._root}, by {self.sort_key} {order}{marked}.  "
+                    "space mark · c compare · / filter · o sort · n name")
+        self.query_one("#runs-caption", Static).update(text)
 
     @property
     def selected(self) -> RunInfo | None:
         """The run under the cursor."""
-        table = self.query_one("#runs-table", DataTable)
+        table = self.table
         if not self._runs or table.cursor_row < 0 or table.cursor_row >= len(self._runs):
             return None
         return self._runs[table.cursor_row]
 
-    def _choose(self, what: str) -> None:
-        run = self.selected
-        if run is not None:
-            self.post_message(self.Chosen(run, what))
+    @property
+    def marked(self) -> list[RunInfo]:
+        """The marked runs, in the order they were marked."""
+        by_path = {str(run.path): run for run in self._all}
+        return [by_path[path] for path in self._marked if path in by_path]
+
+    def _choose(self, what: str, runs: list[RunInfo] | None = None) -> None:
+        chosen = runs if runs is not None else ([self.selected] if self.selected else [])
+        if chosen:
+            self.post_message(self.Chosen(chosen, what))
 
     def action_open(self) -> None:
         """Open the selected run."""
         self._choose("open")
 
+    def action_mark(self) -> None:
+        """Mark the selected run, or unmark it; the cursor moves on to the next row."""
+        run = self.selected
+        if run is None:
+            return
+        path = str(run.path)
+        if path in self._marked:
+            self._marked.remove(path)
+        elif len(self._marked) >= MAX_RUNS:
+            self.notify(f"At most {MAX_RUNS} runs can be compared; unmark one first.",
+                        severity="warning", markup=False)
+            return
+        else:
+            self._marked.append(path)
+        row = self.table.cursor_row
+        self._fill()
+        self.table.move_cursor(row=min(row + 1, len(self._runs) - 1))
+
+    def action_compare(self) -> None:
+        """Compare the marked runs (2 to 6)."""
+        runs = self.marked
+        if len(runs) < 2:
+            self.notify("Mark 2 to 6 runs with space first, then press c.",
+                        severity="warning", markup=False)
+            return
+        self._choose("compare", runs)
+
+    def action_find(self) -> None:
+        """Show the filter field and put the cursor in it."""
+        field = self.query_one("#runs-filter", Input)
+        field.remove_class("-hidden")
+        field.focus()
+
+    def action_sort(self) -> None:
+        """Sort by the next key of :data:`SORT_CYCLE`."""
+        at = SORT_CYCLE.index(self.sort_key) if self.sort_key in SORT_CYCLE else -1
+        self.sort_key, self.sort_reversed = SORT_CYCLE[(at + 1) % len(SORT_CYCLE)], False
+
+    def action_annotate(self) -> None:
+        """Name, note and tag the selected run."""
+        self._choose("annotate")
+
     def action_delete(self) -> None:
-        """Delete the selected run."""
-        self._choose("delete")
+        """Delete the marked runs, or else the selected one."""
+        self._choose("delete", self.marked or None)
 
     def action_settings(self) -> None:
         """Load the selected run's settings into the form."""
@@ -107,6 +229,44 @@ class RunsView(Vertical):
     def action_refresh_runs(self) -> None:
         """List the runs again."""
         self.post_message(self.RefreshRequested())
+
+    def watch_sort_key(self) -> None:
+        self._fill()
+
+    def watch_sort_reversed(self) -> None:
+        self._fill()
+
+    def watch_filter_text(self) -> None:
+        self._fill()
+
+    @on(Input.Changed, "#runs-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.filter_text = event.value
+
+    @on(Input.Submitted, "#runs-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.focus_main()
+
+    def key_escape(self) -> None:
+        """Escape in the filter field goes back to the table (the filter stays)."""
+        field = self.query_one("#runs-filter", Input)
+        if field.has_focus:
+            if not field.value:
+                field.add_class("-hidden")
+            self.focus_main()
+
+    @on(DataTable.HeaderSelected, "#runs-table")
+    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        key = COLUMNS[event.column_index][1]
+        if key is None or key not in SORT_KEYS:
+            return
+        if key == self.sort_key:
+            self.sort_reversed = not self.sort_reversed
+        else:
+            self.sort_key, self.sort_reversed = key, False
 
     @on(DataTable.RowSelected, "#runs-table")
     def _row_selected(self, event: DataTable.RowSelected) -> None:

@@ -1,0 +1,136 @@
+"""The app around its tabs: keys that say why, the palette, quitting, and the Runs tab's
+finding, marking, naming and comparing."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.widgets import DataTable, Input, Static
+
+from mnist_tui.core.config import TrainConfig
+from mnist_tui.core.data import MnistData
+from mnist_tui.core.runs import RunStore
+from mnist_tui.ui.app import MnistApp
+from mnist_tui.ui.screens.annotate import AnnotateScreen
+from mnist_tui.ui.screens.compare import CompareScreen
+from mnist_tui.ui.screens.dialogs import ConfirmScreen
+from mnist_tui.ui.widgets.runs_view import RunsView
+from tests.ui.conftest import FAST, wait_for, write_fixed_run
+
+SIZE = (120, 40)
+AppFactory = Callable[..., MnistApp]
+
+
+def notices(app: MnistApp) -> list[str]:
+    return [str(note.message) for note in app._notifications]
+
+
+def table_text(app: MnistApp) -> list[str]:
+    table = app.query_one("#runs-table", DataTable)
+    return [" ".join(str(cell) for cell in table.get_row_at(row)) for row in
+            range(table.row_count)]
+
+
+async def test_keys_that_cannot_act_now_say_why(make_app: AppFactory) -> None:
+    app = make_app(config=TrainConfig())
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert any("Nothing is training" in text for text in notices(app))
+        app.form_valid = False
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert any("Fix the marked fields" in text for text in notices(app))
+        assert not app.training
+
+
+async def test_a_key_during_training_says_a_training_runs(make_app: AppFactory) -> None:
+    app = make_app(config=FAST.replace(epochs=30))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        await pilot.press("ctrl+t")
+        await wait_for(lambda: app.training, pilot)
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert any("A training is running" in text for text in notices(app))
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: not app.training, pilot)
+
+
+async def test_the_palette_offers_what_can_run_now_with_its_key(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        commands = {command.title: command.help
+                    for command in app.get_system_commands(app.screen)}
+        assert "Train" in commands and "^t" in commands["Train"]
+        assert "Stop training" not in commands  # nothing to stop
+        assert "Mistakes only" not in commands  # no run on show
+        for useless in ("Screenshot", "Maximize", "Minimize"):
+            assert useless not in commands
+        assert {"Theme", "Quit"} <= set(commands)
+
+
+async def test_quitting_mid_training_names_the_run_saved_after_the_save(
+        make_app: AppFactory, tmp_path: Path) -> None:
+    app = make_app(config=FAST.replace(epochs=1000))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        await pilot.press("ctrl+t")
+        await wait_for(lambda: app.training, pilot)
+        await pilot.pause(1.5)  # past the first steps: a run to save
+        assert app.training
+        await pilot.press("ctrl+q")
+    for _ in range(600):  # the worker finishes evaluating and saving after the app exits
+        if app.farewell:
+            break
+        await asyncio.sleep(0.05)
+    run = RunStore(tmp_path / "runs").load("latest")
+    assert app.farewell is not None and run.run_id in app.farewell
+    assert f"{run.test_accuracy:.2%}" in app.farewell and "stopped by you" in app.farewell
+
+
+async def test_runs_can_be_found_marked_named_compared_and_deleted(
+        make_app: AppFactory, tmp_path: Path, slice_data: MnistData) -> None:
+    runs_dir = tmp_path / "runs"
+    for run_id, target in (("20261124-120000-mlp-aaaa", 0.9), ("20261124-130000-mlp-bbbb", 0.7)):
+        write_fixed_run(runs_dir, slice_data, run_id=run_id, accuracy_target=target)
+    shutil.copytree(runs_dir / "20261124-120000-mlp-aaaa", runs_dir / "copy-of-aaaa")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        await pilot.press("5")
+        view = app.query_one(RunsView)
+        assert len(table_text(app)) == 3  # a copy lists beside its original
+        await pilot.press("o")  # by accuracy, best first
+        accuracies = [run.test_accuracy for run in view._runs]
+        assert view.sort_key == "acc" and accuracies == sorted(accuracies, reverse=True)
+        await pilot.press("slash", *"copy", "escape")
+        assert [run.run_id for run in view._runs] == ["copy-of-aaaa"]
+        await pilot.press("slash", *["backspace"] * 4, "escape")
+        assert len(view._runs) == 3
+        await pilot.press("n")  # name the run under the cursor
+        assert isinstance(app.screen, AnnotateScreen)
+        await pilot.press(*"best", "space", *"one")
+        name = app.screen.query_one("#annotate-name", Input)
+        assert name.value == "best one", (name.value, app.focused)
+        await pilot.press("enter")
+        await wait_for(lambda: any("best one" in row for row in table_text(app)), pilot)
+        assert any(run.name == "best one" for run in RunStore(runs_dir).list()[0])
+        view.table.move_cursor(row=0)
+        await pilot.press("space", "space")  # two runs marked
+        assert len(view.marked) == 2
+        await pilot.press("c")
+        await wait_for(lambda: isinstance(app.screen, CompareScreen), pilot)
+        shown = " ".join(str(widget.render()) for widget in app.screen.query(Static))
+        assert "right, B wrong:" in shown
+        await pilot.press("escape")
+        await pilot.press("d")  # the marked runs
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await wait_for(lambda: len(table_text(app)) == 1, pilot)
+        assert len(RunStore(runs_dir).list()[0]) == 1
