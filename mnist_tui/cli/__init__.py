@@ -30,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                runs_dir=args.runs_dir)
                 with surviving_a_lost_terminal():  # a hangup still ends with 129
                     app.run()
+                    if app.farewell:  # quit mid-training: which run was saved, after the save
+                        print(app.farewell)
                 # 1 after an unhandled error (Textual has printed its traceback), 128 + N
                 # after quitting on signal N, else 0.
                 return app.return_code or 0

@@ -11,10 +11,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
@@ -23,6 +23,7 @@ from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.data import DataError, MnistData, load_mnist
 from mnist_tui.core.evaluation import Evaluation
 from mnist_tui.core.events import (
+    OUTCOME_TEXT,
     BatchProgress,
     EpochEnd,
     EvaluationStarted,
@@ -30,10 +31,12 @@ from mnist_tui.core.events import (
     TrainingEvent,
     TrainingFinished,
     TrainingStarted,
+    plural,
 )
 from mnist_tui.core.heap import freeze_long_lived
 from mnist_tui.core.runs import RunError, RunInfo, RunStore
 from mnist_tui.ui.messages import (
+    CompareReady,
     DataFailed,
     DataLoaded,
     DataStatus,
@@ -43,6 +46,8 @@ from mnist_tui.ui.messages import (
     RunReady,
 )
 from mnist_tui.ui.preferences import load_preferences, save_preference
+from mnist_tui.ui.screens.annotate import AnnotateScreen, AnnotationEdit
+from mnist_tui.ui.screens.compare import CompareScreen
 from mnist_tui.ui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen
 from mnist_tui.ui.widgets.config_form import ConfigForm
 from mnist_tui.ui.widgets.digit_view import SampleViewer
@@ -55,8 +60,8 @@ TABS = ("setup", "training", "results", "samples", "runs")
 TAB_FOCUS = {"setup": "#preset", "training": "#train-view", "results": "#confusion",
              "samples": "#viewer", "runs": "#runs-table"}
 """The widget that takes the focus when its tab comes up."""
-OUTCOME_TEXT = {"completed": "completed", "stopped": "stopped by you",
-                "early_stopped": "stopped early (no validation gain)"}
+TEXTUAL_COMMANDS = frozenset({"Theme", "Change theme", "Keys", "Quit", "Quit the application"})
+"""Textual's own palette entries that are useful here (by title)."""
 FINISHED = frozenset({WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED})
 QUIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
                      if hasattr(signal, name))
@@ -72,6 +77,18 @@ class MnistApp(App[None]):
     AUTO_FOCUS = "#preset"
     TITLE = "mnist-tui"
     SUB_TITLE = "train and inspect MNIST models"
+
+    training: reactive[bool] = reactive(False, init=False, bindings=True)
+    """A training runs (Train is off, Stop on, the form locked while shown)."""
+    data: reactive[MnistData | None] = reactive(None, init=False, always_update=True,
+                                                bindings=True)
+    """The loaded, verified MNIST (``None`` until it is loaded)."""
+    device: reactive[str] = reactive("TensorFlow not loaded yet", init=False)
+    """Where TensorFlow trains, once it is imported."""
+    form_valid: reactive[bool] = reactive(True, init=False, bindings=True)
+    """Every field of the form holds a valid value."""
+    shown_run: reactive[RunInfo | None] = reactive(None, init=False, always_update=True)
+    """The run whose results, digits and curves are on show."""
 
     BINDINGS = [
         Binding("ctrl+t", "train", "Train", priority=True, id="app.train",
@@ -97,14 +114,14 @@ class MnistApp(App[None]):
         self._data_path = data_path
         self._data_loader = data_loader
         self.store = RunStore(runs_dir)
-        self.data: MnistData | None = None
-        self.device = "TensorFlow not loaded yet"
-        self.training = False
         self._stop = threading.Event()
         self._animation_level = self.animation_level
-        self._form_valid = True
-        self._last_run: RunInfo | None = None
         self._evaluation: Evaluation | None = None
+        """The test results of :attr:`shown_run`."""
+        self._opened_while_training = False
+        """The user opened a saved run while a training ran: its end does not replace it."""
+        self.farewell: str | None = None
+        """What the command line prints once the app has ended (the run saved on quit)."""
         self._stale_tabs: set[str] = {"runs"}
         """Tabs whose content is out of date; each is drawn when it is next shown."""
         self._data_text = "Loading MNIST…"
@@ -130,6 +147,31 @@ class MnistApp(App[None]):
                 yield RunsView(id="runs-view")
         yield Static("Loading MNIST…", id="status-bar", markup=False)
         yield KeysFooter()
+
+    @property
+    def form(self) -> ConfigForm:
+        """The Setup tab's form."""
+        return self.query_one(ConfigForm)
+
+    @property
+    def training_view(self) -> TrainingView:
+        """The Training tab."""
+        return self.query_one(TrainingView)
+
+    @property
+    def results_view(self) -> ResultsView:
+        """The Results tab."""
+        return self.query_one(ResultsView)
+
+    @property
+    def viewer(self) -> SampleViewer:
+        """The Samples tab."""
+        return self.query_one(SampleViewer)
+
+    @property
+    def runs_view(self) -> RunsView:
+        """The Runs tab."""
+        return self.query_one(RunsView)
 
     def on_mount(self) -> None:
         theme = load_preferences().get("theme")
@@ -196,6 +238,16 @@ class MnistApp(App[None]):
     def _show_status(self) -> None:
         self.query_one("#status-bar", Static).update(self._status(), layout=False)
 
+    def watch_data(self) -> None:
+        self._show_status()
+
+    def watch_device(self) -> None:
+        self._show_status()
+
+    def watch_training(self, training: bool) -> None:
+        self._sync_form_lock()
+        self._show_status()
+
     # --- data and engine ---------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="data",
@@ -230,13 +282,10 @@ class MnistApp(App[None]):
     @on(DataLoaded)
     def _data_loaded(self, message: DataLoaded) -> None:
         self.data = message.data
-        self._show_status()
-        self.refresh_bindings()
 
     @on(EngineReady)
     def _engine_ready(self, message: EngineReady) -> None:
         self.device = message.device
-        self._show_status()
 
     @on(DataFailed)
     def _data_failed(self, message: DataFailed) -> None:
@@ -247,17 +296,35 @@ class MnistApp(App[None]):
     # --- training ----------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return None if self.why_not(action) else True
+
+    def why_not(self, action: str) -> str | None:
+        """Why ``action`` cannot run now, in a user's words; ``None`` when it can."""
         if action == "train":
-            return True if (self.data is not None and not self.training
-                            and self._form_valid) else None
-        if action == "stop":
-            return True if self.training else None
-        return True
+            if self.training:
+                return "A training is running: stop it first (ctrl+s)."
+            if self.data is None:
+                return "MNIST is not loaded yet: see the status line."
+            if not self.form_valid:
+                return "Fix the marked fields in Setup first."
+        if action == "stop" and not self.training:
+            return "Nothing is training: ctrl+t starts a run."
+        return None
+
+    def on_key(self, event: events.Key) -> None:
+        """A key whose app binding is off now says why, instead of doing nothing."""
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and event.key in binding.key.split(","):
+                reason = self.why_not(binding.action)
+                if reason is not None:
+                    event.stop()
+                    self.notify(reason, title=binding.description, severity="warning",
+                                markup=False)
+                return
 
     @on(ConfigForm.Changed)
     def _form_changed(self, message: ConfigForm.Changed) -> None:
-        self._form_valid = message.config is not None
-        self.refresh_bindings()
+        self.form_valid = message.config is not None
 
     @on(ConfigForm.TrainPressed)
     def _train_pressed(self) -> None:
@@ -265,22 +332,21 @@ class MnistApp(App[None]):
 
     def action_train(self) -> None:
         """Train with the form's settings."""
-        config = self.query_one(ConfigForm).config
-        if config is None or self.data is None or self.training:
-            if config is None:
-                self.notify("Fix the marked fields first.", severity="warning", markup=False)
+        config = self.form.config
+        reason = self.why_not("train") or (None if config else "Fix the marked fields first.")
+        if reason is not None or config is None or self.data is None:
+            self.notify(reason or "", title="Train", severity="warning", markup=False)
             return
-        self.training = True
         self._stop = threading.Event()
+        self._opened_while_training = False
+        self.training = True
         # No animations while TensorFlow wants both cores: the tab underline's slide
         # alone is about twenty frames. The user's own level comes back afterwards.
         self._animation_level, self.animation_level = self.animation_level, "none"
-        view = self.query_one(TrainingView)
+        view = self.training_view
         view.reset()
-        view.set_status(f"Starting: {config.summary()}, {config.epochs} epochs…")
+        view.set_status(f"Starting: {config.summary()}, {plural(config.epochs, 'epoch')}…")
         self.action_show_tab("training")
-        self.refresh_bindings()
-        self._show_status()
         # The Training tab is drawn first: its first layout and paint would otherwise
         # compete for the GIL with the worker's model building and tracing.
         self.call_after_refresh(self.train_worker, config, self.data, self._stop)
@@ -297,35 +363,38 @@ class MnistApp(App[None]):
         try:
             result = train_evaluate_save(config, data, self.store, report, stop)
         except NothingTrained as exc:
+            if self._quitting:
+                self.farewell = f"Training stopped: {exc}"
             self.post_message(NoRun(str(exc)))
             return
-        self.post_message(RunReady(result.run, result.evaluation, fresh=True))
+        run = result.run
+        if self._quitting:  # the app has gone: the command line says what was saved
+            self.farewell = (f"Training {OUTCOME_TEXT[run.status]}: saved run {run.label}, "
+                             f"{plural(run.epochs_done, 'epoch')}, test accuracy "
+                             f"{run.test_accuracy:.2%}, in {run.path}")
+        self.post_message(RunReady(run, result.evaluation, fresh=True))
 
     def action_stop(self) -> None:
         """Ask the training to stop after the current batch."""
         if self.training and not self._stop.is_set():
             self._stop.set()
-            self.query_one(TrainingView).set_status("Stopping after this batch…")
+            self.training_view.set_status("Stopping after this batch…")
 
     @on(EngineEvent)
     def _engine_event(self, message: EngineEvent) -> None:
-        view = self.query_one(TrainingView)
+        view = self.training_view
         event = message.event
         match event:
             case TrainingStarted():
                 view.show_started(event)
-                view.set_status(
-                    f"Training {event.train_samples:,} digits ({event.val_samples:,} held out) "
-                    f"on {event.device}: {event.param_count:,} parameters")
+                view.set_status(event.description)
             case BatchProgress():
                 view.show_batch(event)
             case EpochEnd():
                 view.show_epoch(event)
             case TrainingFinished():
                 view.show_finished(event.seconds)
-                view.set_status(f"Training {OUTCOME_TEXT[event.outcome]} after "
-                                f"{event.epochs_done} epochs in {event.seconds:.1f}s"
-                                f"{event.kept_note}.")
+                view.set_status(f"{event.summary}.")
             case EvaluationStarted():
                 view.set_status(f"Evaluating on {event.samples:,} test digits and saving…")
             case RunSaved():
@@ -336,21 +405,29 @@ class MnistApp(App[None]):
     def _training_over(self) -> None:
         self.training = False
         self.animation_level = self._animation_level
-        self._sync_form_lock()
-        self.refresh_bindings()
-        self._show_status()
 
     @on(NoRun)
     def _no_run(self, message: NoRun) -> None:
         self._training_over()
-        self.query_one(TrainingView).set_status(message.reason)
+        self.training_view.set_status(message.reason)
 
     @on(RunReady)
     def _run_ready(self, message: RunReady) -> None:
-        self._last_run, self._evaluation = message.run, message.evaluation
-        self._stale_tabs |= {"results", "samples", "runs"}
+        run = message.run
+        self._stale_tabs.add("runs")
         if message.fresh:
             self._training_over()
+            if self._opened_while_training and self.shown_run is not None:
+                # The user is looking at another run: the new one waits in Runs.
+                self.notify(f"{run.label}: test accuracy {run.test_accuracy:.2%}. Still "
+                            f"showing {self.shown_run.label}; open the new run from Runs (5).",
+                            title="Run saved", markup=False, timeout=8)
+                self._draw_tab(self.query_one(TabbedContent).active)
+                return
+        self._evaluation = message.evaluation
+        self.shown_run = run
+        self._stale_tabs |= {"results", "samples"}
+        if message.fresh:
             self._draw_tab(self.query_one(TabbedContent).active)
         else:
             self.action_show_tab("results")
@@ -364,15 +441,14 @@ class MnistApp(App[None]):
         if tab not in self._stale_tabs:
             return
         self._stale_tabs.discard(tab)
-        run, evaluation = self._last_run, self._evaluation
+        run, evaluation = self.shown_run, self._evaluation
         if tab == "runs":
             self.refresh_runs()
         elif run is not None and evaluation is not None and self.data is not None:
             if tab == "results":
-                title = f"{run.run_id}  {run.config.summary()}  ({run.status.replace('_', ' ')})"
-                self.query_one(ResultsView).show(evaluation, title)
+                self.results_view.show(evaluation, run_title(run))
             elif tab == "samples":
-                self.query_one(SampleViewer).show_samples(evaluation, self.data.x_test)
+                self.viewer.show_samples(evaluation, self.data.x_test, title=run_title(run))
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -387,7 +463,7 @@ class MnistApp(App[None]):
         error = event.worker.error
         if event.worker.group == "training":
             self._training_over()
-            self.query_one(TrainingView).set_status("Training failed: see the message.")
+            self.training_view.set_status("Training failed: see the message.")
         self.push_screen(ErrorScreen(f"{event.worker.description} failed",
                                      f"{type(error).__name__}: {error}"))
 
@@ -396,7 +472,7 @@ class MnistApp(App[None]):
     @on(ResultsView.CellChosen)
     def _cell_chosen(self, message: ResultsView.CellChosen) -> None:
         self._draw_tab("samples")
-        viewer = self.query_one(SampleViewer)
+        viewer = self.viewer
         mistakes = message.true_class != message.pred_class
         viewer.apply_filter(mistakes=mistakes, true_class=message.true_class,
                             pred_class=message.pred_class,
@@ -406,7 +482,8 @@ class MnistApp(App[None]):
     def refresh_runs(self) -> None:
         """Read the runs directory into the Runs tab."""
         runs, bad = self.store.list()
-        self.query_one(RunsView).show_runs(str(self.store.root), runs, bad)
+        self.runs_view.show_runs(str(self.store.root), runs, bad,
+                                 shown=self.shown_run.run_id if self.shown_run else None)
 
     @on(RunsView.RefreshRequested)
     def _refresh_requested(self) -> None:
@@ -416,56 +493,96 @@ class MnistApp(App[None]):
     @on(RunsView.Chosen)
     def _run_chosen(self, message: RunsView.Chosen) -> None:
         run = message.run
-        if message.what == "settings":
-            self.query_one(ConfigForm).set_config(run.config)
-            self.action_show_tab("setup")
-            self.notify(f"Settings of {run.run_id} loaded into the form", markup=False)
-        elif message.what == "delete":
-            def delete(answer: bool | None) -> None:
-                if answer:
-                    try:
-                        self.store.delete(run.run_id)
-                    except (RunError, OSError) as exc:
-                        self.push_screen(ErrorScreen("Could not delete the run", str(exc)))
-                    else:
-                        self.notify(f"Deleted {run.run_id}", markup=False)
-                        if self._last_run is not None and self._last_run.run_id == run.run_id:
-                            self._forget_shown_run(f"Run {run.run_id} was deleted.")
-                    self.refresh_runs()
+        match message.what:
+            case "settings":
+                self.form.set_config(run.config)
+                self.action_show_tab("setup")
+                self.notify(f"Settings of {run.label} loaded into the form", markup=False)
+            case "delete":
+                self._confirm_delete(message.runs)
+            case "annotate":
+                self.push_screen(AnnotateScreen(run), self._annotated)
+            case _ if self.data is None:
+                self.notify("MNIST is not loaded yet, so runs cannot be opened.",
+                            severity="warning", markup=False)
+            case "compare":
+                self.compare_runs(message.runs, self.data)
+            case _:
+                if self.training:
+                    self._opened_while_training = True
+                else:
+                    self.training_view.show_history(
+                        list(run.history), f"Saved run {run_title(run)}, test accuracy "
+                        f"{run.test_accuracy:.2%}", planned=run.config.epochs)
+                self.open_run(run, self.data)
 
-            self.push_screen(ConfirmScreen(
-                f"Delete run {run.run_id}?\n{run.config.summary()}\n"
-                f"test accuracy {run.test_accuracy:.2%}\n\nIts folder is removed for good."),
-                delete)
-        elif self.data is None:
-            self.notify("MNIST is not loaded, so runs cannot be opened yet.",
-                        severity="warning", markup=False)
-        else:
-            self.query_one(TrainingView).show_history(
-                list(run.history), f"Saved run {run.run_id}: {run.config.summary()}, "
-                f"{OUTCOME_TEXT.get(run.status, run.status)}, test accuracy "
-                f"{run.test_accuracy:.2%}", planned=run.config.epochs)
-            self.open_run(run, self.data)
+    def _confirm_delete(self, runs: list[RunInfo]) -> None:
+        def delete(answer: bool | None) -> None:
+            if not answer:
+                return
+            failed = []
+            for run in runs:
+                try:
+                    self.store.delete(run)
+                except (RunError, OSError) as exc:
+                    failed.append(str(exc))
+                    continue
+                if self.shown_run is not None and self.shown_run.path == run.path:
+                    self._forget_shown_run(f"Run {run.label} was deleted.")
+            if failed:
+                self.push_screen(ErrorScreen("Could not delete every run", "\n".join(failed)))
+            else:
+                self.notify(f"Deleted {', '.join(run.label for run in runs)}", markup=False)
+            self.refresh_runs()
+
+        lines = "\n".join(f"{run.label}  {run.config.summary()}  test accuracy "
+                          f"{run.test_accuracy:.2%}" for run in runs)
+        what = "this run" if len(runs) == 1 else f"these {len(runs)} runs"
+        self.push_screen(ConfirmScreen(f"Delete {what}?\n{lines}\n\n"
+                                       "Their folders are removed for good."), delete)
+
+    def _annotated(self, edit: AnnotationEdit | None) -> None:
+        if edit is None:
+            return
+        note = edit.annotation
+        try:
+            run = self.store.annotate(edit.run, name=note.name, note=note.note, tags=note.tags)
+        except RunError as exc:
+            self.push_screen(ErrorScreen("Could not name the run", str(exc)))
+            return
+        if self.shown_run is not None and self.shown_run.path == run.path:
+            self.shown_run = run
+            self._stale_tabs |= {"results", "samples"}
+        self.notify(f"Saved the name, note and tags of {run.label}", markup=False)
+        self.refresh_runs()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="compare",
+          description="Comparing the runs")
+    def compare_runs(self, runs: list[RunInfo], data: MnistData) -> None:
+        """Each run's test results (saved probabilities, else its model), then compare."""
+        evaluations = [self.store.evaluation(run, data.x_test, data.y_test) for run in runs]
+        self.post_message(CompareReady(runs, evaluations))
+
+    @on(CompareReady)
+    def _compare_ready(self, message: CompareReady) -> None:
+        self.push_screen(CompareScreen(message.runs, message.evaluations))
 
     def _forget_shown_run(self, note: str) -> None:
         """The run on show is gone: its curves, results and digits are taken down."""
-        self._last_run = self._evaluation = None
+        self.shown_run = self._evaluation = None
         self._stale_tabs -= {"results", "samples"}
-        view = self.query_one(TrainingView)
-        view.reset()
-        view.set_status(note)
-        self.query_one(ResultsView).clear(note)
-        self.query_one(SampleViewer).clear(note)
+        if not self.training:
+            view = self.training_view
+            view.reset()
+            view.set_status(note)
+        self.results_view.clear(note)
+        self.viewer.clear(note)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="open-run",
           description="Opening the run")
     def open_run(self, run: RunInfo, data: MnistData) -> None:
         """Saved probabilities if present (instant), else load the model and evaluate."""
-        evaluation = self.store.load_evaluation(run, data.y_test)
-        if evaluation is None:
-            from mnist_tui.core.evaluation import evaluate_model
-
-            evaluation = evaluate_model(self.store.load_model(run), data.x_test, data.y_test)
+        evaluation = self.store.evaluation(run, data.x_test, data.y_test)
         self.post_message(RunReady(run, evaluation, fresh=False))
 
     # --- navigation, help, quit ------------------------------------------------------------------
@@ -492,7 +609,7 @@ class MnistApp(App[None]):
         ``tab`` is the tab being shown: when the switch is under way, the tabbed
         content may still report the old one.
         """
-        form = self.query_one(ConfigForm)
+        form = self.form
         shown = tab if tab is not None else self.query_one(TabbedContent).active
         locked = self.training and shown == "setup"
         if form.disabled != locked:
@@ -522,27 +639,45 @@ class MnistApp(App[None]):
         if not self.training:
             self.exit(return_code=return_code)
             return
-        self._stop.set()
-        self.exit(return_code=return_code, message=Text(
-            "Training stopped: what it learned is evaluated and saved as a stopped run in "
-            f"{self.store.root} (if it got to its first step)"))
+        self._stop.set()  # the worker saves the run, then sets :attr:`farewell`
+        self.exit(return_code=return_code)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("Train", "Train with the settings in the form", self.action_train)
-        yield SystemCommand("Stop training", "Stop now and save the run", self.action_stop)
-        for tab in TABS:
-            yield SystemCommand(f"Show {tab.title()}", f"Switch to the {tab.title()} tab",
-                                lambda tab=tab: self.action_show_tab(tab))
-        yield SystemCommand("Mistakes only", "Browse misclassified digits, most confident first",
-                            self._browse_mistakes)
+        """Only what can run now, each with its key; of Textual's own, the theme, the keys
+        panel and quitting (not the screenshot, maximize or minimize entries)."""
+        for command in super().get_system_commands(screen):
+            if command.title in TEXTUAL_COMMANDS:
+                yield command
+        ours = [("Train", "Train with the settings in the form", "train", self.action_train),
+                ("Stop training", "Stop now; the run is evaluated and saved", "stop",
+                 self.action_stop)]
+        for title, help_text, action, callback in ours:
+            if self.why_not(action) is None:
+                yield SystemCommand(title, f"{help_text} ({self.key_of(action)})", callback)
+        for number, tab in enumerate(TABS, 1):
+            yield SystemCommand(f"Show {tab.title()}", f"Switch to the {tab.title()} tab "
+                                f"({number})", lambda tab=tab: self.action_show_tab(tab))
+        if self.shown_run is not None:
+            yield SystemCommand("Mistakes only", "Browse the misclassified digits of "
+                                f"{self.shown_run.label}, most confident first",
+                                self._browse_mistakes)
         yield SystemCommand("Refresh runs", "Read the runs directory again", self.refresh_runs)
+
+    def key_of(self, action: str) -> str:
+        """How the key of an app action is shown, e.g. ``^t``."""
+        binding = next(b for b in self.BINDINGS if isinstance(b, Binding) and b.action == action)
+        return self.get_key_display(binding)
 
     def _browse_mistakes(self) -> None:
         self._draw_tab("samples")
-        self.query_one(SampleViewer).apply_filter(mistakes=True, true_class=None,
-                                                  pred_class=None, order="confidence")
+        self.viewer.apply_filter(mistakes=True, true_class=None, pred_class=None,
+                                 order="confidence")
         self.action_show_tab("samples")
+
+
+def run_title(run: RunInfo) -> str:
+    """How every tab names the run on show: ``name (id)  summary  (status)``."""
+    return f"{run.label}  {run.config.summary()}  ({OUTCOME_TEXT[run.status]})"
 
 
 if __name__ == "__main__":
