@@ -6,6 +6,8 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -50,3 +52,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "real_mnist" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.real_mnist)
+
+
+Cli = Callable[..., tuple[int, str, str]]
+"""Runs ``mnist-tui ARGS`` in this process: its exit code, stdout and stderr."""
+
+
+@pytest.fixture
+def cli(capfd: pytest.CaptureFixture[str]) -> Cli:
+    """The command line in this process; no command may print a traceback."""
+    from mnist_tui.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capfd.readouterr()
+        code = main(list(argv))
+        out, err = capfd.readouterr()
+        assert "Traceback" not in out + err
+        return code, out, err
+
+    return run

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_tui.cli import main
 from mnist_tui.core.annotations import ANNOTATION_FILE, Annotation, AnnotationError
 from mnist_tui.core.comparison import (
     differing_settings,
@@ -26,6 +25,7 @@ from mnist_tui.core.evaluation import evaluate_probabilities
 from mnist_tui.core.run_query import filter_runs, sort_runs
 from mnist_tui.core.runs import MODEL_FILE, RUN_FILE, RunStore
 from mnist_tui.core.session import train_evaluate_save
+from tests.conftest import Cli
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +54,6 @@ def _digest(folder: Path) -> dict[str, str]:
             for name in (RUN_FILE, MODEL_FILE, "test_probabilities.npy")}
 
 
-def _cli(capfd: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capfd.readouterr()
-    code = main(list(argv))
-    out, err = capfd.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
-
-
 # --- naming and finding -----------------------------------------------------------------------
 
 
@@ -72,12 +64,11 @@ def test_a_name_given_at_training_time_is_kept(runs_dir: Path) -> None:
     assert named[0].label == f"baseline ({named[0].run_id})"
 
 
-def test_annotate_changes_only_the_annotation(runs_dir: Path,
-                                              capfd: pytest.CaptureFixture[str]) -> None:
+def test_annotate_changes_only_the_annotation(runs_dir: Path, cli: Cli) -> None:
     store = RunStore(runs_dir)
     run = next(run for run in store.list()[0] if not run.name)
     before = _digest(run.path)
-    code, out, _err = _cli(capfd, "annotate", run.run_id, "--name", "wide [red]", "--note",
+    code, out, _err = cli("annotate", run.run_id, "--name", "wide [red]", "--note",
                            "64 units", "--tag", "b,a", "--tag", "a", "--runs-dir", str(runs_dir))
     assert code == 0 and "wide [red]" in out
     again = store.load(run.run_id)
@@ -85,11 +76,11 @@ def test_annotate_changes_only_the_annotation(runs_dir: Path,
         "wide [red]", "64 units", ("a", "b"))
     assert _digest(run.path) == before  # record, model and metrics untouched
     assert not [p for p in run.path.iterdir() if p.name.endswith(".tmp")]  # atomic, no debris
-    code, _out, _err = _cli(capfd, "annotate", run.run_id, "--name", "", "--runs-dir",
+    code, _out, _err = cli("annotate", run.run_id, "--name", "", "--runs-dir",
                             str(runs_dir))
     assert code == 0 and store.load(run.run_id).name == ""
     assert store.load(run.run_id).annotation.tags == ("a", "b")  # the rest is kept
-    code, _out, err = _cli(capfd, "annotate", run.run_id, "--tag", "no spaces", "--runs-dir",
+    code, _out, err = cli("annotate", run.run_id, "--tag", "no spaces", "--runs-dir",
                            str(runs_dir))
     assert code == 4 and "a tag is" in err
 
@@ -103,7 +94,7 @@ def test_a_hostile_annotation_file_skips_the_run_with_a_reason(runs_dir: Path) -
         Annotation(name="x" * 81)
 
 
-def test_sort_and_filter(runs_dir: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_sort_and_filter(runs_dir: Path, cli: Cli) -> None:
     runs = RunStore(runs_dir).list()[0]
     by_acc = sort_runs(runs, "acc")
     assert [r.test_accuracy for r in by_acc] == sorted((r.test_accuracy for r in runs),
@@ -117,12 +108,12 @@ def test_sort_and_filter(runs_dir: Path, capfd: pytest.CaptureFixture[str]) -> N
     assert len(filter_runs(runs, "learning_rate=0.001")) == 1  # a setting
     assert len(filter_runs(runs, "mlp hidden_units=64")) == 1  # every word must match
     assert len(filter_runs(runs, "cnn hidden_units=64")) == 0
-    code, out, _err = _cli(capfd, "runs", "--json", "--sort", "acc", "--filter", "mlp",
+    code, out, _err = cli("runs", "--json", "--sort", "acc", "--filter", "mlp",
                            "--runs-dir", str(runs_dir))
     listed = json.loads(out)["runs"]
     assert code == 0 and [row["test_accuracy"] for row in listed] == sorted(
         (row["test_accuracy"] for row in listed), reverse=True)
-    code, out, _err = _cli(capfd, "runs", "--filter", "nothing-like-this", "--runs-dir",
+    code, out, _err = cli("runs", "--filter", "nothing-like-this", "--runs-dir",
                            str(runs_dir))
     assert code == 0 and "None of the 3 runs" in out
 
@@ -153,34 +144,33 @@ def test_compare_core_against_numpy(runs_dir: Path, small_data: MnistData) -> No
 
 
 @pytest.mark.real_mnist
-def test_compare_command(runs_dir: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_compare_command(runs_dir: Path, cli: Cli) -> None:
     ids = [run.run_id for run in sort_runs(RunStore(runs_dir).list()[0], "id")]
-    code, out, _err = _cli(capfd, "compare", *ids[:2], "--json", "--runs-dir", str(runs_dir))
+    code, out, _err = cli("compare", *ids[:2], "--json", "--runs-dir", str(runs_dir))
     report = json.loads(out)
     assert code == 0 and [r["run_id"] for r in report["runs"]] == ids[:2]
     assert list(report["settings"]) == ["hidden_units"]
     counts = report["disagreements"][0]
     assert set(counts) == {"a", "b", "a_right_b_wrong", "b_right_a_wrong", "both_wrong"}
-    code, out, _err = _cli(capfd, "compare", *ids, "--runs-dir", str(runs_dir))
+    code, out, _err = cli("compare", *ids, "--runs-dir", str(runs_dir))
     assert code == 0 and "Settings that differ" in out and "A right, B wrong:" in out
     assert "A right, C wrong:" in out and "Recall per digit" in out
     for bad, message in (([ids[0]], "2 to 6 runs"), ([ids[0], ids[0]], "named twice")):
-        code, _out, err = _cli(capfd, "compare", *bad, "--runs-dir", str(runs_dir))
+        code, _out, err = cli("compare", *bad, "--runs-dir", str(runs_dir))
         assert code == 2 and message in err
 
 
 # --- export ------------------------------------------------------------------------------------
 
 
-def test_export_per_epoch_and_per_step(runs_dir: Path, tmp_path: Path,
-                                       capfd: pytest.CaptureFixture[str]) -> None:
+def test_export_per_epoch_and_per_step(runs_dir: Path, tmp_path: Path, cli: Cli) -> None:
     run = RunStore(runs_dir).list()[0][0]
-    code, out, _err = _cli(capfd, "export", run.run_id, "--runs-dir", str(runs_dir))
+    code, out, _err = cli("export", run.run_id, "--runs-dir", str(runs_dir))
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and [int(r["epoch"]) for r in rows] == [1, 2]
     assert float(rows[1]["loss"]) == pytest.approx(run.history[1].loss)
     assert rows[0]["val_loss"] == ""  # no validation split: an empty cell
-    code, out, _err = _cli(capfd, "export", run.run_id, "--format", "jsonl", "--per-step",
+    code, out, _err = cli("export", run.run_id, "--format", "jsonl", "--per-step",
                            "--runs-dir", str(runs_dir))
 
     def refuse(token: str) -> None:
@@ -191,16 +181,15 @@ def test_export_per_epoch_and_per_step(runs_dir: Path, tmp_path: Path,
     assert set(points[0]) == {"step", "samples", "epoch", "loss", "loss_mean", "accuracy",
                               "accuracy_mean", "learning_rate"}
     target = tmp_path / "out" / "history.csv"
-    code, _out, err = _cli(capfd, "export", run.run_id, "--per-step", "--out", str(target),
+    code, _out, err = cli("export", run.run_id, "--per-step", "--out", str(target),
                            "--runs-dir", str(runs_dir))
     assert code == 0 and target.read_text().startswith("step,samples,epoch,loss")
     assert f"Wrote {len(run.steps)} rows" in err
 
 
 @pytest.mark.real_mnist
-def test_train_jsonl_streams_every_event(tmp_path: Path,
-                                         capfd: pytest.CaptureFixture[str]) -> None:
-    code, out, _err = _cli(capfd, "train", "--epochs", "2", "--batch-size", "2048", "--jsonl",
+def test_train_jsonl_streams_every_event(tmp_path: Path, cli: Cli) -> None:
+    code, out, _err = cli("train", "--epochs", "2", "--batch-size", "2048", "--jsonl",
                            "--name", "streamed", "--runs-dir", str(tmp_path))
     assert code == 0
     events = [json.loads(line) for line in out.splitlines()]  # nothing else on stdout

@@ -19,12 +19,12 @@ import keras
 import numpy as np
 import pytest
 
-from mnist_tui.cli import main
 from mnist_tui.core.atomic import owner_tag, remove_orphans
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.data import MnistData
 from mnist_tui.core.runs import MODEL_FILE, PROBABILITIES_FILE, RUN_FILE, RunError, RunStore
 from mnist_tui.core.session import train_evaluate_save
+from tests.conftest import Cli
 
 CONFIG = TrainConfig(hidden_units=(16,), batch_size=128, epochs=1)
 
@@ -57,47 +57,38 @@ def _edit(folder: Path, change: dict[str, object] | None = None, text: str | Non
     (folder / RUN_FILE).write_text(text if text is not None else json.dumps(record))
 
 
-def _cli(capfd: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capfd.readouterr()
-    code = main(list(argv))
-    out, err = capfd.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
-
-
 # --- 1. delete removes exactly the folder it resolved ---------------------------------------
 
 
-def test_delete_of_a_copy_leaves_the_original(runs: Path,
-                                              capfd: pytest.CaptureFixture[str]) -> None:
+def test_delete_of_a_copy_leaves_the_original(runs: Path, cli: Cli) -> None:
     original = next(runs.iterdir())
     copy = runs / f"{original.name}-copy"
     shutil.copytree(original, copy)  # run.json inside still names the original's id
-    code, out, _err = _cli(capfd, "delete", copy.name, "--yes", "--runs-dir", str(runs))
+    code, out, _err = cli("delete", copy.name, "--yes", "--runs-dir", str(runs))
     assert code == 0 and f"Deleted {copy.name}" in out
     assert not copy.exists() and (original / MODEL_FILE).is_file()
 
 
 def test_an_id_inside_run_json_never_chooses_what_is_deleted(
-        runs: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        runs: Path, tmp_path: Path, cli: Cli) -> None:
     outside = tmp_path / "project"
     outside.mkdir()
     (outside / "keep.txt").write_text("precious")
     hostile = runs / "20990101-000000-mlp-evil"
     shutil.copytree(next(runs.iterdir()), hostile)
     _edit(hostile, {"run_id": "../project"})
-    code, _out, _err = _cli(capfd, "delete", hostile.name, "--yes", "--runs-dir", str(runs))
+    code, _out, _err = cli("delete", hostile.name, "--yes", "--runs-dir", str(runs))
     assert code == 0 and not hostile.exists()
     assert (outside / "keep.txt").read_text() == "precious"
 
 
 def test_symlinks_and_outside_paths_are_never_deleted(
-        runs: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        runs: Path, tmp_path: Path, cli: Cli) -> None:
     elsewhere = tmp_path / "elsewhere"
     shutil.copytree(next(runs.iterdir()), elsewhere)
     (runs / "linked").symlink_to(elsewhere, target_is_directory=True)
     for ref in ("linked", str(elsewhere), str(runs / "linked")):
-        code, _out, err = _cli(capfd, "delete", ref, "--yes", "--runs-dir", str(runs))
+        code, _out, err = cli("delete", ref, "--yes", "--runs-dir", str(runs))
         assert code == 4 and ("not deleted" in err or "symbolic link" in err), (ref, err)
     assert (elsewhere / RUN_FILE).is_file()
     listed, bad = RunStore(runs).list()
@@ -106,16 +97,14 @@ def test_symlinks_and_outside_paths_are_never_deleted(
 
 
 @pytest.mark.parametrize("ref", ["", " ", ".", "..", ".hidden", "../runs"])
-def test_empty_and_dotted_ids_are_refused(runs: Path, ref: str,
-                                          capfd: pytest.CaptureFixture[str]) -> None:
-    code, _out, err = _cli(capfd, "delete", ref, "--yes", "--runs-dir", str(runs))
+def test_empty_and_dotted_ids_are_refused(runs: Path, ref: str, cli: Cli) -> None:
+    code, _out, err = cli("delete", ref, "--yes", "--runs-dir", str(runs))
     assert code == 4 and err.startswith("error:"), err
     assert len(RunStore(runs).list()[0]) == 1
 
 
 def test_a_delete_that_fails_says_so_and_keeps_the_run(
-        runs: Path, monkeypatch: pytest.MonkeyPatch,
-        capfd: pytest.CaptureFixture[str]) -> None:
+        runs: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
     run_folder = next(runs.iterdir())
     real_unlink = os.unlink
 
@@ -125,13 +114,13 @@ def test_a_delete_that_fails_says_so_and_keeps_the_run(
         real_unlink(path, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(os, "unlink", refuse_model)
-    code, out, err = _cli(capfd, "delete", run_folder.name, "--yes", "--runs-dir", str(runs))
+    code, out, err = cli("delete", run_folder.name, "--yes", "--runs-dir", str(runs))
     assert code == 4 and "could not delete" in err and "Permission denied" in err
     assert "Deleted" not in out
     assert [p.name for p in runs.iterdir()] == [run_folder.name]  # not hidden away
     monkeypatch.setattr(os, "rename", lambda *_a: (_ for _ in ()).throw(
         OSError(30, "Read-only file system")))
-    code, _out, err = _cli(capfd, "delete", run_folder.name, "--yes", "--runs-dir", str(runs))
+    code, _out, err = cli("delete", run_folder.name, "--yes", "--runs-dir", str(runs))
     assert code == 4 and "Read-only file system" in err
 
 
@@ -178,27 +167,27 @@ def _write_hostile(runs: Path) -> list[Path]:
 
 
 def test_every_malformed_run_is_skipped_with_a_reason(
-        runs: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        runs: Path, cli: Cli) -> None:
     hostile = _write_hostile(runs)
     listed, bad = RunStore(runs).list()
     assert len(listed) == 1
     assert sorted(b.path.name for b in bad) == sorted(f.name for f in hostile)
     assert all(len(b.reason.splitlines()) == 1 and len(b.reason) < 400 for b in bad)
-    code, out, err = _cli(capfd, "runs", "--runs-dir", str(runs))
+    code, out, err = cli("runs", "--runs-dir", str(runs))
     assert code == 0 and err.count("skipped") == len(hostile)
-    code, out, _err = _cli(capfd, "runs", "--json", "--runs-dir", str(runs))
+    code, out, _err = cli("runs", "--json", "--runs-dir", str(runs))
     assert code == 0 and len(json.loads(out)["problems"]) == len(hostile)
     for folder in hostile:
         for command in (["evaluate", folder.name], ["show", folder.name, "--limit", "1"],
                         ["delete", folder.name, "--yes"]):
-            code, _out, err = _cli(capfd, *command, "--runs-dir", str(runs))
+            code, _out, err = cli(*command, "--runs-dir", str(runs))
             assert code == 4, (folder.name, command, err)
             assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
-    assert _cli(capfd, "show", "latest", "--limit", "1", "--runs-dir", str(runs))[0] == 0
+    assert cli("show", "latest", "--limit", "1", "--runs-dir", str(runs))[0] == 0
 
 
 def test_fifos_and_devices_in_a_run_folder_are_never_opened(
-        runs: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        runs: Path, cli: Cli) -> None:
     """Opening a FIFO waits for a writer forever: each is refused without a read."""
     good = next(runs.iterdir())
     fifo_record = runs / "20990101-fifo-record"
@@ -216,7 +205,7 @@ def test_fifos_and_devices_in_a_run_folder_are_never_opened(
     assert len(listed) == 2  # the good run, and the one whose model is a FIFO
     assert {b.path.name for b in bad} == {"20990101-fifo-record", "20990101-zero"}
     assert all("not a plain file" in b.reason for b in bad)
-    code, _out, err = _cli(capfd, "evaluate", "20990101-fifo-model", "--runs-dir", str(runs))
+    code, _out, err = cli("evaluate", "20990101-fifo-model", "--runs-dir", str(runs))
     assert code == 4 and "not a plain file" in err
 
 
@@ -239,15 +228,14 @@ def test_a_probabilities_header_promising_a_huge_array_is_not_allocated(
     assert peak < 10_000_000
 
 
-def test_a_foreign_model_is_refused_not_evaluated(runs: Path,
-                                                  capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_foreign_model_is_refused_not_evaluated(runs: Path, cli: Cli) -> None:
     folder = next(runs.iterdir())
     foreign = keras.Sequential([keras.Input(shape=(32, 32, 3)), keras.layers.Flatten(),
                                 keras.layers.Dense(5, activation="softmax")])
     (folder / MODEL_FILE).unlink()
     foreign.save(folder / MODEL_FILE)
     (folder / PROBABILITIES_FILE).unlink()  # so the model itself must be used
-    code, _out, err = _cli(capfd, "evaluate", "latest", "--runs-dir", str(runs))
+    code, _out, err = cli("evaluate", "latest", "--runs-dir", str(runs))
     assert code == 4 and "not an MNIST digit classifier" in err, err
 
 
@@ -286,16 +274,16 @@ def test_two_folders_holding_the_same_run_both_list_and_open(runs: Path) -> None
 
 
 def test_markup_in_folder_names_and_paths_is_shown_literally(
-        one_run: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+        one_run: Path, tmp_path: Path, cli: Cli) -> None:
     root = tmp_path / "a[/]b [bold]"  # a folder "]b [bold]" inside a folder "a["
     root.mkdir(parents=True)
     shutil.copytree(one_run, root / "[red]x")
-    code, out, err = _cli(capfd, "runs", "--runs-dir", str(root))
+    code, out, err = cli("runs", "--runs-dir", str(root))
     assert code == 0 and "[red]x" in out and "a[/]b [bold]" in out, out + err
     (root / "broken [bold]").mkdir()
-    code, _out, err = _cli(capfd, "runs", "--runs-dir", str(root))
+    code, _out, err = cli("runs", "--runs-dir", str(root))
     assert code == 0 and "broken [bold]" in err
-    code, out, _err = _cli(capfd, "show", "[red]x", "--limit", "1", "--runs-dir", str(root))
+    code, out, _err = cli("show", "[red]x", "--limit", "1", "--runs-dir", str(root))
     assert code == 0 and "[red]x" in out
 
 
@@ -303,8 +291,7 @@ def test_markup_in_folder_names_and_paths_is_shown_literally(
 
 
 def test_json_output_is_strict_and_plain_even_when_colour_is_forced(
-        runs: Path, monkeypatch: pytest.MonkeyPatch,
-        capfd: pytest.CaptureFixture[str]) -> None:
+        runs: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
     folder = next(runs.iterdir())
     record = json.loads((folder / RUN_FILE).read_text())
     record["history"][0]["loss"] = float("nan")  # a diverged run, as older versions wrote it
@@ -314,7 +301,7 @@ def test_json_output_is_strict_and_plain_even_when_colour_is_forced(
     def refuse(token: str) -> None:
         raise ValueError(f"bare {token} in JSON output")
 
-    code, out, _err = _cli(capfd, "runs", "--json", "--runs-dir", str(runs))
+    code, out, _err = cli("runs", "--json", "--runs-dir", str(runs))
     assert code == 0 and "\x1b[" not in out
     listing = json.loads(out, parse_constant=refuse)
     assert listing["runs"][0]["run_id"] == folder.name
