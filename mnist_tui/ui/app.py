@@ -537,9 +537,10 @@ class MnistApp(App[None]):
 
         lines = "\n".join(f"{run.label}  {run.config.summary()}  test accuracy "
                           f"{run.test_accuracy:.2%}" for run in runs)
-        what = "this run" if len(runs) == 1 else f"these {len(runs)} runs"
+        what, gone = (("this run", "Its folder is") if len(runs) == 1
+                      else (f"these {len(runs)} runs", "Their folders are"))
         self.push_screen(ConfirmScreen(f"Delete {what}?\n{lines}\n\n"
-                                       "Their folders are removed for good."), delete)
+                                       f"{gone} removed for good."), delete)
 
     def _annotated(self, edit: AnnotationEdit | None) -> None:
         if edit is None:

@@ -26,7 +26,7 @@ def preferences_path() -> Path:
 
 def load_preferences() -> dict[str, str]:
     """The saved preferences; none when the file is missing or unreadable (never an error:
-    a damaged file only costs the user their theme)."""
+    a damaged file only costs the user their theme and digit style)."""
     path = preferences_path()
     if not is_plain_file(path):
         return {}

@@ -224,7 +224,7 @@ async def test_grid_rows_and_enlarging_the_current_digit(
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
         await pilot.press("5", "enter")
-        await wait_for(lambda: app._last_run is not None, pilot)
+        await wait_for(lambda: app.shown_run is not None, pilot)
         await pilot.press("4", "g")
         await pilot.pause()
         viewer = app.query_one(SampleViewer)
@@ -250,12 +250,12 @@ async def test_confusion_cell_opens_filtered_viewer(make_app: AppFactory, tmp_pa
         await pilot.press("5", "enter")
         await wait_for(lambda: app.query_one("#tabs").active == "results", pilot)  # type: ignore[attr-defined]
         confusion = app.query_one("#confusion", DataTable)
-        assert app._last_run is not None
-        counts = app._last_run.confusion.copy()
+        assert app.shown_run is not None
+        counts = app.shown_run.confusion.copy()
         np.fill_diagonal(counts, 0)
         true, pred = divmod(int(counts.argmax()), 10)  # the most frequent confusion
         assert counts[true, pred] > 0
-        confusion.move_cursor(row=true, column=pred + 1)
+        confusion.move_cursor(row=true, column=pred)
         await pilot.press("enter")
         await pilot.pause()
         viewer = app.query_one(SampleViewer)

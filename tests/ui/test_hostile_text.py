@@ -105,31 +105,31 @@ async def test_runs_tab_open_and_delete_show_names_as_written(
         await pilot.press("5")
         await pilot.pause()
         caption = shown(app.query_one("#runs-caption", Static))
-        assert caption.startswith(f"2 runs in {root}.  Enter open")
+        assert caption.startswith(f"2 runs in {root}, by date")
         table = app.query_one("#runs-table", DataTable)
-        assert sorted(cell_text(table, row, 0) for row in range(2)) == sorted([OPENED, OTHER])
-        assert cell_text(table, 0, 5) == summary
+        assert sorted(cell_text(table, row, 1) for row in range(2)) == sorted([OPENED, OTHER])
+        assert cell_text(table, 0, 3) == summary
         problems = shown(app.query_one("#runs-problems", Static)).splitlines()
         reasons = [item.reason for item in RunStore(hostile_runs).list()[1]]
         assert problems == [f"skipped {reason}" for reason in reasons]
         assert len(reasons) == 2 and reasons[0].startswith(BROKEN) and "a[/]b" in reasons[0]
         assert reasons[1].startswith(NOT_A_RUN)
 
-        table.move_cursor(row=table.get_row_index(OPENED))
+        table.move_cursor(row=table.get_row_index(str(hostile_runs / OPENED)))
         await pilot.press("enter")
-        await wait_for(lambda: app._last_run is not None, pilot)
+        await wait_for(lambda: app.shown_run is not None, pilot)
         await pilot.pause()
         assert shown(app.query_one("#results-summary", Static)).startswith(
             f"{OPENED}  {summary}  (completed)\nTest accuracy ")
         assert shown(app.query_one("#train-status", Static)).startswith(
-            f"Saved run {OPENED}: {summary}, completed")
+            f"Saved run {OPENED}  {summary}  (completed)")
 
         await pilot.press("5")
-        table.move_cursor(row=table.get_row_index(OPENED))
+        table.move_cursor(row=table.get_row_index(str(hostile_runs / OPENED)))
         await pilot.press("d")
         assert isinstance(app.screen, ConfirmScreen)
         question = shown(app.screen.query_one(".dialog-text", Static))
-        assert question.startswith(f"Delete run {OPENED}?\n{summary}\n")
+        assert question.startswith(f"Delete this run?\n{OPENED}  {summary}  test accuracy")
         await pilot.press("y")
         await pilot.pause()
         assert not (hostile_runs / OPENED).exists() and (hostile_runs / OTHER).exists()
@@ -138,7 +138,7 @@ async def test_runs_tab_open_and_delete_show_names_as_written(
         assert shown(app.query_one("#results-summary", Static)) == gone
         assert shown(app.query_one("#viewer-position", Static)) == gone
         assert shown(app.query_one("#train-status", Static)) == gone
-        assert cell_text(table, 0, 0) == OTHER
+        assert cell_text(table, 0, 1) == OTHER
 
         table.move_cursor(row=0)
         await pilot.press("s")

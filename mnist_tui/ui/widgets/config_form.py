@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 from textual import on
@@ -18,19 +22,46 @@ from mnist_tui.core.config import (
     PRESETS,
     ConfigError,
     TrainConfig,
+    applies,
     format_field,
     parse_field,
 )
 
+FORM_HINTS = {"conv_filters": "filters per 3x3 conv block, e.g. 32,64",
+              "momentum": "in [0, 1), e.g. 0.9"}
+"""Hints the form words itself: these fields' notes on when they apply are shown apart."""
+ONLY_FOR = {"conv_filters": "cnn only", "momentum": "sgd, rmsprop only"}
+"""When a field applies (see :func:`applies`), said in its hint while it does not."""
+EXAMPLES = {"conv_filters": "32,64"}
+"""A field's own example, in place of the dense one the core's list parser gives."""
+
+
+def form_hint(name: str, applicable: bool = True) -> str:
+    """The hint beside field ``name``; a field that does not apply says when it does."""
+    hint = FORM_HINTS.get(name, FIELDS[name].hint)
+    return hint if applicable or name not in ONLY_FOR else f"({ONLY_FOR[name]}) {hint}"
+
+
+def form_reason(name: str, reason: str) -> str:
+    """Why field ``name``'s value is refused, with the field's own example."""
+    example = EXAMPLES.get(name)
+    if example is None or ", e.g. " not in reason:
+        return reason
+    return f"{reason.split(', e.g. ')[0]}, e.g. {example}"
+
 
 class FieldValidator(Validator):
-    """A Textual validator that asks the core's :func:`parse_field`."""
+    """A Textual validator that asks the core's :func:`parse_field`; any value passes while
+    ``applicable()`` is false (the field has no effect, so it is not checked)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, applicable: Callable[[], bool] = lambda: True) -> None:
         super().__init__()
         self.field_name = name
+        self.applicable = applicable
 
     def validate(self, value: str) -> ValidationResult:
+        if not self.applicable():
+            return self.success()
         try:
             parse_field(self.field_name, value)
         except ValueError as exc:
@@ -39,7 +70,20 @@ class FieldValidator(Validator):
 
 
 class ConfigForm(VerticalScroll):
-    """Every :class:`TrainConfig` field with its hint; reports the config when valid."""
+    """Every :class:`TrainConfig` field with its hint; reports the config when valid.
+
+    A field that does not apply to the chosen architecture or optimizer is dimmed (class
+    ``-inapplicable``) and not checked: the config takes its last valid value.
+    """
+
+    DEFAULT_CSS = """
+    ConfigForm .form-row.-inapplicable {
+        opacity: 55%;
+        &:focus-within {
+            opacity: 100%;  /* where the user is shows in full */
+        }
+    }
+    """
 
     BINDINGS = [Binding("escape", "leave_field", "Leave field", show=False, id="form.leave",
                         tooltip="Move out of the form to the tab bar, where 1-5 switch tabs")]
@@ -58,6 +102,16 @@ class ConfigForm(VerticalScroll):
         super().__init__(id=id)
         self._initial = config or TrainConfig()
         self._config: TrainConfig | None = self._initial
+        self._last_valid: dict[str, Any] = {name: getattr(self._initial, name)
+                                            for name in FIELDS}
+        """Each field's newest value that passed its own check (what a field that does not
+        apply contributes to the config)."""
+        self._inapplicable = frozenset(name for name in FIELDS
+                                       if not applies(name, self._initial))
+        """The fields with no effect under the architecture and optimizer shown."""
+        self._shown_preset: Any = self._preset_of(self._initial)
+        """What the form itself last showed in the preset list; a change to anything else
+        is a choice, which fills the fields."""
 
     @property
     def config(self) -> TrainConfig | None:
@@ -68,21 +122,24 @@ class ConfigForm(VerticalScroll):
         with Horizontal(classes="form-row presets"):
             yield Label("Preset", classes="form-label")
             yield Select([(name, name) for name in PRESETS], prompt="custom", compact=True,
-                         id="preset", allow_blank=True, value=self._preset_of(self._initial))
+                         id="preset", allow_blank=True, value=self._shown_preset)
             yield Static("start from a known-good recipe", classes="form-hint")
         for name, spec in FIELDS.items():
             value = getattr(self._initial, name)
-            with Horizontal(classes="form-row", id=f"row-{name}"):
+            applicable = name not in self._inapplicable
+            with Horizontal(classes="form-row" if applicable else "form-row -inapplicable",
+                            id=f"row-{name}"):
                 yield Label(spec.label, classes="form-label")
                 if spec.kind == "choice":
                     yield Select([(c, c) for c in spec.choices], allow_blank=False,
                                  value=value, id=f"field-{name}", compact=True)
                 else:
                     yield Input(format_field(name, value), id=f"field-{name}",
-                                validators=[FieldValidator(name)], compact=True,
-                                valid_empty=False, placeholder=spec.hint)
+                                validators=[FieldValidator(name, partial(self._applies, name))],
+                                compact=True, valid_empty=False, placeholder=form_hint(name))
                 # The hint becomes the reason a value is refused, which quotes the value.
-                yield Static(spec.hint, classes="form-hint", id=f"hint-{name}", markup=False)
+                yield Static(form_hint(name, applicable), classes="form-hint",
+                             id=f"hint-{name}", markup=False)
         yield Static("", id="form-error")
         yield Button("Train  (ctrl+t)", id="train-button", variant="success")
 
@@ -97,7 +154,7 @@ class ConfigForm(VerticalScroll):
         return Select.NULL
 
     def set_config(self, config: TrainConfig) -> None:
-        """Show ``config`` in every field."""
+        """Show ``config`` in every field (and the preset it is, if any)."""
         with self.prevent(Select.Changed, Input.Changed):
             for name, spec in FIELDS.items():
                 value = getattr(config, name)
@@ -105,8 +162,20 @@ class ConfigForm(VerticalScroll):
                     self.query_one(f"#field-{name}", Select).value = value
                 else:
                     self.query_one(f"#field-{name}", Input).value = format_field(name, value)
-            self.query_one("#preset", Select).value = self._preset_of(config)
         self._revalidate()
+        self._show_preset()
+
+    def _show_preset(self) -> None:
+        """Show the preset the fields hold, or "custom". Only the display changes: this
+        never fills a field (only a preset the user chooses does)."""
+        value = Select.NULL if self._config is None else self._preset_of(self._config)
+        self._shown_preset = value
+        with self.prevent(Select.Changed):
+            self.query_one("#preset", Select).value = value
+
+    def _applies(self, name: str) -> bool:
+        """Whether field ``name`` has an effect with the architecture and optimizer shown."""
+        return name not in self._inapplicable
 
     def action_leave_field(self) -> None:
         """Hand the keys back to the app: a field takes digits, the tab bar does not."""
@@ -127,15 +196,24 @@ class ConfigForm(VerticalScroll):
         return values
 
     def _revalidate(self) -> None:
+        raw = self._raw_values()
+        self._set_inapplicable(frozenset(name for name in FIELDS
+                                         if not applies(name, SimpleNamespace(**raw))))
+        for name, text in raw.items():
+            with suppress(ValueError):  # a refused value leaves the last valid one
+                self._last_valid[name] = parse_field(name, text)
+        values = {name: self._last_valid[name] if name in self._inapplicable else text
+                  for name, text in raw.items()}
         errors: dict[str, str] = {}
         try:
-            config: TrainConfig | None = TrainConfig.from_dict(self._raw_values())
+            config: TrainConfig | None = TrainConfig.from_dict(values)
         except ConfigError as exc:
             config, errors = None, exc.errors
-        for name, spec in FIELDS.items():
+        for name in FIELDS:
             hint = self.query_one(f"#hint-{name}", Static)
             reason = errors.get(name)
-            hint.update(f"✗ {reason}" if reason else spec.hint)
+            hint.update(f"✗ {form_reason(name, reason)}" if reason
+                        else form_hint(name, self._applies(name)))
             hint.set_class(reason is not None, "-invalid")
             self.query_one(f"#row-{name}").set_class(reason is not None, "-invalid")
         names = [FIELDS[name].label if name in FIELDS else name for name in errors]
@@ -144,6 +222,15 @@ class ConfigForm(VerticalScroll):
         self.query_one("#train-button", Button).disabled = config is None
         self._config = config
         self.post_message(self.Changed(self, config))
+
+    def _set_inapplicable(self, names: frozenset[str]) -> None:
+        """Dim the fields in ``names`` and check the others (an input's own mark too)."""
+        changed, self._inapplicable = names ^ self._inapplicable, names
+        for name in changed:
+            self.query_one(f"#row-{name}").set_class(name in names, "-inapplicable")
+            field = self.query_one(f"#field-{name}")
+            if isinstance(field, Input):
+                field.validate(field.value)
 
     @on(Button.Pressed, "#train-button")
     def _train_pressed(self, event: Button.Pressed) -> None:
@@ -155,12 +242,11 @@ class ConfigForm(VerticalScroll):
     def _field_changed(self, event: Input.Changed | Select.Changed) -> None:
         event.stop()
         if event.control.id == "preset":
-            if event.value in PRESETS:
+            chosen = event.value != self._shown_preset  # not the form's own display
+            self._shown_preset = event.value
+            if chosen and event.value in PRESETS:
                 self.set_config(PRESETS[str(event.value)])
             return
         if event.control.id and event.control.id.startswith("field-"):
-            with self.prevent(Select.Changed):
-                self.query_one("#preset", Select).value = Select.NULL
             self._revalidate()
-            if self._config is not None:
-                self.query_one("#preset", Select).value = self._preset_of(self._config)
+            self._show_preset()

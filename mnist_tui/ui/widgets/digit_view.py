@@ -11,10 +11,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
 from textual.widgets import Select, Static
 
 from mnist_tui.core.evaluation import Evaluation, SampleOrder, select_samples
-from mnist_tui.core.textart import halfblock_cells
+from mnist_tui.core.textart import halfblock_cells, render_ascii
+from mnist_tui.ui.preferences import load_preferences, save_preference
 
 ANY = "any"
 GRID_CELL_WIDTH = 16  # 14 columns of a half-size digit + gap
@@ -50,6 +52,19 @@ def shaded_digit(image: np.ndarray, threshold: float = 0.35) -> Text:
     return text
 
 
+def ascii_digit(image: np.ndarray) -> Text:
+    """A digit in plain ASCII (the core's :func:`render_ascii` ramp, no colour), the size
+    of :func:`shaded_digit`: a character per pixel column, a line per two pixel rows
+    (the brighter of the two, so thin strokes stay)."""
+    pixels = np.asarray(image, dtype=np.float32)
+    if pixels.size and pixels.max() > 1.0:
+        pixels = pixels / 255.0
+    if len(pixels) % 2:
+        pixels = np.vstack([pixels, np.zeros((1, pixels.shape[1]), dtype=np.float32)])
+    rows = pixels.reshape(-1, 2, pixels.shape[1]).max(axis=1)
+    return Text("\n".join(render_ascii(rows, double_width=False)))
+
+
 def half_size(image: np.ndarray) -> np.ndarray:
     """2x2 mean pooling: a 28x28 digit becomes 14x14 for the grid."""
     pixels = np.asarray(image, dtype=np.float32)
@@ -74,7 +89,21 @@ def probability_bars(probabilities: np.ndarray, true_label: int, width: int = 24
 
 
 class SampleViewer(Vertical, can_focus=True):
-    """Browse test digits: all or mistakes, filter by true/predicted class, sort, grid."""
+    """Browse test digits: all or mistakes, filter by true/predicted class, sort, grid;
+    drawn in half-blocks or ASCII (the user's choice, remembered as the ``digits``
+    preference), under a caption naming the run."""
+
+    DEFAULT_CSS = """
+    SampleViewer #viewer-title {
+        height: 1;
+        text-style: bold;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    ascii_digits: reactive[bool] = reactive(False, init=False)
+    """Digits are drawn with an ASCII ramp instead of shaded Unicode half-blocks."""
 
     BINDINGS = [
         Binding("right,l,j", "move(1)", "Next", id="viewer.next", tooltip="Next sample"),
@@ -97,6 +126,9 @@ class SampleViewer(Vertical, can_focus=True):
         Binding("c", "clear_filters", "Clear", id="viewer.clear", tooltip="Clear all filters"),
         Binding("g", "toggle_grid", "Grid", id="viewer.grid",
                 tooltip="Switch between one large digit and a grid of many"),
+        Binding("a", "toggle_ascii", "ASCII", id="viewer.ascii",
+                tooltip="Draw digits with plain ASCII characters or shaded half-blocks "
+                        "(remembered for next time)"),
         Binding("down", "row(1)", "Row down", show=False, id="viewer.row_down",
                 tooltip="The digit below in the grid (the next one in the large view)"),
         Binding("up", "row(-1)", "Row up", show=False, id="viewer.row_up",
@@ -115,6 +147,7 @@ class SampleViewer(Vertical, can_focus=True):
 
     def compose(self) -> ComposeResult:
         classes: list[tuple[str, Any]] = [(ANY, ANY)] + [(str(d), str(d)) for d in range(10)]
+        yield Static("", id="viewer-title", markup=False)  # a run's name may hold brackets
         with Horizontal(id="viewer-filters"):
             yield Select([("all digits", "all"), ("mistakes only", "mistakes")],
                          value="all", allow_blank=False, id="filter-mode", compact=True)
@@ -131,11 +164,17 @@ class SampleViewer(Vertical, can_focus=True):
             yield Static("", id="digit-info")
         yield Static("", id="digit-grid")
 
+    def on_mount(self) -> None:
+        self.ascii_digits = load_preferences().get("digits") == "ascii"
+        self._show_title("")
+
     # --- public API -----------------------------------------------------------------------
 
-    def show_samples(self, evaluation: Evaluation, images: np.ndarray) -> None:
-        """Browse ``images`` with the predictions in ``evaluation``."""
+    def show_samples(self, evaluation: Evaluation, images: np.ndarray, title: str = "") -> None:
+        """Browse ``images`` with the predictions in ``evaluation``; ``title`` (plain text,
+        shown as written) names the run above them."""
         self._evaluation, self._images = evaluation, images
+        self._show_title(title)
         self._reselect()
 
     def apply_filter(self, *, mistakes: bool | None = None, true_class: int | str | None = "",
@@ -159,6 +198,7 @@ class SampleViewer(Vertical, can_focus=True):
         self._evaluation, self._images = None, None
         self._selection = np.zeros(0, dtype=np.int64)
         self._position = 0
+        self._show_title("")
         self.query_one("#viewer-position", Static).update(note)
         for part in ("#digit-art", "#digit-info", "#digit-grid"):
             self.query_one(part, Static).update("")
@@ -232,7 +272,28 @@ class SampleViewer(Vertical, can_focus=True):
         self.set_class(self._grid, "-grid")
         self.call_after_refresh(self._render_current)  # the grid's size is known after layout
 
+    def action_toggle_ascii(self) -> None:
+        """ASCII or half-block digits, remembered for the next start."""
+        self.ascii_digits = not self.ascii_digits
+        try:
+            save_preference("digits", "ascii" if self.ascii_digits else "blocks")
+        except OSError as exc:
+            self.notify(f"The digit style could not be remembered: {exc}",
+                        severity="warning", markup=False)
+
+    def watch_ascii_digits(self) -> None:
+        self._render_current()
+
     # --- internals ----------------------------------------------------------------------------
+
+    def _show_title(self, title: str) -> None:
+        caption = self.query_one("#viewer-title", Static)
+        caption.update(title)
+        caption.display = bool(title)
+
+    def _digit(self, image: np.ndarray) -> Text:
+        """A digit in the chosen style."""
+        return ascii_digit(image) if self.ascii_digits else shaded_digit(image)
 
     @on(Select.Changed)
     def _filters_changed(self, event: Select.Changed) -> None:
@@ -281,8 +342,9 @@ class SampleViewer(Vertical, can_focus=True):
             self.query_one("#digit-grid", Static).update("")
             return
         index = int(self._selection[self._position])
-        position.update(f"sample {self._position + 1:,} of {total:,}   "
-                        f"←/→ move  m mistakes  t/p class  o order  g grid  c clear")
+        style = "blocks" if self.ascii_digits else "ascii"
+        position.update(f"sample {self._position + 1:,} of {total:,}   ←/→ move  m mistakes  "
+                        f"t/p class  o order  g grid  a {style}  c clear")
         if self._grid:
             self._render_grid()
         else:
@@ -299,7 +361,7 @@ class SampleViewer(Vertical, can_focus=True):
             (f"test #{index}\n", "bold"), "true ", (str(true), "bold green"),
             "   predicted ", (str(pred), "bold" if true == pred else "bold red"), "   ",
             verdict, f"\nconfidence {float(evaluation.confidence[index]):.1%}\n\n")
-        self.query_one("#digit-art", Static).update(shaded_digit(self._images[index]))
+        self.query_one("#digit-art", Static).update(self._digit(self._images[index]))
         header.append_text(probability_bars(evaluation.probabilities[index], true))
         self.query_one("#digit-info", Static).update(header)
 
@@ -314,7 +376,7 @@ class SampleViewer(Vertical, can_focus=True):
         text = Text()
         for row_start in range(0, len(shown), columns):
             row = shown[row_start:row_start + columns]
-            arts = [shaded_digit(half_size(self._images[int(i)])).split("\n") for i in row]
+            arts = [self._digit(half_size(self._images[int(i)])).split("\n") for i in row]
             for offset, i in enumerate(row):
                 i = int(i)
                 true, pred = int(evaluation.labels[i]), int(evaluation.predictions[i])
