@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.dom import DOMNode
 from textual.screen import ModalScreen
-from textual.widgets import Button, Markdown, Static
+from textual.widgets import Button, DataTable, Static
+
+from mnist_tui.ui.widgets.config_form import ConfigForm
+from mnist_tui.ui.widgets.digit_view import SampleViewer
+from mnist_tui.ui.widgets.results_view import ResultsView
+from mnist_tui.ui.widgets.runs_view import RunsView
+from mnist_tui.ui.widgets.training_view import TrainingView
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -63,45 +75,116 @@ class ErrorScreen(ModalScreen[None]):
         self.dismiss()
 
 
-HELP = """\
-# mnist-tui
+@dataclass(frozen=True)
+class HelpSource:
+    """A class whose ``BINDINGS`` act in one part of the app."""
 
-Train a network on MNIST, watch it learn, and look at what it gets wrong.
-↑/↓ scroll this help; Escape closes it.
+    widget: type[DOMNode]
+    only: Mapping[str, tuple[str, str]] | None = None
+    """Only these actions, each with the (description, tooltip) it has here (a Textual
+    widget's generic binding, such as a table's Enter, means more in its place); ``None``:
+    every binding the class declares itself."""
 
-| key | where | what |
-|---|---|---|
-| ctrl+t | anywhere | train with the settings in the form |
-| ctrl+s | anywhere | stop training (the run is kept and saved) |
-| 1 … 5 | outside a text field (Escape leaves one) | Setup, Training, Results, Samples, Runs |
-| ctrl+p | anywhere | command palette: every action by name |
-| f1 | anywhere | this help |
-| ctrl+q | anywhere | quit (stops training first; the run is saved) |
-| ← → / h l | Samples | previous / next digit |
-| m | Samples | all digits ↔ mistakes only (most confident first) |
-| t / p | Samples | cycle the true / predicted class filter |
-| o | Samples | order by index ↔ by confidence |
-| g | Samples | one large digit ↔ a grid of many |
-| ↑ ↓ / enter | Samples grid | the digit above / below; show the current one large |
-| c | Samples | clear the filters |
-| enter | Results | show the digits of a confusion-matrix cell |
-| enter / s / d | Runs | open a run / use its settings / delete it |
 
-Bad values in the form are marked at the field, and Train stays off until every
-field is valid. Runs are saved under the runs directory (`--runs-dir`), each with
-its Keras model, settings, history and test results.
-"""
+HELP_GROUPS: tuple[tuple[str, tuple[HelpSource, ...]], ...] = (
+    ("Setup", (HelpSource(ConfigForm),)),
+    ("Training", (HelpSource(TrainingView),)),
+    ("Results", (HelpSource(ResultsView), HelpSource(DataTable, {"select_cursor": (
+        "Digits", "Show the digits of the confusion-matrix cell under the cursor")}))),
+    ("Samples", (HelpSource(SampleViewer),)),
+    ("Runs", (HelpSource(RunsView),)),
+)
+"""Where keys act, after the app-wide ones, and the widgets whose bindings act there."""
+
+
+@dataclass(frozen=True)
+class HelpRow:
+    """One action: its keys as Textual shows them, its name and what it does."""
+
+    keys: tuple[str, ...]
+    description: str
+    tooltip: str
+
+
+def declared_bindings(cls: type[DOMNode], *, inherited: bool = False) -> list[Binding]:
+    """The bindings ``cls`` declares (and, if ``inherited``, those of its bases that it
+    keeps), one per key, in Textual's order."""
+    merged: dict[str, Binding] = {}
+    for base in reversed(cls.__mro__) if inherited else (cls,):
+        for binding in Binding.make_bindings(vars(base).get("BINDINGS", [])):
+            merged[binding.key] = binding
+    return list(merged.values())
+
+
+def help_rows(bindings: Iterable[Binding], app: App[object],
+              only: Mapping[str, tuple[str, str]] | None = None) -> list[HelpRow]:
+    """One row per action that has a description, its keys together (``→ l j``)."""
+    keys: dict[str, list[str]] = {}
+    first: dict[str, Binding] = {}
+    for binding in bindings:
+        if only is not None and binding.action not in only:
+            continue
+        if not binding.description and only is None:
+            continue
+        keys.setdefault(binding.action, []).append(app.get_key_display(binding))
+        first.setdefault(binding.action, binding)
+    rows = []
+    for action, binding in first.items():
+        description, tooltip = (only or {}).get(action, (binding.description, binding.tooltip))
+        rows.append(HelpRow(tuple(keys[action]), description, tooltip))
+    return rows
+
+
+def help_groups(app: App[object]) -> list[tuple[str, list[HelpRow]]]:
+    """Every key of the app, grouped by where it acts (groups with no keys left out)."""
+    anywhere = declared_bindings(type(app), inherited=True)
+    if app.ENABLE_COMMAND_PALETTE:
+        anywhere.append(Binding(app.COMMAND_PALETTE_BINDING, "command_palette", "palette",
+                                key_display=app.COMMAND_PALETTE_DISPLAY,
+                                tooltip="Open the command palette: every action by name"))
+    groups = [("App", help_rows(anywhere, app))]
+    for title, sources in HELP_GROUPS:
+        groups.append((title, [row for source in sources for row in help_rows(
+            declared_bindings(source.widget), app, source.only)]))
+    return [(title, rows) for title, rows in groups if rows]
+
+
+def help_table(groups: list[tuple[str, list[HelpRow]]]) -> Table:
+    """A compact table: a heading per group, then a line per key (long tooltips wrap)."""
+    table = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False, expand=True)
+    table.add_column(no_wrap=True, style="bold",
+                     min_width=max(len(title) for title, _ in groups) if groups else 0)
+    table.add_column(no_wrap=True)
+    table.add_column(ratio=1, style="dim")
+    for title, rows in groups:
+        table.add_row(Text(title, style="bold underline"))
+        for row in rows:
+            table.add_row(Text(" ".join(row.keys)), Text(row.description), Text(row.tooltip))
+    return table
 
 
 class HelpScreen(ModalScreen[None]):
-    """Keys and what they do."""
+    """Every key and what it does, read from the bindings: it cannot drift from them."""
 
     BINDINGS = [Binding("escape,f1,q", "dismiss", "Close", id="help.close",
                         tooltip="Close the help")]
 
+    SCROLL_ACTIONS = ("scroll_up", "scroll_down", "page_up", "page_down")
+    """The scrolling keys the closing line names."""
+
     def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="dialog help-dialog"):
-            yield Markdown(HELP)
+        app = self.app
+        close = [app.get_key_display(binding) for binding in declared_bindings(type(self))
+                 if binding.action == "dismiss"]
+        scroll = [app.get_key_display(binding)
+                  for binding in declared_bindings(VerticalScroll, inherited=True)
+                  if binding.action in self.SCROLL_ACTIONS]
+        with Vertical(classes="dialog help-dialog"):
+            yield Static(Content.assemble(
+                ("Keys", "bold"), f"   {' '.join(close)}: close this help   "
+                f"{' '.join(scroll)}: scroll"), id="help-close", markup=False)
+            with VerticalScroll(classes="help-scroll"):
+                yield Static(help_table(help_groups(app)), id="help-keys")
 
     def on_mount(self) -> None:
         """↑/↓ and page keys scroll the help at once."""

@@ -104,6 +104,9 @@ class LineChart(Widget):
         "line-chart--series-1",
     }
 
+    CHROME_ROWS = 3
+    """Rows that are not plot: the title and legend above, the axis and its ticks below."""
+
     def __init__(self, title: str, *, x_label: str = "epoch",
                  bounds: tuple[float | None, float | None] = (None, None),
                  id: str | None = None) -> None:
@@ -123,6 +126,12 @@ class LineChart(Widget):
     def series(self) -> tuple[Series, ...]:
         """The lines shown now."""
         return self._series
+
+    @property
+    def plot_rows(self) -> int:
+        """Text rows of plot between the title and the x axis at the chart's size now
+        (four braille dots each)."""
+        return max(0, self.size.height - self.CHROME_ROWS)
 
     def set_data(self, xs: Sequence[int], series: Sequence[Series]) -> None:
         """Show ``series`` (one or two) over ``xs``; each has one value per x."""
@@ -166,7 +175,7 @@ class LineChart(Widget):
             title += [Segment("  ", base), Segment("━━ ", self._style(f"series-{index}")),
                       Segment(line.name, base)]
         lines = [Strip(title)]
-        plot_rows = height - 3  # title above; axis and tick labels below
+        plot_rows = height - self.CHROME_ROWS
         values = [v for s in self._series for v in s.values if math.isfinite(v)]
         if plot_rows < 2 or not values:
             return [line.crop_extend(0, width, base) for line in lines]

@@ -12,11 +12,20 @@ from textual.widgets import Static
 from mnist_tui.core.events import BatchProgress, EpochEnd, TrainingStarted
 from mnist_tui.tables import epoch_lines
 from mnist_tui.ui.widgets.line_chart import LineChart, Series
-from mnist_tui.ui.widgets.progress_lines import ProgressLines, ProgressRow
+from mnist_tui.ui.widgets.progress_lines import BAR, Figure, ProgressLines, ProgressRow
 
 EPOCH_ROWS = 6
 """Epochs the live table shows (header, 6 rows and a caption fill its 8 lines in app.tcss)."""
 TABLE_LINES = EPOCH_ROWS + 2
+ROOMY_HEIGHT = 25
+"""Rows from which the view has room for everything: the status with a blank line under it,
+both bars, the charts at their least (``#curves`` in app.tcss) and the whole epoch table.
+Below it the view is ``-short``: the blank line goes, and the table shows what fits."""
+GIVE_WAY = ("steps", "throughput", "elapsed", "seconds", BAR, "eta", "loss")
+"""What leaves a progress line that is too short, first to last (after the bar has shrunk
+to its minimum). The running loss and accuracy are what a user watches, and the ETA says
+how long to wait: they stay longest, the accuracy for good. The step counts repeat the bar,
+and the throughput and elapsed time matter less while a run is under way."""
 
 
 def fmt_seconds(seconds: float) -> str:
@@ -45,11 +54,16 @@ def epoch_table_content(history: list[EpochEnd], lines: int = TABLE_LINES) -> Co
     return Content.assemble((header, "bold"), *(f"\n{line}" for line in body))
 
 
-def progress_rows(epoch_label: str, epoch_done: float, epoch_text: str,
-                  overall_done: float, overall_text: str) -> list[ProgressRow]:
+def metrics(loss: float, accuracy: float) -> tuple[Figure, ...]:
+    """The running (or final) loss and accuracy of an epoch."""
+    return Figure("loss", f"loss {loss:.3f}"), Figure("accuracy", f"acc {accuracy:.3f}")
+
+
+def progress_rows(epoch_label: str, epoch_done: float, epoch_figures: tuple[Figure, ...],
+                  overall_done: float, overall_figures: tuple[Figure, ...]) -> list[ProgressRow]:
     """The epoch bar and the overall bar."""
-    return [ProgressRow(epoch_label, epoch_done, epoch_text),
-            ProgressRow("overall", overall_done, overall_text)]
+    return [ProgressRow(epoch_label, epoch_done, epoch_figures),
+            ProgressRow("overall", overall_done, overall_figures)]
 
 
 class TrainingView(Vertical, can_focus=True):
@@ -57,6 +71,14 @@ class TrainingView(Vertical, can_focus=True):
 
     It takes the focus when its tab is shown, so that nothing on a hidden tab keeps it
     (closing a dialog would hand the focus back there, and pull that tab up).
+
+    In a narrow terminal the progress lines give way in a designed order
+    (:data:`GIVE_WAY`): the bars shrink to their minimum, then the epoch's step counts
+    leave, then the throughput and the elapsed times, then the bars themselves (the
+    percentages stay), then the ETAs and the loss; the running accuracy stays. No figure
+    is ever cut in two. In a short one (under :data:`ROOMY_HEIGHT` rows) the charts keep
+    their height (at least 8 plotted rows, app.tcss) and the epoch table shows the newest
+    epochs that fit below them.
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -69,7 +91,8 @@ class TrainingView(Vertical, can_focus=True):
     def compose(self) -> ComposeResult:
         yield Static("No training yet. Set up a model and press ctrl+t.", id="train-status",
                      markup=False)
-        yield ProgressLines(progress_rows("epoch", 0, "", 0, ""), id="progress")
+        yield ProgressLines(progress_rows("epoch", 0, (), 0, ()), give_way=GIVE_WAY,
+                            id="progress")
         with Horizontal(id="curves"):
             yield LineChart("loss", bounds=(0.0, None), id="loss-plot")
             yield LineChart("accuracy", bounds=(0.0, 1.0), id="accuracy-plot")
@@ -87,17 +110,22 @@ class TrainingView(Vertical, can_focus=True):
         """
         self.query_one("#train-status", Static).update(text, layout=False)
 
-    def _show_progress(self, epoch_label: str, epoch_done: float, epoch_text: str,
-                       overall_done: float, overall_text: str) -> None:
-        self.query_one(ProgressLines).set_rows(
-            progress_rows(epoch_label, epoch_done, epoch_text, overall_done, overall_text))
+    def _show_progress(self, epoch_label: str, epoch_done: float,
+                       epoch_figures: tuple[Figure, ...], overall_done: float,
+                       overall_figures: tuple[Figure, ...]) -> None:
+        self.query_one(ProgressLines).set_rows(progress_rows(
+            epoch_label, epoch_done, epoch_figures, overall_done, overall_figures))
+
+    def _last_metrics(self) -> tuple[Figure, ...]:
+        """The newest epoch's loss and accuracy (none before the first epoch ends)."""
+        return metrics(self._history[-1].loss, self._history[-1].accuracy) if self._history else ()
 
     def reset(self) -> None:
         """Clear everything for a new run."""
         self._started = None
         self._history = []
         self._show_table()
-        self._show_progress("epoch", 0, "", 0, "")
+        self._show_progress("epoch", 0, (), 0, ())
         self._replot()
 
     def show_history(self, history: list[EpochEnd], status: str,
@@ -111,8 +139,8 @@ class TrainingView(Vertical, can_focus=True):
             self._add_row(row)
         self._replot()
         planned = max(planned or len(history), len(history), 1)
-        self._show_progress(f"epoch {len(history)}/{planned}", 1.0 if history else 0.0, "",
-                            len(history) / planned, "")
+        self._show_progress(f"epoch {len(history)}/{planned}", 1.0 if history else 0.0,
+                            self._last_metrics(), len(history) / planned, ())
         self.set_status(status)
 
     def show_started(self, event: TrainingStarted) -> None:
@@ -120,10 +148,10 @@ class TrainingView(Vertical, can_focus=True):
         self.reset()
         self._started = event
         self._began = time.monotonic()
-        self._show_progress(f"epoch 1/{event.epochs}", 0, "", 0, "")
+        self._show_progress(f"epoch 1/{event.epochs}", 0, (), 0, ())
 
     def show_batch(self, event: BatchProgress) -> None:
-        """Progress inside an epoch."""
+        """Progress inside an epoch: step counts, throughput, ETA, running loss and accuracy."""
         if self._started is None:
             return
         steps = self._started.steps_per_epoch
@@ -131,30 +159,37 @@ class TrainingView(Vertical, can_focus=True):
         total = self._started.epochs * steps
         epoch_eta = (steps - event.step) * event.epoch_seconds / max(1, event.step)
         elapsed = time.monotonic() - self._began
+        overall = (Figure("elapsed", f"{fmt_seconds(elapsed)} elapsed"),
+                   Figure("eta", f"ETA {fmt_seconds(elapsed * (total - done) / done)}")
+                   ) if done else ()
         self._show_progress(
             f"epoch {event.epoch}/{self._started.epochs}", event.step / steps,
-            f"{event.samples_per_second:,.0f}/s  ETA {fmt_seconds(epoch_eta)}  "
-            f"loss {event.loss:.3f} acc {event.accuracy:.3f}",
-            done / total,
-            f"{fmt_seconds(elapsed)} elapsed  ETA {fmt_seconds(elapsed * (total - done) / done)}"
-            if done else "")
+            (Figure("steps", f"{event.step}/{steps}"),
+             Figure("throughput", f"{event.samples_per_second:,.0f}/s"),
+             Figure("eta", f"ETA {fmt_seconds(epoch_eta)}"),
+             *metrics(event.loss, event.accuracy)),
+            done / total, overall)
 
     def show_epoch(self, event: EpochEnd) -> None:
-        """An epoch finished."""
+        """An epoch finished: its time, loss and accuracy stay until the next one moves."""
         self._add_row(event)
         self._replot()
         if self._started is not None:
             elapsed = time.monotonic() - self._began
             self._show_progress(f"epoch {event.epoch}/{self._started.epochs}", 1.0,
-                                f"{event.seconds:.1f}s", event.epoch / self._started.epochs,
-                                f"{fmt_seconds(elapsed)} elapsed")
+                                (Figure("seconds", f"{event.seconds:.1f}s"),
+                                 *metrics(event.loss, event.accuracy)),
+                                event.epoch / self._started.epochs,
+                                (Figure("elapsed", f"{fmt_seconds(elapsed)} elapsed"),))
 
     def show_finished(self, seconds: float) -> None:
-        """Training ended: the total time replaces the running ETAs."""
+        """Training ended: the total time replaces the running ETAs; the last epoch's loss
+        and accuracy stay."""
         epochs = len(self._history)
         planned = self._started.epochs if self._started else max(1, epochs)
-        self._show_progress(f"epoch {epochs}/{planned}", 1.0 if epochs else 0.0, "",
-                            epochs / planned, f"done in {fmt_seconds(seconds)}")
+        self._show_progress(f"epoch {epochs}/{planned}", 1.0 if epochs else 0.0,
+                            self._last_metrics(), epochs / planned,
+                            (Figure("total", f"done in {fmt_seconds(seconds)}"),))
 
     def _add_row(self, row: EpochEnd) -> None:
         self._history.append(row)
@@ -162,6 +197,7 @@ class TrainingView(Vertical, can_focus=True):
 
     def on_resize(self) -> None:
         """A short terminal may cut the table off: show the newest epochs that fit."""
+        self.set_class(self.size.height < ROOMY_HEIGHT, "-short")
         self.call_after_refresh(self._show_table)
 
     def _table_lines(self) -> int:
