@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
@@ -57,9 +57,13 @@ from mnist_tui.ui.widgets.runs_view import RunsView
 from mnist_tui.ui.widgets.training_view import TrainingView
 
 TABS = ("setup", "training", "results", "samples", "runs")
-TAB_FOCUS = {"setup": "#preset", "training": "#train-view", "results": "#confusion",
-             "samples": "#viewer", "runs": "#runs-table"}
-"""The widget that takes the focus when its tab comes up."""
+
+
+class Pane(Protocol):
+    """What the app asks of each tab's widget."""
+
+    def focus_main(self) -> None:
+        """Put the focus where the tab's keys act."""
 TEXTUAL_COMMANDS = frozenset({"Theme", "Change theme", "Keys", "Quit", "Quit the application"})
 """Textual's own palette entries that are useful here (by title)."""
 FINISHED = frozenset({WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED})
@@ -600,7 +604,14 @@ class MnistApp(App[None]):
             # The focus goes to the tab's main widget, never left on a hidden tab (the tab
             # bar keeps it, for arrow keys): closing a dialog hands the focus back, and
             # on a hidden tab that pulled its tab up again.
-            self.query_one(TAB_FOCUS[tab]).focus()
+            self.pane(tab).focus_main()
+
+    def pane(self, tab: str) -> Pane:
+        """The widget of ``tab``."""
+        panes: dict[str, Pane] = {"setup": self.form, "training": self.training_view,
+                                  "results": self.results_view, "samples": self.viewer,
+                                  "runs": self.runs_view}
+        return panes[tab]
 
     def _sync_form_lock(self, tab: str | None = None) -> None:
         """Lock the form while training runs, whenever it can be seen.
@@ -620,7 +631,7 @@ class MnistApp(App[None]):
         """Switch to a tab."""
         self.query_one(TabbedContent).active = tab
         if tab != "setup":  # the form keeps the field the user was in
-            self.query_one(TAB_FOCUS[tab]).focus()
+            self.pane(tab).focus_main()
 
     def action_help(self) -> None:
         """Show the help screen."""

@@ -134,3 +134,30 @@ async def test_runs_can_be_found_marked_named_compared_and_deleted(
         await pilot.press("y")
         await wait_for(lambda: len(table_text(app)) == 1, pilot)
         assert len(RunStore(runs_dir).list()[0]) == 1
+
+
+async def test_a_finished_run_does_not_replace_the_run_the_user_opened_meanwhile(
+        make_app: AppFactory, tmp_path: Path, slice_data: MnistData) -> None:
+    write_fixed_run(tmp_path / "runs", slice_data, run_id="20261124-120000-mlp-aaaa")
+    app = make_app(config=FAST.replace(epochs=1000))
+    said: list[str] = []
+    notify = app.notify
+    app.notify = lambda message, **kw: (said.append(str(message)),  # type: ignore[method-assign]
+                                        notify(message, **kw))[1]
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        await pilot.press("ctrl+t")
+        await wait_for(lambda: app.training, pilot)
+        await pilot.press("5", "enter")  # open the saved run while training runs
+        await wait_for(lambda: app.shown_run is not None, pilot)
+        await pilot.press("4")
+        assert "20261124-120000-mlp-aaaa" in str(app.viewer.query_one(
+            "#viewer-title", Static).render())
+        assert app.training  # still training: the run was opened meanwhile
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: not app.training, pilot)
+        await pilot.pause()
+        assert app.shown_run is not None and app.shown_run.run_id == "20261124-120000-mlp-aaaa"
+        assert "20261124-120000-mlp-aaaa" in str(app.viewer.query_one(
+            "#viewer-title", Static).render())
+        assert any("Still showing 20261124-120000-mlp-aaaa" in text for text in said), said

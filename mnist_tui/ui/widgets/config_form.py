@@ -153,6 +153,10 @@ class ConfigForm(VerticalScroll):
                 return name
         return Select.NULL
 
+    def focus_main(self) -> None:
+        """Put the focus on the first field (the preset)."""
+        self.query_one("#preset").focus()
+
     def set_config(self, config: TrainConfig) -> None:
         """Show ``config`` in every field (and the preset it is, if any)."""
         with self.prevent(Select.Changed, Input.Changed):

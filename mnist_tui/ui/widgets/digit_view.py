@@ -193,6 +193,10 @@ class SampleViewer(Vertical, can_focus=True):
                 self.query_one("#filter-order", Select).value = order
         self._reselect()
 
+    def focus_main(self) -> None:
+        """Take the focus (the viewer's keys act on it)."""
+        self.focus()
+
     def clear(self, note: str) -> None:
         """No samples on show: ``note`` (plain text) says why."""
         self._evaluation, self._images = None, None

@@ -107,6 +107,10 @@ class ResultsView(VerticalScroll):
             per_class.add_row(str(row.digit), f"{row.precision:.3f}", f"{row.recall:.3f}",
                               f"{row.f1:.3f}", str(row.support))
 
+    def focus_main(self) -> None:
+        """Put the focus on the confusion matrix."""
+        self.query_one("#confusion").focus()
+
     def clear(self, note: str) -> None:
         """No results on show: ``note`` (plain text) says why."""
         self.query_one("#results-summary", Static).update(note)

@@ -120,6 +120,10 @@ class TrainingView(Vertical, can_focus=True):
         """The newest epoch's loss and accuracy (none before the first epoch ends)."""
         return metrics(self._history[-1].loss, self._history[-1].accuracy) if self._history else ()
 
+    def focus_main(self) -> None:
+        """Take the focus (the view scrolls with the keys)."""
+        self.focus()
+
     def reset(self) -> None:
         """Clear everything for a new run."""
         self._started = None
