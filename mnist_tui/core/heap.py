@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 _frozen_for_good = False
-"""Whether :func:`freeze_long_lived` has run. A flag, because ``gc.get_freeze_count``
-walks every frozen object: 30 ms with TensorFlow loaded, at the start of every run."""
+"""Whether :func:`freeze_long_lived` has run (a flag: ``gc.get_freeze_count`` walks every
+frozen object)."""
 
 FULL_COLLECTION_EVERY = 100
 """Collections of the middle generation between automatic full collections, once the
@@ -21,12 +21,10 @@ _default_threshold = gc.get_threshold()
 def frozen_heap() -> Iterator[None]:
     """Exempt every object alive now from cycle collection until the block ends.
 
-    With TensorFlow, Keras and MNIST loaded the heap holds about 300,000 tracked objects,
-    and a full collection walks them all: 0.2 to 0.3 s holding the GIL, while TensorFlow
-    waits for its next step. In the app the UI thread's allocations set off one or two of
-    those per run. Frozen, the same collections take a few milliseconds. On exit the
-    objects go back to the oldest generation, so cycles among them that died meanwhile
-    are still collected later. After :func:`freeze_long_lived` (a long-lived front end)
+    A full collection would walk TensorFlow's, Keras's and MNIST's objects while holding
+    the GIL (docs/performance.md says how long). On exit the objects go back to the
+    oldest generation, so cycles among them that died meanwhile are still collected
+    later. After :func:`freeze_long_lived` (a long-lived front end)
     the heap is left as that function keeps it.
     """
     if _frozen_for_good:

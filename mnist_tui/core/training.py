@@ -29,28 +29,18 @@ from mnist_tui.core.models import build_model, build_optimizer, forward_flops
 EventSink = Callable[[TrainingEvent], None]
 
 PROGRESS_INTERVAL = 0.25
-"""Seconds between two :class:`BatchProgress` events.
-
-Four updates a second keep a progress bar live; more only take CPU from training
-(on 2 cores every repaint of a front end competes with TensorFlow)."""
+"""Seconds between two :class:`BatchProgress` events (a live bar without taking CPU from
+training; see docs/performance.md)."""
 TARGET_EXECUTION_FLOPS = 1.65e9
-"""Forward-pass work per compiled execution; sets ``steps_per_execution``.
-
-Measured on a 2-core CPU: many steps per call remove most of Keras's per-step
-overhead (the default MLP runs 32 steps of 256 per call, 2x faster than 1), while
-one call still lasts only tens of milliseconds, so progress stays live and a stop
-request takes effect at once. A CNN step costs ~25x more, so it runs fewer steps
-per call (at 8,192 samples per call its progress stalled for 0.6 s)."""
+"""Forward-pass work per compiled execution; sets ``steps_per_execution`` so that one
+call lasts tens of milliseconds: progress stays live and a stop acts at once, for the
+MLP and the CNN alike (the measurements are in docs/performance.md)."""
 MAX_STEP_POINTS = 10_000
 """A run's per-step curve keeps at most this many points (about 0.7 MB of run.json)."""
 EVAL_BATCH = 1024
 PREFETCH_BATCHES = 2
-"""Batches prepared ahead by one tf.data thread.
-
-A gather costs about 0.3 ms a batch, so one thread keeps up with training. With
-``AUTOTUNE`` parallel maps and prefetch, closing an epoch's iterator sometimes waited
-seconds for tf.data's pool threads: up to 4.7 s before the first step of some CNN
-epochs, in the app and headless alike, and a stop or quit that fell there waited too."""
+"""Batches prepared ahead by one tf.data thread, autotuning off: one thread keeps up, and
+closing an epoch's iterator never waits for a thread pool (docs/performance.md)."""
 
 
 @dataclass(frozen=True)

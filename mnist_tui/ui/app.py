@@ -458,9 +458,8 @@ class MnistApp(App[None]):
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "training" and event.state in FINISHED and not self._quitting:
             # What the run left (its model among it) is collected and the rest frozen,
-            # once its results are on screen: the collection holds the GIL for about
-            # 20 ms, which in the worker delayed the results it had just posted.
-            # Exiting needs no collection: it would only add to the wait.
+            # once its results are on screen (the collection holds the GIL). Exiting
+            # needs no collection: it would only add to the wait.
             self.call_after_refresh(freeze_long_lived, collect=True)
         if event.state != WorkerState.ERROR:
             return
@@ -616,8 +615,8 @@ class MnistApp(App[None]):
     def _sync_form_lock(self, tab: str | None = None) -> None:
         """Lock the form while training runs, whenever it can be seen.
 
-        Locking restyles every field (about 0.14 s of the UI thread on 2 cores), so it is
-        done when the Setup tab is shown during training, not while the form is hidden.
+        Locking restyles every field, so it is done when the Setup tab is shown during
+        training, not while the form is hidden.
         ``tab`` is the tab being shown: when the switch is under way, the tabbed
         content may still report the old one.
         """

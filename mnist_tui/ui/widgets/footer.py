@@ -80,12 +80,10 @@ class KeysFooter(Footer):
     on the right), then the app's other keys (Train, Stop), then the focused widget's, as
     many as fit whole (:func:`choose_keys`). Binding groups are not combined.
 
-    Textual's footer also recomposes every key whenever any binding changes state: focus
-    moving, a tab switch, training starting. Each rebuild is about 0.1 s of CSS work on
-    the UI thread, and at the start of a training there were three of them, taken from
-    TensorFlow's two cores. Here a change that only enables or disables keys restyles
-    those keys; the footer is rebuilt only when the set of keys shown changes (a new
-    focus, a resize), at most once per refresh.
+    A change that only enables or disables keys restyles those keys; the footer is
+    rebuilt only when the set of keys shown changes (a new focus, a resize), at most once
+    per refresh (Textual's own footer rebuilds every key on any binding change: costly
+    while TensorFlow wants the cores; docs/performance.md).
     """
 
     PINNED = ("quit", "help")

@@ -1,10 +1,6 @@
-"""A braille line chart of a few series per epoch, drawn with numpy and cached as strips.
-
-It replaces a general plotting library on the Training tab: that one rebuilt the figure in
-Python and parsed it back from ANSI text on every epoch, about 10 ms per chart, while
-TensorFlow wanted both cores. This one draws in well under a millisecond and repaints
-only the cached lines Textual asks for.
-"""
+"""A braille line chart of a few series per epoch, drawn with numpy and cached as strips:
+it draws in well under a millisecond and repaints only the lines Textual asks for (why
+not a plotting library: docs/performance.md)."""
 
 from __future__ import annotations
 
