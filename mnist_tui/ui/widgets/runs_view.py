@@ -149,8 +149,8 @@ class RunsView(Vertical):
                      else f"{len(self._runs)} of {len(self._all)} runs match "
                           f"{self.filter_text!r}")
             marked = f" · {len(self._marked)} marked" if self._marked else ""
-            text = (f"{shown} in {self._root}, by {self.sort_key} {order}{marked}.  "
-                    "space mark · c compare · / filter · o sort · n name")
+            # One line: the keys are in the footer and the help (f1).
+            text = f"{shown} in {self._root}, by {self.sort_key} {order}{marked}"
         self.query_one("#runs-caption", Static).update(text)
 
     @property
