@@ -87,3 +87,16 @@ def write_fixed_run(runs_dir: Path, data: MnistData, run_id: str = "20261124-120
     (folder / RUN_FILE).write_text(json.dumps(record))
     np.save(folder / "test_probabilities.npy", probabilities)
     return folder
+
+
+def screen_lines(app: MnistApp) -> list[str]:
+    """The screen as a person reads it, one string per row."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(),
+                      record=True, color_system=None, legacy_windows=False)
+    console.print(app.screen._compositor.render_update(
+        full=True, screen_stack=app._background_screens))
+    return console.export_text().splitlines()

@@ -19,6 +19,7 @@ from mnist_tui.ui.widgets.digit_view import SampleViewer
 from mnist_tui.ui.widgets.results_view import ResultsView
 from mnist_tui.ui.widgets.runs_view import RunsView
 from mnist_tui.ui.widgets.training_view import TrainingView
+from tests.ui.conftest import screen_lines
 
 AppFactory = Callable[..., MnistApp]
 WIDGETS = (ConfigForm, TrainingView, ResultsView, SampleViewer, RunsView)
@@ -30,12 +31,6 @@ def own_bindings(cls: type) -> list[Binding]:
     return list(Binding.make_bindings(vars(cls).get("BINDINGS", [])))
 
 
-def screen_lines(app: MnistApp) -> list[str]:
-    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(),
-                      record=True, color_system=None, legacy_windows=False)
-    console.print(app.screen._compositor.render_update(
-        full=True, screen_stack=app._background_screens))
-    return console.export_text().splitlines()
 
 
 def key_rows(lines: list[str]) -> list[list[str]]:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 from textual.widgets import TabbedContent
 from textual.widgets._footer import FooterKey
 
@@ -21,7 +19,7 @@ from mnist_tui.ui.widgets.footer import KeysFooter, key_cells
 from mnist_tui.ui.widgets.line_chart import LineChart
 from mnist_tui.ui.widgets.progress_lines import Figure, ProgressLines, fit_row
 from mnist_tui.ui.widgets.training_view import TrainingView
-from tests.ui.conftest import FAST, wait_for, write_fixed_run
+from tests.ui.conftest import FAST, screen_lines, wait_for, write_fixed_run
 
 AppFactory = Callable[..., MnistApp]
 NARROW, ROOMY = (80, 24), (120, 40)
@@ -29,13 +27,6 @@ ACCURACY = re.compile(r"acc \d\.\d{3}$")
 """A running accuracy, whole, at the end of a progress line."""
 
 
-def screen_lines(app: MnistApp) -> list[str]:
-    """The screen as a person reads it, one string per row."""
-    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(),
-                      record=True, color_system=None, legacy_windows=False)
-    console.print(app.screen._compositor.render_update(
-        full=True, screen_stack=app._background_screens))
-    return console.export_text().splitlines()
 
 
 def line_with(app: MnistApp, text: str) -> str:
