@@ -343,14 +343,16 @@ class MnistApp(App[None]):
             return
         self._stop = threading.Event()
         self._opened_while_training = False
-        self.training = True
-        # No animations while TensorFlow wants both cores: the tab underline's slide
-        # alone is about twenty frames. The user's own level comes back afterwards.
+        # No animations while TensorFlow wants both cores (the tab underline's slide is
+        # many frames). The user's own level comes back afterwards.
         self._animation_level, self.animation_level = self.animation_level, "none"
         view = self.training_view
         view.reset()
         view.set_status(f"Starting: {config.summary()}, {plural(config.epochs, 'epoch')}…")
         self.action_show_tab("training")
+        # Only now: with the Setup tab gone, the form needs no locking (a restyle of
+        # every field) before the run starts.
+        self.training = True
         # The Training tab is drawn first: its first layout and paint would otherwise
         # compete for the GIL with the worker's model building and tracing.
         self.call_after_refresh(self.train_worker, config, self.data, self._stop)
