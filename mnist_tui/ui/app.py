@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from mnist_tui.core.annotations import Annotation, AnnotationError
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.data import DataError, MnistData, load_mnist
 from mnist_tui.core.evaluation import Evaluation
@@ -341,6 +342,13 @@ class MnistApp(App[None]):
         if reason is not None or config is None or self.data is None:
             self.notify(reason or "", title="Train", severity="warning", markup=False)
             return
+        try:
+            annotation = self.form.annotation
+        except AnnotationError as exc:
+            self.notify(f"The run's tags cannot be kept: {exc}", title="Train",
+                        severity="warning", markup=False)
+            return
+        self.form.clear_run_words()
         self._stop = threading.Event()
         self._opened_while_training = False
         # No animations while TensorFlow wants both cores (the tab underline's slide is
@@ -355,11 +363,13 @@ class MnistApp(App[None]):
         self.training = True
         # The Training tab is drawn first: its first layout and paint would otherwise
         # compete for the GIL with the worker's model building and tracing.
-        self.call_after_refresh(self.train_worker, config, self.data, self._stop)
+        self.call_after_refresh(self.train_worker, config, self.data, self._stop,
+                                None if annotation.empty else annotation)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training",
           description="Training")
-    def train_worker(self, config: TrainConfig, data: MnistData, stop: threading.Event) -> None:
+    def train_worker(self, config: TrainConfig, data: MnistData, stop: threading.Event,
+                     annotation: Annotation | None = None) -> None:
         """Train, evaluate and save through the core; report through messages only."""
         from mnist_tui.core.session import NothingTrained, train_evaluate_save
 
@@ -367,7 +377,7 @@ class MnistApp(App[None]):
             self.post_message(EngineEvent(event))
 
         try:
-            result = train_evaluate_save(config, data, self.store, report, stop)
+            result = train_evaluate_save(config, data, self.store, report, stop, annotation)
         except NothingTrained as exc:
             if self._quitting:
                 self.farewell = f"Training stopped: {exc}"

@@ -161,3 +161,27 @@ async def test_a_finished_run_does_not_replace_the_run_the_user_opened_meanwhile
         assert "20261124-120000-mlp-aaaa" in str(app.viewer.query_one(
             "#viewer-title", Static).render())
         assert any("Still showing 20261124-120000-mlp-aaaa" in text for text in said), said
+
+
+async def test_a_run_named_in_the_form_is_saved_with_its_name(make_app: AppFactory,
+                                                              tmp_path: Path) -> None:
+    app = make_app(config=FAST.replace(epochs=1))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        app.query_one("#run-name", Input).value = "first [try]"
+        app.query_one("#run-note", Input).value = "a baseline"
+        app.query_one("#run-tags", Input).value = "bad tag!"
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert not app.training and any("tags cannot be kept" in text for text in notices(app))
+        app.query_one("#run-tags", Input).value = "base, mlp"
+        await pilot.press("ctrl+t")
+        await wait_for(lambda: app.shown_run is not None, pilot)
+        run = RunStore(tmp_path / "runs").load("latest")
+        assert (run.name, run.annotation.note, run.annotation.tags) == (
+            "first [try]", "a baseline", ("base", "mlp"))
+        assert app.query_one("#run-name", Input).value == ""  # the next run needs its own
+        await pilot.press("3")
+        assert "first [try]" in str(app.query_one("#results-summary", Static).render())
+        await pilot.press("5")
+        assert any("first [try]" in row for row in table_text(app))

@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Select, Static, Tabs
 
+from mnist_tui.core.annotations import MAX_NAME, MAX_NOTE, Annotation, AnnotationError
 from mnist_tui.core.config import (
     FIELDS,
     PRESETS,
@@ -69,6 +70,12 @@ class FieldValidator(Validator):
         return self.success()
 
 
+RUN_WORDS = (("name", "Run name", "shown wherever the run is", MAX_NAME),
+             ("note", "Note", "what you are trying", MAX_NOTE),
+             ("tags", "Tags", "comma-separated, e.g. lr-sweep, wide", 400))
+"""The next run's name, note and tags: its key, label, hint and longest text."""
+
+
 class ConfigForm(VerticalScroll):
     """Every :class:`TrainConfig` field with its hint; reports the config when valid.
 
@@ -114,6 +121,19 @@ class ConfigForm(VerticalScroll):
         is a choice, which fills the fields."""
 
     @property
+    def annotation(self) -> Annotation:
+        """The name, note and tags typed for the next run; ``AnnotationError`` says why
+        they cannot be kept."""
+        name, note, tags = (self.query_one(f"#run-{key}", Input).value
+                            for key, *_rest in RUN_WORDS)
+        return Annotation.of(name, note, [tags])
+
+    def clear_run_words(self) -> None:
+        """Empty the name and note once a run has taken them (tags stay, for a series)."""
+        for key in ("name", "note"):
+            self.query_one(f"#run-{key}", Input).value = ""
+
+    @property
     def config(self) -> TrainConfig | None:
         """The valid config the form shows, or ``None``."""
         return self._config
@@ -140,6 +160,12 @@ class ConfigForm(VerticalScroll):
                 # The hint becomes the reason a value is refused, which quotes the value.
                 yield Static(form_hint(name, applicable), classes="form-hint",
                              id=f"hint-{name}", markup=False)
+        for key, label, hint, limit in RUN_WORDS:
+            with Horizontal(classes="form-row run-words", id=f"row-run-{key}"):
+                yield Label(label, classes="form-label")
+                yield Input("", id=f"run-{key}", compact=True, max_length=limit,
+                            placeholder="optional")
+                yield Static(hint, classes="form-hint", id=f"hint-run-{key}", markup=False)
         yield Static("", id="form-error")
         yield Button("Train  (ctrl+t)", id="train-button", variant="success")
 
@@ -227,6 +253,18 @@ class ConfigForm(VerticalScroll):
         self._config = config
         self.post_message(self.Changed(self, config))
 
+    def _check_run_words(self) -> None:
+        """Mark the tags hint when the name, note or tags cannot be kept."""
+        hint = self.query_one("#hint-run-tags", Static)
+        try:
+            self.annotation  # noqa: B018 - checked for its error
+        except AnnotationError as exc:
+            hint.update(f"✗ {exc}")
+            hint.add_class("-invalid")
+            return
+        hint.update(RUN_WORDS[2][2])
+        hint.remove_class("-invalid")
+
     def _set_inapplicable(self, names: frozenset[str]) -> None:
         """Dim the fields in ``names`` and check the others (an input's own mark too)."""
         changed, self._inapplicable = names ^ self._inapplicable, names
@@ -251,6 +289,8 @@ class ConfigForm(VerticalScroll):
             if chosen and event.value in PRESETS:
                 self.set_config(PRESETS[str(event.value)])
             return
+        if event.control.id and event.control.id.startswith("run-"):
+            self._check_run_words()
         if event.control.id and event.control.id.startswith("field-"):
             self._revalidate()
             self._show_preset()
