@@ -112,6 +112,11 @@ class TrainConfig:
         if errors:
             raise ConfigError(errors)
 
+    def train_count(self, digits: int) -> int:
+        """How many of ``digits`` training digits are trained on: the rest, the last
+        ``validation_split`` of them, are held out (as Keras does)."""
+        return digits - round(digits * self.validation_split)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         """Build from a mapping of field name to value or user text; unknown keys are errors."""

@@ -528,7 +528,9 @@ class MnistApp(App[None]):
                 else:
                     self.training_view.show_history(
                         list(run.history), f"Saved run {run_title(run)}, test accuracy "
-                        f"{run.test_accuracy:.2%}", planned=run.config.epochs)
+                        f"{run.test_accuracy:.2%}", planned=run.config.epochs,
+                        steps=run.steps, train_samples=run.config.train_count(
+                            len(self.data.x_train) if self.data else 0))
                 self.open_run(run, self.data)
 
     def _confirm_delete(self, runs: list[RunInfo]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -79,7 +80,18 @@ def write_fixed_run(runs_dir: Path, data: MnistData, run_id: str = "20261124-120
     history = [{"epoch": e, "loss": 0.5 / e, "accuracy": 0.8 + 0.05 * e,
                 "val_loss": 0.6 / e, "val_accuracy": 0.78 + 0.05 * e, "seconds": 1.0}
                for e in (1, 2, 3)]
-    record = {"format": 1, "run_id": run_id, "status": "completed",
+    per_epoch = TrainConfig(epochs=3).train_count(len(data.x_train))
+    ticks = [(e, k) for e in (1, 2, 3) for k in range(1, 9)]  # 8 progress ticks an epoch
+    steps = {"step": [(e - 1) * 8 + k for e, k in ticks],
+             "samples": [(e - 1) * per_epoch + per_epoch * k // 8 for e, k in ticks],
+             "epoch": [e for e, _ in ticks],
+             "loss": [0.5 / (e - 1 + k / 8) + 0.08 * (-1) ** k for e, k in ticks],
+             "loss_mean": [0.5 / (e - 1 + k / 8) + 0.1 / k for e, k in ticks],
+             "accuracy": [0.8 + 0.05 * (e - 1 + k / 8) for e, k in ticks],
+             "accuracy_mean": [0.8 + 0.05 * (e - 1 + k / 16) for e, k in ticks],
+             "learning_rate": [0.0005 * (1 + math.cos(math.pi * ((e - 1) * 8 + k) / 24))
+                               for e, k in ticks]}
+    record = {"format": 1, "run_id": run_id, "status": "completed", "steps": steps,
               "created": "2026-11-24T12:00:00+00:00", "started": "2026-11-24T11:59:50+00:00",
               "config": TrainConfig(epochs=3).to_dict(), "history": history,
               "test": evaluation.metrics_dict(), "train_seconds": 3.0, "param_count": 101770,

@@ -107,7 +107,9 @@ async def test_train_results_samples_journey(make_app: AppFactory, tmp_path: Pat
         rows = epoch_table_lines(app)
         assert len(rows) == 2 and rows[1].split()[0] == "2"
         chart = app.query_one("#loss-plot", LineChart)
-        assert chart.series[0].values == tuple(row.loss for row in view.history)
+        train = next(line for line in chart.series if line.name == "train")
+        assert [train.value_at(row.epoch) for row in view.history] == [
+            row.loss for row in view.history]  # each epoch's own figure at its end
         drawn = "".join(chart.render_line(y).text for y in range(chart.size.height))
         assert any("\u2800" < char <= "\u28ff" for char in drawn)  # braille dots: a line
         epoch_bar, overall_bar = app.query_one(ProgressLines).rows

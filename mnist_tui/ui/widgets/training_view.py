@@ -9,9 +9,10 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from mnist_tui.core.events import BatchProgress, EpochEnd, TrainingStarted
+from mnist_tui.core.events import BatchProgress, EpochEnd, StepPoint, TrainingStarted
 from mnist_tui.tables import epoch_lines
-from mnist_tui.ui.widgets.line_chart import LineChart, Series
+from mnist_tui.ui.widgets.curves import learning_rate_curve, training_curves
+from mnist_tui.ui.widgets.line_chart import LineChart
 from mnist_tui.ui.widgets.progress_lines import BAR, Figure, ProgressLines, ProgressRow
 
 EPOCH_ROWS = 6
@@ -21,6 +22,9 @@ ROOMY_HEIGHT = 25
 """Rows from which the view has room for everything: the status with a blank line under it,
 both bars, the charts at their least (``#curves`` in app.tcss) and the whole epoch table.
 Below it the view is ``-short``: the blank line goes, and the table shows what fits."""
+WIDE_WIDTH = 100
+"""Columns from which the learning-rate chart shows beside the loss and accuracy charts
+(narrower, those two keep the room: ``-narrow`` in app.tcss)."""
 GIVE_WAY = ("steps", "throughput", "elapsed", "seconds", BAR, "eta", "loss")
 """What leaves a progress line that is too short, first to last (after the bar has shrunk
 to its minimum). The running loss and accuracy are what a user watches, and the ETA says
@@ -32,16 +36,6 @@ def fmt_seconds(seconds: float) -> str:
     """``1:05`` style duration."""
     seconds = max(0, round(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-def curves(history: list[EpochEnd], metric: str) -> tuple[list[int], list[Series]]:
-    """The epochs and the train (and validation, when measured) series of ``metric``."""
-    train = Series("train", tuple(getattr(row, metric) for row in history))
-    val = [getattr(row, f"val_{metric}") for row in history]
-    series = [train]
-    if history and all(v is not None for v in val):
-        series.append(Series("val", tuple(val)))
-    return [row.epoch for row in history], series
 
 
 def epoch_table_content(history: list[EpochEnd], lines: int = TABLE_LINES) -> Content:
@@ -86,6 +80,8 @@ class TrainingView(Vertical, can_focus=True):
         self._started: TrainingStarted | None = None
         self._began = 0.0
         self._history: list[EpochEnd] = []
+        self._steps: list[StepPoint] = []
+        self._train_samples = 1
         self._table_shown: tuple[tuple[EpochEnd, ...], int] = ((), TABLE_LINES)
 
     def compose(self) -> ComposeResult:
@@ -94,8 +90,9 @@ class TrainingView(Vertical, can_focus=True):
         yield ProgressLines(progress_rows("epoch", 0, (), 0, ()), give_way=GIVE_WAY,
                             id="progress")
         with Horizontal(id="curves"):
-            yield LineChart("loss", bounds=(0.0, None), id="loss-plot")
+            yield LineChart("loss", bounds=(0.0, None), log_scale_key=True, id="loss-plot")
             yield LineChart("accuracy", bounds=(0.0, 1.0), id="accuracy-plot")
+            yield LineChart("learning rate", bounds=(0.0, None), id="rate-plot")
         yield Static(epoch_table_content([]), id="epoch-table")
 
     @property
@@ -128,17 +125,20 @@ class TrainingView(Vertical, can_focus=True):
         """Clear everything for a new run."""
         self._started = None
         self._history = []
+        self._steps = []
         self._show_table()
         self._show_progress("epoch", 0, (), 0, ())
         self._replot()
 
-    def show_history(self, history: list[EpochEnd], status: str,
-                     planned: int | None = None) -> None:
+    def show_history(self, history: list[EpochEnd], status: str, planned: int | None = None,
+                     steps: tuple[StepPoint, ...] = (), train_samples: int = 1) -> None:
         """Show a finished run's curves and table (a reopened run).
 
         ``planned`` is the epochs it was set to train; a stopped run shows how far it got.
+        ``steps`` is its per-step curve, ``train_samples`` the digits of each epoch.
         """
         self.reset()
+        self._steps, self._train_samples = list(steps), max(1, train_samples)
         for row in history:
             self._add_row(row)
         self._replot()
@@ -151,6 +151,7 @@ class TrainingView(Vertical, can_focus=True):
         """Training began."""
         self.reset()
         self._started = event
+        self._train_samples = max(1, event.train_samples)
         self._began = time.monotonic()
         self._show_progress(f"epoch 1/{event.epochs}", 0, (), 0, ())
 
@@ -158,6 +159,9 @@ class TrainingView(Vertical, can_focus=True):
         """Progress inside an epoch: step counts, throughput, ETA, running loss and accuracy."""
         if self._started is None:
             return
+        if event.point is not None:  # the curves move within the epoch
+            self._steps.append(event.point)
+            self._replot()
         steps = self._started.steps_per_epoch
         done = (event.epoch - 1) * steps + event.step
         total = self._started.epochs * steps
@@ -202,6 +206,7 @@ class TrainingView(Vertical, can_focus=True):
     def on_resize(self) -> None:
         """A short terminal may cut the table off: show the newest epochs that fit."""
         self.set_class(self.size.height < ROOMY_HEIGHT, "-short")
+        self.set_class(self.size.width < WIDE_WIDTH, "-narrow")
         self.call_after_refresh(self._show_table)
 
     def _table_lines(self) -> int:
@@ -221,5 +226,9 @@ class TrainingView(Vertical, can_focus=True):
             epoch_table_content(self._history, shown[1]), layout=False)
 
     def _replot(self) -> None:
-        for metric in ("loss", "accuracy"):
-            self.query_one(f"#{metric}-plot", LineChart).set_data(*curves(self._history, metric))
+        self.query_one("#loss-plot", LineChart).set_data(
+            training_curves(self._history, self._steps, "loss", self._train_samples))
+        self.query_one("#accuracy-plot", LineChart).set_data(
+            training_curves(self._history, self._steps, "accuracy", self._train_samples))
+        self.query_one("#rate-plot", LineChart).set_data(
+            learning_rate_curve(self._steps, self._train_samples))
