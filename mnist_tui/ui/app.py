@@ -583,7 +583,8 @@ class MnistApp(App[None]):
 
     @on(CompareReady)
     def _compare_ready(self, message: CompareReady) -> None:
-        self.push_screen(CompareScreen(message.runs, message.evaluations))
+        self.push_screen(CompareScreen(message.runs, message.evaluations,
+                                       len(self.data.x_train) if self.data else 0))
 
     def _forget_shown_run(self, note: str) -> None:
         """The run on show is gone: its curves, results and digits are taken down."""

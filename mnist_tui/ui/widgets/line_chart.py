@@ -244,14 +244,14 @@ class LineChart(Widget, can_focus=True):
         self._invalidate()
 
     def readout(self) -> str:
-        """What the cursor reads: the x and each listed line's value there ("" without
-        a cursor)."""
+        """What the cursor reads: the x and each line's value there, raw (faint) lines
+        aside ("" without a cursor)."""
         if self.cursor is None:
             return ""
         parts = [f"{self.x_label} {x_text(self.cursor)}"]
         for line in self._series:
             value = line.value_at(self.cursor)
-            if value is not None and line.legend != "" and not line.faint:
+            if value is not None and not line.faint:
                 parts.append(f"{line.name} {self._value_text(value)}")
         return "  ".join(parts)
 
