@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: run test lint bench setup lock clean
+.PHONY: run test lint bench setup lock clean postgres
 
 # The environment is installed from requirements.lock: every package at the exact
 # version and hash the tests were run with; then mnist-tui itself, editable.
@@ -26,12 +26,25 @@ lint: $(STAMP)
 	$(BIN)/mypy mnist_tui
 	$(BIN)/lint-imports
 
-test: lint
+test: lint postgres
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_speed.py
 	$(BIN)/python benchmarks/tui_overhead.py
+	$(BIN)/python benchmarks/sweep_speed.py
+
+# The PostgreSQL server the sweep tests start on loopback in a temporary folder (Debian's
+# package: the tests run its initdb and pg_ctl; no service is used). Installed with
+# apt-get (as root, else through sudo) when missing; elsewhere, install it by hand.
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+		echo "PostgreSQL's server is missing and there is no apt-get: install it for the sweep tests"; \
+		exit 0; fi; \
+	SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	$$SUDO apt-get update -qq && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
 
 # After changing dependencies in pyproject.toml: resolve them again, for every platform.
 lock: $(STAMP)

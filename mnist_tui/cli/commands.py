@@ -1,5 +1,5 @@
-"""The headless commands: train, runs, annotate, evaluate, show, data, delete (compare and
-export have modules of their own)."""
+"""The headless commands: train, runs, annotate, evaluate, show, data, delete (compare,
+export and sweep have modules of their own)."""
 
 from __future__ import annotations
 
@@ -287,7 +287,14 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``sweep run|list|show`` (in :mod:`mnist_tui.cli.sweep`)."""
+    from mnist_tui.cli.sweep import cmd_sweep as sweep
+
+    return sweep(args)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": cmd_train, "runs": cmd_runs, "annotate": cmd_annotate, "compare": cmd_compare,
     "export": cmd_export, "evaluate": cmd_evaluate, "show": cmd_show, "data": cmd_data,
-    "delete": cmd_delete}
+    "delete": cmd_delete, "sweep": cmd_sweep}

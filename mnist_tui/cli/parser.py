@@ -201,4 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("run", help="run id, unique prefix, or folder")
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     add_runs_option(delete, sub=True)
+
+    from mnist_tui.cli.sweep_parser import add_sweep_parser
+
+    add_sweep_parser(commands)
     return parser

@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from itertools import combinations
+from typing import Any, Literal
 
 import numpy as np
 
 from mnist_tui.core.config import FIELDS, format_field
-from mnist_tui.core.evaluation import NUM_CLASSES, Evaluation, error_count, per_class_metrics
+from mnist_tui.core.evaluation import (
+    NUM_CLASSES,
+    Evaluation,
+    SampleOrder,
+    error_count,
+    per_class_metrics,
+)
 from mnist_tui.core.run_record import RunInfo
 
 MIN_RUNS, MAX_RUNS = 2, 6
+
+DisagreementSet = Literal["a_only", "b_only", "both_wrong"]
+"""One of a :class:`Disagreement`'s three sets, by its field name."""
+DISAGREEMENT_SETS: tuple[DisagreementSet, ...] = ("a_only", "b_only", "both_wrong")
 
 
 class CompareError(ValueError):
@@ -59,6 +70,11 @@ class Disagreement:
         """The three counts."""
         return {"a_right_b_wrong": len(self.a_only), "b_right_a_wrong": len(self.b_only),
                 "both_wrong": len(self.both_wrong)}
+
+    def indices(self, which: DisagreementSet) -> np.ndarray:
+        """The test indices of one set, ascending."""
+        return {"a_only": self.a_only, "b_only": self.b_only,
+                "both_wrong": self.both_wrong}[which]
 
 
 def check_count(count: int) -> None:
@@ -128,6 +144,41 @@ def disagreement(evaluations: list[Evaluation], a: int, b: int) -> Disagreement:
 def disagreements(evaluations: list[Evaluation]) -> list[Disagreement]:
     """The first run (the baseline) against each other run."""
     return [disagreement(evaluations, 0, other) for other in range(1, len(evaluations))]
+
+
+def run_pairs(count: int) -> list[tuple[int, int]]:
+    """Every pair of ``count`` compared runs, the baseline's first: (0, 1), (0, 2)… (1, 2)…"""
+    return list(combinations(range(count), 2))
+
+
+def disagreement_samples(evaluations: list[Evaluation], a: int, b: int,
+                         which: DisagreementSet, *, true_class: int | None = None,
+                         pred_class: int | None = None,
+                         order: SampleOrder = "confidence") -> np.ndarray:
+    """The test indices of one set of :func:`disagreement` (``a`` against ``b``),
+    narrowed and ordered for browsing.
+
+    ``true_class`` keeps the digits of that class; ``pred_class`` keeps the digits whose
+    wrong answer was that class: the wrong run's prediction (b's in ``a_only``, a's in
+    ``b_only``, either run's in ``both_wrong``). ``order="confidence"`` puts the surest
+    wrong answer first: the wrong run's probability for its prediction (in
+    ``both_wrong`` the larger of the two), ties by index; ``"index"``: ascending.
+    Unfiltered, a set has exactly as many indices as :meth:`Disagreement.counts` says.
+    """
+    indices = disagreement(evaluations, a, b).indices(which)
+    first, second = evaluations[a], evaluations[b]
+    wrong = {"a_only": (second,), "b_only": (first,), "both_wrong": (first, second)}[which]
+    if true_class is not None:
+        indices = indices[first.labels[indices] == true_class]
+    if pred_class is not None:
+        answered = np.zeros(len(indices), dtype=bool)
+        for evaluation in wrong:
+            answered |= evaluation.predictions[indices] == pred_class
+        indices = indices[answered]
+    if order == "confidence":
+        sureness = np.max([evaluation.confidence[indices] for evaluation in wrong], axis=0)
+        indices = indices[np.argsort(-sureness, kind="stable")]
+    return indices
 
 
 def comparison_dict(runs: list[RunInfo], evaluations: list[Evaluation]) -> dict[str, Any]:

@@ -382,8 +382,9 @@ def format_field(name: str, value: Any) -> str:
     """Render a field value as the text a user would type for it."""
     if isinstance(value, (tuple, list)):
         return ",".join(str(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:g}"
+    if isinstance(value, float):  # short when that is exact, else every digit
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
     return str(value)
 
 

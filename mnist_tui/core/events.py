@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Outcome = Literal["completed", "stopped", "early_stopped"]
+RunStatus = Literal["completed", "stopped", "early_stopped", "pruned"]
+"""A saved run's status: how its training ended, or ``pruned`` by a sweep's pruner."""
 
 NO_GAIN = "no validation gain"
 """Why early stopping ended a run, in every front end's words."""
 OUTCOME_TEXT: dict[str, str] = {"completed": "completed", "stopped": "stopped by you",
-                                "early_stopped": f"stopped early ({NO_GAIN})"}
+                                "early_stopped": f"stopped early ({NO_GAIN})",
+                                "pruned": "pruned by its sweep (unpromising)"}
 """How each outcome reads to a user."""
 
 
@@ -149,7 +152,7 @@ class RunSaved:
 
     run_id: str
     path: str
-    outcome: Outcome
+    outcome: RunStatus
     test_loss: float
     test_accuracy: float
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +26,8 @@ from mnist_tui.core.events import STEP_FIELDS, EpochEnd, StepPoint
 FORMAT_VERSION = 1
 MAX_RECORD_BYTES = 8 << 20
 """A run.json larger than this is refused unread (1,000 epochs take about 0.2 MB)."""
-STATUSES = ("completed", "stopped", "early_stopped")
+STATUSES = ("completed", "stopped", "early_stopped", "pruned")
+"""``pruned``: a sweep's pruner ended the trial early (its history stops there)."""
 MAX_EPOCHS = 1000
 MAX_COUNT = 10**7
 """Upper bound of one confusion-matrix cell."""
@@ -34,6 +36,40 @@ MAX_SECONDS = 10.0**8
 MAX_TEXT = 500
 MAX_STEPS = 20_000
 """Most points a per-step curve may hold (the engine keeps at most 10,000)."""
+MAX_STUDY_NAME = 128
+"""Longest study name a run may name (and a sweep accepts)."""
+MAX_TRIAL_NUMBER = 10**9
+
+
+@dataclass(frozen=True)
+class SweepTrial:
+    """Which sweep trial a run is: its study's name and the trial's number in it."""
+
+    study: str
+    """The Optuna study's name."""
+    trial: int
+    """The trial's number in the study (0-based, as Optuna numbers them)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``sweep`` object of ``run.json``."""
+        return {"study": self.study, "trial": self.trial}
+
+    @property
+    def label(self) -> str:
+        """``study #3``."""
+        return f"{self.study} #{self.trial}"
+
+
+def study_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a study's name (1 to 128 characters, no control
+    characters, not blank), or ``None``."""
+    if not name.strip():
+        return "a study name cannot be empty"
+    if len(name) > MAX_STUDY_NAME:
+        return f"a study name is at most {MAX_STUDY_NAME} characters"
+    if any(unicodedata.category(char).startswith("C") for char in name):
+        return "a study name cannot hold control characters"
+    return None
 
 
 class RecordError(ValueError):
@@ -49,7 +85,7 @@ class RunInfo:
     path: Path
     config: TrainConfig
     status: str
-    """``completed``, ``stopped`` or ``early_stopped``."""
+    """``completed``, ``stopped``, ``early_stopped`` or ``pruned``."""
     created: str
     """ISO-8601 UTC time the run was saved."""
     history: tuple[EpochEnd, ...]
@@ -63,6 +99,8 @@ class RunInfo:
     """The user's name, note and tags (``annotation.json``)."""
     steps: tuple[StepPoint, ...] = ()
     """The per-step training curve (empty for runs saved before it was recorded)."""
+    sweep: SweepTrial | None = None
+    """The sweep trial this run was, or ``None`` for a run trained on its own."""
     data: dict[str, Any] = field(default_factory=dict)
     """The whole ``run.json`` as parsed (only the fields above are validated)."""
 
@@ -129,6 +167,7 @@ def parse_run_record(data: Any, folder: Path) -> RunInfo:
         device=_text(record.get("device", ""), "device"),
         annotation=annotation,
         steps=_steps(record.get("steps")),
+        sweep=_sweep(record.get("sweep")),
         data=record,
     )
 
@@ -160,6 +199,21 @@ def _steps(value: Any) -> tuple[StepPoint, ...]:
             checked[name] = [_loss(item, where) for item in column]
     return tuple(StepPoint(**dict(zip(STEP_FIELDS, row, strict=True)))
                  for row in zip(*(checked[name] for name in STEP_FIELDS), strict=True))
+
+
+def _sweep(value: Any) -> SweepTrial | None:
+    if value is None:
+        return None
+    sweep = _object(value, "sweep")
+    unknown = sorted(set(sweep) - {"study", "trial"})
+    if unknown:
+        raise RecordError(f"sweep has an unknown key {_short(repr(unknown[0]))}")
+    study = _text(sweep.get("study"), "sweep.study")
+    problem = study_name_problem(study)
+    if problem is not None:
+        raise RecordError(f"sweep.study: {problem}")
+    return SweepTrial(study=study,
+                      trial=_int(sweep.get("trial"), "sweep.trial", 0, MAX_TRIAL_NUMBER))
 
 
 def _epoch_row(value: Any, where: str) -> EpochEnd:

@@ -39,6 +39,7 @@ from mnist_tui.core.run_record import (
     MAX_RECORD_BYTES,
     RecordError,
     RunInfo,
+    SweepTrial,
     loads_record,
     parse_run_record,
     steps_columns,
@@ -125,8 +126,10 @@ class RunStore:
         started: datetime,
         annotation: Annotation | None = None,
         steps: tuple[StepPoint, ...] = (),
+        sweep: SweepTrial | None = None,
     ) -> RunInfo:
-        """Write a complete run folder atomically and return it as read back."""
+        """Write a complete run folder atomically and return it as read back; ``sweep``
+        names the sweep trial the run is (``run.json``'s ``sweep``)."""
         self.ensure_writable()
         run_id = new_run_id(config)
         record = {
@@ -145,6 +148,8 @@ class RunStore:
             "dataset": dataset,
             "versions": library_versions(),
         }
+        if sweep is not None:
+            record["sweep"] = sweep.to_dict()
         staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.{owner_tag()}", suffix=".partial",
                                         dir=self.root))
         try:

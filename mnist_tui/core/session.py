@@ -10,8 +10,9 @@ from mnist_tui.core.annotations import Annotation
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.data import MnistData
 from mnist_tui.core.evaluation import Evaluation, evaluate_model
-from mnist_tui.core.events import EvaluationStarted, RunSaved
+from mnist_tui.core.events import EvaluationStarted, RunSaved, RunStatus
 from mnist_tui.core.heap import frozen_heap
+from mnist_tui.core.run_record import SweepTrial
 from mnist_tui.core.runs import RunInfo, RunStore
 from mnist_tui.core.training import EventSink, TrainResult, train
 
@@ -36,14 +37,19 @@ def train_evaluate_save(
     on_event: EventSink,
     stop: threading.Event | None = None,
     annotation: Annotation | None = None,
+    *,
+    sweep: SweepTrial | None = None,
+    pruned: threading.Event | None = None,
 ) -> SessionResult:
     """Train ``config`` on ``data``, evaluate on its test set and save the run.
 
     A stopped run is evaluated and saved too (its status says ``stopped``), so what
     was learned is never lost; stopped before its first step, it raises
     :class:`NothingTrained` instead. ``annotation`` (a name, note, tags) is saved with
-    the run. Events go to ``on_event`` from the calling thread. The
-    objects that exist before the run are kept out of cycle collection until it ends.
+    the run. A sweep passes ``sweep`` (saved in ``run.json``) and ``pruned``: set with
+    ``stop`` by its pruner, it saves the stopped run as ``pruned``. Events go to
+    ``on_event`` from the calling thread. The objects that exist before the run are kept
+    out of cycle collection until it ends.
     """
     store.ensure_writable()  # before the training, not after it
     with frozen_heap():
@@ -54,10 +60,13 @@ def train_evaluate_save(
                                  "trained, and no run was saved.")
         on_event(EvaluationStarted(samples=len(data.y_test)))
         evaluation = evaluate_model(result.model, data.x_test, data.y_test)
+        status: RunStatus = result.finished.outcome
+        if status == "stopped" and pruned is not None and pruned.is_set():
+            status = "pruned"
         run = store.save(
             model=result.model,
             config=config,
-            status=result.finished.outcome,
+            status=status,
             history=result.finished.history,
             evaluation=evaluation,
             train_seconds=result.finished.seconds,
@@ -68,7 +77,8 @@ def train_evaluate_save(
             started=started,
             annotation=annotation,
             steps=result.finished.steps,
+            sweep=sweep,
         )
-        on_event(RunSaved(run_id=run.run_id, path=str(run.path), outcome=result.finished.outcome,
+        on_event(RunSaved(run_id=run.run_id, path=str(run.path), outcome=status,
                           test_loss=evaluation.loss, test_accuracy=evaluation.accuracy))
     return SessionResult(run=run, result=result, evaluation=evaluation)

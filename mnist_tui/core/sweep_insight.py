@@ -1,0 +1,39 @@
+"""What a study has learnt so far: which searched settings mattered."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+from mnist_tui.core.sweep_storage import SweepStorage
+
+MIN_TRIALS_FOR_IMPORTANCE = 4
+"""Finished trials before importances mean anything (and Optuna can compute them)."""
+
+
+def quiet_optuna() -> None:
+    """Keep Optuna's log lines off the terminal (a full-screen app owns it; what
+    Optuna would log, the sweep's own events say)."""
+    import optuna
+
+    optuna.logging.disable_default_handler()
+
+
+def param_importances(storage: SweepStorage, study: str) -> list[tuple[str, float]]:
+    """Each searched setting's share of the validation accuracy's variation, largest
+    first (Optuna's default evaluator, PED-ANOVA; shares sum to 1). Empty until
+    :data:`MIN_TRIALS_FOR_IMPORTANCE` trials are complete or while nothing varies."""
+    import optuna
+
+    loaded = optuna.load_study(study_name=study, storage=storage.optuna)
+    done = loaded.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(done) < MIN_TRIALS_FOR_IMPORTANCE:
+        return []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # experimental-evaluator and few-trial warnings
+            shares = optuna.importance.get_param_importances(loaded)
+    except (ValueError, RuntimeError):  # e.g. no parameter varied in the finished trials
+        return []
+    return [(str(name)[:40], float(share)) for name, share in shares.items()
+            if math.isfinite(share)]
