@@ -36,7 +36,10 @@ from mnist_tui.core.events import (
 )
 from mnist_tui.core.heap import freeze_long_lived
 from mnist_tui.core.runs import RunError, RunInfo, RunStore
+from mnist_tui.core.sweep import TrialEnded
+from mnist_tui.core.sweep_storage import default_storage_url, new_study_name
 from mnist_tui.ui.messages import (
+    BrowseDisagreements,
     CompareReady,
     DataFailed,
     DataLoaded,
@@ -55,9 +58,10 @@ from mnist_tui.ui.widgets.digit_view import SampleViewer
 from mnist_tui.ui.widgets.footer import KeysFooter
 from mnist_tui.ui.widgets.results_view import ResultsView
 from mnist_tui.ui.widgets.runs_view import RunsView
+from mnist_tui.ui.widgets.sweep_view import SweepView
 from mnist_tui.ui.widgets.training_view import TrainingView
 
-TABS = ("setup", "training", "results", "samples", "runs")
+TABS = ("setup", "training", "results", "samples", "runs", "sweep")
 
 
 class Pane(Protocol):
@@ -150,8 +154,17 @@ class MnistApp(App[None]):
                 yield SampleViewer(id="viewer")
             with TabPane("5 Runs", id="runs"):
                 yield RunsView(id="runs-view")
+            with TabPane("6 Sweep", id="sweep"):
+                yield SweepView(self._initial_config,
+                                new_study_name(self._initial_config.architecture),
+                                default_storage_url(self.store.root), id="sweep-view")
         yield Static("Loading MNIST…", id="status-bar", markup=False)
         yield KeysFooter()
+
+    @property
+    def sweep_view(self) -> SweepView:
+        """The Sweep tab."""
+        return self.query_one(SweepView)
 
     @property
     def form(self) -> ConfigForm:
@@ -308,11 +321,13 @@ class MnistApp(App[None]):
         if action == "train":
             if self.training:
                 return "A training is running: stop it first (ctrl+s)."
+            if self.sweep_view.running:
+                return "A sweep is running (Sweep, 6): stop it first (ctrl+s)."
             if self.data is None:
                 return "MNIST is not loaded yet: see the status line."
             if not self.form_valid:
                 return "Fix the marked fields in Setup first."
-        if action == "stop" and not self.training:
+        if action == "stop" and not (self.training or self.sweep_view.running):
             return "Nothing is training: ctrl+t starts a run."
         return None
 
@@ -330,6 +345,50 @@ class MnistApp(App[None]):
     @on(ConfigForm.Changed)
     def _form_changed(self, message: ConfigForm.Changed) -> None:
         self.form_valid = message.config is not None
+        if message.config is not None:  # what a sweep keeps fixed
+            self.sweep_view.set_base(message.config)
+
+    @on(SweepView.Start)
+    def _sweep_start(self, message: SweepView.Start) -> None:
+        reason = ("A training is running: let it end or stop it (ctrl+s) first."
+                  if self.training else None if self.data is not None
+                  else "MNIST is not loaded yet: see the status line.")
+        if reason is not None or self.data is None:
+            self.notify(reason or "", title="Sweep", severity="warning", markup=False)
+            return
+        self.sweep_view.run(message.request, self.data, self.store)
+        self.refresh_bindings()
+
+    @on(SweepView.Event)
+    def _sweep_event(self, message: SweepView.Event) -> None:
+        if isinstance(message.event, TrialEnded):
+            self._stale_tabs.add("runs")  # each trial is a saved run
+
+    @on(SweepView.Finished)
+    def _sweep_finished(self, message: SweepView.Finished) -> None:
+        self._stale_tabs.add("runs")
+        self.refresh_bindings()
+        result = message.result
+        if self._quitting and result is not None:
+            self.farewell = (f"Sweep {'stopped' if result.stopped else 'finished'}: "
+                             f"{plural(len(result.trials), 'trial')} run, each saved in "
+                             f"{self.store.root}")
+
+    @on(SweepView.Chosen)
+    def _sweep_chosen(self, message: SweepView.Chosen) -> None:
+        try:
+            runs = [self.store.load(run_id) for run_id in message.run_ids]
+        except RunError as exc:
+            self.notify(f"The trial's run cannot be read: {exc}", title="Sweep",
+                        severity="warning", markup=False)
+            return
+        if message.what == "best":
+            self.form.set_config(runs[0].config)
+            self.action_show_tab("setup")
+            self.notify(f"Settings of the best trial, {runs[0].label}, loaded into the form",
+                        markup=False)
+        elif self.data is not None:
+            self.compare_runs(runs, self.data)
 
     @on(ConfigForm.TrainPressed)
     def _train_pressed(self) -> None:
@@ -391,7 +450,9 @@ class MnistApp(App[None]):
         self.post_message(RunReady(run, result.evaluation, fresh=True))
 
     def action_stop(self) -> None:
-        """Ask the training to stop after the current batch."""
+        """Ask the training (or the sweep) to stop after the current batch."""
+        if self.sweep_view.stop():
+            return
         if self.training and not self._stop.is_set():
             self._stop.set()
             self.training_view.set_status("Stopping after this batch…")
@@ -586,6 +647,18 @@ class MnistApp(App[None]):
         self.push_screen(CompareScreen(message.runs, message.evaluations,
                                        len(self.data.x_train) if self.data else 0))
 
+    @on(BrowseDisagreements)
+    def _browse_disagreements(self, message: BrowseDisagreements) -> None:
+        """The compared runs' disagreements in the Samples tab (escape there leaves them)."""
+        if self.data is None:
+            return
+        if isinstance(self.screen, CompareScreen):
+            self.pop_screen()
+        self._draw_tab("samples")  # the run on show is what leaving the comparison returns to
+        self.viewer.show_disagreements(message.evaluations,
+                                       [run.label for run in message.runs], self.data.x_test)
+        self.action_show_tab("samples")
+
     def _forget_shown_run(self, note: str) -> None:
         """The run on show is gone: its curves, results and digits are taken down."""
         self.shown_run = self._evaluation = None
@@ -624,7 +697,7 @@ class MnistApp(App[None]):
         """The widget of ``tab``."""
         panes: dict[str, Pane] = {"setup": self.form, "training": self.training_view,
                                   "results": self.results_view, "samples": self.viewer,
-                                  "runs": self.runs_view}
+                                  "runs": self.runs_view, "sweep": self.sweep_view}
         return panes[tab]
 
     def _sync_form_lock(self, tab: str | None = None) -> None:
@@ -662,6 +735,7 @@ class MnistApp(App[None]):
         only once that thread has ended (asyncio waits for its default executor).
         """
         self._quitting = True
+        self.sweep_view.stop()  # its worker saves the trial in training as stopped
         if not self.training:
             self.exit(return_code=return_code)
             return

@@ -1,4 +1,4 @@
-"""Messages that worker threads post to the app (plain, immutable data only)."""
+"""Messages that worker threads and screens post to the app (plain data only)."""
 
 from __future__ import annotations
 
@@ -74,6 +74,17 @@ class NoRun(Message):
 @dataclass
 class CompareReady(Message):
     """The marked runs and their test evaluations, ready to compare."""
+
+    runs: list[RunInfo]
+    evaluations: list[Evaluation]
+
+
+@dataclass
+class BrowseDisagreements(Message):
+    """Browse, in the Samples tab, the digits where compared runs disagree (A and B first).
+
+    ``evaluations`` are the runs' test results, in the order of ``runs`` (no recomputing).
+    """
 
     runs: list[RunInfo]
     evaluations: list[Evaluation]

@@ -43,6 +43,7 @@ def test_x_ticks_label_every_epoch_when_they_fit_else_spread_out() -> None:
     many = x_ticks(1, 100, width=40)
     assert many == [1, 20, 40, 60, 80, 100]  # round steps, at most one per 6 columns
     assert x_ticks(3, 1, width=40) == []
+    assert x_ticks(0, 0, width=40) == [0]  # one point (a first trial, numbered 0)
 
 
 def test_x_ticks_inside_the_first_epoch_are_fractions_and_samples_read_short() -> None:

@@ -11,6 +11,7 @@ from textual.widgets import Footer, Static
 from mnist_tui.core.evaluation import Evaluation
 from mnist_tui.core.run_record import RunInfo
 from mnist_tui.tables import compare_tables, disagreement_lines, run_letter
+from mnist_tui.ui.messages import BrowseDisagreements
 from mnist_tui.ui.widgets.compare_curves import CompareCurves
 
 
@@ -24,7 +25,10 @@ class CompareScreen(Screen[None]):
     BINDINGS = [Binding("escape,q", "app.pop_screen", "Back", id="compare.back",
                         tooltip="Back to the runs"),
                 Binding("x", "toggle_x_axis", "Epochs/samples", id="compare.x_axis",
-                        tooltip="Draw the curves by epoch or by samples seen")]
+                        tooltip="Draw the curves by epoch or by samples seen"),
+                Binding("d", "disagreements", "Disagreements", id="compare.disagreements",
+                        tooltip="Browse the digits where A and B disagree, with both "
+                                "predictions, in the Samples tab (b there: another pair)")]
 
     DEFAULT_CSS = """
     CompareScreen VerticalScroll { padding: 0 1; }
@@ -55,6 +59,10 @@ class CompareScreen(Screen[None]):
             yield Static("\n".join(disagreement_lines(self._evaluations)),
                          classes="compare-disagreements", markup=False)
         yield Footer()
+
+    def action_disagreements(self) -> None:
+        """Browse the disagreements in the Samples tab, from the results computed here."""
+        self.post_message(BrowseDisagreements(self._runs, self._evaluations))
 
     def action_toggle_x_axis(self) -> None:
         """Draw the curves by epoch or by samples seen."""

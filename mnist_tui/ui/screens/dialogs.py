@@ -15,10 +15,14 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Static
 
+from mnist_tui.ui.screens.compare import CompareScreen
+from mnist_tui.ui.widgets.compare_curves import CompareCurves
 from mnist_tui.ui.widgets.config_form import ConfigForm
 from mnist_tui.ui.widgets.digit_view import SampleViewer
+from mnist_tui.ui.widgets.line_chart import LineChart
 from mnist_tui.ui.widgets.results_view import ResultsView
 from mnist_tui.ui.widgets.runs_view import RunsView
+from mnist_tui.ui.widgets.sweep_view import SweepView
 from mnist_tui.ui.widgets.training_view import TrainingView
 
 
@@ -93,6 +97,9 @@ HELP_GROUPS: tuple[tuple[str, tuple[HelpSource, ...]], ...] = (
         "Digits", "Show the digits of the confusion-matrix cell under the cursor")}))),
     ("Samples", (HelpSource(SampleViewer),)),
     ("Runs", (HelpSource(RunsView),)),
+    ("Charts", (HelpSource(LineChart),)),
+    ("Compare", (HelpSource(CompareScreen), HelpSource(CompareCurves))),
+    ("Sweep", (HelpSource(SweepView),)),
 )
 """Where keys act, after the app-wide ones, and the widgets whose bindings act there."""
 

@@ -93,7 +93,7 @@ class ConfigForm(VerticalScroll):
     """
 
     BINDINGS = [Binding("escape", "leave_field", "Leave field", show=False, id="form.leave",
-                        tooltip="Move out of the form to the tab bar, where 1-5 switch tabs")]
+                        tooltip="Move out of the form to the tab bar, where 1-6 switch tabs")]
 
     @dataclass
     class Changed(Message):

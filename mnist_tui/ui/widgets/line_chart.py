@@ -130,7 +130,8 @@ def x_ticks(first: float, last: float, width: int) -> list[float]:
     whole = first == 1 and last == int(last)  # epochs
     span = last - first
     room = max(2, width // (len(x_text(last)) + 3))
-    step = 1.0 if whole or span >= 2 else 10.0 ** math.floor(math.log10(span / room))
+    step = 1.0 if whole or span >= 2 or span == 0 else 10.0 ** math.floor(
+        math.log10(span / room))
     while True:
         for nice in (step, 2 * step, 5 * step):
             ticks = [round(nice * k, 9) for k in range(math.ceil(first / nice - 1e-9),

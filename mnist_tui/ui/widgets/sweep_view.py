@@ -1,0 +1,535 @@
+"""The Sweep tab: a search space to fill in, then a live view of the study's trials."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
+
+from mnist_tui.core.config import FIELDS, ConfigError, TrainConfig, format_field
+from mnist_tui.core.data import MnistData
+from mnist_tui.core.events import BatchProgress, EpochEnd
+from mnist_tui.core.runs import RunStore
+from mnist_tui.core.sweep import (
+    SweepEvent,
+    TrialEnded,
+    TrialLost,
+    TrialProgress,
+    TrialStarted,
+    WorkerResult,
+    run_worker,
+)
+from mnist_tui.core.sweep_insight import param_importances, quiet_optuna
+from mnist_tui.core.sweep_space import DEFAULT_SPACES, SearchSpace
+from mnist_tui.core.sweep_storage import (
+    DEFAULT_HEARTBEAT,
+    PRUNERS,
+    StudyView,
+    SweepError,
+    SweepSettings,
+    SweepStorage,
+    TrialView,
+)
+from mnist_tui.ui.widgets.line_chart import LineChart, Series
+
+SPACE_FIELDS = ("hidden_units", "conv_filters", "dropout", "activation", "optimizer",
+                "learning_rate", "lr_schedule", "batch_size", "epochs")
+"""The fields the tab lets a sweep search; every other one is fixed at the Setup form's
+value (the validation split at 0.1 when the form has none)."""
+SPARKS = "▁▂▃▄▅▆▇█"
+STATE_MARKS = {"complete": "done", "pruned": "pruned", "running": "running",
+               "stopped": "stopped", "failed": "failed", "waiting": "waiting"}
+MAX_TRIALS = 10_000
+POLL_SECONDS = 1.0
+"""How often the study is read from its storage while the tab follows it (trials of
+other workers, on this machine or others, show up too)."""
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """What the user asked to run: a study (new or resumed) and how long to search."""
+
+    study: str
+    space: SearchSpace
+    pruner: str
+    trials: int | None
+    minutes: float | None
+
+
+def sparkline(values: tuple[float, ...], low: float, high: float) -> str:
+    """One block per value, scaled between ``low`` and ``high``."""
+    span = high - low or 1.0
+    return "".join(SPARKS[min(len(SPARKS) - 1, max(0, int((v - low) / span * len(SPARKS))))]
+                   for v in values)
+
+
+def best_so_far(trials: tuple[TrialView, ...]) -> tuple[Series, ...]:
+    """The best validation accuracy after each finished trial, and each trial's own."""
+    done = [t for t in trials if t.val_accuracy is not None
+            and t.state in ("complete", "pruned")]
+    if not done:
+        return ()
+    best, running = [], 0.0
+    for trial in done:
+        if trial.state == "complete":
+            running = max(running, trial.val_accuracy or 0.0)
+        best.append(running)
+    xs = tuple(float(t.number) for t in done)
+    return (Series("trial", xs, tuple(t.val_accuracy or 0.0 for t in done), colour=1,
+                   dashed=True, marker="•"),
+            Series("best", xs, tuple(best)))
+
+
+def study_summary(study: StudyView) -> str:
+    """``7 trials: 4 done, 2 pruned, 1 running · best #3: 97.9% validation (97.7% test)``."""
+    counts = [f"{study.count(state)} {STATE_MARKS[state]}"
+              for state in ("complete", "pruned", "running", "stopped", "failed")
+              if study.count(state)]
+    text = f"{len(study.trials)} trials" + (f": {', '.join(counts)}" if counts else "")
+    best = study.best
+    if best is not None and best.val_accuracy is not None:
+        test = f" ({best.test_accuracy:.2%} test)" if best.test_accuracy is not None else ""
+        text += f" · best #{best.number}: {best.val_accuracy:.2%} validation{test}"
+    return text
+
+
+class SweepView(Vertical, can_focus=True):
+    """Set up a sweep (architecture, trials or minutes, pruner, each field's spec) and
+    watch its study: the trials table, the best accuracy so far and which settings
+    mattered. It asks the app to start and stop (:class:`SweepView.Start`); the app feeds
+    it the study as read from storage (:meth:`show_study`)."""
+
+    BINDINGS = [
+        Binding("ctrl+r", "start", "Run sweep", id="sweep.start",
+                tooltip="Start the sweep (or resume the study named)"),
+        Binding("b", "best", "Best → form", id="sweep.best",
+                tooltip="Load the best trial's settings into the Setup form"),
+        Binding("c", "compare_top", "Compare top", id="sweep.compare",
+                tooltip="Compare the best trials (up to 6) side by side"),
+    ]
+
+    running: reactive[bool] = reactive(False, bindings=True)
+    """A sweep is running in this app."""
+
+    @dataclass
+    class Start(Message):
+        """The user asked to run ``request``."""
+
+        request: SweepRequest
+
+    @dataclass
+    class Chosen(Message):
+        """The user asked for ``what`` (``best`` or ``compare``) of the study's trials,
+        given by their saved runs' ids, best first."""
+
+        run_ids: list[str]
+        what: str
+
+    @dataclass
+    class Event(Message):
+        """An event of the sweep worker (posted from its thread)."""
+
+        event: SweepEvent
+
+        def can_replace(self, message: Message) -> bool:
+            # A burst of batch progress collapses to the newest one.
+            return (isinstance(message, SweepView.Event) and _is_batch(self.event)
+                    and _is_batch(message.event))
+
+    @dataclass
+    class Finished(Message):
+        """The sweep worker ended: its result, or why it could not go on."""
+
+        result: WorkerResult | None
+        problem: str
+
+    @dataclass
+    class StudyRead(Message):
+        """The study as just read from its storage (posted from the poll thread)."""
+
+        study: StudyView
+        importances: list[tuple[str, float]]
+
+    def __init__(self, base: TrainConfig, study_name: str, storage_url: str, *,
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._base = base
+        self._default_name = study_name
+        self._url = storage_url
+        self._study: StudyView | None = None
+        self._followed = ""
+        """The study the tab reads from storage (the one last run here)."""
+        self._importances: list[tuple[str, float]] = []
+        self._stop = threading.Event()
+        self._reader: SweepStorage | None = None
+        self._progress = ""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="sweep-columns"):
+            with VerticalScroll(id="sweep-setup"):
+                with Horizontal(classes="sweep-row"):
+                    yield Label("Study", classes="sweep-label")
+                    yield Input(self._default_name, id="sweep-study", compact=True)
+                with Horizontal(classes="sweep-row"):
+                    yield Label("Architecture", classes="sweep-label")
+                    yield Select([("mlp", "mlp"), ("cnn", "cnn")], value=self._base.architecture,
+                                 allow_blank=False, compact=True, id="sweep-architecture")
+                with Horizontal(classes="sweep-row"):
+                    yield Label("Trials", classes="sweep-label")
+                    yield Input("20", id="sweep-trials", type="integer", compact=True)
+                with Horizontal(classes="sweep-row"):
+                    yield Label("Minutes", classes="sweep-label")
+                    yield Input("", placeholder="no limit", id="sweep-minutes",
+                                type="number", compact=True)
+                with Horizontal(classes="sweep-row"):
+                    yield Label("Pruner", classes="sweep-label")
+                    yield Select([(p, p) for p in PRUNERS], value="median", allow_blank=False,
+                                 compact=True, id="sweep-pruner")
+                yield Static("Search: a value, a range lo..hi (:log after it), or a|b|c",
+                             classes="sweep-help", markup=False)
+                for name in SPACE_FIELDS:
+                    with Horizontal(classes="sweep-row", id=f"sweep-row-{name}"):
+                        yield Label(FIELDS[name].label, classes="sweep-label")
+                        yield Input(id=f"sweep-field-{name}", classes="sweep-field",
+                                    compact=True)
+                    yield Static("", id=f"sweep-hint-{name}", classes="sweep-hint",
+                                 markup=False)
+                yield Static("", id="sweep-error", markup=False)
+                yield Button("Run sweep (ctrl+r)", id="sweep-run", variant="primary",
+                             compact=True)
+            with Vertical(id="sweep-live"):
+                yield Static("No sweep yet: set the space on the left and press ctrl+r.",
+                             id="sweep-status", markup=False)
+                yield LineChart("validation accuracy", x_label="trial", bounds=(0.0, 1.0),
+                                id="sweep-chart")
+                yield DataTable(id="sweep-trials-table", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="sweep-importance", markup=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#sweep-trials-table", DataTable)
+        table.add_columns("#", "state", "settings", "val by epoch", "val", "test", "s")
+        self._fill_defaults()
+        self.set_interval(POLL_SECONDS, self._poll)
+
+    def focus_main(self) -> None:
+        """The trials table while a sweep runs or once it has trials, else the study name."""
+        if self.running or self._study is not None:
+            self.query_one("#sweep-trials-table").focus()
+        else:
+            self.query_one("#sweep-study").focus()
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+        if self._reader is not None:
+            self._reader.close()
+
+    # --- running ---------------------------------------------------------------------
+
+    def run(self, request: SweepRequest, data: MnistData, store: RunStore) -> None:
+        """Run ``request`` in a thread: a new study, or more trials of an old one (with
+        the space it was started with)."""
+        self.running = True
+        self._stop = threading.Event()
+        self._followed = request.study
+        self._progress = ""
+        self.show_status(f"Study {request.study}: starting…")
+        self.query_one("#sweep-trials-table").focus()  # b and c work from there
+        self._sweep(request, data, store, self._stop)
+
+    def stop(self) -> bool:
+        """Stop the sweep: the trial in training is saved as stopped and no other
+        starts. ``False`` when none runs."""
+        if not self.running:
+            return False
+        self._stop.set()
+        self.show_status(f"Study {self._followed}: stopping after saving the trial in "
+                         "training…")
+        return True
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sweep",
+          description="Sweep")
+    def _sweep(self, request: SweepRequest, data: MnistData, store: RunStore,
+               stop: threading.Event) -> None:
+        """Create (or reopen) the study and run trials until done or stopped."""
+        def sink(event: SweepEvent) -> None:
+            self.post_message(self.Event(event))
+
+        quiet_optuna()
+        try:
+            with SweepStorage(self._url, heartbeat=DEFAULT_HEARTBEAT) as storage:
+                if storage.study_id(request.study) is None:
+                    storage.create(request.study, SweepSettings(request.space, request.pruner))
+                result = run_worker(
+                    storage, request.study, data, store, sink, trials=request.trials,
+                    timeout=request.minutes * 60 if request.minutes else None, stop=stop)
+        except SweepError as exc:
+            self.post_message(self.Finished(None, str(exc)))
+            return
+        self.post_message(self.Finished(result, ""))
+
+    @on(Event)
+    def _event(self, message: Event) -> None:
+        event = message.event
+        match event:
+            case TrialStarted():
+                params = " ".join(f"{name}={value}" for name, value in event.params)
+                self._progress = f"trial #{event.number} ({params})"
+            case TrialProgress(event=BatchProgress() as batch):
+                self._progress = (f"trial #{message.event.number}: epoch {batch.epoch}, "
+                                  f"{batch.step / max(1, batch.steps):.0%}, "
+                                  f"acc {batch.accuracy:.3f}")
+            case TrialProgress(event=EpochEnd() as epoch) if epoch.val_accuracy is not None:
+                self._progress = (f"trial #{message.event.number}: epoch {epoch.epoch} "
+                                  f"validation {epoch.val_accuracy:.2%}")
+            case TrialEnded():
+                self._progress = (f"trial #{event.number} {STATE_MARKS.get(event.state)}"
+                                  + (f": {event.reason}" if event.reason else ""))
+                self._poll()
+            case TrialLost():
+                self._progress = (f"trial #{event.number} of {event.worker} lost its "
+                                  "worker: marked failed")
+        self._show_status_line()
+
+    @on(Finished)
+    def _finished(self, message: Finished) -> None:
+        self.running = False
+        result = message.result
+        if message.problem:
+            self._progress = message.problem
+        elif result is not None:
+            self._progress = (f"{'stopped' if result.stopped else 'finished'}: "
+                              f"{len(result.trials)} trials run here")
+        self._poll()
+        self._show_status_line()
+
+    def _poll(self) -> None:
+        """Read the followed study again (in a thread), when the tab is on screen."""
+        if self._followed and (self.running or self.is_on_screen):
+            self._read_study(self._followed)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sweep-poll",
+          description="Read the study")
+    def _read_study(self, name: str) -> None:
+        quiet_optuna()
+        try:
+            if self._reader is None:
+                self._reader = SweepStorage(self._url, create=False)
+            study = self._reader.study(name)
+            importances = param_importances(self._reader, name)
+        except SweepError as exc:
+            self.post_message(self.StudyRead(StudyView(name, None, str(exc), ()), []))
+            return
+        self.post_message(self.StudyRead(study, importances))
+
+    @on(StudyRead)
+    def _study_read(self, message: StudyRead) -> None:
+        self.show_study(message.study, message.importances)
+
+    def _show_status_line(self) -> None:
+        summary = study_summary(self._study) if self._study is not None else ""
+        lines = [f"Study {self._followed}" + (f": {summary}" if summary else "")]
+        if self._progress:
+            lines.append(("Running " if self.running else "Last: ") + self._progress)
+        self.show_status("\n".join(lines))
+
+    # --- the space -------------------------------------------------------------------
+
+    def set_base(self, base: TrainConfig) -> None:
+        """The Setup form's config: the values every unsearched field keeps."""
+        self._base = base
+        self._validate()
+
+    def _fill_defaults(self) -> None:
+        """Each field's default spec for the architecture chosen (the form's value when
+        the architecture does not search it)."""
+        architecture = self._architecture()
+        defaults = DEFAULT_SPACES[architecture]
+        base = self._base.replace(architecture=architecture)
+        for name in SPACE_FIELDS:
+            text = defaults.get(name, format_field(name, getattr(base, name)))
+            self.query_one(f"#sweep-field-{name}", Input).value = text
+            unused = name == "conv_filters" and architecture != "cnn"
+            for part in ("row", "hint"):
+                self.query_one(f"#sweep-{part}-{name}").set_class(unused, "-unused")
+        self._validate()
+
+    def _architecture(self) -> str:
+        return str(self.query_one("#sweep-architecture", Select).value)
+
+    @on(Select.Changed, "#sweep-architecture")
+    def _architecture_changed(self) -> None:
+        self._fill_defaults()
+
+    @on(Input.Changed)
+    def _changed(self) -> None:
+        self._validate()
+
+    def _given(self) -> dict[str, Any]:
+        given: dict[str, Any] = {"architecture": self._architecture()}
+        for name in SPACE_FIELDS:
+            if name != "conv_filters" or given["architecture"] == "cnn":
+                given[name] = self.query_one(f"#sweep-field-{name}", Input).value.strip()
+        return given
+
+    def request(self) -> SweepRequest | None:
+        """The sweep the form describes, or ``None`` while something in it is wrong (the
+        reasons show beside the fields)."""
+        return self._validate()
+
+    def _validate(self) -> SweepRequest | None:
+        errors: dict[str, str] = {}
+        space: SearchSpace | None = None
+        try:
+            space = SearchSpace.build(self._base.to_dict(), self._given())
+        except ConfigError as exc:
+            errors = dict(exc.errors)
+        trials_text = self.query_one("#sweep-trials", Input).value.strip()
+        minutes_text = self.query_one("#sweep-minutes", Input).value.strip()
+        trials = int(trials_text) if trials_text.lstrip("-").isdigit() else None
+        minutes = _positive(minutes_text)
+        general = []
+        if trials is None or not 1 <= trials <= MAX_TRIALS:
+            general.append(f"Trials: a whole number from 1 to {MAX_TRIALS:,}.")
+        if minutes_text and minutes is None:
+            general.append("Minutes: a number above 0, or blank for no limit.")
+        study = self.query_one("#sweep-study", Input).value.strip()
+        if not study:
+            general.append("Study: give it a name (a new one starts it, an old one resumes).")
+        for name in SPACE_FIELDS:
+            hint = self.query_one(f"#sweep-hint-{name}", Static)
+            reason = errors.pop(name, "")
+            hint.update(reason)
+            hint.set_class(not reason, "-empty")
+        general += [f"{FIELDS[name].label if name in FIELDS else name}: {why}"
+                    for name, why in errors.items()]
+        self.query_one("#sweep-error", Static).update("\n".join(general))
+        self.query_one("#sweep-run", Button).disabled = bool(general) or space is None
+        if general or space is None:
+            return None
+        return SweepRequest(study=study, space=space,
+                            pruner=str(self.query_one("#sweep-pruner", Select).value),
+                            trials=trials, minutes=minutes)
+
+    # --- actions ---------------------------------------------------------------------
+
+    def action_start(self) -> None:
+        """Ask the app to run the sweep the form describes."""
+        request = self._validate()
+        if request is not None and not self.running:
+            self.post_message(self.Start(request))
+
+    @on(Button.Pressed, "#sweep-run")
+    def _run_pressed(self) -> None:
+        self.action_start()
+
+    def _ranked_runs(self) -> list[str]:
+        """Run ids of the complete trials, best validation accuracy first."""
+        if self._study is None:
+            return []
+        done = [t for t in self._study.trials if t.state == "complete"
+                and t.val_accuracy is not None and t.run_id]
+        done.sort(key=lambda t: (-(t.val_accuracy or 0.0), t.number))
+        return [t.run_id for t in done if t.run_id]
+
+    def action_best(self) -> None:
+        """Ask for the best trial's settings in the form."""
+        ranked = self._ranked_runs()
+        if ranked:
+            self.post_message(self.Chosen(ranked[:1], "best"))
+        else:
+            self.notify("No finished trial yet.", severity="warning", markup=False)
+
+    def action_compare_top(self) -> None:
+        """Ask to compare the best trials (2 to 6)."""
+        ranked = self._ranked_runs()
+        if len(ranked) >= 2:
+            self.post_message(self.Chosen(ranked[:6], "compare"))
+        else:
+            self.notify("Two finished trials are needed to compare.", severity="warning",
+                        markup=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Start only when idle; best and compare only once trials have finished."""
+        if action == "start":
+            return not self.running or None
+        if action in ("best", "compare_top"):
+            return bool(self._ranked_runs()) or None
+        return True
+
+    def watch_running(self, running: bool) -> None:
+        self.query_one("#sweep-setup").disabled = running
+
+    # --- the study -------------------------------------------------------------------
+
+    def show_study(self, study: StudyView, importances: list[tuple[str, float]]) -> None:
+        """Show ``study`` as read from its storage, and the settings' importances (empty
+        until there are enough finished trials)."""
+        self._study, self._importances = study, importances
+        if study.problem:
+            self._progress = study.problem
+        self._show_status_line()
+        self.query_one("#sweep-chart", LineChart).set_data(best_so_far(study.trials))
+        self._fill_table(study)
+        self._show_importances()
+        self.refresh_bindings()
+
+    def show_status(self, text: str) -> None:
+        """A line about the sweep (started, stopped, failed), shown as written."""
+        self.query_one("#sweep-status", Static).update(text)
+
+    def _fill_table(self, study: StudyView) -> None:
+        table = self.query_one("#sweep-trials-table", DataTable)
+        curves = [v for t in study.trials for v in t.val_curve]
+        low, high = (min(curves), max(curves)) if curves else (0.0, 1.0)
+        best = study.best
+        row = table.cursor_row
+        table.clear()
+        for trial in study.trials:
+            mark = "*" if best is not None and trial.number == best.number else ""
+            cells = (f"{mark}{trial.number}", STATE_MARKS.get(trial.state, trial.state),
+                     " ".join(f"{name}={value}" for name, value in trial.params),
+                     sparkline(trial.val_curve, low, high),
+                     _percent(trial.val_accuracy), _percent(trial.test_accuracy),
+                     f"{trial.seconds:.0f}" if trial.seconds is not None else "")
+            # Text, not str: what a storage holds is shown as written, never as markup.
+            table.add_row(*(Text(cell, end="") for cell in cells), key=str(trial.number))
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
+
+    def _show_importances(self) -> None:
+        widget = self.query_one("#sweep-importance", Static)
+        if not self._importances:
+            widget.update("Which settings matter shows after a few finished trials.")
+            return
+        width = 20
+        lines = ["Which settings mattered (Optuna's PED-ANOVA importance):"]
+        for name, share in self._importances:
+            bar = "█" * round(share * width)
+            lines.append(f"  {name:<14} {bar:<{width}} {share:.2f}")
+        widget.update(Content("\n".join(lines)))
+
+
+def _percent(value: float | None) -> str:
+    return f"{value:.2%}" if value is not None else ""
+
+
+def _positive(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0 < value < 1e6 else None
+
+
+def _is_batch(event: SweepEvent) -> bool:
+    return isinstance(event, TrialProgress) and isinstance(event.event, BatchProgress)

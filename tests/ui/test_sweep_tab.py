@@ -1,0 +1,98 @@
+"""The Sweep tab: a search space with field messages, a real sweep watched live, and
+its best trial and top trials taken further."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.widgets import Button, DataTable, Input, Static
+
+from mnist_tui.core.runs import RunStore
+from mnist_tui.ui.app import MnistApp
+from mnist_tui.ui.screens.compare import CompareScreen
+from mnist_tui.ui.widgets.config_form import ConfigForm
+from mnist_tui.ui.widgets.line_chart import LineChart
+from mnist_tui.ui.widgets.sweep_view import SweepView
+from tests.ui.conftest import wait_for
+
+AppFactory = Callable[..., MnistApp]
+SIZE = (120, 40)
+
+
+def text(app: MnistApp, selector: str) -> str:
+    return str(app.query_one(selector, Static).render())
+
+
+async def set_field(app: MnistApp, pilot: object, name: str, value: str) -> None:
+    app.query_one(f"#sweep-field-{name}", Input).value = value
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+async def test_a_bad_range_is_named_beside_its_field_and_blocks_the_start(
+        make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        await pilot.press("6")
+        view = app.query_one(SweepView)
+        fields = {name: app.query_one(f"#sweep-field-{name}", Input).value
+                  for name in ("learning_rate", "batch_size", "dropout")}
+        assert fields == {"learning_rate": "3e-4..3e-2:log", "batch_size": "128|256|512",
+                          "dropout": "0..0.5"}  # the MLP's defaults
+        assert view.request() is not None
+        await set_field(app, pilot, "dropout", "0.5..0.1")
+        assert text(app, "#sweep-hint-dropout") != ""
+        assert app.query_one("#sweep-run", Button).disabled
+        await set_field(app, pilot, "learning_rate", "0..1e-2:log")
+        assert "learning" not in text(app, "#sweep-hint-dropout").lower()
+        assert text(app, "#sweep-hint-learning_rate") != ""
+        await set_field(app, pilot, "dropout", "0..0.5")
+        await set_field(app, pilot, "learning_rate", "1e-3")
+        assert not app.query_one("#sweep-run", Button).disabled
+        app.query_one("#sweep-architecture").value = "cnn"  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert app.query_one("#sweep-row-conv_filters").region.height == 1  # cnn only
+        assert app.query_one("#sweep-field-learning_rate", Input).value == "3e-4..3e-3:log"
+
+
+async def test_a_sweep_runs_live_and_its_best_trial_loads_into_the_form(
+        make_app: AppFactory, tmp_path: Path) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        await pilot.press("6")
+        app.query_one("#sweep-study", Input).value = "tab-study"
+        app.query_one("#sweep-trials", Input).value = "3"
+        for name, value in (("hidden_units", "16|32"), ("epochs", "2"),
+                            ("batch_size", "256"), ("learning_rate", "1e-3..1e-2:log")):
+            await set_field(app, pilot, name, value)
+        view = app.query_one(SweepView)
+        await pilot.press("ctrl+r")
+        await wait_for(lambda: view.running, pilot)
+        assert app.why_not("train") is not None  # one model trains at a time
+        await wait_for(lambda: not view.running, pilot, timeout=180)
+        table = app.query_one("#sweep-trials-table", DataTable)
+
+        def states() -> list[str]:
+            return [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+
+        await wait_for(lambda: len(states()) == 3 and "running" not in states(), pilot)
+        assert all(state in ("done", "pruned") for state in states()), states()
+        assert "tab-study: 3 trials" in text(app, "#sweep-status")
+        chart = app.query_one("#sweep-chart", LineChart)
+        assert [line.name for line in chart.series] == ["trial", "best"]
+        runs, _ = RunStore(tmp_path / "runs").list()
+        assert len(runs) == 3 and all(run.config.validation_split == 0.1 for run in runs)
+        await pilot.press("b")  # the best trial's settings into the form
+        await wait_for(lambda: app.query_one("#tabs").active == "setup",  # type: ignore[attr-defined]
+                       pilot)
+        config = app.query_one(ConfigForm).config
+        best = re.search(r"best #(\d+)", text(app, "#sweep-status"))
+        assert best is not None and config is not None
+        chosen = next(run for run in runs if run.data["sweep"]["trial"] == int(best[1]))
+        assert config == chosen.config  # exactly: no digit of the learning rate lost
+        app.action_show_tab("sweep")
+        await pilot.press("c")
+        await wait_for(lambda: isinstance(app.screen, CompareScreen), pilot)
