@@ -147,3 +147,18 @@ def test_a_trial_draws_each_searched_field_and_keeps_the_rest() -> None:
     assert trial.asked["learning_rate"] == ("float", 3e-4, 3e-2, True)
     assert config.hidden_units == (256, 128) and config.batch_size == 32
     assert config.epochs == 2 and config.validation_split == 0.1 and config.seed == 42
+
+
+def test_a_drawn_rate_keeps_three_figures_and_stays_in_its_range() -> None:
+    class Drawing(FakeTrial):
+        def __init__(self, value: float) -> None:
+            super().__init__()
+            self.value = value
+
+        def suggest_float(self, name: str, low: float, high: float, *,
+                          log: bool = False) -> float:
+            return self.value if name == "learning_rate" else low
+
+    space = SearchSpace.build({}, {"learning_rate": "1e-4..0.01236:log"})
+    assert space.suggest(Drawing(0.0014213931849554635)).learning_rate == 0.00142
+    assert space.suggest(Drawing(0.012359)).learning_rate == 0.01236  # not 0.0124, past the end

@@ -43,6 +43,8 @@ FIXED_ONLY = {
     "seed": "fixed for a whole sweep, so that trials differ only in what is searched",
 }
 """Fields a sweep cannot vary, and why."""
+FLOAT_FIGURES = 3
+"""Significant figures a drawn real number keeps."""
 MAX_MEMORY_CHECKS = 4096
 """At most this many combinations of the memory fields are checked to fit."""
 
@@ -289,7 +291,10 @@ def _draw(trial: Suggester, name: str, spec: Span | Choices) -> Any:
         return parse_field(name, picked)
     if FIELDS[name].kind == "int":
         return trial.suggest_int(name, int(spec.low), int(spec.high), log=spec.log)
-    return trial.suggest_float(name, float(spec.low), float(spec.high), log=spec.log)
+    drawn = trial.suggest_float(name, float(spec.low), float(spec.high), log=spec.log)
+    # Three figures are all a rate or a dropout needs: a trial's settings read (and go
+    # into the form) as 0.0142, not 0.014213931849554635.
+    return min(max(float(f"{drawn:.{FLOAT_FIGURES}g}"), float(spec.low)), float(spec.high))
 
 
 def _candidates(spec: ParamSpec) -> list[Any]:

@@ -96,3 +96,11 @@ async def test_a_sweep_runs_live_and_its_best_trial_loads_into_the_form(
         app.action_show_tab("sweep")
         await pilot.press("c")
         await wait_for(lambda: isinstance(app.screen, CompareScreen), pilot)
+
+
+def test_a_trials_settings_read_short() -> None:
+    from mnist_tui.ui.widgets.sweep_view import params_text
+
+    drawn = (("hidden_units", "256,128"), ("learning_rate", "0.014009123"),
+             ("activation", "gelu"), ("batch_size", "256"))
+    assert params_text(drawn) == "units=256,128 lr=0.014 gelu bs=256"

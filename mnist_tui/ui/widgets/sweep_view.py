@@ -16,7 +16,13 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
-from mnist_tui.core.config import FIELDS, ConfigError, TrainConfig, format_field
+from mnist_tui.core.config import (
+    FIELDS,
+    SUMMARY_NAMES,
+    ConfigError,
+    TrainConfig,
+    format_field,
+)
 from mnist_tui.core.data import MnistData
 from mnist_tui.core.events import BatchProgress, EpochEnd
 from mnist_tui.core.runs import RunStore
@@ -71,6 +77,21 @@ def sparkline(values: tuple[float, ...], low: float, high: float) -> str:
     span = high - low or 1.0
     return "".join(SPARKS[min(len(SPARKS) - 1, max(0, int((v - low) / span * len(SPARKS))))]
                    for v in values)
+
+
+def params_text(params: tuple[tuple[str, str], ...]) -> str:
+    """``units=128 drop=0.159 lr=0.014``: a trial's drawn settings, short."""
+    parts = []
+    for name, value in params:
+        short = SUMMARY_NAMES.get(name, "units" if name == "hidden_units" else
+                                  "filters" if name == "conv_filters" else name)
+        try:
+            number = float(value)
+            value = value if number.is_integer() else f"{number:.3g}"
+        except ValueError:
+            pass
+        parts.append(f"{short}={value}" if short else value)
+    return " ".join(parts)
 
 
 def best_so_far(trials: tuple[TrialView, ...]) -> tuple[Series, ...]:
@@ -217,7 +238,7 @@ class SweepView(Vertical, can_focus=True):
 
     def on_mount(self) -> None:
         table = self.query_one("#sweep-trials-table", DataTable)
-        table.add_columns("#", "state", "settings", "val by epoch", "val", "test", "s")
+        table.add_columns("#", "state", "val", "test", "s", "val by epoch", "settings")
         self._fill_defaults()
         self.set_interval(POLL_SECONDS, self._poll)
 
@@ -497,10 +518,9 @@ class SweepView(Vertical, can_focus=True):
         for trial in study.trials:
             mark = "*" if best is not None and trial.number == best.number else ""
             cells = (f"{mark}{trial.number}", STATE_MARKS.get(trial.state, trial.state),
-                     " ".join(f"{name}={value}" for name, value in trial.params),
-                     sparkline(trial.val_curve, low, high),
                      _percent(trial.val_accuracy), _percent(trial.test_accuracy),
-                     f"{trial.seconds:.0f}" if trial.seconds is not None else "")
+                     f"{trial.seconds:.0f}" if trial.seconds is not None else "",
+                     sparkline(trial.val_curve, low, high), params_text(trial.params))
             # Text, not str: what a storage holds is shown as written, never as markup.
             table.add_row(*(Text(cell, end="") for cell in cells), key=str(trial.number))
         if table.row_count:
