@@ -104,3 +104,27 @@ def test_a_trials_settings_read_short() -> None:
     drawn = (("hidden_units", "256,128"), ("learning_rate", "0.014009123"),
              ("activation", "gelu"), ("batch_size", "256"))
     assert params_text(drawn) == "units=256,128 lr=0.014 gelu bs=256"
+
+
+async def test_ctrl_s_stops_a_sweep_and_keeps_its_trial_in_a_narrow_terminal(
+        make_app: AppFactory, tmp_path: Path) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        await pilot.press("6")
+        view = app.query_one(SweepView)
+        assert app.query_one("#sweep-setup").display and not app.query_one("#sweep-live").display
+        app.query_one("#sweep-study", Input).value = "stop-study"
+        for name, value in (("hidden_units", "16"), ("epochs", "50"), ("batch_size", "128")):
+            await set_field(app, pilot, name, value)
+        await pilot.press("ctrl+r")
+        await wait_for(lambda: view.running, pilot)
+        assert app.query_one("#sweep-live").display and not app.query_one("#sweep-setup").display
+        await wait_for(lambda: "epoch 1" in text(app, "#sweep-status"), pilot, timeout=60)
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: not view.running, pilot, timeout=30)
+        runs, _ = RunStore(tmp_path / "runs").list()
+        assert [run.status for run in runs] == ["stopped"]  # its trial, saved as it stood
+        assert runs[0].epochs_done < 50
+        await pilot.press("e")  # the space again, to change it
+        assert app.query_one("#sweep-setup").display

@@ -137,7 +137,14 @@ class SweepView(Vertical, can_focus=True):
                 tooltip="Load the best trial's settings into the Setup form"),
         Binding("c", "compare_top", "Compare top", id="sweep.compare",
                 tooltip="Compare the best trials (up to 6) side by side"),
+        Binding("e", "toggle_setup", "Space/trials", id="sweep.toggle",
+                tooltip="A narrow terminal shows the space or the trials: switch"),
     ]
+
+    NARROW = 100
+    """Columns under which the space and the trials take turns on the screen."""
+    SHORT = 32
+    """Rows under which the best-so-far chart gets smaller."""
 
     running: reactive[bool] = reactive(False, bindings=True)
     """A sweep is running in this app."""
@@ -263,6 +270,7 @@ class SweepView(Vertical, can_focus=True):
         self._stop = threading.Event()
         self._followed = request.study
         self._progress = ""
+        self.add_class("-live")
         self.show_status(f"Study {request.study}: starting…")
         self.query_one("#sweep-trials-table").focus()  # b and c work from there
         self._sweep(request, data, store, self._stop)
@@ -485,7 +493,18 @@ class SweepView(Vertical, can_focus=True):
             return not self.running or None
         if action in ("best", "compare_top"):
             return bool(self._ranked_runs()) or None
+        if action == "toggle_setup":
+            return self.has_class("-narrow") and bool(self._followed)
         return True
+
+    def action_toggle_setup(self) -> None:
+        """In a narrow terminal: show the space, or the study's trials."""
+        self.toggle_class("-live")
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < self.NARROW, "-narrow")
+        self.set_class(self.size.height < self.SHORT, "-short")
+        self.refresh_bindings()
 
     def watch_running(self, running: bool) -> None:
         self.query_one("#sweep-setup").disabled = running
