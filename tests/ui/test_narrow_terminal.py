@@ -127,7 +127,7 @@ async def test_a_real_training_reads_whole_at_each_size(make_app: AppFactory,
         assert len(lines) >= 5 and all(ACCURACY.search(line) for line in lines), lines
         last = view.history[-1]
         assert f"acc {last.accuracy:.3f}" in line_with(app, "epoch 5/5")  # kept at the end
-        for chart in [chart for chart in app.query(LineChart) if chart.display]:
+        for chart in [chart for chart in view.query(LineChart) if chart.display]:
             assert chart.plot_rows >= 8, (chart.id, chart.plot_rows)
             top = chart.render_line(1).text
             assert re.match(r"\s*\d+\.\d+ ┤", top), top  # the y axis is labelled
