@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/train_speed.py
 	$(BIN)/python benchmarks/tui_overhead.py
 	$(BIN)/python benchmarks/sweep_speed.py
+	$(BIN)/python benchmarks/chart_draw.py
 
 # The PostgreSQL server the sweep tests start on loopback in a temporary folder (Debian's
 # package: the tests run its initdb and pg_ctl; no service is used). Installed with

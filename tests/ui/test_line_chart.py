@@ -9,6 +9,7 @@ from mnist_tui.ui.widgets.line_chart import (
     LineChart,
     Series,
     braille_cells,
+    thinned,
     tick_label,
     x_text,
     x_ticks,
@@ -204,3 +205,15 @@ async def test_markers_tell_lines_apart_without_colour() -> None:
         assert lines[0].split() == ["loss", "A━━", "A", "B━━", "B"]
         plot = "".join(lines[1:-2])
         assert plot.count("A") == 3 and plot.count("B") == 3  # one at each epoch
+
+
+def test_a_long_line_thinned_to_four_points_a_column_draws_the_same_dots() -> None:
+    rng = np.random.default_rng(0)
+    xs = np.repeat(np.arange(40), 50).astype(float)  # 2,000 points on 40 dot columns
+    ys = np.clip(np.cumsum(rng.normal(0, 1.5, len(xs))) + 30, 0, 63)
+    dots = np.column_stack([xs, ys])
+    assert len(thinned(dots, 40)) == 160
+    assert np.array_equal(braille_cells(thinned(dots, 40), rows=16, cols=20),
+                          braille_cells(dots, rows=16, cols=20))
+    short = dots[:100]
+    assert thinned(short, 40) is short  # nothing to gain
