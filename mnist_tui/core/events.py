@@ -119,6 +119,8 @@ class TrainingFinished:
     best one (the lowest validation loss) instead of the last; else ``None``."""
     steps: tuple[StepPoint, ...] = ()
     """The per-step curve: every progress tick (thinned evenly past ``MAX_STEP_POINTS``)."""
+    controls: tuple[ControlApplied, ...] = ()
+    """The user's changes during the run, in order (at most ``MAX_CONTROLS``)."""
 
     @property
     def epochs_done(self) -> int:
@@ -137,6 +139,37 @@ class TrainingFinished:
         if self.kept_epoch is None:
             return ""
         return f"; the model keeps epoch {self.kept_epoch}'s weights (lowest val loss)"
+
+
+ControlKind = Literal["pause", "resume", "learning_rate", "stop_after_epoch", "early_stopping"]
+"""What a user changed in a running training (``run.json``'s ``controls``)."""
+CONTROL_KINDS: tuple[ControlKind, ...] = ("pause", "resume", "learning_rate",
+                                          "stop_after_epoch", "early_stopping")
+
+
+@dataclass(frozen=True)
+class ControlApplied:
+    """A user's change took effect in the training thread (``run.json``'s ``controls``).
+
+    ``value`` by kind: ``pause`` 0; ``resume`` the seconds paused; ``learning_rate`` the
+    new step size; ``stop_after_epoch`` and ``early_stopping`` 1 (on) or 0 (off).
+    """
+
+    step: int
+    """Steps done since training began when it took effect."""
+    kind: ControlKind
+    value: float
+
+    @property
+    def text(self) -> str:
+        """``learning rate 0.0025 from step 120`` and the like."""
+        on = "on" if self.value else "off"
+        what = {"pause": "paused", "resume": f"resumed after {self.value:.1f}s",
+                "learning_rate": f"learning rate {self.value:.3g}",
+                "stop_after_epoch": "stop after this epoch" if self.value
+                else "stop after this epoch cancelled",
+                "early_stopping": f"early stopping {on}"}[self.kind]
+        return f"{what} at step {self.step:,}"
 
 
 @dataclass(frozen=True)
@@ -158,5 +191,5 @@ class RunSaved:
 
 
 TrainingEvent = (TrainingStarted | BatchProgress | EpochEnd | TrainingFinished
-                 | EvaluationStarted | RunSaved)
+                 | EvaluationStarted | RunSaved | ControlApplied)
 """Any event the engine sends (:func:`mnist_tui.core.session.train_evaluate_save`)."""

@@ -53,12 +53,56 @@ def forward_flops(config: TrainConfig) -> int:
     return flops
 
 
+@keras.saving.register_keras_serializable(package="mnist_tui")
+class ScaledRate(keras.optimizers.schedules.LearningRateSchedule):  # type: ignore[misc]
+    """The configured rate (a constant or a schedule) times a scale the user may change
+    while training runs.
+
+    The scale is a variable read inside the compiled train function, so assigning it
+    (:meth:`set_scale`) acts at the next compiled call without retracing.
+    """
+
+    def __init__(self, base: float | keras.optimizers.schedules.LearningRateSchedule,
+                 scale: float = 1.0) -> None:
+        super().__init__()
+        self.base = base
+        self.scale = keras.Variable(scale, dtype="float32", trainable=False,
+                                    name="learning_rate_scale")
+
+    def __call__(self, step: Any) -> Any:
+        base = self.base(step) if callable(self.base) else self.base
+        return keras.ops.multiply(keras.ops.cast(base, "float32"), self.scale)
+
+    def set_scale(self, scale: float) -> None:
+        """Multiply the configured rate by ``scale`` from the next compiled call on."""
+        self.scale.assign(scale)
+
+    @property
+    def scale_value(self) -> float:
+        """The current scale."""
+        return float(keras.ops.convert_to_numpy(self.scale))
+
+    def get_config(self) -> dict[str, Any]:
+        base = (keras.optimizers.schedules.serialize(self.base)
+                if callable(self.base) else self.base)
+        return {"base": base, "scale": self.scale_value}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ScaledRate:
+        base = config["base"]
+        if isinstance(base, dict):
+            base = keras.optimizers.schedules.deserialize(base)
+        return cls(base, float(config.get("scale", 1.0)))
+
+
 def build_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
-    """The optimizer named in ``config`` with its learning-rate schedule."""
-    rate: Any = config.learning_rate
+    """The optimizer named in ``config``; its learning rate is a :class:`ScaledRate` over
+    the configured schedule (constant or cosine decay), so it can be changed mid-run."""
+    base: Any = config.learning_rate
     if config.lr_schedule == "cosine":
-        rate = keras.optimizers.schedules.CosineDecay(config.learning_rate,
+        base = keras.optimizers.schedules.CosineDecay(config.learning_rate,
                                                       max(1, total_steps))
+    rate = ScaledRate(base)
     match config.optimizer:
         case "sgd":
             return keras.optimizers.SGD(rate, momentum=config.momentum, nesterov=True)

@@ -21,7 +21,7 @@ import numpy as np
 
 from mnist_tui.core.annotations import Annotation, AnnotationError, read_annotation
 from mnist_tui.core.config import ConfigError, TrainConfig
-from mnist_tui.core.events import STEP_FIELDS, EpochEnd, StepPoint
+from mnist_tui.core.events import CONTROL_KINDS, STEP_FIELDS, ControlApplied, EpochEnd, StepPoint
 
 FORMAT_VERSION = 1
 MAX_RECORD_BYTES = 8 << 20
@@ -36,6 +36,8 @@ MAX_SECONDS = 10.0**8
 MAX_TEXT = 500
 MAX_STEPS = 20_000
 """Most points a per-step curve may hold (the engine keeps at most 10,000)."""
+MAX_CONTROLS = 1000
+"""Most user changes a run may record (the engine keeps at most as many)."""
 MAX_STUDY_NAME = 128
 """Longest study name a run may name (and a sweep accepts)."""
 MAX_TRIAL_NUMBER = 10**9
@@ -101,6 +103,8 @@ class RunInfo:
     """The per-step training curve (empty for runs saved before it was recorded)."""
     sweep: SweepTrial | None = None
     """The sweep trial this run was, or ``None`` for a run trained on its own."""
+    controls: tuple[ControlApplied, ...] = ()
+    """The user's changes during training (pause, learning rate, how it ends), in order."""
     data: dict[str, Any] = field(default_factory=dict)
     """The whole ``run.json`` as parsed (only the fields above are validated)."""
 
@@ -168,6 +172,7 @@ def parse_run_record(data: Any, folder: Path) -> RunInfo:
         annotation=annotation,
         steps=_steps(record.get("steps")),
         sweep=_sweep(record.get("sweep")),
+        controls=_controls(record.get("controls")),
         data=record,
     )
 
@@ -199,6 +204,25 @@ def _steps(value: Any) -> tuple[StepPoint, ...]:
             checked[name] = [_loss(item, where) for item in column]
     return tuple(StepPoint(**dict(zip(STEP_FIELDS, row, strict=True)))
                  for row in zip(*(checked[name] for name in STEP_FIELDS), strict=True))
+
+
+def _controls(value: Any) -> tuple[ControlApplied, ...]:
+    if value is None:
+        return ()
+    rows = _list(value, "controls", MAX_CONTROLS)
+    controls = []
+    for i, item in enumerate(rows):
+        where = f"controls[{i}]"
+        row = _object(item, where)
+        unknown = sorted(set(row) - {"step", "kind", "value"})
+        if unknown:
+            raise RecordError(f"{where} has an unknown key {_short(repr(unknown[0]))}")
+        kind = _choice(row.get("kind"), f"{where}.kind", CONTROL_KINDS)
+        controls.append(ControlApplied(
+            step=_int(row.get("step"), f"{where}.step", 0, 10**12),
+            kind=next(known for known in CONTROL_KINDS if known == kind),
+            value=_float(row.get("value"), f"{where}.value", 0.0, MAX_SECONDS)))
+    return tuple(controls)
 
 
 def _sweep(value: Any) -> SweepTrial | None:

@@ -33,7 +33,7 @@ from mnist_tui.core.atomic import owner_tag, remove_orphans
 from mnist_tui.core.bounded_io import MIB, is_plain_file, read_npy_bounded, read_text_bounded
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.evaluation import NUM_CLASSES, Evaluation, evaluate_probabilities
-from mnist_tui.core.events import EpochEnd, StepPoint
+from mnist_tui.core.events import ControlApplied, EpochEnd, StepPoint
 from mnist_tui.core.run_record import (
     FORMAT_VERSION,
     MAX_RECORD_BYTES,
@@ -127,9 +127,11 @@ class RunStore:
         annotation: Annotation | None = None,
         steps: tuple[StepPoint, ...] = (),
         sweep: SweepTrial | None = None,
+        controls: tuple[ControlApplied, ...] = (),
     ) -> RunInfo:
         """Write a complete run folder atomically and return it as read back; ``sweep``
-        names the sweep trial the run is (``run.json``'s ``sweep``)."""
+        names the sweep trial the run is (``run.json``'s ``sweep``), ``controls`` the
+        user's changes during training (``run.json``'s ``controls``)."""
         self.ensure_writable()
         run_id = new_run_id(config)
         record = {
@@ -141,6 +143,7 @@ class RunStore:
             "config": config.to_dict(),
             "history": [vars(row) for row in history],
             "steps": steps_columns(steps),
+            "controls": [vars(applied) for applied in controls],
             "test": evaluation.metrics_dict(),
             "train_seconds": train_seconds,
             "param_count": param_count,

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from mnist_tui.core.annotations import Annotation
 from mnist_tui.core.config import TrainConfig
+from mnist_tui.core.control import TrainingControl
 from mnist_tui.core.data import MnistData
 from mnist_tui.core.evaluation import Evaluation, evaluate_model
 from mnist_tui.core.events import EvaluationStarted, RunSaved, RunStatus
@@ -40,6 +41,7 @@ def train_evaluate_save(
     *,
     sweep: SweepTrial | None = None,
     pruned: threading.Event | None = None,
+    control: TrainingControl | None = None,
 ) -> SessionResult:
     """Train ``config`` on ``data``, evaluate on its test set and save the run.
 
@@ -47,14 +49,16 @@ def train_evaluate_save(
     was learned is never lost; stopped before its first step, it raises
     :class:`NothingTrained` instead. ``annotation`` (a name, note, tags) is saved with
     the run. A sweep passes ``sweep`` (saved in ``run.json``) and ``pruned``: set with
-    ``stop`` by its pruner, it saves the stopped run as ``pruned``. Events go to
+    ``stop`` by its pruner, it saves the stopped run as ``pruned``. ``control`` steers the
+    training (see :func:`~mnist_tui.core.training.train`); the changes it made are saved
+    in ``run.json``'s ``controls``. Events go to
     ``on_event`` from the calling thread. The objects that exist before the run are kept
     out of cycle collection until it ends.
     """
     store.ensure_writable()  # before the training, not after it
     with frozen_heap():
         started = datetime.now().astimezone()
-        result = train(config, data.x_train, data.y_train, on_event, stop)
+        result = train(config, data.x_train, data.y_train, on_event, stop, control=control)
         if not result.trained:  # an untrained model is no run worth keeping
             raise NothingTrained("Stopped before the first training step: nothing was "
                                  "trained, and no run was saved.")
@@ -78,6 +82,7 @@ def train_evaluate_save(
             annotation=annotation,
             steps=result.finished.steps,
             sweep=sweep,
+            controls=result.finished.controls,
         )
         on_event(RunSaved(run_id=run.run_id, path=str(run.path), outcome=status,
                           test_loss=evaluation.loss, test_accuracy=evaluation.accuracy))

@@ -15,8 +15,10 @@ import numpy as np
 import tensorflow as tf
 
 from mnist_tui.core.config import TrainConfig
+from mnist_tui.core.control import MAX_LEARNING_RATE, ControlRequest, TrainingControl
 from mnist_tui.core.events import (
     BatchProgress,
+    ControlApplied,
     EpochEnd,
     Outcome,
     StepPoint,
@@ -24,7 +26,7 @@ from mnist_tui.core.events import (
     TrainingFinished,
     TrainingStarted,
 )
-from mnist_tui.core.models import build_model, build_optimizer, forward_flops
+from mnist_tui.core.models import ScaledRate, build_model, build_optimizer, forward_flops
 
 EventSink = Callable[[TrainingEvent], None]
 
@@ -36,6 +38,10 @@ TARGET_EXECUTION_FLOPS = 1.65e9
 call lasts tens of milliseconds: progress stays live and a stop acts at once, for the
 MLP and the CNN alike (the measurements are in docs/performance.md)."""
 MAX_STEP_POINTS = 10_000
+MAX_CONTROLS = 1000
+"""A run records at most this many of the user's changes (more still take effect)."""
+DEFAULT_PATIENCE = 3
+"""Early stopping's patience when a user turns it on for a run configured without it."""
 """A run's per-step curve keeps at most this many points (about 0.7 MB of run.json)."""
 EVAL_BATCH = 1024
 PREFETCH_BATCHES = 2
@@ -103,14 +109,51 @@ def as_float_images(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32) / 255.0
 
 
+class _SteerableEarlyStopping(keras.callbacks.EarlyStopping):  # type: ignore[misc]
+    """Keras's early stopping on ``val_loss``, best weights restored, that a user may turn
+    off (it still tracks the best epoch, but never stops and keeps the last weights) and
+    on again (its patience then counts from that epoch)."""
+
+    def __init__(self, patience: int, enabled: bool) -> None:
+        super().__init__(monitor="val_loss", patience=patience, restore_best_weights=True)
+        self.enabled = enabled
+        self._patience = patience
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Turn it on or off from the next epoch's end."""
+        if enabled and not self.enabled:
+            self.wait = 0
+        self.enabled = enabled
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.patience = self._patience if self.enabled else math.inf
+        super().on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if not self.enabled:  # off: the model keeps the last epoch's weights
+            self.best_weights = None
+        super().on_train_end(logs)
+
+
 class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
-    """Turns Keras callbacks into engine events and honours the stop flag."""
+    """Turns Keras callbacks into engine events; honours the stop flag and applies the
+    user's requests (:class:`TrainingControl`) between compiled calls."""
 
     def __init__(self, sink: EventSink, stop: threading.Event, started: TrainingStarted,
-                 batch_size: int, train_samples: int) -> None:
+                 batch_size: int, train_samples: int, control: TrainingControl | None = None,
+                 early: _SteerableEarlyStopping | None = None) -> None:
         super().__init__()
         self._sink = sink
         self._stop = stop
+        self._control = control
+        self._early = early
+        self.controls: list[ControlApplied] = []
+        """The user's changes applied so far (at most :data:`MAX_CONTROLS`)."""
+        self.paused_seconds = 0.0
+        """Time spent paused: no measured duration counts it."""
+        self._stop_after_epoch = False
+        self.ended_after_epoch = False
+        """The run ended at an epoch's end because the user asked for it."""
         self._started = started
         self._batch_size = batch_size
         self._train_samples = train_samples
@@ -140,6 +183,8 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._steps_done = batch + 1
+        if self._control is not None:
+            self._steer(self._control)
         if self._stop.is_set():
             self.model.stop_training = True
             return
@@ -181,6 +226,59 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
                 self._stride *= 2
         return point
 
+    @property
+    def _step(self) -> int:
+        return self._global_steps + self._steps_done
+
+    def _steer(self, control: TrainingControl) -> None:
+        """Apply the queued requests, then wait here while paused (not counted as time)."""
+        self._apply(control.take())
+        if not control.paused or self._stop.is_set():
+            return
+        self._record(ControlApplied(self._step, "pause", 0.0))
+        waited = control.wait_while_paused(self._stop)
+        self.paused_seconds += waited
+        self._epoch_start += waited
+        self._last_report += waited
+        self._record(ControlApplied(self._step, "resume", round(waited, 3)))
+        self._apply(control.take())  # what was asked while paused acts on resuming
+
+    def _apply(self, requests: list[ControlRequest]) -> None:
+        for request in requests:
+            match request.kind:
+                case "learning_rate" | "learning_rate_factor":
+                    rate = self._change_rate(request)
+                    if rate is not None:
+                        self._record(ControlApplied(self._step, "learning_rate", rate))
+                case "stop_after_epoch":
+                    self._stop_after_epoch = bool(request.value)
+                    self._record(ControlApplied(self._step, "stop_after_epoch",
+                                                request.value))
+                case "early_stopping":
+                    if self._early is not None:
+                        self._early.set_enabled(bool(request.value))
+                        self._record(ControlApplied(self._step, "early_stopping",
+                                                    request.value))
+
+    def _change_rate(self, request: ControlRequest) -> float | None:
+        """Rescale the optimizer's :class:`ScaledRate` so its rate at this step becomes
+        what ``request`` asks; the new rate, or ``None`` when the rate cannot be scaled
+        (it is 0 at this step, or not a :class:`ScaledRate`)."""
+        schedule = getattr(self.model.optimizer, "_learning_rate", None)
+        current = self._learning_rate()
+        if not isinstance(schedule, ScaledRate) or not current > 0:
+            return None
+        target = (request.value if request.kind == "learning_rate"
+                  else current * request.value)
+        target = min(target, MAX_LEARNING_RATE)
+        schedule.set_scale(schedule.scale_value * target / current)
+        return self._learning_rate()
+
+    def _record(self, applied: ControlApplied) -> None:
+        if len(self.controls) < MAX_CONTROLS:
+            self.controls.append(applied)
+        self._sink(applied)
+
     def _learning_rate(self) -> float:
         try:
             rate = self.model.optimizer.learning_rate
@@ -190,6 +288,8 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
+        if self._control is not None:  # asked during the epoch's last call or validation
+            self._apply(self._control.take())
         if self._steps_done < self._started.steps_per_epoch:
             return  # stopped mid-epoch: not a whole epoch of history
         event = EpochEnd(
@@ -204,6 +304,9 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._sink(event)
         if self._stop.is_set():
             self.model.stop_training = True
+        elif self._stop_after_epoch and epoch + 1 < self._started.epochs:
+            self.model.stop_training = True
+            self.ended_after_epoch = True
 
 
 def _maybe_float(value: Any) -> float | None:
@@ -231,12 +334,23 @@ def train(
     y_train: np.ndarray,
     on_event: EventSink,
     stop: threading.Event | None = None,
+    *,
+    control: TrainingControl | None = None,
 ) -> TrainResult:
     """Build and fit the model for ``config`` in this thread, sending events as it goes.
 
     ``x_train`` holds uint8 digits (N, 28, 28). Setting ``stop`` ends training within
     one compiled execution (a few tens of milliseconds); the weights learned so far are
     kept and the result's outcome is ``stopped``.
+
+    ``control`` lets another thread steer the run. Keras runs ``steps_per_execution``
+    steps per compiled call and calls back once per call, so a request acts at the next
+    call: a pause waits between calls (waking every ``PAUSE_POLL`` seconds to honour
+    ``stop``; paused time counts in no duration), a rate change rescales the optimizer's
+    :class:`ScaledRate`, "stop after this epoch" ends the run at the epoch's end (outcome
+    ``stopped``), and early stopping (with a validation split only) can be turned on or
+    off. Each applied change is sent as a :class:`ControlApplied` and kept in the
+    result's ``controls``.
     """
     stop = stop or threading.Event()
     keras.utils.set_random_seed(config.seed)
@@ -255,13 +369,14 @@ def train(
     started = TrainingStarted(
         epochs=config.epochs, steps_per_epoch=steps, train_samples=len(x_fit),
         val_samples=len(x_val), param_count=int(model.count_params()), device=device)
-    reporter = _EventCallback(on_event, stop, started, config.batch_size, len(x_fit))
+    early: _SteerableEarlyStopping | None = None
+    if len(x_val) and (config.early_stopping_patience or control is not None):
+        early = _SteerableEarlyStopping(config.early_stopping_patience or DEFAULT_PATIENCE,
+                                        enabled=bool(config.early_stopping_patience))
+    reporter = _EventCallback(on_event, stop, started, config.batch_size, len(x_fit),
+                              control, early)
     callbacks: list[keras.callbacks.Callback] = [reporter]
-    early: keras.callbacks.EarlyStopping | None = None
-    if config.early_stopping_patience and len(x_val):
-        early = keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.early_stopping_patience,
-            restore_best_weights=True)
+    if early is not None:
         callbacks.append(early)
 
     began = time.perf_counter()
@@ -271,7 +386,7 @@ def train(
     else:  # stopped before the first batch: nothing to fit
         on_event(started)
     outcome: Outcome = "completed"
-    if stop.is_set():
+    if stop.is_set() or reporter.ended_after_epoch:
         outcome = "stopped"
     elif early is not None and early.stopped_epoch > 0:
         outcome = "early_stopped"
@@ -279,8 +394,9 @@ def train(
     if early is not None and early.best_weights is not None:  # Keras put them back
         kept = early.best_epoch + 1
     finished = TrainingFinished(outcome=outcome, history=tuple(reporter.history),
-                                seconds=time.perf_counter() - began,
-                                steps=tuple(reporter.steps),
+                                seconds=time.perf_counter() - began
+                                - reporter.paused_seconds,
+                                steps=tuple(reporter.steps), controls=tuple(reporter.controls),
                                 kept_epoch=kept if kept != len(reporter.history) else None)
     on_event(finished)
     return TrainResult(model=model, finished=finished,

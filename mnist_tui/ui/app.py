@@ -21,11 +21,13 @@ from textual.worker import Worker, WorkerState
 
 from mnist_tui.core.annotations import Annotation, AnnotationError
 from mnist_tui.core.config import TrainConfig
+from mnist_tui.core.control import TrainingControl
 from mnist_tui.core.data import DataError, MnistData, load_mnist
 from mnist_tui.core.evaluation import Evaluation
 from mnist_tui.core.events import (
     OUTCOME_TEXT,
     BatchProgress,
+    ControlApplied,
     EpochEnd,
     EvaluationStarted,
     RunSaved,
@@ -53,15 +55,20 @@ from mnist_tui.ui.preferences import load_preferences, save_preference
 from mnist_tui.ui.screens.annotate import AnnotateScreen, AnnotationEdit
 from mnist_tui.ui.screens.compare import CompareScreen
 from mnist_tui.ui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen
+from mnist_tui.ui.screens.rate import RateScreen
 from mnist_tui.ui.widgets.config_form import ConfigForm
 from mnist_tui.ui.widgets.digit_view import SampleViewer
+from mnist_tui.ui.widgets.draw_view import DrawView
 from mnist_tui.ui.widgets.footer import KeysFooter
 from mnist_tui.ui.widgets.results_view import ResultsView
 from mnist_tui.ui.widgets.runs_view import RunsView
 from mnist_tui.ui.widgets.sweep_view import SweepView
 from mnist_tui.ui.widgets.training_view import TrainingView
 
-TABS = ("setup", "training", "results", "samples", "runs", "sweep")
+TABS = ("setup", "training", "results", "samples", "runs", "sweep", "draw")
+STEERING = frozenset({"pause", "scale_rate", "set_rate", "stop_after_epoch",
+                      "toggle_early_stopping"})
+"""Actions that steer a running training (keys of the Training tab, palette commands)."""
 
 
 class Pane(Protocol):
@@ -98,6 +105,8 @@ class MnistApp(App[None]):
     """Every field of the form holds a valid value."""
     shown_run: reactive[RunInfo | None] = reactive(None, init=False, always_update=True)
     """The run whose results, digits and curves are on show."""
+    paused: reactive[bool] = reactive(False, init=False, bindings=True)
+    """The running training waits between steps (the engine confirmed the pause)."""
 
     BINDINGS = [
         Binding("ctrl+t", "train", "Train", priority=True, id="app.train",
@@ -124,6 +133,12 @@ class MnistApp(App[None]):
         self._data_loader = data_loader
         self.store = RunStore(runs_dir)
         self._stop = threading.Event()
+        self._control = TrainingControl()
+        """Steers the running training (a fresh one for each run)."""
+        self._training_config: TrainConfig | None = None
+        """The settings of the running (or last) training."""
+        self._rate = 0.0
+        """The learning rate of the newest step reported (0 before the first)."""
         self._animation_level = self.animation_level
         self._evaluation: Evaluation | None = None
         """The test results of :attr:`shown_run`."""
@@ -158,8 +173,15 @@ class MnistApp(App[None]):
                 yield SweepView(self._initial_config,
                                 new_study_name(self._initial_config.architecture),
                                 default_storage_url(self.store.root), id="sweep-view")
+            with TabPane("7 Draw", id="draw"):
+                yield DrawView(id="draw-view")
         yield Static("Loading MNIST…", id="status-bar", markup=False)
         yield KeysFooter()
+
+    @property
+    def draw_view(self) -> DrawView:
+        """The Draw tab."""
+        return self.query_one(DrawView)
 
     @property
     def sweep_view(self) -> SweepView:
@@ -249,8 +271,8 @@ class MnistApp(App[None]):
             return self._data_text
         data = f"MNIST {self.data.source} ✓" if self.data.verified else "MNIST (unverified)"
         parts = [data, self.device, f"runs: {self.store.root}"]
-        if self.training:
-            parts.insert(0, "training…")  # the elapsed time is on the progress line
+        if self.training:  # the elapsed time is on the progress line
+            parts.insert(0, "paused (p resumes)" if self.paused else "training…")
         return "  │  ".join(parts)
 
     def _show_status(self) -> None:
@@ -264,6 +286,9 @@ class MnistApp(App[None]):
 
     def watch_training(self, training: bool) -> None:
         self._sync_form_lock()
+        self._show_status()
+
+    def watch_paused(self) -> None:
         self._show_status()
 
     # --- data and engine ---------------------------------------------------------------------
@@ -329,13 +354,31 @@ class MnistApp(App[None]):
                 return "Fix the marked fields in Setup first."
         if action == "stop" and not (self.training or self.sweep_view.running):
             return "Nothing is training: ctrl+t starts a run."
+        if action in STEERING:
+            return self._why_not_steer(action)
+        return None
+
+    def _why_not_steer(self, action: str) -> str | None:
+        if not self.training:
+            return "Nothing is training: ctrl+t starts a run."
+        if self._stop.is_set():
+            return "The training is stopping."
+        config = self._training_config
+        if action == "toggle_early_stopping" and (config is None
+                                                  or not config.validation_split):
+            return "Early stopping needs a validation split: set one in Setup for a new run."
         return None
 
     def on_key(self, event: events.Key) -> None:
-        """A key whose app binding is off now says why, instead of doing nothing."""
-        for binding in self.BINDINGS:
-            if isinstance(binding, Binding) and event.key in binding.key.split(","):
-                reason = self.why_not(binding.action)
+        """A key whose app binding is off now says why, instead of doing nothing (the
+        Training tab's steering keys too, while that tab has the focus)."""
+        bindings = [(b, b.action) for b in self.BINDINGS if isinstance(b, Binding)]
+        if isinstance(self.focused, TrainingView):
+            bindings += [(b, b.action.removeprefix("app.").split("(")[0])
+                         for b in Binding.make_bindings(TrainingView.BINDINGS)]
+        for binding, action in bindings:
+            if event.key in binding.key.split(","):
+                reason = self.why_not(action)
                 if reason is not None:
                     event.stop()
                     self.notify(reason, title=binding.description, severity="warning",
@@ -409,6 +452,8 @@ class MnistApp(App[None]):
             return
         self.form.clear_run_words()
         self._stop = threading.Event()
+        self._control = TrainingControl(early_stopping=bool(config.early_stopping_patience))
+        self._training_config, self._rate, self.paused = config, config.learning_rate, False
         self._opened_while_training = False
         # No animations while TensorFlow wants both cores (the tab underline's slide is
         # many frames). The user's own level comes back afterwards.
@@ -423,12 +468,13 @@ class MnistApp(App[None]):
         # The Training tab is drawn first: its first layout and paint would otherwise
         # compete for the GIL with the worker's model building and tracing.
         self.call_after_refresh(self.train_worker, config, self.data, self._stop,
-                                None if annotation.empty else annotation)
+                                None if annotation.empty else annotation, self._control)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="training",
           description="Training")
     def train_worker(self, config: TrainConfig, data: MnistData, stop: threading.Event,
-                     annotation: Annotation | None = None) -> None:
+                     annotation: Annotation | None = None,
+                     control: TrainingControl | None = None) -> None:
         """Train, evaluate and save through the core; report through messages only."""
         from mnist_tui.core.session import NothingTrained, train_evaluate_save
 
@@ -436,7 +482,8 @@ class MnistApp(App[None]):
             self.post_message(EngineEvent(event))
 
         try:
-            result = train_evaluate_save(config, data, self.store, report, stop, annotation)
+            result = train_evaluate_save(config, data, self.store, report, stop, annotation,
+                                         control=control)
         except NothingTrained as exc:
             if self._quitting:
                 self.farewell = f"Training stopped: {exc}"
@@ -457,6 +504,67 @@ class MnistApp(App[None]):
             self._stop.set()
             self.training_view.set_status("Stopping after this batch…")
 
+    def action_pause(self) -> None:
+        """Pause the training between steps, or let it carry on."""
+        if self.why_not("pause") is not None:
+            return
+        if self._control.paused:
+            self._control.resume()
+            self.training_view.set_status("Resuming…")
+        else:
+            self._control.pause()
+            self.training_view.set_status("Pausing after this step…")
+
+    def action_scale_rate(self, factor: float) -> None:
+        """Multiply the learning rate by ``factor`` from the next step on."""
+        if self.why_not("scale_rate") is None:
+            self._control.scale_learning_rate(factor)
+
+    def action_set_rate(self) -> None:
+        """Ask for a new learning rate (a dialog checks it as the form does)."""
+        if self.why_not("set_rate") is not None:
+            return
+
+        def chosen(rate: float | None) -> None:
+            if rate is not None and self.why_not("set_rate") is None:
+                self._control.set_learning_rate(rate)
+
+        self.push_screen(RateScreen(self._rate), chosen)
+
+    def action_stop_after_epoch(self) -> None:
+        """End the run when this epoch ends (asked again: carry on)."""
+        if self.why_not("stop_after_epoch") is None:
+            self._control.set_stop_after_epoch(not self._control.stopping_after_epoch)
+
+    def action_toggle_early_stopping(self) -> None:
+        """Turn early stopping on or off for the rest of the run."""
+        if self.why_not("toggle_early_stopping") is None:
+            self._control.set_early_stopping(not self._control.early_stopping)
+
+    def _control_applied(self, event: ControlApplied) -> None:
+        """A change took effect: the progress line, the status and a notification say so."""
+        view = self.training_view
+        match event.kind:
+            case "pause":
+                self.paused = True
+                view.set_paused(True)
+                view.set_status("Paused: p resumes; ctrl+s stops and saves the run.")
+                return
+            case "resume":
+                self.paused = False
+                view.set_paused(False, event.value)
+                view.set_status(f"Resumed after {event.value:.1f}s paused.")
+                return
+            case "learning_rate":
+                self._rate = event.value
+                text = f"Learning rate now {event.value:.3g} (from step {event.step:,})"
+            case "stop_after_epoch":
+                text = ("The run stops when this epoch ends" if event.value
+                        else "The run carries on past this epoch")
+            case "early_stopping":
+                text = f"Early stopping {'on' if event.value else 'off'}"
+        view.set_status(f"{text}.")
+        self.notify(text, title="Training", markup=False)
     @on(EngineEvent)
     def _engine_event(self, message: EngineEvent) -> None:
         view = self.training_view
@@ -467,6 +575,10 @@ class MnistApp(App[None]):
                 view.set_status(event.description)
             case BatchProgress():
                 view.show_batch(event)
+                if event.point is not None:
+                    self._rate = event.point.learning_rate
+            case ControlApplied():
+                self._control_applied(event)
             case EpochEnd():
                 view.show_epoch(event)
             case TrainingFinished():
@@ -480,7 +592,7 @@ class MnistApp(App[None]):
                     f"{event.test_accuracy:.2%}. Saved to {event.path}  (3: results, 4: samples)")
 
     def _training_over(self) -> None:
-        self.training = False
+        self.training = self.paused = False
         self.animation_level = self._animation_level
 
     @on(NoRun)
@@ -515,6 +627,11 @@ class MnistApp(App[None]):
         Tabs are drawn when shown, not when their data arrives: a hidden table filled at
         the end of a run would cost a layout pass while the user is looking elsewhere.
         """
+        if tab == "draw":  # the run on show classifies; its model loads on first use
+            if self.data is not None:
+                self.draw_view.set_test_digits(self.data.x_test, self.data.y_test)
+            self.draw_view.follow_run(self.shown_run, self.store)
+            return
         if tab not in self._stale_tabs:
             return
         self._stale_tabs.discard(tab)
@@ -697,7 +814,8 @@ class MnistApp(App[None]):
         """The widget of ``tab``."""
         panes: dict[str, Pane] = {"setup": self.form, "training": self.training_view,
                                   "results": self.results_view, "samples": self.viewer,
-                                  "runs": self.runs_view, "sweep": self.sweep_view}
+                                  "runs": self.runs_view, "sweep": self.sweep_view,
+                                  "draw": self.draw_view}
         return panes[tab]
 
     def _sync_form_lock(self, tab: str | None = None) -> None:
@@ -751,9 +869,22 @@ class MnistApp(App[None]):
         ours = [("Train", "Train with the settings in the form", "train", self.action_train),
                 ("Stop training", "Stop now; the run is evaluated and saved", "stop",
                  self.action_stop)]
+        pausing = "Resume training" if self._control.paused else "Pause training"
+        ours += [(pausing, "Wait between steps, or carry on", "pause", self.action_pause),
+                 ("Halve the learning rate", "From the next step", "scale_rate",
+                  lambda: self.action_scale_rate(0.5)),
+                 ("Double the learning rate", "From the next step", "scale_rate",
+                  lambda: self.action_scale_rate(2.0)),
+                 ("Set the learning rate", "Type a new rate for the rest of the run",
+                  "set_rate", self.action_set_rate),
+                 ("Stop after this epoch", "End and save the run when this epoch ends "
+                  "(again: carry on)", "stop_after_epoch", self.action_stop_after_epoch),
+                 ("Toggle early stopping", "Turn early stopping on or off",
+                  "toggle_early_stopping", self.action_toggle_early_stopping)]
         for title, help_text, action, callback in ours:
             if self.why_not(action) is None:
-                yield SystemCommand(title, f"{help_text} ({self.key_of(action)})", callback)
+                yield SystemCommand(title, f"{help_text} ({self.key_of(action, title)})",
+                                    callback)
         for number, tab in enumerate(TABS, 1):
             yield SystemCommand(f"Show {tab.title()}", f"Switch to the {tab.title()} tab "
                                 f"({number})", lambda tab=tab: self.action_show_tab(tab))
@@ -763,9 +894,16 @@ class MnistApp(App[None]):
                                 self._browse_mistakes)
         yield SystemCommand("Refresh runs", "Read the runs directory again", self.refresh_runs)
 
-    def key_of(self, action: str) -> str:
-        """How the key of an app action is shown, e.g. ``^t``."""
-        binding = next(b for b in self.BINDINGS if isinstance(b, Binding) and b.action == action)
+    def key_of(self, action: str, title: str = "") -> str:
+        """How the key of an app action is shown, e.g. ``^t`` (a steering action's key is
+        the Training tab's; ``title`` tells halving from doubling)."""
+        bindings = [b for b in self.BINDINGS if isinstance(b, Binding)]
+        bindings += [b for b in Binding.make_bindings(TrainingView.BINDINGS)
+                     if b.action.startswith(f"app.{action}")
+                     and ("Double" not in title or "2" in b.action)
+                     and ("Halve" not in title or "0.5" in b.action)]
+        binding = next(b for b in bindings
+                       if b.action.removeprefix("app.").split("(")[0] == action)
         return self.get_key_display(binding)
 
     def _browse_mistakes(self) -> None:

@@ -18,6 +18,7 @@ from mnist_tui.ui.screens.dialogs import HelpScreen
 from mnist_tui.ui.widgets.compare_curves import CompareCurves
 from mnist_tui.ui.widgets.config_form import ConfigForm
 from mnist_tui.ui.widgets.digit_view import SampleViewer
+from mnist_tui.ui.widgets.draw_view import DrawView
 from mnist_tui.ui.widgets.line_chart import LineChart
 from mnist_tui.ui.widgets.results_view import ResultsView
 from mnist_tui.ui.widgets.runs_view import RunsView
@@ -27,7 +28,7 @@ from tests.ui.conftest import screen_lines
 
 AppFactory = Callable[..., MnistApp]
 WIDGETS = (ConfigForm, TrainingView, ResultsView, SampleViewer, RunsView, LineChart,
-           CompareScreen, CompareCurves, SweepView)
+           CompareScreen, CompareCurves, SweepView, DrawView)
 COLUMNS = re.compile(r"\s{2,}")
 
 

@@ -19,6 +19,7 @@ from mnist_tui.ui.screens.compare import CompareScreen
 from mnist_tui.ui.widgets.compare_curves import CompareCurves
 from mnist_tui.ui.widgets.config_form import ConfigForm
 from mnist_tui.ui.widgets.digit_view import SampleViewer
+from mnist_tui.ui.widgets.draw_view import DrawView
 from mnist_tui.ui.widgets.line_chart import LineChart
 from mnist_tui.ui.widgets.results_view import ResultsView
 from mnist_tui.ui.widgets.runs_view import RunsView
@@ -100,6 +101,7 @@ HELP_GROUPS: tuple[tuple[str, tuple[HelpSource, ...]], ...] = (
     ("Charts", (HelpSource(LineChart),)),
     ("Compare", (HelpSource(CompareScreen), HelpSource(CompareCurves))),
     ("Sweep", (HelpSource(SweepView),)),
+    ("Draw", (HelpSource(DrawView),)),
 )
 """Where keys act, after the app-wide ones, and the widgets whose bindings act there."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
@@ -75,10 +76,31 @@ class TrainingView(Vertical, can_focus=True):
     epochs that fit below them.
     """
 
+    BINDINGS = [
+        Binding("p", "app.pause", "Pause/resume", id="training.pause",
+                tooltip="Pause the training between steps, or carry on"),
+        Binding("minus", "app.scale_rate(0.5)", "LR ×0.5", id="training.rate_half",
+                tooltip="Halve the learning rate from the next step"),
+        Binding("plus,equals_sign", "app.scale_rate(2.0)", "LR ×2", id="training.rate_double",
+                tooltip="Double the learning rate from the next step"),
+        Binding("r", "app.set_rate", "Set LR", id="training.rate_set",
+                tooltip="Type a new learning rate for the rest of the run"),
+        Binding("f", "app.stop_after_epoch", "Finish epoch", id="training.finish_epoch",
+                tooltip="Stop when this epoch ends, and save the run (again: carry on)"),
+        Binding("e", "app.toggle_early_stopping", "Early stop", id="training.early_stopping",
+                tooltip="Turn early stopping on or off (needs a validation split)"),
+    ]
+    """Steering a running training; the app decides when each is available."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._started: TrainingStarted | None = None
         self._began = 0.0
+        self._paused_seconds = 0.0
+        """Time the training spent paused: no elapsed time or ETA counts it."""
+        self._paused = False
+        self._rows: tuple[str, float, tuple[Figure, ...], float, tuple[Figure, ...]] = (
+            "epoch", 0.0, (), 0.0, ())
         self._history: list[EpochEnd] = []
         self._steps: list[StepPoint] = []
         self._train_samples = 1
@@ -110,8 +132,23 @@ class TrainingView(Vertical, can_focus=True):
     def _show_progress(self, epoch_label: str, epoch_done: float,
                        epoch_figures: tuple[Figure, ...], overall_done: float,
                        overall_figures: tuple[Figure, ...]) -> None:
+        self._rows = (epoch_label, epoch_done, epoch_figures, overall_done, overall_figures)
+        if self._paused:
+            epoch_figures = (Figure("paused", "paused"), *epoch_figures)
         self.query_one(ProgressLines).set_rows(progress_rows(
             epoch_label, epoch_done, epoch_figures, overall_done, overall_figures))
+
+    @property
+    def paused(self) -> bool:
+        """The progress lines say the training is paused."""
+        return self._paused
+
+    def set_paused(self, paused: bool, seconds: float = 0.0) -> None:
+        """The training paused, or resumed after ``seconds`` paused (which the elapsed
+        time and the ETAs leave out from now on)."""
+        self._paused = paused
+        self._paused_seconds += seconds
+        self._show_progress(*self._rows)
 
     def _last_metrics(self) -> tuple[Figure, ...]:
         """The newest epoch's loss and accuracy (none before the first epoch ends)."""
@@ -126,6 +163,7 @@ class TrainingView(Vertical, can_focus=True):
         self._started = None
         self._history = []
         self._steps = []
+        self._paused, self._paused_seconds = False, 0.0
         self._show_table()
         self._show_progress("epoch", 0, (), 0, ())
         self._replot()
@@ -166,7 +204,7 @@ class TrainingView(Vertical, can_focus=True):
         done = (event.epoch - 1) * steps + event.step
         total = self._started.epochs * steps
         epoch_eta = (steps - event.step) * event.epoch_seconds / max(1, event.step)
-        elapsed = time.monotonic() - self._began
+        elapsed = self._elapsed()
         overall = (Figure("elapsed", f"{fmt_seconds(elapsed)} elapsed"),
                    Figure("eta", f"ETA {fmt_seconds(elapsed * (total - done) / done)}")
                    ) if done else ()
@@ -183,16 +221,21 @@ class TrainingView(Vertical, can_focus=True):
         self._add_row(event)
         self._replot()
         if self._started is not None:
-            elapsed = time.monotonic() - self._began
+            elapsed = self._elapsed()
             self._show_progress(f"epoch {event.epoch}/{self._started.epochs}", 1.0,
                                 (Figure("seconds", f"{event.seconds:.1f}s"),
                                  *metrics(event.loss, event.accuracy)),
                                 event.epoch / self._started.epochs,
                                 (Figure("elapsed", f"{fmt_seconds(elapsed)} elapsed"),))
 
+    def _elapsed(self) -> float:
+        """Seconds trained since the run began, pauses left out."""
+        return time.monotonic() - self._began - self._paused_seconds
+
     def show_finished(self, seconds: float) -> None:
         """Training ended: the total time replaces the running ETAs; the last epoch's loss
         and accuracy stay."""
+        self._paused = False
         epochs = len(self._history)
         planned = self._started.epochs if self._started else max(1, epochs)
         self._show_progress(f"epoch {epochs}/{planned}", 1.0 if epochs else 0.0,
