@@ -519,6 +519,8 @@ class MnistApp(App[None]):
         """Multiply the learning rate by ``factor`` from the next step on."""
         if self.why_not("scale_rate") is None:
             self._control.scale_learning_rate(factor)
+            when = "when training resumes" if self._control.paused else "at the next step"
+            self.training_view.set_status(f"Learning rate ×{factor:g} {when}…")
 
     def action_set_rate(self) -> None:
         """Ask for a new learning rate (a dialog checks it as the form does)."""
@@ -528,6 +530,8 @@ class MnistApp(App[None]):
         def chosen(rate: float | None) -> None:
             if rate is not None and self.why_not("set_rate") is None:
                 self._control.set_learning_rate(rate)
+                when = "when training resumes" if self._control.paused else "at the next step"
+                self.training_view.set_status(f"Learning rate {rate:g} {when}…")
 
         self.push_screen(RateScreen(self._rate), chosen)
 
@@ -565,6 +569,7 @@ class MnistApp(App[None]):
                 text = f"Early stopping {'on' if event.value else 'off'}"
         view.set_status(f"{text}.")
         self.notify(text, title="Training", markup=False)
+
     @on(EngineEvent)
     def _engine_event(self, message: EngineEvent) -> None:
         view = self.training_view

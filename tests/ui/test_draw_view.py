@@ -254,3 +254,21 @@ async def test_a_real_model_classifies_the_drawing_as_it_would_the_digit(
             assert text_of(pilot, "#draw-verdict").startswith(f"Predicted {answers[-1]} ·")
         assert sum(a == int(y) for a, y in zip(answers, slice_data.y_test[:8],
                                                  strict=True)) >= 5  # it learned something
+
+
+async def test_the_drawing_reads_without_colour_at_both_sizes(slice_data: MnistData) -> None:
+    for size in (COMPACT, LARGE):
+        async with Host().run_test(size=size) as pilot:
+            view = view_of(pilot)
+            canvas = view.canvas
+
+            def glyphs() -> str:
+                return "".join(canvas.render_line(y).text for y in range(canvas.size.height))
+
+            blank = glyphs()  # spaces, the cursor aside (one half-block, or ▐▌)
+            assert set(blank) <= {" ", "▐", "▌", "▀"} and blank.count("▀") <= 1
+            view.load_image(slice_data.x_test[0])
+            await pilot.pause()
+            inked = sum(char in "█▀▄" for char in glyphs())
+            pixels = int((slice_data.x_test[0] >= 90).sum())
+            assert inked >= pixels // (2 if size == COMPACT else 1) * 0.8, (size, inked)

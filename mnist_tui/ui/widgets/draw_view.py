@@ -47,6 +47,11 @@ NEAREST_CELL = 16
 """Columns of one nearest digit (a half-size digit is 14) and its gap."""
 CURSOR = "rgb(255,160,0)"
 MOUSE_HINT = "drag: draw · right-drag: erase"
+INK_GLYPH = 90
+"""Grey level (0-255) from which a pixel is drawn as a block, not only as a shade: the
+drawing reads in a terminal without colour (the threshold of the Samples tab's digits)."""
+FAINT = 13
+"""Grey level under which a cell is left blank."""
 
 
 @lru_cache(maxsize=4096)
@@ -187,8 +192,9 @@ class DrawCanvas(Widget):
                 level = int(levels[y, col])
                 if cursor == (y, col):
                     segments.append(Segment("▐▌", _cell_style(None, level)))
-                else:
-                    segments.append(Segment("  ", _cell_style(level, level)))
+                else:  # ink as a glyph too, so the drawing reads without colour
+                    glyph = "██" if level >= INK_GLYPH else "  "
+                    segments.append(Segment(glyph, _cell_style(level, level)))
         else:
             if 2 * y >= SIDE:
                 return Strip.blank(self.size.width)
@@ -196,7 +202,15 @@ class DrawCanvas(Widget):
                 top, bottom = int(levels[2 * y, col]), int(levels[2 * y + 1, col])
                 mark = ("fore" if cursor == (2 * y, col) else
                         "back" if cursor == (2 * y + 1, col) else "")
-                segments.append(Segment("▀", _cell_style(top, bottom, mark)))
+                if mark:
+                    glyph = "▀"
+                elif top >= INK_GLYPH:
+                    glyph = "█" if bottom >= INK_GLYPH else "▀"
+                elif bottom >= INK_GLYPH:
+                    glyph, top, bottom = "▄", bottom, top
+                else:  # faint or none: the shading alone (a space where nothing is)
+                    glyph = "▀" if max(top, bottom) >= FAINT else " "
+                segments.append(Segment(glyph, _cell_style(top, bottom, mark)))
         return Strip(segments).crop_extend(0, self.size.width, None)
 
 
