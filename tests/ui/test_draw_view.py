@@ -262,7 +262,7 @@ async def test_the_drawing_reads_without_colour_at_both_sizes(slice_data: MnistD
             view = view_of(pilot)
             canvas = view.canvas
 
-            def glyphs() -> str:
+            def glyphs(canvas: DrawCanvas = canvas) -> str:
                 return "".join(canvas.render_line(y).text for y in range(canvas.size.height))
 
             blank = glyphs()  # spaces, the cursor aside (one half-block, or ▐▌)

@@ -14,7 +14,8 @@ from mnist_tui.ui.widgets.training_view import TrainingView
 from tests.ui.conftest import FAST, screen_lines, wait_for
 
 AppFactory = Callable[..., MnistApp]
-STEERED = FAST.replace(epochs=12, lr_schedule="constant", learning_rate=0.01)
+STEERED = FAST.replace(epochs=30, lr_schedule="constant", learning_rate=0.01)
+"""Long enough that a loaded machine's UI lag cannot let the run end before a key lands."""
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +62,7 @@ async def test_pause_holds_the_run_and_resume_finishes_it(make_app: AppFactory) 
         await pilot.press("p")
         await wait_for(lambda: not app.training and app.shown_run is not None, pilot)
         run = app.shown_run
-        assert run is not None and run.status == "completed" and run.epochs_done == 12
+        assert run is not None and run.status == "completed" and run.epochs_done == STEERED.epochs
         assert len(rates(app)) > held
         assert [c.kind for c in run.controls] == ["pause", "resume"]
         assert run.controls[1].value >= 0.8  # seconds paused, recorded
@@ -108,13 +109,16 @@ async def test_steering_keys_only_while_training(make_app: AppFactory) -> None:
         await pilot.press("ctrl+t")
         await wait_for(lambda: len(rates(app)) >= 1, pilot)
         assert all(app.screen.active_bindings[key].enabled for key in steering)
-        await pilot.press("f")  # stop after this epoch
+        await pilot.press("p")  # paused first, so that the run cannot end before f lands
+        await wait_for(lambda: app.paused, pilot)
+        await pilot.press("f", "p")  # stop after this epoch, and carry on to its end
         await wait_for(lambda: not app.training and app.shown_run is not None, pilot)
         run = app.shown_run
-        assert run is not None and run.status == "stopped" and run.epochs_done < 12
+        assert run is not None and run.status == "stopped" and run.epochs_done < STEERED.epochs
         per_epoch = math.ceil(run.config.train_count(3000) / run.config.batch_size)
         assert run.steps[-1].step == run.epochs_done * per_epoch  # at an epoch's end
-        assert [c.kind for c in run.controls] == ["stop_after_epoch"]
+        assert [c.kind for c in run.controls] == [  # f takes effect at the next step
+            "pause", "resume", "stop_after_epoch"], run.controls
         assert not any(app.screen.active_bindings[key].enabled for key in steering)
 
 
