@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: run test lint bench setup lock clean postgres
+.PHONY: run test lint bench setup lock clean postgres chromium
 
 # The environment is installed from requirements.lock: every package at the exact
 # version and hash the tests were run with; then mnist-tui itself, editable.
@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/mypy mnist_tui
 	$(BIN)/lint-imports
 
-test: lint postgres
+test: lint postgres chromium
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
@@ -46,6 +46,18 @@ postgres:
 	SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	$$SUDO apt-get update -qq && \
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+
+# The browser the `mnist-tui serve` test drives through Playwright (Debian's package, never
+# Playwright's own download). Installed with apt-get (as root, else through sudo) when
+# missing; elsewhere, install it by hand (the test is skipped without it).
+chromium:
+	@if command -v chromium >/dev/null; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+		echo "Chromium is missing and there is no apt-get: install it for the browser test"; \
+		exit 0; fi; \
+	SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	$$SUDO apt-get update -qq && \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 # After changing dependencies in pyproject.toml: resolve them again, for every platform.
 lock: $(STAMP)

@@ -1,5 +1,5 @@
 """``python -m mnist_tui``."""
 
-from mnist_tui.cli import main
+from mnist_tui.cli import run
 
-raise SystemExit(main())
+run()

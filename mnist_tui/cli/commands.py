@@ -1,9 +1,10 @@
 """The headless commands: train, runs, annotate, evaluate, show, data, delete (compare,
-export and sweep have modules of their own)."""
+export, sweep and serve have modules of their own)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 import threading
@@ -35,7 +36,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train, evaluate and save one run."""
     config = config_from_args(args)
     annotation = _annotation_from_args(args)
+    # TensorFlow loads while the digits are read and verified (both take a while).
+    loading = threading.Thread(target=importlib.import_module, args=("mnist_tui.core.session",),
+                               name="import-tensorflow", daemon=True)
+    loading.start()
     data = load_data(args)
+    loading.join()
     from mnist_tui.core.session import NothingTrained, train_evaluate_save  # TensorFlow
 
     out, err = console(), console(stderr=True)
@@ -294,7 +300,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return sweep(args)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``serve`` (in :mod:`mnist_tui.cli.serve`)."""
+    from mnist_tui.cli.serve import cmd_serve as serve
+
+    return serve(args)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": cmd_train, "runs": cmd_runs, "annotate": cmd_annotate, "compare": cmd_compare,
     "export": cmd_export, "evaluate": cmd_evaluate, "show": cmd_show, "data": cmd_data,
-    "delete": cmd_delete, "sweep": cmd_sweep}
+    "delete": cmd_delete, "sweep": cmd_sweep, "serve": cmd_serve}

@@ -18,14 +18,18 @@ from mnist_tui.core.events import STEP_FIELDS, EpochEnd
 from mnist_tui.core.run_record import RunInfo
 from mnist_tui.core.runs import RunStore
 
-EPOCH_FIELDS = tuple(field.name for field in dataclasses.fields(EpochEnd))
+EPOCH_FIELDS = tuple(field.name for field in dataclasses.fields(EpochEnd)
+                     if field.name != "val_confusion")
+"""The per-epoch columns: the figures, not the validation confusion matrix (a 10x10
+table is no CSV cell; it stays in run.json)."""
 
 
 def history_rows(run: RunInfo, per_step: bool) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
     """The columns and rows of a run's history: one row per epoch, or per progress tick."""
     if per_step:
         return STEP_FIELDS, [dataclasses.asdict(point) for point in run.steps]
-    return EPOCH_FIELDS, [dataclasses.asdict(row) for row in run.history]
+    return EPOCH_FIELDS, [{name: getattr(row, name) for name in EPOCH_FIELDS}
+                          for row in run.history]
 
 
 def to_csv(columns: Sequence[str], rows: list[dict[str, Any]]) -> str:

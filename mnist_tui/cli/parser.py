@@ -8,6 +8,7 @@ from typing import Any
 
 from mnist_tui.core.config import (
     FIELDS,
+    PRESET_HINTS,
     PRESETS,
     ConfigError,
     TrainConfig,
@@ -38,7 +39,9 @@ def add_config_options(parser: argparse.ArgumentParser, *, sub: bool = False) ->
     """One ``--field-name`` option per config field, plus ``--preset`` and ``--config``."""
     group = parser.add_argument_group("hyperparameters (defaults: the seed MLP)")
     group.add_argument("--preset", choices=sorted(PRESETS), default=_default(sub),
-                       help="start from a named preset")
+                       help="start from a named preset: " + "; ".join(
+                           f"{name!r} ({PRESET_HINTS[name]})" for name in PRESETS
+                       ).replace("%", "%%"))  # argparse formats help with %
     group.add_argument("--config", type=Path, metavar="FILE", default=_default(sub),
                        help="start from a JSON config (e.g. a run's settings)")
     defaults = TrainConfig()
@@ -109,6 +112,17 @@ def positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def port_number(text: str) -> int:
+    """argparse type for a TCP port 1-65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number 1-65535")
     return value
 
 
@@ -201,6 +215,22 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("run", help="run id, unique prefix, or folder")
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     add_runs_option(delete, sub=True)
+
+    serve = commands.add_parser(
+        "serve", help="serve the app in a browser (each tab gets an app of its own)",
+        description="Serve the full-screen app as a web page (textual-serve). The options "
+                    "below prefill its form, as for the app in a terminal.")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1; one that is not "
+                            "loopback needs --public)")
+    serve.add_argument("--port", type=port_number, default=8000,
+                       help="port to listen on (default 8000)")
+    serve.add_argument("--public", action="store_true",
+                       help="allow a --host that is not loopback: anyone who can reach the "
+                            "port can train models and delete runs")
+    add_config_options(serve, sub=True)
+    add_data_option(serve, sub=True)
+    add_runs_option(serve, sub=True)
 
     from mnist_tui.cli.sweep_parser import add_sweep_parser
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -80,8 +82,7 @@ def evaluate_probabilities(probabilities: np.ndarray, labels: np.ndarray) -> Eva
         raise ValueError(f"probabilities of shape {probs.shape} do not fit {len(labels)} labels")
     predictions = probs.argmax(axis=1)
     picked = np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1.0)
-    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
-    np.add.at(confusion, (labels, predictions), 1)
+    confusion = confusion_matrix(labels, predictions)
     return Evaluation(
         loss=float(-np.log(picked).mean()) if len(labels) else 0.0,
         accuracy=float((predictions == labels).mean()) if len(labels) else 0.0,
@@ -90,6 +91,21 @@ def evaluate_probabilities(probabilities: np.ndarray, labels: np.ndarray) -> Eva
         confusion=confusion,
         per_class=per_class_metrics(confusion),
     )
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    """(10, 10) counts: how often each true class (row) got each prediction (column)."""
+    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+    np.add.at(confusion, (np.asarray(labels, dtype=np.int64),
+                          np.asarray(predictions, dtype=np.int64)), 1)
+    return confusion
+
+
+def per_digit_accuracy(confusion: np.ndarray | Sequence[Sequence[int]]) -> tuple[float, ...]:
+    """Each digit's accuracy: the share of its digits predicted right (the diagonal over
+    its row's sum: its recall in :func:`per_class_metrics`); NaN for a digit with none."""
+    return tuple(row.recall if row.support else math.nan
+                 for row in per_class_metrics(np.asarray(confusion)))
 
 
 def per_class_metrics(confusion: np.ndarray) -> tuple[ClassMetrics, ...]:

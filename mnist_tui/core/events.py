@@ -96,7 +96,8 @@ class BatchProgress:
 class EpochEnd:
     """An epoch finished; also one row of a run's history (``run.json``).
 
-    Validation figures are ``None`` without a validation split.
+    Validation figures are ``None`` without a validation split (and in rows saved before
+    the confusion matrix was recorded, ``val_confusion`` alone).
     """
 
     epoch: int
@@ -105,6 +106,9 @@ class EpochEnd:
     val_loss: float | None
     val_accuracy: float | None
     seconds: float
+    val_confusion: tuple[tuple[int, ...], ...] | None = None
+    """The validation digits' 10x10 confusion matrix at this epoch's end: rows true class,
+    columns predicted (each digit's accuracy: ``evaluation.per_digit_accuracy``)."""
 
 
 @dataclass(frozen=True)

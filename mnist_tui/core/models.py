@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -13,14 +14,24 @@ def build_model(config: TrainConfig) -> keras.Model:
     """The model for ``config``; input is a 28x28 float image in [0, 1].
 
     ``mlp`` is the seed's network: Flatten, Dense hidden layers, Dropout, Dense(10)
-    softmax. ``cnn`` follows Keras's mnist_convnet example: 3x3 conv + 2x2 max-pool
-    blocks, Flatten, Dropout, an optional dense head, Dense(10) softmax.
+    softmax. ``cnn`` follows Keras's mnist_convnet example: conv + 2x2 max-pool blocks
+    (the first kernel ``conv_kernel`` wide, the others 3x3; with ``batch_norm``, each
+    convolution is normalised before its activation), Flatten, Dropout, an optional
+    dense head, Dense(10) softmax.
     """
     layers: list[Any] = [keras.Input(shape=(28, 28), name="digit")]
     if config.architecture == "cnn":
         layers.append(keras.layers.Reshape((28, 28, 1)))
-        for filters in config.conv_filters:
-            layers.append(keras.layers.Conv2D(filters, 3, activation=config.activation))
+        normalise = config.batch_norm == "on"
+        for block, filters in enumerate(config.conv_filters):
+            kernel = config.conv_kernel if block == 0 else 3
+            if normalise:  # the normalisation's shift replaces the convolution's bias
+                layers += [keras.layers.Conv2D(filters, kernel, use_bias=False),
+                           keras.layers.BatchNormalization(),
+                           keras.layers.Activation(config.activation)]
+            else:
+                layers.append(keras.layers.Conv2D(filters, kernel,
+                                                  activation=config.activation))
             layers.append(keras.layers.MaxPooling2D(2))
         layers.append(keras.layers.Flatten())
         layers.append(keras.layers.Dropout(config.dropout))
@@ -41,9 +52,10 @@ def forward_flops(config: TrainConfig) -> int:
     features = 28 * 28
     if config.architecture == "cnn":
         side, channels = 28, 1
-        for filters in config.conv_filters:
-            side -= 2  # 3x3 'valid' convolution
-            flops += 2 * side * side * filters * channels * 9
+        for block, filters in enumerate(config.conv_filters):
+            kernel = config.conv_kernel if block == 0 else 3
+            side -= kernel - 1  # 'valid' convolution
+            flops += 2 * side * side * filters * channels * kernel * kernel
             side //= 2  # 2x2 max-pool
             channels = filters
         features = side * side * channels
@@ -95,13 +107,67 @@ class ScaledRate(keras.optimizers.schedules.LearningRateSchedule):  # type: igno
         return cls(base, float(config.get("scale", 1.0)))
 
 
+@keras.saving.register_keras_serializable(package="mnist_tui")
+class SmoothedCrossentropy(keras.losses.Loss):  # type: ignore[misc]
+    """Cross-entropy against integer labels whose one-hot targets are smoothed: each
+    keeps ``1 - smoothing`` (plus its share) and the other classes share the rest."""
+
+    def __init__(self, smoothing: float, name: str = "smoothed_crossentropy",
+                 **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        self.smoothing = float(smoothing)
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        labels = keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32")
+        targets = keras.ops.one_hot(labels, keras.ops.shape(y_pred)[-1])
+        return keras.losses.categorical_crossentropy(targets, y_pred,
+                                                     label_smoothing=self.smoothing)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "smoothing": self.smoothing}
+
+
+def build_loss(config: TrainConfig) -> str | keras.losses.Loss:
+    """The training loss: Keras's sparse cross-entropy, smoothed when ``config`` asks."""
+    if config.label_smoothing:
+        return SmoothedCrossentropy(config.label_smoothing)
+    return "sparse_categorical_crossentropy"
+
+
+@keras.saving.register_keras_serializable(package="mnist_tui")
+class OneCycle(keras.optimizers.schedules.LearningRateSchedule):  # type: ignore[misc]
+    """A one-cycle rate: a linear warm-up from a tenth of ``peak`` over the first
+    ``warmup`` fraction of ``total_steps``, then a cosine decay to zero at the end."""
+
+    def __init__(self, peak: float, total_steps: int, warmup: float = 0.25) -> None:
+        super().__init__()
+        self.peak = float(peak)
+        self.total_steps = max(1, int(total_steps))
+        self.warmup = float(warmup)
+
+    def __call__(self, step: Any) -> Any:
+        ops = keras.ops
+        step = ops.cast(step, "float32")
+        warm = max(1.0, self.warmup * self.total_steps)
+        rising = self.peak * (0.1 + 0.9 * ops.minimum(step / warm, 1.0))
+        falling = ops.clip((step - warm) / max(1.0, self.total_steps - warm), 0.0, 1.0)
+        decayed = self.peak * 0.5 * (1.0 + ops.cos(math.pi * falling))
+        return ops.where(step < warm, rising, decayed)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"peak": self.peak, "total_steps": self.total_steps, "warmup": self.warmup}
+
+
 def build_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
     """The optimizer named in ``config``; its learning rate is a :class:`ScaledRate` over
-    the configured schedule (constant or cosine decay), so it can be changed mid-run."""
+    the configured schedule (constant, cosine decay or one cycle), so it can be changed
+    mid-run."""
     base: Any = config.learning_rate
     if config.lr_schedule == "cosine":
         base = keras.optimizers.schedules.CosineDecay(config.learning_rate,
                                                       max(1, total_steps))
+    elif config.lr_schedule == "one_cycle":
+        base = OneCycle(config.learning_rate, total_steps)
     rate = ScaledRate(base)
     match config.optimizer:
         case "sgd":

@@ -25,7 +25,8 @@ from mnist_tui.core.events import CONTROL_KINDS, STEP_FIELDS, ControlApplied, Ep
 
 FORMAT_VERSION = 1
 MAX_RECORD_BYTES = 8 << 20
-"""A run.json larger than this is refused unread (1,000 epochs take about 0.2 MB)."""
+"""A run.json larger than this is refused unread (1,000 epochs take about 0.2 MB, or
+1.8 MB with their validation confusion matrices)."""
 STATUSES = ("completed", "stopped", "early_stopped", "pruned")
 """``pruned``: a sweep's pruner ended the trial early (its history stops there)."""
 MAX_EPOCHS = 1000
@@ -251,7 +252,15 @@ def _epoch_row(value: Any, where: str) -> EpochEnd:
         val_accuracy=None if row.get("val_accuracy") is None
         else _float(row.get("val_accuracy"), f"{where}.val_accuracy", 0.0, 1.0),
         seconds=_float(row.get("seconds"), f"{where}.seconds", 0.0, MAX_SECONDS),
+        val_confusion=_val_confusion(row.get("val_confusion"), f"{where}.val_confusion"),
     )
+
+
+def _val_confusion(value: Any, where: str) -> tuple[tuple[int, ...], ...] | None:
+    """An epoch's validation confusion matrix (absent in runs saved before it was kept)."""
+    if value is None:
+        return None
+    return tuple(tuple(int(count) for count in row) for row in _confusion(value, where))
 
 
 def _object(value: Any, where: str) -> dict[str, Any]:

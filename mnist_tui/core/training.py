@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.control import MAX_LEARNING_RATE, ControlRequest, TrainingControl
+from mnist_tui.core.evaluation import NUM_CLASSES, confusion_matrix
 from mnist_tui.core.events import (
     BatchProgress,
     ControlApplied,
@@ -26,7 +27,13 @@ from mnist_tui.core.events import (
     TrainingFinished,
     TrainingStarted,
 )
-from mnist_tui.core.models import ScaledRate, build_model, build_optimizer, forward_flops
+from mnist_tui.core.models import (
+    ScaledRate,
+    build_loss,
+    build_model,
+    build_optimizer,
+    forward_flops,
+)
 
 EventSink = Callable[[TrainingEvent], None]
 
@@ -44,6 +51,7 @@ DEFAULT_PATIENCE = 3
 """Early stopping's patience when a user turns it on for a run configured without it."""
 """A run's per-step curve keeps at most this many points (about 0.7 MB of run.json)."""
 EVAL_BATCH = 1024
+"""Digits per batch of the validation pass (a stop is honoured between two)."""
 PREFETCH_BATCHES = 2
 """Batches prepared ahead by one tf.data thread, autotuning off: one thread keeps up, and
 closing an epoch's iterator never waits for a thread pool (docs/performance.md)."""
@@ -109,10 +117,52 @@ def as_float_images(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32) / 255.0
 
 
+@dataclass(frozen=True)
+class Validation:
+    """One epoch's figures on the validation digits, all from one pass of predictions."""
+
+    loss: float
+    """The model's own compiled loss (and any regularization), as ``model.evaluate``
+    reports it."""
+    accuracy: float
+    confusion: tuple[tuple[int, ...], ...]
+    """10x10 counts, rows true class, columns predicted."""
+
+
+def validation_probabilities(model: Any, x_val: np.ndarray, stop: threading.Event
+                             ) -> np.ndarray | None:
+    """The model's class probabilities for the uint8 digits ``x_val`` (as float inputs in
+    [0, 1], like training's), :data:`EVAL_BATCH` at a time; ``None`` when ``stop`` is set
+    before the pass is done (it is checked before every batch)."""
+    parts: list[np.ndarray] = []
+    for start in range(0, len(x_val), EVAL_BATCH):
+        if stop.is_set():
+            return None
+        batch = as_float_images(x_val[start:start + EVAL_BATCH])
+        parts.append(np.asarray(model.predict_on_batch(batch), dtype=np.float32))
+    return np.concatenate(parts) if parts else np.zeros((0, NUM_CLASSES), np.float32)
+
+
+def measure_validation(model: Any, x_val: np.ndarray, y_val: np.ndarray,
+                       stop: threading.Event) -> Validation | None:
+    """The loss, accuracy and confusion matrix of ``model`` on the validation digits,
+    from a single pass of predictions; ``None`` when ``stop`` cut the pass short."""
+    probabilities = validation_probabilities(model, x_val, stop)
+    if probabilities is None:
+        return None
+    labels = np.asarray(y_val, dtype=np.int64)
+    loss = model.compute_loss(y=labels, y_pred=probabilities, training=False)
+    confusion = confusion_matrix(labels, probabilities.argmax(axis=1))
+    hits = int(np.trace(confusion))
+    return Validation(loss=float(loss), accuracy=hits / len(labels) if len(labels) else 0.0,
+                      confusion=tuple(tuple(int(n) for n in row) for row in confusion))
+
+
 class _SteerableEarlyStopping(keras.callbacks.EarlyStopping):  # type: ignore[misc]
     """Keras's early stopping on ``val_loss``, best weights restored, that a user may turn
     off (it still tracks the best epoch, but never stops and keeps the last weights) and
-    on again (its patience then counts from that epoch)."""
+    on again (its patience then counts from that epoch). An epoch without a ``val_loss``
+    (one a stop cut short) is not judged."""
 
     def __init__(self, patience: int, enabled: bool) -> None:
         super().__init__(monitor="val_loss", patience=patience, restore_best_weights=True)
@@ -126,6 +176,8 @@ class _SteerableEarlyStopping(keras.callbacks.EarlyStopping):  # type: ignore[mi
         self.enabled = enabled
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if logs is None or logs.get(self.monitor) is None:
+            return
         self.patience = self._patience if self.enabled else math.inf
         super().on_epoch_end(epoch, logs)
 
@@ -137,16 +189,24 @@ class _SteerableEarlyStopping(keras.callbacks.EarlyStopping):  # type: ignore[mi
 
 class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
     """Turns Keras callbacks into engine events; honours the stop flag and applies the
-    user's requests (:class:`TrainingControl`) between compiled calls."""
+    user's requests (:class:`TrainingControl`) between compiled calls.
+
+    With ``validation`` digits it measures them at each epoch's end
+    (:func:`measure_validation`) and writes ``val_loss`` and ``val_accuracy`` into the
+    epoch's logs: it must come first among ``fit``'s callbacks, since Keras hands the
+    same logs to each in turn (early stopping reads them after it).
+    """
 
     def __init__(self, sink: EventSink, stop: threading.Event, started: TrainingStarted,
                  batch_size: int, train_samples: int, control: TrainingControl | None = None,
-                 early: _SteerableEarlyStopping | None = None) -> None:
+                 early: _SteerableEarlyStopping | None = None,
+                 validation: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         super().__init__()
         self._sink = sink
         self._stop = stop
         self._control = control
         self._early = early
+        self._validation = validation
         self.controls: list[ControlApplied] = []
         """The user's changes applied so far (at most :data:`MAX_CONTROLS`)."""
         self.paused_seconds = 0.0
@@ -287,18 +347,26 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
             return math.nan
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        logs = logs or {}
-        if self._control is not None:  # asked during the epoch's last call or validation
+        logs = {} if logs is None else logs  # the very dict the later callbacks get
+        if self._control is not None:  # asked during the epoch's last call
             self._apply(self._control.take())
         if self._steps_done < self._started.steps_per_epoch:
             return  # stopped mid-epoch: not a whole epoch of history
+        validation = None
+        if self._validation is not None:
+            validation = measure_validation(self.model, *self._validation, self._stop)
+            if validation is None:  # a stop came during the pass: not a whole epoch either
+                self.model.stop_training = True
+                return
+            logs["val_loss"], logs["val_accuracy"] = validation.loss, validation.accuracy
         event = EpochEnd(
             epoch=epoch + 1,
             loss=float(logs["loss"]),
             accuracy=float(logs["accuracy"]),
-            val_loss=_maybe_float(logs.get("val_loss")),
-            val_accuracy=_maybe_float(logs.get("val_accuracy")),
+            val_loss=None if validation is None else validation.loss,
+            val_accuracy=None if validation is None else validation.accuracy,
             seconds=time.perf_counter() - self._epoch_start,
+            val_confusion=None if validation is None else validation.confusion,
         )
         self.history.append(event)
         self._sink(event)
@@ -309,19 +377,12 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
             self.ended_after_epoch = True
 
 
-def _maybe_float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _fit(model: keras.Model, x_fit: np.ndarray, y_fit: np.ndarray, x_val: np.ndarray,
-         y_val: np.ndarray, config: TrainConfig, callbacks: list[keras.callbacks.Callback]
-         ) -> None:
-    validation = (_pipeline(x_val, y_val, EVAL_BATCH, shuffle_seed=None)
-                  if len(x_val) else None)
+def _fit(model: keras.Model, x_fit: np.ndarray, y_fit: np.ndarray, config: TrainConfig,
+         callbacks: list[keras.callbacks.Callback]) -> None:
+    """Keras's ``fit``, with no validation of its own: the first callback measures it."""
     model.fit(
         _pipeline(x_fit, y_fit, config.batch_size, shuffle_seed=config.seed),
         epochs=config.epochs,
-        validation_data=validation,
         callbacks=callbacks,
         shuffle=False,  # the pipeline shuffles, seeded
         verbose=0,
@@ -343,6 +404,12 @@ def train(
     one compiled execution (a few tens of milliseconds); the weights learned so far are
     kept and the result's outcome is ``stopped``.
 
+    With a validation split, each epoch ends with one pass of predictions over the
+    held-out digits, from which its :class:`EpochEnd` gets ``val_loss``, ``val_accuracy``
+    and ``val_confusion`` (and early stopping its ``val_loss``). A stop during that pass
+    ends the run between two batches of it, and that epoch is left out of the history,
+    as an epoch a stop cut short is.
+
     ``control`` lets another thread steer the run. Keras runs ``steps_per_execution``
     steps per compiled call and calls back once per call, so a request acts at the next
     call: a pause waits between calls (waking every ``PAUSE_POLL`` seconds to honour
@@ -361,7 +428,7 @@ def train(
     model = build_model(config)
     model.compile(
         optimizer=build_optimizer(config, steps * config.epochs),
-        loss="sparse_categorical_crossentropy",
+        loss=build_loss(config),
         metrics=["accuracy"],
         steps_per_execution=min(steps, steps_per_execution(config)),
     )
@@ -374,15 +441,15 @@ def train(
         early = _SteerableEarlyStopping(config.early_stopping_patience or DEFAULT_PATIENCE,
                                         enabled=bool(config.early_stopping_patience))
     reporter = _EventCallback(on_event, stop, started, config.batch_size, len(x_fit),
-                              control, early)
-    callbacks: list[keras.callbacks.Callback] = [reporter]
+                              control, early, (x_val, y_val) if len(x_val) else None)
+    callbacks: list[keras.callbacks.Callback] = [reporter]  # first: it writes val_* logs
     if early is not None:
         callbacks.append(early)
 
     began = time.perf_counter()
     trained = not stop.is_set()
     if trained:
-        _fit(model, x_fit, y_fit, x_val, y_val, config, callbacks)
+        _fit(model, x_fit, y_fit, config, callbacks)
     else:  # stopped before the first batch: nothing to fit
         on_event(started)
     outcome: Outcome = "completed"

@@ -461,6 +461,9 @@ class MnistApp(App[None]):
         view = self.training_view
         view.reset()
         view.set_status(f"Starting: {config.summary()}, {plural(config.epochs, 'epoch')}…")
+        self.results_view.follow_training(config.summary(), config.epochs,
+                                          validation=config.validation_split > 0)
+        self._stale_tabs.discard("results")  # about this run now, until it ends
         self.action_show_tab("training")
         # Only now: with the Setup tab gone, the form needs no locking (a restyle of
         # every field) before the run starts.
@@ -586,6 +589,7 @@ class MnistApp(App[None]):
                 self._control_applied(event)
             case EpochEnd():
                 view.show_epoch(event)
+                self._results_epoch(event)
             case TrainingFinished():
                 view.show_finished(event.seconds)
                 view.set_status(f"{event.summary}.")
@@ -596,13 +600,40 @@ class MnistApp(App[None]):
                     f"Run {OUTCOME_TEXT[event.outcome]}: test accuracy "
                     f"{event.test_accuracy:.2%}. Saved to {event.path}  (3: results, 4: samples)")
 
-    def _training_over(self) -> None:
+    @property
+    def results_follow_training(self) -> bool:
+        """The Results tab shows the running training's validation look (not a saved
+        run's results): from its start until its run is ready, unless the user opened a
+        saved run meanwhile."""
+        return self.training and not self._opened_while_training
+
+    def _results_epoch(self, event: EpochEnd) -> None:
+        """The Results tab takes the epoch's validation look: drawn now if the tab is on
+        show, else when it is next shown."""
+        self.results_view.add_epoch(event)
+        if event.val_confusion is None or not self.results_follow_training:
+            return
+        self._stale_tabs.add("results")
+        if self.query_one(TabbedContent).active == "results":
+            self._draw_tab("results")
+
+    def _training_over(self, note: str | None = None) -> None:
+        """The training ended; with a ``note``, without a run: the Results tab goes back
+        to the run on show, or says ``note`` when there is none."""
+        following = self.results_follow_training
         self.training = self.paused = False
         self.animation_level = self._animation_level
+        if note is None or not following:
+            return
+        if self.shown_run is None or self._evaluation is None:
+            self.results_view.clear(note)
+        else:
+            self._stale_tabs.add("results")
+            self._draw_tab(self.query_one(TabbedContent).active)
 
     @on(NoRun)
     def _no_run(self, message: NoRun) -> None:
-        self._training_over()
+        self._training_over(message.reason)
         self.training_view.set_status(message.reason)
 
     @on(RunReady)
@@ -643,9 +674,11 @@ class MnistApp(App[None]):
         run, evaluation = self.shown_run, self._evaluation
         if tab == "runs":
             self.refresh_runs()
+        elif tab == "results" and self.results_follow_training:
+            self.results_view.show_live()
         elif run is not None and evaluation is not None and self.data is not None:
             if tab == "results":
-                self.results_view.show(evaluation, run_title(run))
+                self.results_view.show(evaluation, run_title(run), run.history)
             elif tab == "samples":
                 self.viewer.show_samples(evaluation, self.data.x_test, title=run_title(run))
 
@@ -660,7 +693,7 @@ class MnistApp(App[None]):
             return
         error = event.worker.error
         if event.worker.group == "training":
-            self._training_over()
+            self._training_over("Training failed: no results.")
             self.training_view.set_status("Training failed: see the message.")
         self.push_screen(ErrorScreen(f"{event.worker.description} failed",
                                      f"{type(error).__name__}: {error}"))
@@ -784,12 +817,14 @@ class MnistApp(App[None]):
     def _forget_shown_run(self, note: str) -> None:
         """The run on show is gone: its curves, results and digits are taken down."""
         self.shown_run = self._evaluation = None
-        self._stale_tabs -= {"results", "samples"}
+        self._stale_tabs.discard("samples")
         if not self.training:
             view = self.training_view
             view.reset()
             view.set_status(note)
-        self.results_view.clear(note)
+        if not self.results_follow_training:  # else it shows the training, not that run
+            self._stale_tabs.discard("results")
+            self.results_view.clear(note)
         self.viewer.clear(note)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="open-run",
@@ -864,6 +899,13 @@ class MnistApp(App[None]):
             return
         self._stop.set()  # the worker saves the run, then sets :attr:`farewell`
         self.exit(return_code=return_code)
+
+    def on_exit_app(self) -> None:
+        """A quit that is not ours (a served browser tab closed or its server stopped):
+        a running training or sweep is still stopped, and its run saved."""
+        self._quitting = True
+        self.sweep_view.stop()
+        self._stop.set()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Only what can run now, each with its key; of Textual's own, the theme, the keys

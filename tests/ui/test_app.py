@@ -511,7 +511,7 @@ QUIT_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("preset", ["seed MLP", "CNN"])
+@pytest.mark.parametrize("preset", ["seed MLP", "CNN quick", "CNN"])
 def test_quit_mid_training_exits_promptly(tmp_path: Path, preset: str) -> None:
     proc = subprocess.Popen([sys.executable, "-I", "-c", QUIT_SCRIPT, str(tmp_path), preset],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -108,6 +108,17 @@ async def test_the_chart_draws_legend_axes_ticks_and_both_lines() -> None:
         assert len(colours) == 2  # train and val each in their own colour
 
 
+async def test_a_single_small_value_gets_three_distinct_labels() -> None:
+    """One learning rate of 0.0042 (a run of one tick): three labels, not 0.004 thrice."""
+    app = ChartApp()
+    async with app.run_test(size=(60, 16)) as pilot:
+        chart = app.query_one(LineChart)
+        chart.set_data([Series("rate", (0.5,), (0.0042,))])
+        await pilot.pause()
+        labels = [line.split("┤")[0].strip() for line in chart_text(chart) if "┤" in line]
+        assert labels == ["0.00422", "0.00420", "0.00418"]
+
+
 async def test_a_diverged_run_leaves_out_its_nan_points() -> None:
     app = ChartApp()
     async with app.run_test(size=(60, 16)) as pilot:

@@ -20,6 +20,7 @@ from textual.widgets import Button, Input, Label, Select, Static, Tabs
 from mnist_tui.core.annotations import MAX_NAME, MAX_NOTE, Annotation, AnnotationError
 from mnist_tui.core.config import (
     FIELDS,
+    PRESET_HINTS,
     PRESETS,
     ConfigError,
     TrainConfig,
@@ -28,10 +29,13 @@ from mnist_tui.core.config import (
     parse_field,
 )
 
-FORM_HINTS = {"conv_filters": "filters per 3x3 conv block, e.g. 32,64",
+FORM_HINTS = {"conv_filters": "filters per conv block, e.g. 32,64",
+              "conv_kernel": "first conv's side, 3-7 (later ones 3)",
+              "batch_norm": "normalise each conv block",
               "momentum": "in [0, 1), e.g. 0.9"}
 """Hints the form words itself: these fields' notes on when they apply are shown apart."""
-ONLY_FOR = {"conv_filters": "cnn only", "momentum": "sgd, rmsprop only"}
+ONLY_FOR = {"conv_filters": "cnn only", "conv_kernel": "cnn only", "batch_norm": "cnn only",
+            "momentum": "sgd, rmsprop only"}
 """When a field applies (see :func:`applies`), said in its hint while it does not."""
 EXAMPLES = {"conv_filters": "32,64"}
 """A field's own example, in place of the dense one the core's list parser gives."""
@@ -141,7 +145,8 @@ class ConfigForm(VerticalScroll):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="form-row presets"):
             yield Label("Preset", classes="form-label")
-            yield Select([(name, name) for name in PRESETS], prompt="custom", compact=True,
+            yield Select([(f"{name} · {PRESET_HINTS[name]}", name) for name in PRESETS],
+                         prompt="custom", compact=True,
                          id="preset", allow_blank=True, value=self._shown_preset)
             yield Static("start from a known-good recipe", classes="form-hint")
         for name, spec in FIELDS.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+from mnist_tui.core.evaluation import NUM_CLASSES, per_digit_accuracy
 from mnist_tui.core.events import EpochEnd, StepPoint
 from mnist_tui.core.run_record import RunInfo
 from mnist_tui.ui.widgets.line_chart import Series
@@ -48,6 +49,21 @@ def training_curves(history: Sequence[EpochEnd], steps: Sequence[StepPoint], met
         series.append(Series("val", tuple(float(row.epoch) for row in history),
                              tuple(val), colour=1, dashed=True))
     return series
+
+
+def digit_accuracy_curves(history: Sequence[EpochEnd]) -> list[Series]:
+    """Each digit's validation accuracy at each epoch's end: ten lines, each marked with
+    its digit (six colours go round, the digits tell the lines apart); none when no epoch
+    has a validation confusion matrix."""
+    rows = [row for row in history if row.val_confusion is not None]
+    if not rows:
+        return []
+    xs = tuple(float(row.epoch) for row in rows)
+    accuracies = [per_digit_accuracy(row.val_confusion) for row in rows
+                  if row.val_confusion is not None]
+    return [Series(f"digit {digit}", xs, tuple(accuracy[digit] for accuracy in accuracies),
+                   colour=digit, marker=str(digit), legend="")
+            for digit in range(NUM_CLASSES)]
 
 
 def learning_rate_curve(steps: Sequence[StepPoint], train_samples: int) -> list[Series]:

@@ -407,7 +407,7 @@ class LineChart(Widget, can_focus=True):
         if plot_rows < 2 or not len(values):
             return [line.crop_extend(0, width, base) for line in lines]
         low, high = float(values.min()), float(values.max())
-        span = high - low or max(abs(high) * 0.1, 0.01)
+        span = high - low or abs(high) * 0.1 or 0.01  # one value: a tenth of it around
         low, high = low - span * 0.05, high + span * 0.05
         floor, ceiling = self.bounds
         if not log:
