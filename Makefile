@@ -35,29 +35,28 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sweep_speed.py
 	$(BIN)/python benchmarks/chart_draw.py
 
-# The PostgreSQL server the sweep tests start on loopback in a temporary folder (Debian's
-# package: the tests run its initdb and pg_ctl; no service is used). Installed with
-# apt-get (as root, else through sudo) when missing; elsewhere, install it by hand.
-postgres:
-	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then exit 0; fi; \
+# $(call apt_install,PROBE,PACKAGE,WHO): unless the shell test PROBE passes, install
+# Debian's PACKAGE with apt-get (as root, else through sudo); without apt-get, say that
+# WHO needs it and go on (those tests are then skipped).
+define apt_install
+	@if $(1) >/dev/null 2>&1; then exit 0; fi; \
 	if ! command -v apt-get >/dev/null; then \
-		echo "PostgreSQL's server is missing and there is no apt-get: install it for the sweep tests"; \
+		echo "$(2) is missing and there is no apt-get: install it for $(3)"; \
 		exit 0; fi; \
 	SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	$$SUDO apt-get update -qq && \
-	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2)
+endef
+
+# The PostgreSQL server the sweep tests start on loopback in a temporary folder (Debian's
+# package: the tests run its initdb and pg_ctl; no service is used).
+postgres:
+	$(call apt_install,ls /usr/lib/postgresql/*/bin/initdb,postgresql,the sweep tests)
 
 # The browser the `mnist-tui serve` test drives through Playwright (Debian's package, never
-# Playwright's own download). Installed with apt-get (as root, else through sudo) when
-# missing; elsewhere, install it by hand (the test is skipped without it).
+# Playwright's own download).
 chromium:
-	@if command -v chromium >/dev/null; then exit 0; fi; \
-	if ! command -v apt-get >/dev/null; then \
-		echo "Chromium is missing and there is no apt-get: install it for the browser test"; \
-		exit 0; fi; \
-	SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	$$SUDO apt-get update -qq && \
-	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	$(call apt_install,command -v chromium,chromium,the browser test)
 
 # After changing dependencies in pyproject.toml: resolve them again, for every platform.
 lock: $(STAMP)

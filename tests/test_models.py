@@ -71,12 +71,31 @@ def test_the_cnn_takes_its_first_kernel_and_batch_norm_from_the_config() -> None
                    for layer in plain.layers)
 
 
+def test_augmenting_shifts_and_turns_training_digits_only() -> None:
+    model = build_model(TrainConfig(augment="on"))
+    names = [type(layer).__name__ for layer in model.layers]
+    assert names[:3] == ["Reshape", "RandomTranslation", "RandomRotation"]
+    digit = np.zeros((1, 28, 28), dtype="float32")
+    digit[0, 10:18, 12:16] = 1.0
+    first = model.layers[1]  # the translation, alone
+    image = digit.reshape(1, 28, 28, 1)
+    assert np.array_equal(np.asarray(first(image, training=False)), image)
+    moved = [np.asarray(first(image, training=True)) for _ in range(8)]
+    assert any(not np.array_equal(m, image) for m in moved)
+    for m in moved:  # at most 2 pixels each way: the stroke's box stays within
+        rows, cols = np.nonzero(m[0, :, :, 0] > 0.5)
+        assert rows.min() >= 8 and rows.max() <= 19 and cols.min() >= 10 and cols.max() <= 17
+    # Predicting is deterministic: the random layers are off outside training.
+    assert np.array_equal(model.predict(digit, verbose=0), model.predict(digit, verbose=0))
+
+
 @pytest.mark.parametrize(("name", "value", "reason"), [
     ("conv_kernel", 2, "between 3 and 7"),
     ("conv_kernel", 9, "between 3 and 7"),
     ("batch_norm", "yes", "not one of: off, on"),
     ("label_smoothing", 0.5, "must be in [0, 0.5)"),
     ("lr_schedule", "step", "cosine, one_cycle, constant"),
+    ("augment", "maybe", "not one of: off, on"),
 ])
 def test_the_new_settings_refuse_bad_values(name: str, value: object, reason: str) -> None:
     with pytest.raises(ValueError, match=reason.replace("[", r"\[").replace("(", r"\(")

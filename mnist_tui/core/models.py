@@ -7,7 +7,7 @@ from typing import Any
 
 import keras
 
-from mnist_tui.core.config import TrainConfig
+from mnist_tui.core.config import AUGMENT_DEGREES, AUGMENT_SHIFT, TrainConfig
 
 
 def build_model(config: TrainConfig) -> keras.Model:
@@ -17,11 +17,17 @@ def build_model(config: TrainConfig) -> keras.Model:
     softmax. ``cnn`` follows Keras's mnist_convnet example: conv + 2x2 max-pool blocks
     (the first kernel ``conv_kernel`` wide, the others 3x3; with ``batch_norm``, each
     convolution is normalised before its activation), Flatten, Dropout, an optional
-    dense head, Dense(10) softmax.
+    dense head, Dense(10) softmax. With ``augment``, random shifts and rotations come
+    first (active in training only).
     """
     layers: list[Any] = [keras.Input(shape=(28, 28), name="digit")]
-    if config.architecture == "cnn":
+    if config.augment == "on" or config.architecture == "cnn":
         layers.append(keras.layers.Reshape((28, 28, 1)))
+    if config.augment == "on":  # active in training only; seeded by the run's seed
+        shift = AUGMENT_SHIFT / 28
+        layers += [keras.layers.RandomTranslation(shift, shift, fill_mode="constant"),
+                   keras.layers.RandomRotation(AUGMENT_DEGREES / 360, fill_mode="constant")]
+    if config.architecture == "cnn":
         normalise = config.batch_norm == "on"
         for block, filters in enumerate(config.conv_filters):
             kernel = config.conv_kernel if block == 0 else 3

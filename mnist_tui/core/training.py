@@ -37,19 +37,19 @@ from mnist_tui.core.models import (
 
 EventSink = Callable[[TrainingEvent], None]
 
-PROGRESS_INTERVAL = 0.25
-"""Seconds between two :class:`BatchProgress` events (a live bar without taking CPU from
-training; see docs/performance.md)."""
+PROGRESS_INTERVAL = 0.2
+"""Seconds between two :class:`BatchProgress` events, at their fastest: a live bar (4 or
+more ticks a second) without taking CPU from training; see docs/performance.md."""
 TARGET_EXECUTION_FLOPS = 1.65e9
 """Forward-pass work per compiled execution; sets ``steps_per_execution`` so that one
 call lasts tens of milliseconds: progress stays live and a stop acts at once, for the
 MLP and the CNN alike (the measurements are in docs/performance.md)."""
 MAX_STEP_POINTS = 10_000
+"""A run's per-step curve keeps at most this many points (about 0.7 MB of run.json)."""
 MAX_CONTROLS = 1000
 """A run records at most this many of the user's changes (more still take effect)."""
 DEFAULT_PATIENCE = 3
 """Early stopping's patience when a user turns it on for a run configured without it."""
-"""A run's per-step curve keeps at most this many points (about 0.7 MB of run.json)."""
 EVAL_BATCH = 1024
 """Digits per batch of the validation pass (a stop is honoured between two)."""
 PREFETCH_BATCHES = 2
@@ -80,9 +80,17 @@ def describe_device() -> str:
     return f"CPU ({os.cpu_count() or 1} cores)"
 
 
+CONV_SLOWNESS = 2
+"""When sizing compiled calls, a convnet's forward FLOP counts as this many dense ones.
+It takes about 4 times as long on this CPU; counting it as 2 keeps a call near 0.1 s,
+short enough for 4 progress ticks a second at little cost in speed (4 cost 5-7% of a
+CNN's training time; docs/performance.md)."""
+
+
 def steps_per_execution(config: TrainConfig) -> int:
     """How many steps Keras runs per compiled call for this model and batch size."""
-    return max(1, round(TARGET_EXECUTION_FLOPS / (forward_flops(config) * config.batch_size)))
+    cost = forward_flops(config) * (CONV_SLOWNESS if config.architecture == "cnn" else 1)
+    return max(1, round(TARGET_EXECUTION_FLOPS / (cost * config.batch_size)))
 
 
 def split_train_val(config: TrainConfig, x: np.ndarray, y: np.ndarray
@@ -231,11 +239,12 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._tick_sums = (0.0, 0.0)
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._last_report = time.perf_counter()
         self._sink(self._started)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch + 1
-        self._epoch_start = self._last_report = time.perf_counter()
+        self._epoch_start = time.perf_counter()  # ticks keep their pace across epochs
         self._global_steps += self._steps_done
         self._steps_done = 0
         self._tick_step = 0

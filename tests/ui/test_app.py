@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from textual.widgets import Button, DataTable, Input, Static
+from textual.widgets import Button, DataTable, Input, Select, Static
 from textual.widgets._footer import FooterKey
 
 from mnist_tui.core.data import DataError, MnistData
@@ -92,7 +92,12 @@ async def test_presets_fill_the_form(make_app: AppFactory) -> None:
         app.query_one("#preset").value = "CNN"  # type: ignore[attr-defined]
         await pilot.pause()
         assert app.query_one(ConfigForm).config == PRESETS["CNN"]
-        assert app.query_one("#field-conv_filters", Input).value == "32,64"
+        assert app.query_one("#field-conv_filters", Input).value == "16,32"
+        assert app.query_one("#field-augment", Select).value == "on"
+        app.query_one("#preset").value = "CNN quick"  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert app.query_one(ConfigForm).config == PRESETS["CNN quick"]
+        assert app.query_one("#field-epochs", Input).value == "1"
 
 
 async def test_train_results_samples_journey(make_app: AppFactory, tmp_path: Path) -> None:

@@ -69,7 +69,8 @@ async def test_the_results_tab_looks_inside_each_epoch(
                 "Confusion matrix (validation, epoch 1)")
             assert "validation, epoch 1" in text_of(app, "#per-class-caption")
             summary = text_of(app, "#results-summary")
-            assert summary.startswith("Validation, epoch 1 of 5") and "Test" not in summary
+            epochs = PRESETS["seed MLP"].epochs
+            assert summary.startswith(f"Validation, epoch 1 of {epochs}") and "Test" not in summary
             (epoch,) = view.live_epochs
             assert epoch.val_confusion is not None
             shown = [[int(str(confusion.get_cell_at((row, col))).replace("·", "0"))
@@ -97,7 +98,8 @@ async def test_the_results_tab_looks_inside_each_epoch(
         chart = view.digit_chart
         assert chart.display and len(chart.series) == 10
         assert [line.marker for line in chart.series] == DIGITS
-        assert all(line.xs == (1.0, 2.0, 3.0, 4.0, 5.0) for line in chart.series)
+        assert all(line.xs == tuple(float(e) for e in range(1, PRESETS["seed MLP"].epochs + 1))
+                   for line in chart.series)
         drawn = "".join(chart.render_line(y).text for y in range(chart.size.height))
         assert sum(digit in drawn for digit in DIGITS) >= 5  # the digits mark the lines
         after_training = chart.series

@@ -87,6 +87,27 @@ async def test_halving_the_rate_shows_on_the_chart(make_app: AppFactory) -> None
             ("learning_rate", 0.005)]
 
 
+async def test_doubling_the_rate_while_paused_acts_on_resume(make_app: AppFactory) -> None:
+    app = make_app(config=STEERED)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        await pilot.press("ctrl+t")
+        await wait_for(lambda: len(rates(app)) >= 2, pilot)
+        await pilot.press("p")
+        await wait_for(lambda: app.paused, pilot)
+        await pilot.press("plus", "plus")  # x2, twice, while paused
+        await pilot.pause(0.3)
+        assert rates(app)[-1] == pytest.approx(0.01)  # nothing trains while paused
+        await pilot.press("p")
+        await wait_for(lambda: rates(app)[-1] == pytest.approx(0.04), pilot)
+        await wait_for(lambda: not app.training and app.shown_run is not None, pilot)
+        run = app.shown_run
+        assert run is not None
+        assert [(c.kind, round(c.value, 6)) for c in run.controls if c.kind != "resume"] == [
+            ("pause", 0.0), ("learning_rate", 0.02), ("learning_rate", 0.04)]
+        assert [c.kind for c in run.controls][:2] == ["pause", "resume"]
+
+
 async def test_steering_keys_only_while_training(make_app: AppFactory) -> None:
     app = make_app(config=STEERED)
     async with app.run_test(size=(120, 40)) as pilot:
