@@ -262,3 +262,18 @@ def test_live_view_starts_each_epoch_without_the_last_ones_figures() -> None:
                       seconds=1.0))
         assert epoch_task.description == "epoch 2"
         assert epoch_task.fields == {"rate": "", "metrics": ""}  # not epoch 1's loss
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["serve", "--help"],
+                                  ["sweep", "run", "--help"], ["runs", "--help"]])
+def test_every_help_prints(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse formats help with %: a preset's "99.1%" must not break it."""
+    from mnist_tui.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: mnist-tui")
+    if argv[0] == "train":
+        assert "'CNN quick' (99.1% in 9 s)" in " ".join(out.split())

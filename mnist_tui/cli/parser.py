@@ -38,10 +38,10 @@ def _default(sub: bool) -> Any:
 def add_config_options(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
     """One ``--field-name`` option per config field, plus ``--preset`` and ``--config``."""
     group = parser.add_argument_group("hyperparameters (defaults: the seed MLP)")
+    presets = "; ".join(f"{name!r} ({PRESET_HINTS[name]})" for name in PRESETS)
     group.add_argument("--preset", choices=sorted(PRESETS), default=_default(sub),
-                       help="start from a named preset: " + "; ".join(
-                           f"{name!r} ({PRESET_HINTS[name]})" for name in PRESETS
-                       ).replace("%", "%%"))  # argparse formats help with %
+                       help=f"start from a named preset: {presets} (test accuracy in "
+                       "training seconds on a 2-core CPU)".replace("%", "%%"))
     group.add_argument("--config", type=Path, metavar="FILE", default=_default(sub),
                        help="start from a JSON config (e.g. a run's settings)")
     defaults = TrainConfig()

@@ -435,10 +435,10 @@ PRESETS: dict[str, TrainConfig] = {
 """Named starting points offered by the TUI and ``mnist-tui train --preset``."""
 
 PRESET_HINTS: dict[str, str] = {
-    "seed MLP": "97.7% test in 2 s",
-    "deeper MLP": "98.2% test in 8 s",
-    "CNN quick": "99.1% test in 9 s",
-    "CNN": "99.5% test in 42 s",
+    "seed MLP": "97.7% in 2 s",
+    "deeper MLP": "98.2% in 8 s",
+    "CNN quick": "99.1% in 9 s",
+    "CNN": "99.5% in 42 s",
 }
-"""What each preset reaches: its test accuracy and training time on the 2-core CPU of
+"""What each preset reaches: its test accuracy, and its training time on the 2-core CPU of
 ``benchmarks/train_speed.py`` (medians; docs/performance.md has the spread)."""

@@ -85,7 +85,7 @@ async def test_typing_into_the_form(make_app: AppFactory) -> None:
 
 
 async def test_presets_fill_the_form(make_app: AppFactory) -> None:
-    from mnist_tui.core.config import PRESETS
+    from mnist_tui.core.config import PRESET_HINTS, PRESETS
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -98,6 +98,13 @@ async def test_presets_fill_the_form(make_app: AppFactory) -> None:
         await pilot.pause()
         assert app.query_one(ConfigForm).config == PRESETS["CNN quick"]
         assert app.query_one("#field-epochs", Input).value == "1"
+        hint = str(app.query_one("#preset-hint", Static).render())
+        assert hint == f"{PRESET_HINTS['CNN quick']}, 2 cores" and "99" in hint
+        app.query_one("#field-epochs", Input).focus()
+        await pilot.press("end", "ctrl+u", "2")  # no preset any more: the hint says so
+        await pilot.pause()
+        assert str(app.query_one("#preset-hint", Static).render()) == (
+            "start from a known-good recipe")
 
 
 async def test_train_results_samples_journey(make_app: AppFactory, tmp_path: Path) -> None:
