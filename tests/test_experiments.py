@@ -145,7 +145,10 @@ def test_compare_core_against_numpy(runs_dir: Path, small_data: MnistData) -> No
 
 @pytest.mark.real_mnist
 def test_compare_command(runs_dir: Path, cli: Cli) -> None:
-    ids = [run.run_id for run in sort_runs(RunStore(runs_dir).list()[0], "id")]
+    runs = RunStore(runs_dir).list()[0]
+    # By what each run changed, not by id: runs saved in one second sort by their suffix.
+    ids = [next(run.run_id for run in runs if (run.config.hidden_units, run.config.learning_rate)
+                == shape) for shape in (((16,), 0.01), ((64,), 0.01), ((16,), 0.001))]
     code, out, _err = cli("compare", *ids[:2], "--json", "--runs-dir", str(runs_dir))
     report = json.loads(out)
     assert code == 0 and [r["run_id"] for r in report["runs"]] == ids[:2]

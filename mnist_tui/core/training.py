@@ -101,7 +101,7 @@ def split_train_val(config: TrainConfig, x: np.ndarray, y: np.ndarray
     return x[:cut], y[:cut], x[cut:], y[cut:]
 
 
-def _pipeline(x: np.ndarray, y: np.ndarray, batch: int, *, shuffle_seed: int | None
+def _pipeline(x: np.ndarray, y: np.ndarray, batch: int, *, shuffle_seed: int
               ) -> tf.data.Dataset:
     """uint8 digits in memory -> shuffled float batches in [0, 1].
 
@@ -109,9 +109,8 @@ def _pipeline(x: np.ndarray, y: np.ndarray, batch: int, *, shuffle_seed: int | N
     the images one by one (measured: 0.06 s against 0.19 s per pass over 60,000).
     """
     images, labels = tf.convert_to_tensor(x), tf.convert_to_tensor(y)
-    indices = tf.data.Dataset.range(len(x))
-    if shuffle_seed is not None:
-        indices = indices.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+    indices = tf.data.Dataset.range(len(x)).shuffle(len(x), seed=shuffle_seed,
+                                                    reshuffle_each_iteration=True)
     dataset = indices.batch(batch).map(
         lambda idx: (tf.cast(tf.gather(images, idx), tf.float32) / 255.0,
                      tf.gather(labels, idx)))
