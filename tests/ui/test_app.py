@@ -282,7 +282,7 @@ async def test_confusion_cell_opens_filtered_viewer(make_app: AppFactory, tmp_pa
 
 
 async def test_stop_mid_run_keeps_and_saves(make_app: AppFactory, tmp_path: Path) -> None:
-    app = make_app(FAST.replace(epochs=300))
+    app = make_app(FAST.replace(epochs=1000))
     async with app.run_test(size=SIZE) as pilot:
         animation_level = app.animation_level
         await wait_for(lambda: app.data is not None, pilot)

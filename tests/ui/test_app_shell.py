@@ -49,7 +49,7 @@ async def test_keys_that_cannot_act_now_say_why(make_app: AppFactory) -> None:
 
 
 async def test_a_key_during_training_says_a_training_runs(make_app: AppFactory) -> None:
-    app = make_app(config=FAST.replace(epochs=30))
+    app = make_app(config=FAST.replace(epochs=1000))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
         await pilot.press("ctrl+t")

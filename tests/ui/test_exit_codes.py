@@ -58,7 +58,7 @@ async def stopped_runs(runs_dir: Path, timeout: float = 60.0) -> list[RunInfo]:
 @pytest.mark.parametrize("signum", QUIT_SIGNALS, ids=lambda s: signal.Signals(s).name)
 async def test_a_quit_signal_mid_training_stops_saves_and_exits_128_plus_n(
         make_app: AppFactory, tmp_path: Path, caught: list[int], signum: int) -> None:
-    app = make_app(FAST.replace(epochs=300))
+    app = make_app(FAST.replace(epochs=1000))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
         await pilot.press("ctrl+t")
@@ -69,7 +69,7 @@ async def test_a_quit_signal_mid_training_stops_saves_and_exits_128_plus_n(
         while app.return_code is None and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         told_to_stop = app._stop.is_set()
-        app._stop.set()  # whatever happened, no 300 epochs go on behind a failed test
+        app._stop.set()  # whatever happened, no 1000 epochs go on behind a failed test
     assert told_to_stop  # the training was told to stop, as ctrl+q does
     assert app.return_code == 128 + signum
     assert caught == []  # the app handled it

@@ -188,7 +188,7 @@ async def test_the_footer_keeps_the_apps_keys_on_every_tab(
 
 async def test_the_footer_while_training_and_in_very_narrow_terminals(
         make_app: AppFactory) -> None:
-    app = make_app(FAST.replace(epochs=300))
+    app = make_app(FAST.replace(epochs=1000))  # still training when the checks end
     async with app.run_test(size=NARROW) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
         await pilot.press("ctrl+t")
