@@ -33,13 +33,6 @@ class AnnotateScreen(ModalScreen[AnnotationEdit | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="annotate.cancel",
                         tooltip="Close without changing the run")]
 
-    DEFAULT_CSS = """
-    AnnotateScreen { align: center middle; }
-    AnnotateScreen > Vertical { width: 70; max-width: 95%; height: auto; padding: 1 2;
-                                border: thick $accent; background: $surface; }
-    AnnotateScreen #annotate-error { color: $error; height: auto; }
-    AnnotateScreen Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
-    """
 
     def __init__(self, run: RunInfo) -> None:
         super().__init__()
@@ -47,7 +40,7 @@ class AnnotateScreen(ModalScreen[AnnotationEdit | None]):
 
     def compose(self) -> ComposeResult:
         note = self._run.annotation
-        with Vertical():
+        with Vertical(classes="dialog"):
             yield Static(f"Run {self._run.run_id}", markup=False)
             yield Label("Name")
             yield Input(note.name, max_length=MAX_NAME, id="annotate-name")
@@ -55,8 +48,8 @@ class AnnotateScreen(ModalScreen[AnnotationEdit | None]):
             yield Input(note.note, max_length=MAX_NOTE, id="annotate-note")
             yield Label("Tags (comma-separated)")
             yield Input(", ".join(note.tags), id="annotate-tags")
-            yield Static("", id="annotate-error", markup=False)
-            with Horizontal():
+            yield Static("", id="annotate-error", classes="dialog-error", markup=False)
+            with Horizontal(classes="dialog-buttons"):
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Cancel", id="cancel")
 

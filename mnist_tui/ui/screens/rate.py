@@ -20,28 +20,20 @@ class RateScreen(ModalScreen[float | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="rate.cancel",
                         tooltip="Close without changing the rate")]
 
-    DEFAULT_CSS = """
-    RateScreen { align: center middle; }
-    RateScreen > Vertical { width: 60; max-width: 95%; height: auto; padding: 1 2;
-                            border: thick $accent; background: $surface; }
-    RateScreen #rate-error { color: $error; height: auto; }
-    RateScreen Horizontal { height: auto; align-horizontal: right; margin-top: 1; }
-    RateScreen Button { margin-left: 2; }
-    """
 
     def __init__(self, current: float) -> None:
         super().__init__()
         self._current = current
 
     def compose(self) -> ComposeResult:
-        with Vertical():
+        with Vertical(classes="dialog"):
             yield Static(f"Learning rate from the next step (now {self._current:.3g}); "
                          f"{FIELDS['learning_rate'].hint}. A schedule keeps its shape.",
                          markup=False)
             yield Input(format_field("learning_rate", self._current), id="rate-input",
                         validators=[FieldValidator("learning_rate")])
-            yield Static("", id="rate-error", markup=False)
-            with Horizontal():
+            yield Static("", id="rate-error", classes="dialog-error", markup=False)
+            with Horizontal(classes="dialog-buttons"):
                 yield Button("Set", id="set", variant="primary")
                 yield Button("Cancel", id="cancel")
 
