@@ -32,6 +32,7 @@ test: lint postgres chromium
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_speed.py
 	$(BIN)/python benchmarks/tui_overhead.py
+	$(BIN)/python benchmarks/first_frame.py
 	$(BIN)/python benchmarks/sweep_speed.py
 	$(BIN)/python benchmarks/chart_draw.py
 

@@ -110,29 +110,6 @@ def in_app(config: TrainConfig, data: MnistData, runs: Path) -> dict[str, float]
     return asyncio.run(drive())
 
 
-def first_frame_seconds() -> float:
-    """Start ``python -m mnist_tui`` in a pseudo-terminal; time its first screen output."""
-    import pty
-    import select
-
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the real app, as a user starts it
-        os.execvp(sys.executable, [sys.executable, "-I", "-m", "mnist_tui"])
-    began = time.perf_counter()
-    seen = b""
-    try:
-        while time.perf_counter() - began < 30:
-            ready, _, _ = select.select([fd], [], [], 0.05)
-            if ready:
-                seen += os.read(fd, 65536)
-                if b"Setup" in seen:  # the tab bar of the first frame is on screen
-                    return time.perf_counter() - began
-        raise RuntimeError("no first frame within 30 s")
-    finally:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-
-
 SIDES = {"headless": headless, "app": in_app}
 
 
@@ -194,7 +171,11 @@ def main() -> None:
     print(f"where it goes (medians): to the first step headless {1000 * start[0]:.0f} ms, app "
           f"{1000 * start[1]:.0f} ms (until it shows it); an epoch after the first "
           f"{1000 * epoch[0]:.0f} ms vs {1000 * epoch[1]:.0f} ms")
-    frames = [first_frame_seconds() for _ in range(3)]
+    # Here, not at the top: the children run isolated (-I), without this folder on sys.path.
+    from first_frame import HERE, first_frame_seconds
+
+    with tempfile.TemporaryDirectory() as runs:
+        frames = [first_frame_seconds(HERE, Path(runs)) for _ in range(3)]
     print(f"first frame of `python -m mnist_tui`: {statistics.median(frames):.2f} s "
           f"(median of 3: {', '.join(f'{f:.2f}' for f in frames)})")
 

@@ -16,6 +16,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.widget import MountError, Widget
 from textual.widgets import Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
@@ -153,6 +154,23 @@ class MnistApp(App[None]):
         """Set when the app begins to quit."""
         self._signal_handlers: dict[int, SignalHandler] = {}
         """The handlers our quit signals had before the app took them over."""
+        self.training_view = TrainingView(id="train-view")
+        self.results_view = ResultsView(id="results-view")
+        self.viewer = SampleViewer(id="viewer")
+        self.runs_view = RunsView(id="runs-view")
+        self.sweep_view = SweepView(self._initial_config,
+                                    new_study_name(self._initial_config.architecture),
+                                    default_storage_url(self.store.root), id="sweep-view")
+        self.draw_view = DrawView(id="draw-view")
+        self._later_tabs: dict[str, Widget] = {
+            "training": self.training_view, "results": self.results_view,
+            "samples": self.viewer, "runs": self.runs_view, "sweep": self.sweep_view,
+            "draw": self.draw_view}
+        """The widget of each tab after Setup, mounted once the first frame is out."""
+        self.tabs_mounted = False
+        """Every tab's widget is mounted (:meth:`_mount_later_tabs`)."""
+        self._train_when_mounted = False
+        """Train was asked for before the tabs were mounted."""
 
     # --- layout ------------------------------------------------------------------------------
 
@@ -161,57 +179,38 @@ class MnistApp(App[None]):
         with TabbedContent(initial="setup", id="tabs"):
             with TabPane("1 Setup", id="setup"):
                 yield ConfigForm(self._initial_config, id="form")
-            with TabPane("2 Training", id="training"):
-                yield TrainingView(id="train-view")
-            with TabPane("3 Results", id="results"):
-                yield ResultsView(id="results-view")
-            with TabPane("4 Samples", id="samples"):
-                yield SampleViewer(id="viewer")
-            with TabPane("5 Runs", id="runs"):
-                yield RunsView(id="runs-view")
-            with TabPane("6 Sweep", id="sweep"):
-                yield SweepView(self._initial_config,
-                                new_study_name(self._initial_config.architecture),
-                                default_storage_url(self.store.root), id="sweep-view")
-            with TabPane("7 Draw", id="draw"):
-                yield DrawView(id="draw-view")
+            for number, tab in enumerate(self._later_tabs, 2):  # filled after the first frame
+                yield TabPane(f"{number} {tab.title()}", id=tab)
         yield Static("Loading MNIST…", id="status-bar", markup=False)
         yield KeysFooter()
 
-    @property
-    def draw_view(self) -> DrawView:
-        """The Draw tab."""
-        return self.query_one(DrawView)
+    async def _mount_later_tabs(self) -> None:
+        """Put each tab's widget into its pane, once the first frame is on screen.
 
-    @property
-    def sweep_view(self) -> SweepView:
-        """The Sweep tab."""
-        return self.query_one(SweepView)
+        The six tabs after Setup are about half of the app's widgets: mounted with the
+        first frame, they made the user wait about 0.3 s longer for it. Until they are
+        mounted (:attr:`tabs_mounted`), nothing reaches into them.
+        """
+        for tab, view in self._later_tabs.items():
+            if not self.is_running:  # it is closing (a quit signal at start)
+                return
+            try:
+                await self.query_one(f"#{tab}", TabPane).mount(view)
+            except MountError:  # it began closing during the mount
+                return
+        self.tabs_mounted = True
+        if self._train_when_mounted:
+            self.action_train()
+            return
+        tab = self.query_one(TabbedContent).active
+        self._draw_tab(tab)
+        if tab != "setup":  # shown before its widget was there
+            self.pane(tab).focus_main()
 
     @property
     def form(self) -> ConfigForm:
         """The Setup tab's form."""
         return self.query_one(ConfigForm)
-
-    @property
-    def training_view(self) -> TrainingView:
-        """The Training tab."""
-        return self.query_one(TrainingView)
-
-    @property
-    def results_view(self) -> ResultsView:
-        """The Results tab."""
-        return self.query_one(ResultsView)
-
-    @property
-    def viewer(self) -> SampleViewer:
-        """The Samples tab."""
-        return self.query_one(SampleViewer)
-
-    @property
-    def runs_view(self) -> RunsView:
-        """The Runs tab."""
-        return self.query_one(RunsView)
 
     def on_mount(self) -> None:
         theme = load_preferences().get("theme")
@@ -219,6 +218,7 @@ class MnistApp(App[None]):
             self.theme = theme  # the one chosen last time
         self._take_quit_signals()
         self.load_data()
+        self.call_after_refresh(self._mount_later_tabs)
 
     def watch_theme(self, theme: str) -> None:
         """Remember a theme the user picks (command palette), for the next start."""
@@ -450,6 +450,9 @@ class MnistApp(App[None]):
             self.notify(f"The run's tags cannot be kept: {exc}", title="Train",
                         severity="warning", markup=False)
             return
+        if not self.tabs_mounted:  # a key typed ahead at start: train once they are
+            self._train_when_mounted = True
+            return
         self.form.clear_run_words()
         self._stop = threading.Event()
         self._control = TrainingControl(early_stopping=bool(config.early_stopping_patience))
@@ -663,6 +666,8 @@ class MnistApp(App[None]):
         Tabs are drawn when shown, not when their data arrives: a hidden table filled at
         the end of a run would cost a layout pass while the user is looking elsewhere.
         """
+        if not self.tabs_mounted:  # drawn once mounted
+            return
         if tab == "draw":  # the run on show classifies; its model loads on first use
             if self.data is not None:
                 self.draw_view.set_test_digits(self.data.x_test, self.data.y_test)
@@ -844,7 +849,7 @@ class MnistApp(App[None]):
         focused = self.focused
         shown_in = next((node for node in focused.ancestors if isinstance(node, TabPane)),
                         None) if focused is not None else None
-        if focused is None or shown_in not in (None, event.pane):
+        if self.tabs_mounted and (focused is None or shown_in not in (None, event.pane)):
             # The focus goes to the tab's main widget, never left on a hidden tab (the tab
             # bar keeps it, for arrow keys): closing a dialog hands the focus back, and
             # on a hidden tab that pulled its tab up again.
@@ -875,7 +880,7 @@ class MnistApp(App[None]):
     def action_show_tab(self, tab: str) -> None:
         """Switch to a tab."""
         self.query_one(TabbedContent).active = tab
-        if tab != "setup":  # the form keeps the field the user was in
+        if tab != "setup" and self.tabs_mounted:  # the form keeps the field the user was in
             self.pane(tab).focus_main()
 
     def action_help(self) -> None:

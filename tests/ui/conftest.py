@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -33,6 +35,22 @@ def same_device_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
     """The device reads "CPU" on every machine (not "CPU (8 cores)" or a GPU's name), so
     what the tests see and the snapshots show do not depend on the machine."""
     monkeypatch.setattr("mnist_tui.core.training.describe_device", lambda: "CPU")
+
+
+@pytest.fixture(autouse=True)
+def pilot_after_startup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's pilot starts once every tab is mounted (the app mounts all but Setup
+    just after its first frame), as a user's first key comes after that. What keys do
+    before then is tested on its own, in test_app_shell.py."""
+    run_test = MnistApp.run_test
+
+    @contextlib.asynccontextmanager
+    async def started(app: MnistApp, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async with run_test(app, *args, **kwargs) as pilot:
+            await wait_for(lambda: app.tabs_mounted, pilot, timeout=30.0)
+            yield pilot
+
+    monkeypatch.setattr(MnistApp, "run_test", started)
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,9 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from textual.widgets import DataTable, Input, Static
+import pytest
+from textual.app import App
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.data import MnistData
@@ -18,6 +20,7 @@ from mnist_tui.ui.screens.annotate import AnnotateScreen
 from mnist_tui.ui.screens.compare import CompareScreen
 from mnist_tui.ui.screens.dialogs import ConfirmScreen
 from mnist_tui.ui.widgets.runs_view import RunsView
+from mnist_tui.ui.widgets.training_view import TrainingView
 from tests.ui.conftest import FAST, wait_for, write_fixed_run
 
 SIZE = (120, 40)
@@ -32,6 +35,64 @@ def table_text(app: MnistApp) -> list[str]:
     table = app.query_one("#runs-table", DataTable)
     return [" ".join(str(cell) for cell in table.get_row_at(row)) for row in
             range(table.row_count)]
+
+
+def hold_later_tabs(monkeypatch: pytest.MonkeyPatch) -> Callable[[MnistApp], None]:
+    """Keep the tabs after Setup from mounting at start; the returned function mounts
+    them as the app would (from its own message queue)."""
+    mount = MnistApp._mount_later_tabs
+
+    async def held(app: MnistApp) -> None:
+        return None
+
+    monkeypatch.setattr(MnistApp, "_mount_later_tabs", held)
+    return lambda app: app.call_later(mount, app) and None
+
+
+async def test_keys_before_the_later_tabs_mount_are_safe(
+        make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    release = hold_later_tabs(monkeypatch)
+    app = make_app(config=TrainConfig())
+    # Textual's own run_test: the suite's pilot would wait for the tabs.
+    async with App.run_test(app, size=SIZE, notifications=True) as pilot:
+        await wait_for(lambda: app.data is not None, pilot)
+        assert [len(pane.children) for pane in app.query(TabPane)] == [1, 0, 0, 0, 0, 0, 0]
+        epochs = app.query_one("#field-epochs", Input)
+        epochs.focus()
+        await pilot.press("end", "backspace", "backspace", "1")  # the form takes keys at once
+        assert epochs.value == "1"
+        await pilot.press("escape", "5")  # out of the form to the tab bar, then Runs
+        await pilot.pause()
+        assert app.query_one(TabbedContent).active == "runs"  # empty until mounted
+        await pilot.press("ctrl+t")  # typed ahead: it waits for the tabs
+        await pilot.pause()
+        assert not app.training
+        release(app)
+        await wait_for(lambda: app.training, pilot)
+        assert [len(pane.children) for pane in app.query(TabPane)] == [1] * 7
+        assert app.query_one(TabbedContent).active == "training"
+        assert isinstance(app.focused, TrainingView)
+        await wait_for(lambda: app.shown_run is not None, pilot)
+        assert app.shown_run is not None
+        assert app.shown_run.config.epochs == 1  # the value typed early
+
+
+@pytest.mark.parametrize("mount_meanwhile", [False, True])
+async def test_quitting_before_the_later_tabs_mount(
+        make_app: AppFactory, monkeypatch: pytest.MonkeyPatch, mount_meanwhile: bool) -> None:
+    mount = MnistApp._mount_later_tabs
+    hold_later_tabs(monkeypatch)
+    app = make_app()
+    async with App.run_test(app, size=SIZE) as pilot:
+        if mount_meanwhile:  # as a quit signal at start can: the mount runs as it closes
+            original_shutdown = app._shutdown
+
+            async def shutdown() -> None:
+                await asyncio.gather(original_shutdown(), mount(app))
+
+            monkeypatch.setattr(app, "_shutdown", shutdown)
+        await pilot.press("ctrl+q")
+    assert app.return_code == 0 and not app.tabs_mounted
 
 
 async def test_keys_that_cannot_act_now_say_why(make_app: AppFactory) -> None:

@@ -130,6 +130,9 @@ class ConfigForm(VerticalScroll):
         self._shown_preset: Any = self._preset_of(self._initial)
         """What the form itself last showed in the preset list; a change to anything else
         is a choice, which fills the fields."""
+        self._checked: dict[str, Any] | None = None
+        """The field values the last check saw: each input reports its first value as a
+        change when it mounts, and those need no second check."""
 
     @property
     def annotation(self) -> Annotation:
@@ -239,7 +242,7 @@ class ConfigForm(VerticalScroll):
         return values
 
     def _revalidate(self) -> None:
-        raw = self._raw_values()
+        raw = self._checked = self._raw_values()
         self._set_inapplicable(frozenset(name for name in FIELDS
                                          if not applies(name, SimpleNamespace(**raw))))
         for name, text in raw.items():
@@ -305,6 +308,7 @@ class ConfigForm(VerticalScroll):
             return
         if event.control.id and event.control.id.startswith("run-"):
             self._check_run_words()
-        if event.control.id and event.control.id.startswith("field-"):
+        if (event.control.id and event.control.id.startswith("field-")
+                and self._raw_values() != self._checked):
             self._revalidate()
             self._show_preset()

@@ -146,7 +146,7 @@ class SweepView(Vertical, can_focus=True):
     SHORT = 32
     """Rows under which the best-so-far chart gets smaller."""
 
-    running: reactive[bool] = reactive(False, bindings=True)
+    running: reactive[bool] = reactive(False, init=False, bindings=True)
     """A sweep is running in this app."""
 
     @dataclass
@@ -374,9 +374,11 @@ class SweepView(Vertical, can_focus=True):
     # --- the space -------------------------------------------------------------------
 
     def set_base(self, base: TrainConfig) -> None:
-        """The Setup form's config: the values every unsearched field keeps."""
+        """The Setup form's config: the values every unsearched field keeps (checked
+        against the space from when the tab is mounted)."""
         self._base = base
-        self._validate()
+        if self.is_mounted:
+            self._validate()
 
     def _fill_defaults(self) -> None:
         """Each field's default spec for the architecture chosen (the form's value when
