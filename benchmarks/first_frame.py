@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
-START = ("import sys, runpy; sys.path.insert(0, sys.argv[1]); "
+START = ("import sys, runpy; sys.path.insert(0, sys.argv.pop(1)); "
          "runpy.run_module('mnist_tui', run_name='__main__')")
 """The app of the tree named on the command line (``-I`` keeps the working directory and
 the environment out of ``sys.path``, so the tree must be put there)."""

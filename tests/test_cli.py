@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -92,6 +93,15 @@ def test_data_reports_source(capfd: pytest.CaptureFixture[str]) -> None:
     report = json.loads(capfd.readouterr().out)
     assert report["verified"] is True
     assert report["arrays"]["x_train"]["shape"] == [60000, 28, 28]
+
+
+def test_a_command_collects_cycles_again(tmp_path: Path) -> None:
+    gc.disable()  # as the ``mnist-tui`` entry point starts
+    try:
+        assert main(["runs", "--runs-dir", str(tmp_path)]) == 0
+        assert gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_delete(trained: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import threading
 from collections.abc import Callable, Iterable
@@ -189,8 +190,10 @@ class MnistApp(App[None]):
 
         The six tabs after Setup are about half of the app's widgets: mounted with the
         first frame, they made the user wait about 0.3 s longer for it. Until they are
-        mounted (:attr:`tabs_mounted`), nothing reaches into them.
+        mounted (:attr:`tabs_mounted`), nothing reaches into them. Cycle collection,
+        which ``mnist-tui`` keeps off while it starts, is on again from here.
         """
+        gc.enable()
         for tab, view in self._later_tabs.items():
             if not self.is_running:  # it is closing (a quit signal at start)
                 return
@@ -203,8 +206,8 @@ class MnistApp(App[None]):
             self.action_train()
             return
         tab = self.query_one(TabbedContent).active
-        self._draw_tab(tab)
         if tab != "setup":  # shown before its widget was there
+            self._draw_tab(tab)
             self.pane(tab).focus_main()
 
     @property

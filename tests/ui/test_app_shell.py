@@ -4,6 +4,7 @@ finding, marking, naming and comparing."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -75,6 +76,22 @@ async def test_keys_before_the_later_tabs_mount_are_safe(
         await wait_for(lambda: app.shown_run is not None, pilot)
         assert app.shown_run is not None
         assert app.shown_run.config.epochs == 1  # the value typed early
+
+
+async def test_cycles_are_collected_again_after_the_first_frame(
+        make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    release = hold_later_tabs(monkeypatch)
+    gc.disable()  # as the ``mnist-tui`` entry point starts the app
+    try:
+        app = make_app()
+        async with App.run_test(app, size=SIZE) as pilot:
+            await pilot.pause()
+            assert not gc.isenabled()
+            release(app)
+            await wait_for(lambda: app.tabs_mounted, pilot)
+            assert gc.isenabled()
+    finally:
+        gc.enable()
 
 
 @pytest.mark.parametrize("mount_meanwhile", [False, True])
