@@ -112,6 +112,20 @@ async def test_quitting_before_the_later_tabs_mount(
     assert app.return_code == 0 and not app.tabs_mounted
 
 
+async def test_the_runs_table_is_measured_as_it_is_filled(
+        make_app: AppFactory, slice_data: MnistData, tmp_path: Path) -> None:
+    write_fixed_run(tmp_path / "runs", slice_data)
+    app = make_app(runs_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE):
+        runs, bad = app.store.list()
+        app.runs_view.show_runs("runs", runs, bad)
+        table = app.query_one("#runs-table", DataTable)
+        # Before the table is next idle (a freshly mounted one sometimes was not, and
+        # showed a run's id as "202").
+        widths = [column.get_render_width(table) for column in table.ordered_columns]
+        assert widths[1] == len(runs[0].run_id) + 2 * table.cell_padding
+
+
 async def test_keys_that_cannot_act_now_say_why(make_app: AppFactory) -> None:
     app = make_app(config=TrainConfig())
     async with app.run_test(size=SIZE, notifications=True) as pilot:

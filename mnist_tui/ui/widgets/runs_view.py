@@ -131,7 +131,12 @@ class RunsView(Vertical):
                      STATUS_WORDS.get(run.status, run.status),
                      run.created[5:16].replace("T", " "))
             # Plain text: a run's id is its folder's name, which may hold anything.
-            table.add_row(*(Text(cell, end="") for cell in cells), key=str(run.path))
+            texts = [Text(cell, end="") for cell in cells]
+            table.add_row(*texts, key=str(run.path))
+            for column, text in zip(table.ordered_columns, texts, strict=True):
+                # Measured here too: the table measures when it is next idle, which a
+                # table filled just after it was mounted did not always get to.
+                column.content_width = max(column.content_width, text.cell_len)
         paths = [str(run.path) for run in self._runs]
         if chosen is not None and str(chosen.path) in paths:
             table.move_cursor(row=paths.index(str(chosen.path)))
