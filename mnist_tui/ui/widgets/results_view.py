@@ -26,6 +26,7 @@ from mnist_tui.core.evaluation import (
 from mnist_tui.core.events import EpochEnd, plural
 from mnist_tui.ui.widgets.curves import digit_accuracy_curves
 from mnist_tui.ui.widgets.line_chart import LineChart
+from mnist_tui.ui.widgets.measured_table import MeasuredTable
 
 TEST_CAPTION = "Confusion matrix: rows true, columns predicted. Enter on a cell shows its digits."
 NEEDS_SPLIT = "Per-epoch confusion and per-digit accuracy need a validation split (Setup)."
@@ -103,12 +104,12 @@ class ResultsView(VerticalScroll):
             with Vertical(id="confusion-box"):
                 yield Static(TEST_CAPTION, id="confusion-caption", classes="caption",
                              markup=False)
-                yield DataTable(id="confusion", cursor_type="cell")
+                yield MeasuredTable(id="confusion", cursor_type="cell")
                 yield Static("", id="confusion-cell", markup=False)
             with Vertical(id="per-class-box"):
                 yield Static("Per class", id="per-class-caption", classes="caption",
                              markup=False)
-                yield DataTable(id="per-class", cursor_type="row", zebra_stripes=True)
+                yield MeasuredTable(id="per-class", cursor_type="row", zebra_stripes=True)
         yield LineChart("validation accuracy per digit (each line marked with its digit)",
                         bounds=(0.0, 1.0), id="digit-plot")
         yield Static("", id="digit-note", classes="caption", markup=False)

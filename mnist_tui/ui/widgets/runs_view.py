@@ -18,6 +18,7 @@ from mnist_tui.core.comparison import MAX_RUNS
 from mnist_tui.core.events import plural
 from mnist_tui.core.run_query import SORT_KEYS, filter_runs, sort_runs
 from mnist_tui.core.runs import BadRun, RunInfo
+from mnist_tui.ui.widgets.measured_table import MeasuredTable
 
 STATUS_WORDS = {"completed": "done", "stopped": "stopped", "early_stopped": "early"}
 """A run's status in the table: short, so the columns a user scans first fit 80 columns."""
@@ -93,7 +94,7 @@ class RunsView(Vertical):
         yield Static("", id="runs-caption", markup=False)
         yield Input(placeholder="filter: words in name, note, tags or settings (Esc: done)",
                     id="runs-filter", classes="-hidden")
-        table: DataTable[Text] = DataTable(id="runs-table", cursor_type="row",
+        table: DataTable[Text] = MeasuredTable(id="runs-table", cursor_type="row",
                                            zebra_stripes=True)
         table.add_columns(*(header for header, _key in COLUMNS))
         yield table
@@ -131,12 +132,7 @@ class RunsView(Vertical):
                      STATUS_WORDS.get(run.status, run.status),
                      run.created[5:16].replace("T", " "))
             # Plain text: a run's id is its folder's name, which may hold anything.
-            texts = [Text(cell, end="") for cell in cells]
-            table.add_row(*texts, key=str(run.path))
-            for column, text in zip(table.ordered_columns, texts, strict=True):
-                # Measured here too: the table measures when it is next idle, which a
-                # table filled just after it was mounted did not always get to.
-                column.content_width = max(column.content_width, text.cell_len)
+            table.add_row(*(Text(cell, end="") for cell in cells), key=str(run.path))
         paths = [str(run.path) for run in self._runs]
         if chosen is not None and str(chosen.path) in paths:
             table.move_cursor(row=paths.index(str(chosen.path)))

@@ -47,6 +47,7 @@ from mnist_tui.core.sweep_storage import (
     TrialView,
 )
 from mnist_tui.ui.widgets.line_chart import LineChart, Series
+from mnist_tui.ui.widgets.measured_table import MeasuredTable
 
 SPACE_FIELDS = ("hidden_units", "conv_filters", "dropout", "activation", "optimizer",
                 "learning_rate", "lr_schedule", "batch_size", "epochs")
@@ -240,7 +241,7 @@ class SweepView(Vertical, can_focus=True):
                              id="sweep-status", markup=False)
                 yield LineChart("validation accuracy", x_label="trial", bounds=(0.0, 1.0),
                                 id="sweep-chart")
-                yield DataTable(id="sweep-trials-table", cursor_type="row", zebra_stripes=True)
+                yield MeasuredTable(id="sweep-trials-table", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="sweep-importance", markup=False)
 
     def on_mount(self) -> None:
