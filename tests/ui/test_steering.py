@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from mnist_tui.ui.app import MnistApp
@@ -42,12 +43,17 @@ def said(app: MnistApp, text: str) -> bool:
     return text in status(app) or any(text in n.message for n in app._notifications)
 
 
+async def train_until(app: MnistApp, pilot: Pilot[None], steps: int) -> None:
+    """Press ctrl+t (once the data is in) and wait until ``steps`` rates are on the chart."""
+    await wait_for(lambda: app.data is not None, pilot)
+    await pilot.press("ctrl+t")
+    await wait_for(lambda: len(rates(app)) >= steps, pilot)
+
+
 async def test_pause_holds_the_run_and_resume_finishes_it(make_app: AppFactory) -> None:
     app = make_app(config=STEERED)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(lambda: app.data is not None, pilot)
-        await pilot.press("ctrl+t")
-        await wait_for(lambda: len(rates(app)) >= 2, pilot)
+        await train_until(app, pilot, 2)
         assert isinstance(app.focused, TrainingView)
         await pilot.press("p")
         await wait_for(lambda: app.paused, pilot)
@@ -72,9 +78,7 @@ async def test_pause_holds_the_run_and_resume_finishes_it(make_app: AppFactory) 
 async def test_halving_the_rate_shows_on_the_chart(make_app: AppFactory) -> None:
     app = make_app(config=STEERED)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(lambda: app.data is not None, pilot)
-        await pilot.press("ctrl+t")
-        await wait_for(lambda: len(rates(app)) >= 2, pilot)
+        await train_until(app, pilot, 2)
         assert rates(app)[-1] == pytest.approx(0.01)
         await pilot.press("minus")
         await wait_for(lambda: said(app, "Learning rate now 0.005"), pilot)
@@ -90,9 +94,7 @@ async def test_halving_the_rate_shows_on_the_chart(make_app: AppFactory) -> None
 async def test_doubling_the_rate_while_paused_acts_on_resume(make_app: AppFactory) -> None:
     app = make_app(config=STEERED)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(lambda: app.data is not None, pilot)
-        await pilot.press("ctrl+t")
-        await wait_for(lambda: len(rates(app)) >= 2, pilot)
+        await train_until(app, pilot, 2)
         await pilot.press("p")
         await wait_for(lambda: app.paused, pilot)
         await pilot.press("plus", "plus")  # x2, twice, while paused
@@ -127,8 +129,7 @@ async def test_steering_keys_only_while_training(make_app: AppFactory) -> None:
         await pilot.pause()
         assert not app.paused
         assert any("Nothing is training" in n.message for n in app._notifications)
-        await pilot.press("ctrl+t")
-        await wait_for(lambda: len(rates(app)) >= 1, pilot)
+        await train_until(app, pilot, 1)
         assert all(app.screen.active_bindings[key].enabled for key in steering)
         await pilot.press("p")  # paused first, so that the run cannot end before f lands
         await wait_for(lambda: app.paused, pilot)
@@ -150,9 +151,7 @@ async def test_the_rate_dialog_checks_as_the_form_does(make_app: AppFactory) -> 
 
     app = make_app(config=STEERED)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(lambda: app.data is not None, pilot)
-        await pilot.press("ctrl+t")
-        await wait_for(lambda: len(rates(app)) >= 1, pilot)
+        await train_until(app, pilot, 1)
         await pilot.press("p", "r")
         await wait_for(lambda: isinstance(app.screen, RateScreen), pilot)
         field = app.screen.query_one(Input)
