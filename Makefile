@@ -60,10 +60,12 @@ chromium:
 	$(call apt_install,command -v chromium,chromium,the browser test)
 
 # After changing dependencies in pyproject.toml: resolve them again, for every platform.
-lock: $(STAMP)
+# Not after $(STAMP): a lock that no longer installs must still be resolvable again.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
-		--generate-hashes -o requirements.lock
+		--generate-hashes -c lock-constraints.txt -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
