@@ -174,7 +174,11 @@ def build_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.O
                                                       max(1, total_steps))
     elif config.lr_schedule == "one_cycle":
         base = OneCycle(config.learning_rate, total_steps)
-    rate = ScaledRate(base)
+    return _optimizer(config, ScaledRate(base))
+
+
+def _optimizer(config: TrainConfig, rate: Any) -> keras.optimizers.Optimizer:
+    """Keras's optimizer named in ``config`` at ``rate`` (a number or a schedule)."""
     match config.optimizer:
         case "sgd":
             return keras.optimizers.SGD(rate, momentum=config.momentum, nesterov=True)
@@ -186,3 +190,22 @@ def build_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.O
             return keras.optimizers.Nadam(rate)
         case _:
             return keras.optimizers.Adam(rate)
+
+
+def portable_model(model: keras.Model, config: TrainConfig) -> keras.Model:
+    """A copy of the trained ``model`` made of standard Keras objects only, for saving:
+    it loads with plain ``keras.models.load_model`` in any Python with Keras, no
+    mnist-tui needed.
+
+    Same layers and weights (batch-norm statistics included), so it predicts exactly as
+    ``model`` does. Training-only machinery stays out: it is compiled with the configured
+    optimizer at the configured rate as a constant (no steerable scale, no schedule;
+    fresh optimizer state), plain sparse cross-entropy (the loss every run reports on
+    the test digits, smoothed or not in training) and accuracy, so ``evaluate`` gives
+    ``run.json``'s test figures and ``fit`` can fine-tune it.
+    """
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    copy.compile(optimizer=_optimizer(config, float(config.learning_rate)),
+                 loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return copy

@@ -156,7 +156,9 @@ class RunStore:
         staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.{owner_tag()}", suffix=".partial",
                                         dir=self.root))
         try:
-            model.save(staging / MODEL_FILE)
+            from mnist_tui.core.models import portable_model  # Keras, loaded by now
+
+            portable_model(model, config).save(staging / MODEL_FILE)
             np.save(staging / PROBABILITIES_FILE, evaluation.probabilities.astype(np.float32))
             (staging / RUN_FILE).write_text(strict_json.dumps(record, indent=2),
                                             encoding="utf-8")
