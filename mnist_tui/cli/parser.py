@@ -15,6 +15,7 @@ from mnist_tui.core.config import (
     format_field,
     read_config_file,
 )
+from mnist_tui.core.exports import FORMATS as EXPORT_FORMATS
 from mnist_tui.core.run_query import SORT_KEYS
 
 
@@ -175,15 +176,27 @@ def build_parser() -> argparse.ArgumentParser:
     add_runs_option(compare, sub=True)
     compare.add_argument("--json", action="store_true", help="machine-readable output")
 
-    export = commands.add_parser("export", help="a run's history as CSV or JSON Lines")
+    export = commands.add_parser(
+        "export", help="a run's model (SavedModel, ONNX, LiteRT) or its history (CSV, JSONL)",
+        description="Export a run's model for another runtime, verified: the exported "
+                    "model, run by its own runtime, must agree with the Keras model on the "
+                    "10,000 test digits (argmax on 9,999 or more, probabilities within 1e-4). "
+                    "Or export its training history as CSV or JSON Lines.")
     export.add_argument("run", help="run id, unique prefix, 'latest', or folder")
-    export.add_argument("--format", choices=("csv", "jsonl"), default="csv",
-                        help="csv (a header row, one row per epoch or step) or jsonl")
+    export.add_argument("--format", choices=("csv", "jsonl", *EXPORT_FORMATS), default="csv",
+                        help="savedmodel, onnx or tflite (LiteRT): the model, into a new "
+                             "folder with contract.json and README.md; csv (a header row, "
+                             "one row per epoch or step) or jsonl: the history (default csv)")
     export.add_argument("--per-step", action="store_true",
-                        help="one row per progress tick (step, samples seen, loss, accuracy, "
-                             "learning rate) instead of per epoch")
-    export.add_argument("--out", type=Path, metavar="FILE",
-                        help="write to FILE (atomically) instead of stdout")
+                        help="history: one row per progress tick (step, samples seen, loss, "
+                             "accuracy, learning rate) instead of per epoch")
+    export.add_argument("--out", type=Path, metavar="PATH",
+                        help="history: write to the file PATH (atomically) instead of stdout; "
+                             "model: the new folder to create (default ./RUN-ID-FORMAT; an "
+                             "existing one is never replaced)")
+    export.add_argument("--json", action="store_true",
+                        help="model: print the export's contract and figures as JSON")
+    add_data_option(export, sub=True)
     add_runs_option(export, sub=True)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a saved run on the test set")
@@ -206,6 +219,28 @@ def build_parser() -> argparse.ArgumentParser:
                       help="ASCII ramp instead of Unicode half-blocks")
     add_data_option(show, sub=True)
     add_runs_option(show, sub=True)
+
+    predict = commands.add_parser(
+        "predict", help="classify your own images with a saved run's model",
+        description="Classify your own images of digits with a saved run's model. Each "
+                    "image (PNG, JPEG, BMP, GIF's first frame, PGM/PPM, TIFF, WebP, or a 2-D "
+                    ".npy array; any size, colour mode or bit depth) is made into a digit as "
+                    "the Draw tab's are: dark ink on light paper or light on dark (told by "
+                    "the border), cropped to the ink, fitted in 20x20 and centred by mass in "
+                    "28x28. An image that cannot be read (damaged, too large, not a regular "
+                    "file, blank) gets a line 'FILE: reason' on stderr and the others still "
+                    "run. Exit codes: 0 every image was classified; 4 any image could not be "
+                    "(or the run is missing or broken); 2 bad arguments.")
+    predict.add_argument("run", help="run id, unique prefix, 'latest', or folder")
+    predict.add_argument("images", nargs="+", metavar="IMAGE",
+                         help="an image file; a folder (its image files, sorted by name, not "
+                              "its subfolders); or - for one image on standard input")
+    predict.add_argument("--json", action="store_true",
+                         help="a JSON list: per image its file, prediction, confidence and "
+                              "10 probabilities, or its file and an error")
+    predict.add_argument("--no-art", action="store_true",
+                         help="leave out the 28x28 digit the model saw, drawn as text")
+    add_runs_option(predict, sub=True)
 
     data = commands.add_parser("data", help="load and verify MNIST; say where it came from")
     add_data_option(data, sub=True)
