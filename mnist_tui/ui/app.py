@@ -57,6 +57,7 @@ from mnist_tui.ui.preferences import load_preferences, save_preference
 from mnist_tui.ui.screens.annotate import AnnotateScreen, AnnotationEdit
 from mnist_tui.ui.screens.compare import CompareScreen
 from mnist_tui.ui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen
+from mnist_tui.ui.screens.export import ExportScreen
 from mnist_tui.ui.screens.rate import RateScreen
 from mnist_tui.ui.widgets.config_form import ConfigForm
 from mnist_tui.ui.widgets.digit_view import SampleViewer
@@ -746,6 +747,8 @@ class MnistApp(App[None]):
                             severity="warning", markup=False)
             case "compare":
                 self.compare_runs(message.runs, self.data)
+            case "export":
+                self.push_screen(ExportScreen(run, self.store, self.data.x_test))
             case _:
                 if self.training:
                     self._opened_while_training = True

@@ -54,6 +54,9 @@ class RunsView(Vertical):
                 tooltip="Delete the marked runs, or the selected one (asks first)"),
         Binding("s", "settings", "Use settings", id="runs.settings",
                 tooltip="Load the selected run's settings into the form"),
+        Binding("x", "export", "Export", id="runs.export",
+                tooltip="Export the selected run's model (SavedModel, ONNX, LiteRT), "
+                        "verified on the test digits"),
         Binding("r", "refresh_runs", "Refresh", id="runs.refresh",
                 tooltip="Read the runs directory again"),
     ]
@@ -67,7 +70,8 @@ class RunsView(Vertical):
 
     @dataclass
     class Chosen(Message):
-        """The user asked to do ``what`` (open, delete, settings, annotate) with ``runs``."""
+        """The user asked to do ``what`` (open, delete, settings, annotate, export) with
+        ``runs``."""
 
         runs: list[RunInfo]
         what: str
@@ -222,6 +226,10 @@ class RunsView(Vertical):
     def action_delete(self) -> None:
         """Delete the marked runs, or else the selected one."""
         self._choose("delete", self.marked or None)
+
+    def action_export(self) -> None:
+        """Export the selected run's model."""
+        self._choose("export")
 
     def action_settings(self) -> None:
         """Load the selected run's settings into the form."""
