@@ -1,5 +1,5 @@
 """The headless commands: train, runs, annotate, evaluate, show, data, delete (compare,
-export, sweep and serve have modules of their own)."""
+export, predict, sweep and serve have modules of their own)."""
 
 from __future__ import annotations
 
@@ -307,7 +307,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(args)
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    """``predict`` (in :mod:`mnist_tui.cli.predict`)."""
+    from mnist_tui.cli.predict import cmd_predict as predict
+
+    return predict(args)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": cmd_train, "runs": cmd_runs, "annotate": cmd_annotate, "compare": cmd_compare,
     "export": cmd_export, "evaluate": cmd_evaluate, "show": cmd_show, "data": cmd_data,
-    "delete": cmd_delete, "sweep": cmd_sweep, "serve": cmd_serve}
+    "delete": cmd_delete, "sweep": cmd_sweep, "serve": cmd_serve,
+    "predict": cmd_predict}

@@ -106,17 +106,27 @@ def _place_matrix(source: int, shift: int) -> np.ndarray:
 
 
 def mnist_input(canvas: np.ndarray) -> np.ndarray:
-    """``canvas`` as an MNIST digit (uint8 0-255, 28x28), made as MNIST's were: the ink's
-    bounding box scaled (anti-aliased, aspect kept) so its longer side is :data:`BOX`
-    pixels, then moved by whole pixels (no blur, as MNIST's were) to put its centre of
-    mass within half a pixel of (:data:`CENTRE`, :data:`CENTRE`). An empty canvas gives
-    all zeros. Accepts ink levels in [0, 1] or uint8 grey levels."""
-    unit = as_unit(canvas).astype(np.float64)
-    ink = unit >= INK_FLOOR
-    if not ink.any():
+    """A 28x28 ``canvas`` (ink levels in [0, 1] or uint8 grey levels) as an MNIST digit:
+    :func:`mnist_digit` of its ink."""
+    return mnist_digit(as_unit(canvas))
+
+
+def mnist_digit(ink: np.ndarray) -> np.ndarray:
+    """A 2-D ink image of any shape (levels in [0, 1], 0 paper) as an MNIST digit (uint8
+    0-255, 28x28), made as MNIST's were: the ink's bounding box scaled (anti-aliased,
+    aspect kept) so its longer side is :data:`BOX` pixels, then moved by whole pixels (no
+    blur, as MNIST's were) to put its centre of mass within half a pixel of
+    (:data:`CENTRE`, :data:`CENTRE`). No ink gives all zeros. Its cost grows with the
+    image's area: downscale a large image first (:mod:`mnist_tui.core.images` does)."""
+    unit = np.asarray(ink, dtype=np.float64)
+    if unit.ndim != 2:
+        raise ValueError(f"expected a 2-D image, got shape {unit.shape}")
+    ink_mask = unit >= INK_FLOOR
+    if not ink_mask.any():
         return np.zeros((SIDE, SIDE), dtype=np.uint8)
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    crop = np.where(ink, unit, 0.0)[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    rows, cols = np.flatnonzero(ink_mask.any(axis=1)), np.flatnonzero(ink_mask.any(axis=0))
+    crop = np.where(ink_mask, np.minimum(unit, 1.0), 0.0)[rows[0]:rows[-1] + 1,
+                                                         cols[0]:cols[-1] + 1]
     height, width = crop.shape
     scale = BOX / max(height, width)
     new_height, new_width = max(1, round(height * scale)), max(1, round(width * scale))

@@ -34,8 +34,10 @@ from mnist_tui.core.drawing import (
     predictor,
     stroke,
 )
+from mnist_tui.core.images import shown_name
 from mnist_tui.core.run_record import RunInfo
 from mnist_tui.core.runs import RunError, RunStore
+from mnist_tui.ui.screens.open_image import OpenedImage, OpenImageScreen
 from mnist_tui.ui.widgets.digit_view import half_size, probability_bars, shaded_digit
 
 CLASSIFY_INTERVAL = 0.1
@@ -259,6 +261,9 @@ class DrawView(Vertical, can_focus=True):
         Binding("t", "test_digit", "Test digit", id="draw.test_digit",
                 tooltip="Put the next test digit on the canvas, to see how the model and "
                         "the nearest digits take it"),
+        Binding("o", "open_image", "Open image", id="draw.open_image",
+                tooltip="Open an image file of a digit (PNG, JPEG, GIF, .npy…) on the "
+                        "canvas, made into a digit as a drawing is"),
     ]
 
     @dataclass
@@ -294,6 +299,10 @@ class DrawView(Vertical, can_focus=True):
         self._next_test = 0
         self._test_shown: int | None = None
         """The test digit loaded by ``t`` and not drawn over since."""
+        self._opened: tuple[str, np.ndarray] | None = None
+        """The name and ink of the image file opened by ``o`` and not drawn over since."""
+        self._last_path = ""
+        """The path last opened, offered again by ``o``."""
         self._version = 0
         """Changes when the model or the test digits change: older results are dropped."""
         self._busy = False
@@ -394,7 +403,7 @@ class DrawView(Vertical, can_focus=True):
             self.show_model(message.label, message.predict, message.problem)
 
     def focus_main(self) -> None:
-        """The view takes the keys (arrows, space, backspace, c, t)."""
+        """The view takes the keys (arrows, space, backspace, c, t, o)."""
         self.focus()
 
     def set_test_digits(self, x_test: np.ndarray, y_test: np.ndarray) -> None:
@@ -413,7 +422,15 @@ class DrawView(Vertical, can_focus=True):
     def load_image(self, image: np.ndarray) -> None:
         """Put a 28x28 digit (uint8 grey levels or ink levels in [0, 1]) on the canvas."""
         self._test_shown = None
+        self._opened = None
         self.canvas.set_ink(image)
+
+    def open_image(self, opened: OpenedImage) -> None:
+        """Put an opened image file's digit on the canvas, named in the verdict until it
+        is drawn over."""
+        self._last_path = str(opened.path)
+        self.load_image(opened.digit)
+        self._opened = (shown_name(opened.path.name), self.canvas.ink)
 
     def key_hint(self) -> str:
         """The keys in a line, read from the bindings (one entry per description)."""
@@ -438,6 +455,13 @@ class DrawView(Vertical, can_focus=True):
 
     def action_clear(self) -> None:
         self.canvas.clear()
+
+    def action_open_image(self) -> None:
+        def opened(result: OpenedImage | None) -> None:
+            if result is not None:
+                self.open_image(result)
+
+        self.app.push_screen(OpenImageScreen(self._last_path), opened)
 
     def action_test_digit(self) -> None:
         if self._test_images is None or not len(self._test_images):
@@ -471,6 +495,8 @@ class DrawView(Vertical, can_focus=True):
         if (shown is not None and self._test_images is not None
                 and not np.array_equal(self.canvas.ink, as_unit(self._test_images[shown]))):
             self._test_shown = None
+        if self._opened is not None and not np.array_equal(self.canvas.ink, self._opened[1]):
+            self._opened = None
         self._request()
 
     def _request(self) -> None:
@@ -545,6 +571,8 @@ class DrawView(Vertical, can_focus=True):
         label = ""
         if self._test_shown is not None and self._test_labels is not None:
             label = f"test #{self._test_shown} (a {int(self._test_labels[self._test_shown])})"
+        elif self._opened is not None:
+            label = self._opened[0]
         if self._error:
             verdict.update(Text("Classification failed", style="bold red"))
             bars.update(Text(self._error, style="red"))
