@@ -119,6 +119,22 @@ def atomic_write_text(target: Path, text: str) -> None:
     atomic_write(target, lambda handle: handle.write(text.encode("utf-8")))
 
 
+def fsync_tree(root: Path) -> None:
+    """Flush every file under ``root`` to disk, then each folder's entries (a folder
+    after what it holds, ``root`` last), so that renaming ``root`` into place publishes
+    complete files. Symbolic links are not followed."""
+    for parent, _folders, files in os.walk(root, topdown=False):
+        for name in files:
+            path = Path(parent, name)
+            if not path.is_symlink():
+                _fsync(path)
+        _fsync(Path(parent))
+
+
 def _fsync(path: Path) -> None:
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
+    """Flush a file, or a folder's entries, to disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

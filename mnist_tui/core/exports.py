@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from mnist_tui.core import strict_json
-from mnist_tui.core.atomic import owner_tag
+from mnist_tui.core.atomic import fsync_tree, owner_tag
 from mnist_tui.core.config import TrainConfig
 
 ExportFormat = Literal["savedmodel", "onnx", "tflite"]
@@ -178,7 +178,7 @@ def export_model(model: Any, config: TrainConfig, run_id: str, fmt: ExportFormat
         (staging / CONTRACT_FILE).write_text(strict_json.dumps(contract, indent=2) + "\n",
                                              encoding="utf-8")
         (staging / README_FILE).write_text(readme(contract), encoding="utf-8")
-        _sync_tree(staging)
+        fsync_tree(staging)
         os.rename(staging, out)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -329,14 +329,6 @@ def _quiet_converters() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
-
-
-def _sync_tree(folder: Path) -> None:
-    """fsync every file under ``folder``, so the rename publishes complete files."""
-    for item in folder.rglob("*"):
-        if item.is_file() and not item.is_symlink():
-            with item.open("rb") as handle:
-                os.fsync(handle.fileno())
 
 
 def _first_line(exc: BaseException) -> str:

@@ -208,4 +208,7 @@ def portable_model(model: keras.Model, config: TrainConfig) -> keras.Model:
     copy.set_weights(model.get_weights())
     copy.compile(optimizer=_optimizer(config, float(config.learning_rate)),
                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    # Built, so the file holds as many optimizer variables as a loaded copy makes (else
+    # Keras warns at every load that it skipped them).
+    copy.optimizer.build(copy.trainable_variables)
     return copy

@@ -29,7 +29,7 @@ from mnist_tui.core.annotations import (
     AnnotationError,
     write_annotation,
 )
-from mnist_tui.core.atomic import owner_tag, remove_orphans
+from mnist_tui.core.atomic import fsync_tree, owner_tag, remove_orphans
 from mnist_tui.core.bounded_io import MIB, is_plain_file, read_npy_bounded, read_text_bounded
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.evaluation import NUM_CLASSES, Evaluation, evaluate_probabilities
@@ -164,9 +164,10 @@ class RunStore:
                                             encoding="utf-8")
             if annotation is not None:
                 write_annotation(staging, annotation)
-            for item in staging.iterdir():
-                with item.open("rb") as handle:
-                    os.fsync(handle.fileno())
+            from mnist_tui.core.tensorboard_events import write_run_events
+
+            write_run_events(staging, record)
+            fsync_tree(staging)
             os.rename(staging, self.root / run_id)
         except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
