@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -141,3 +143,47 @@ def test_a_port_in_use_is_one_line_and_exit_6(tmp_path: Path) -> None:
     assert done.stderr.strip() == (f"error: 127.0.0.1 port {port} is already in use "
                                    "(--port picks another)")
     assert "Open" not in done.stdout
+
+
+def test_a_bracketed_ipv6_loopback_is_served_and_the_start_line_gives_the_cap(
+        tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET6) as probe:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-I", "-m", "mnist_tui", "serve", "--host", "[::1]", "--port",
+         str(port), "--max-sessions", "3", "--runs-dir", str(tmp_path)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                socket.create_connection(("::1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        answered = process.poll() is None
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
+    assert answered and process.returncode == 0, err
+    assert out.splitlines() == [f"Open http://[::1]:{port} in a browser (at most 3 tabs at "
+                                "once, each an app of its own; Ctrl+C stops)", "Stopped."]
+    assert err == ""
+
+
+def test_max_sessions_is_given_to_the_server_or_derived_from_memory(
+        cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mnist_tui.cli.serve import default_max_sessions
+
+    served: list[int] = []
+    monkeypatch.setattr(AppServer, "serve",
+                        lambda self, debug=False: served.append(self.max_sessions))
+    assert cli("serve", "--max-sessions", "3")[0] == 0
+    assert cli("serve")[0] == 0
+    assert served == [3, default_max_sessions()]
+    code, out, err = cli("serve", "--max-sessions", "0")
+    assert code == 2 and out == "" and "--max-sessions" in err

@@ -263,6 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--public", action="store_true",
                        help="allow a --host that is not loopback: anyone who can reach the "
                             "port can train models and delete runs")
+    serve.add_argument("--max-sessions", type=positive, metavar="N",
+                       help="most tabs served at once, each an app of its own (about 220 MB "
+                            "idle, more while training; default one per GB of memory, at "
+                            "most 16); a tab beyond it is told why")
     add_config_options(serve, sub=True)
     add_data_option(serve, sub=True)
     add_runs_option(serve, sub=True)

@@ -197,7 +197,8 @@ def check_destination(out: Path) -> None:
     """Refuse, as :class:`ExportError`, an ``out`` that exists (a file, a folder, a link,
     a FIFO or a device: nothing is ever replaced) or whose parent is not a folder."""
     if out.exists() or out.is_symlink():
-        raise ExportError(f"{out} already exists: choose another --out, or remove it first")
+        raise ExportError(f"{out} already exists (an export replaces nothing): choose "
+                          "another name, or remove it first")
     if not out.parent.is_dir():
         raise ExportError(f"{out.parent} is not a folder")
 

@@ -50,9 +50,11 @@ async def test_train_from_the_defaults_then_export_it_as_tflite(
         folder = tmp_path / f"{run.run_id}-tflite"
         contract = json.loads((folder / "contract.json").read_text())
         assert contract["verified"]["agree"] == 500 and contract["run_id"] == run.run_id
-        # The folder is there now: the same name is refused at the field.
-        assert "already exists" in text_of(screen, "#export-error")
+        # The folder is there now: Export waits for another name.
         assert screen.query_one("#export", Button).disabled
+        screen.query_one("#export-path", Input).value = f"{run.run_id}-tflite"
+        await pilot.pause()
+        assert "already exists" in text_of(screen, "#export-error")
         await pilot.press("escape")
         assert not isinstance(app.screen, ExportScreen)
 

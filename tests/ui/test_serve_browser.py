@@ -1,5 +1,6 @@
 """``mnist-tui serve`` in a real browser: Debian's Chromium, driven by Playwright, opens the
-page, clicks Train with the mouse, and the run is saved.
+page, clicks Train with the mouse, and the run is saved; a tab beyond ``--max-sessions``
+reads why it got no app.
 
 Playwright's own browser download is never used: the test launches ``chromium`` from the
 PATH (``make chromium``, run by ``make test``, installs it) and is skipped without it.
@@ -7,6 +8,8 @@ PATH (``make chromium``, run by ``make test``, installs it) and is skipped witho
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
 import shutil
@@ -16,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,16 +95,15 @@ def _wait_for_port(port: int, process: subprocess.Popen[str], timeout: float) ->
     raise AssertionError(f"nothing answered on port {port} in {timeout:.0f} s")
 
 
-@pytest.fixture
-def served(real_mnist: MnistData, tmp_path: Path) -> Iterator[Served]:
-    """``mnist-tui serve`` in an isolated interpreter on a free port, its runs in tmp_path;
-    the served app finds the real MNIST in the cache the ``real_mnist`` fixture filled."""
+@contextlib.contextmanager
+def _serve(tmp_path: Path, *options: str) -> Iterator[Served]:
+    """``mnist-tui serve`` in an isolated interpreter on a free port, its runs in tmp_path."""
     port = free_port()
     runs_dir = tmp_path / "runs"
     env = {**os.environ, "MNIST_TUI_NO_DOWNLOAD": "1", "MNIST_TUI_LOG_DIR": str(tmp_path / "log")}
     process = subprocess.Popen(
         [sys.executable, "-I", "-m", "mnist_tui", "serve", "--port", str(port),
-         "--runs-dir", str(runs_dir), *SMALL],
+         "--runs-dir", str(runs_dir), *SMALL, *options],
         cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True)
     try:
@@ -109,6 +113,14 @@ def served(real_mnist: MnistData, tmp_path: Path) -> Iterator[Served]:
         if process.poll() is None:
             process.kill()
             process.communicate(timeout=30)
+
+
+@pytest.fixture
+def served(real_mnist: MnistData, tmp_path: Path) -> Iterator[Served]:
+    """``mnist-tui serve`` whose app finds the real MNIST in the cache the ``real_mnist``
+    fixture filled."""
+    with _serve(tmp_path) as server:
+        yield server
 
 
 def _wait_until(read: Callable[[], Any], holds: Callable[[Any], bool], what: str,
@@ -183,3 +195,70 @@ def test_train_in_the_browser(served: Served, tmp_path: Path) -> None:
     assert served.process.returncode == 0, out
     assert f"Open {served.url} in a browser" in out and "Stopped." in out
     assert "Traceback" not in out
+
+
+def _index_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _hold_a_session(port: int) -> socket.socket:
+    """A websocket opened by hand and left open: it holds a session (an app starts for it)."""
+    held = socket.create_connection(("127.0.0.1", port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    held.sendall(f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer and len(answer) < 4096:
+        answer += held.recv(4096) or b"\r\n\r\n"
+    assert answer.startswith(b"HTTP/1.1 101"), answer
+    return held
+
+
+def test_a_tab_beyond_max_sessions_reads_why(tmp_path: Path) -> None:
+    """With one session allowed: a page loaded while it was free, whose session another
+    took before the page connected, shows why instead of "Session ended."; a new tab gets a
+    page that says why and what to do; the session is freed when its holder goes."""
+    from playwright.sync_api import Route, sync_playwright
+
+    with _serve(tmp_path, "--max-sessions", "1") as server, sync_playwright() as playwright, \
+            tempfile.TemporaryDirectory() as profile, contextlib.ExitStack() as holders:
+        port = int(server.url.rsplit(":", 1)[1])
+        browser = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=BROWSER_ARGS)
+        holders.callback(browser.close)
+
+        def take_the_session(route: Route) -> None:  # the page waits for its font to connect
+            holders.enter_context(_hold_a_session(port))
+            _wait_until(lambda: _index_status(server.url), lambda status: status == 503,
+                        "the session taken", timeout=15)
+            route.continue_()
+
+        late = browser.new_page()
+        late.route("**/RobotoMono-VariableFont_wght.ttf", take_the_session)
+        late.goto(server.url)
+        message = late.locator(".closed-dialog .message")
+        _wait_until(message.inner_text, lambda text: "session is in use" in text,
+                    "the refusal in the closed dialog", timeout=15)
+        assert message.inner_text() == ("The only session is in use: close another tab, "
+                                        "then Restart.")
+        assert late.locator(".closed-dialog").is_visible()
+
+        new = browser.new_page()
+        new.goto(server.url)
+        text = new.inner_text("body")
+        assert "The only session is in use" in text and "Close another" in text
+        assert "--max-sessions N" in text
+
+        holders.close()
+        _wait_until(lambda: _index_status(server.url), lambda status: status == 200,
+                    "the session freed", timeout=30)
+        server.process.send_signal(signal.SIGINT)
+        out, _ = server.process.communicate(timeout=30)
+    assert server.process.returncode == 0, out
+    assert "at most 1 tab at once" in out and "Traceback" not in out
+    assert out.count("refused a session: 1 in use") == 1, out

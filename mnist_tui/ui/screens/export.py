@@ -128,7 +128,7 @@ class ExportScreen(ModalScreen[None]):
             try:
                 check_destination(self.destination)
             except ExportError as exc:
-                problem = str(exc).replace("--out", "another name")
+                problem = str(exc)
         self.query_one("#export-error", Static).update(problem)
         self.query_one("#export", Button).disabled = bool(problem) or self._busy
         return not problem
@@ -177,7 +177,8 @@ class ExportScreen(ModalScreen[None]):
             return
         status.remove_class("dialog-error")
         status.update(export_summary(message.result))
-        self._check()  # the folder now exists: another export needs another name
+        # The folder now exists: another export needs another name (checked as typed).
+        self.query_one("#export", Button).disabled = True
         self.query_one("#close", Button).focus()
         self.notify(f"Exported {self._run.label} as {message.result.format} to "
                     f"{message.result.path}", markup=False)
