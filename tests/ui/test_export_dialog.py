@@ -52,7 +52,8 @@ async def test_train_from_the_defaults_then_export_it_as_tflite(
         assert contract["verified"]["agree"] == 500 and contract["run_id"] == run.run_id
         # The folder is there now: Export waits for another name.
         assert screen.query_one("#export", Button).disabled
-        screen.query_one("#export-path", Input).value = f"{run.run_id}-tflite"
+        await pilot.click("#export-path")
+        await pilot.press("end", "backspace", "e")  # the same name typed again
         await pilot.pause()
         assert "already exists" in text_of(screen, "#export-error")
         await pilot.press("escape")
