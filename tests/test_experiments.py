@@ -85,11 +85,13 @@ def test_annotate_changes_only_the_annotation(runs_dir: Path, cli: Cli) -> None:
     assert code == 4 and "a tag is" in err
 
 
-def test_a_hostile_annotation_file_skips_the_run_with_a_reason(runs_dir: Path) -> None:
+def test_a_hostile_annotation_file_is_ignored_with_a_reason(runs_dir: Path) -> None:
     run = RunStore(runs_dir).list()[0][0]
     (run.path / ANNOTATION_FILE).write_text('{"name": ["not", "text"]}')
     runs, bad = RunStore(runs_dir).list()
-    assert len(runs) == 2 and "name and note must be text" in bad[0].reason
+    assert len(runs) == 3 and not bad  # the run is kept, without its annotation
+    kept = next(item for item in runs if item.run_id == run.run_id)
+    assert kept.annotation == Annotation() and "name and note must be text" in kept.annotation_note
     with pytest.raises(AnnotationError):
         Annotation(name="x" * 81)
 
@@ -183,7 +185,7 @@ def test_export_per_epoch_and_per_step(runs_dir: Path, tmp_path: Path, cli: Cli)
     assert code == 0 and len(points) == len(run.steps) >= 1
     assert set(points[0]) == {"step", "samples", "epoch", "loss", "loss_mean", "accuracy",
                               "accuracy_mean", "learning_rate"}
-    target = tmp_path / "out" / "history.csv"
+    target = tmp_path / "history.csv"  # in a folder that exists: a missing one is refused
     code, _out, err = cli("export", run.run_id, "--per-step", "--out", str(target),
                            "--runs-dir", str(runs_dir))
     assert code == 0 and target.read_text().startswith("step,samples,epoch,loss")

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -226,6 +227,41 @@ def test_a_probabilities_header_promising_a_huge_array_is_not_allocated(
     finally:
         tracemalloc.stop()
     assert peak < 10_000_000
+
+
+HOSTILE_PROBABILITIES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "nan": lambda p: np.where(np.arange(p.shape[0])[:, None] % 7 == 0, np.nan, p),
+    "negative": lambda p: -p,
+    "infinite": lambda p: np.where(p == p.max(axis=1, keepdims=True), np.inf, p),
+    "times-a-million": lambda p: p * 1e6,
+    "rows-of-half": lambda p: p / 2,
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE_PROBABILITIES)
+def test_probabilities_are_checked_by_value_and_the_model_used_instead(
+        runs: Path, small_data: MnistData, name: str, cli: Cli) -> None:
+    """NaN, negatives, infinities, rows that do not sum to 1: the model is evaluated."""
+    original = next(runs.iterdir())
+    store = RunStore(runs)
+    truth = store.evaluation(store.load(original.name), small_data.x_test, small_data.y_test)
+    hostile = runs / f"20990101-{name}"
+    shutil.copytree(original, hostile)
+    sound = np.load(original / PROBABILITIES_FILE)
+    with np.errstate(invalid="ignore"):
+        np.save(hostile / PROBABILITIES_FILE,
+                HOSTILE_PROBABILITIES[name](sound).astype(np.float32))
+    run = store.load(hostile.name)
+    assert store.load_evaluation(run, small_data.y_test) is None
+    used = store.evaluation(run, small_data.x_test, small_data.y_test)
+    np.testing.assert_allclose(used.probabilities, truth.probabilities, atol=1e-5)
+    code, out, err = cli("show", hostile.name, "--limit", "4", "--runs-dir", str(runs))
+    confidences = [float(word[:-1]) for word in out.split() if word.endswith("%")]
+    assert code == 0 and confidences and all(0 <= c <= 100 for c in confidences), out + err
+    code, out, err = cli("compare", original.name, hostile.name, "--json", "--runs-dir",
+                         str(runs))
+    counts = json.loads(out)["disagreements"][0]
+    assert code == 0 and counts["a_right_b_wrong"] == counts["b_right_a_wrong"] == 0, counts
 
 
 def test_a_foreign_model_is_refused_not_evaluated(runs: Path, cli: Cli) -> None:

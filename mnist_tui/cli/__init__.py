@@ -14,6 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run; every expected failure is one clear message."""
+    degrade_unencodable_output()
     from mnist_tui.cli.parser import CliError, build_parser, config_from_args
     from mnist_tui.core.data import DataError
     from mnist_tui.core.native_logs import native_stderr_to_log
@@ -58,6 +59,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+LENIENT_ERRORS = frozenset({"replace", "backslashreplace", "namereplace", "xmlcharrefreplace",
+                            "ignore"})
+
+
+def degrade_unencodable_output() -> None:
+    """Make stdout and stderr write what their encoding cannot hold as escapes
+    (``\\u2192``) instead of raising: a ``latin-1`` terminal, a lone surrogate from a file
+    name or argument. Called once, at the entry."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", "strict") in LENIENT_ERRORS:
+            continue
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
 
 
 def run() -> None:

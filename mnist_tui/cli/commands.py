@@ -60,6 +60,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         err.print(escape(str(exc)))
         return signals.exit_code or 130  # interrupted, as a Ctrl-C before any work is
     run = session.run
+    if session.warning:
+        err.print(f"[yellow]warning[/] {escape(run.run_id)} was {escape(session.warning)}",
+                  soft_wrap=True)
     if args.json:
         print_json(run.data)
     if machine:
@@ -92,7 +95,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print_json({
             "runs_dir": str(store.root),
             "runs": [_run_row(run) for run in runs],
-            "problems": [{"path": str(b.path), "reason": b.reason} for b in bad]})
+            "problems": [{"path": str(b.path), "reason": b.reason} for b in bad],
+            "notes": [{"path": str(run.path), "reason": run.annotation_problem}
+                      for run in every if run.annotation_problem]})
         return 0
     out, err = console(), console(stderr=True)
     if not every:
@@ -116,6 +121,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         out.print(table)
     for item in bad:
         err.print(f"[yellow]skipped[/] {escape(item.reason)}")
+    for run in every:
+        if run.annotation_problem:
+            err.print(f"[yellow]note[/] {escape(run.annotation_note)}", soft_wrap=True)
     return 0
 
 

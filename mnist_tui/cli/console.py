@@ -29,5 +29,11 @@ def load_data(args: argparse.Namespace, quiet: bool = False) -> MnistData:
 
 
 def print_json(value: Any) -> None:
-    """Strict JSON on stdout: ``null`` for non-finite numbers, never colour codes."""
-    sys.stdout.write(strict_json.dumps(value, indent=2) + "\n")
+    """Strict JSON on stdout: ``null`` for non-finite numbers, never colour codes; ASCII
+    with ``\\u`` escapes where stdout's encoding cannot hold the text as it is."""
+    text = strict_json.dumps(value, indent=2)
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeError, LookupError):
+        text = strict_json.dumps(value, indent=2, ascii_only=True)
+    sys.stdout.write(text + "\n")

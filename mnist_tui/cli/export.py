@@ -62,8 +62,10 @@ def to_jsonl(rows: list[dict[str, Any]]) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write a run's history to stdout or, atomically, to ``--out``; or export its model
-    (``--format savedmodel|onnx|tflite``), verified, into the new folder ``--out``."""
+    """Write a run's history to stdout or, atomically, to ``--out`` (in an existing folder;
+    a file there keeps its owner and mode; a link, FIFO or device such as ``/dev/stdout``
+    is written through); or export its model (``--format savedmodel|onnx|tflite``),
+    verified, into the new folder ``--out``."""
     run = RunStore(args.runs_dir).load(args.run)
     if args.format in FORMATS:
         return export_run_model(args, run)
@@ -76,7 +78,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     try:
-        atomic_write_text(args.out, text)
+        atomic_write_text(args.out, text, through_links=True)
     except OSError as exc:
         raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     print(f"Wrote {len(rows)} rows of {run.run_id} to {args.out}", file=sys.stderr)

@@ -191,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="history: one row per progress tick (step, samples seen, loss, "
                              "accuracy, learning rate) instead of per epoch")
     export.add_argument("--out", type=Path, metavar="PATH",
-                        help="history: write to the file PATH (atomically) instead of stdout; "
+                        help="history: write to the file PATH (atomically, in a folder that "
+                             "exists; a link, FIFO or device such as /dev/stdout is written "
+                             "through) instead of stdout; "
                              "model: the new folder to create (default ./RUN-ID-FORMAT; an "
                              "existing one is never replaced)")
     export.add_argument("--json", action="store_true",

@@ -2,14 +2,19 @@
 
 They live in ``annotation.json`` in the run folder, written atomically, so naming a
 run never rewrites its ``run.json``, model or metrics. What is read back is checked
-like every file from disk: size, types and lengths.
+like every file from disk: size, types, lengths and text that can be written back.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
 import re
-from collections.abc import Iterable
+import stat
+import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,8 @@ from mnist_tui.core.atomic import atomic_write_text
 from mnist_tui.core.bounded_io import is_plain_file, read_text_bounded
 
 ANNOTATION_FILE = "annotation.json"
+LOCK_FILE = ".annotation.lock"
+"""Held (``fcntl.flock``) while the annotation is read, changed and written."""
 MAX_NAME = 80
 MAX_NOTE = 2000
 MAX_TAGS = 20
@@ -47,6 +54,8 @@ class Annotation:
             raise AnnotationError(f"a name is one line of at most {MAX_NAME} characters")
         if len(self.note) > MAX_NOTE:
             raise AnnotationError(f"a note is at most {MAX_NOTE} characters")
+        _check_text("name", self.name, allowed="")
+        _check_text("note", self.note, allowed="\n\t")
         if len(self.tags) > MAX_TAGS:
             raise AnnotationError(f"at most {MAX_TAGS} tags")
         for tag in self.tags:
@@ -76,6 +85,21 @@ class Annotation:
         return {"name": self.name, "note": self.note, "tags": list(self.tags)}
 
 
+def _check_text(what: str, text: str, allowed: str) -> None:
+    """:class:`AnnotationError` for text that cannot be written as UTF-8 (a lone
+    surrogate: bytes that were not UTF-8) or that holds a control character not in
+    ``allowed``."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise AnnotationError(f"the {what} is not valid text: it holds "
+                              f"{exc.object[exc.start]!a} (bytes that are not UTF-8)") from None
+    bad = next((char for char in text
+                if unicodedata.category(char) == "Cc" and char not in allowed), None)
+    if bad is not None:
+        raise AnnotationError(f"the {what} holds a control character ({bad!a})")
+
+
 def normalise_tags(tags: Iterable[str]) -> tuple[str, ...]:
     """``["b, a", "a"]`` → ``("a", "b")``."""
     words = {word.strip() for tag in tags for word in tag.split(",")}
@@ -99,7 +123,10 @@ def read_annotation(folder: Path) -> Annotation:
     if not (isinstance(name, str) and isinstance(note, str) and isinstance(tags, list)
             and all(isinstance(tag, str) for tag in tags)):
         raise AnnotationError(f"{ANNOTATION_FILE}: name and note must be text, tags a list")
-    return Annotation(name=name, note=note, tags=tuple(tags))
+    try:
+        return Annotation(name=name, note=note, tags=tuple(tags))
+    except AnnotationError as exc:
+        raise AnnotationError(f"{ANNOTATION_FILE}: {exc}") from None
 
 
 def write_annotation(folder: Path, annotation: Annotation) -> None:
@@ -109,3 +136,40 @@ def write_annotation(folder: Path, annotation: Annotation) -> None:
         path.unlink(missing_ok=True)
         return
     atomic_write_text(path, strict_json.dumps(annotation.to_dict(), indent=2))
+
+
+def update_annotation(folder: Path, name: str | None = None, note: str | None = None,
+                      tags: Iterable[str] | None = None) -> Annotation:
+    """Change the folder's name, note or tags (``None`` keeps one); return the result.
+
+    The file is read, changed and written under an exclusive lock on :data:`LOCK_FILE`,
+    so changes made at once by several processes all land. A file that cannot be read
+    is replaced. :class:`AnnotationError` for a value that cannot be kept, ``OSError``
+    when the file cannot be written.
+    """
+    with _locked(folder):
+        try:
+            current = read_annotation(folder)
+        except AnnotationError:
+            current = Annotation()
+        updated = current.updated(name, note, tags)
+        write_annotation(folder, updated)
+    return updated
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """Hold the folder's annotation lock. A link, FIFO or device in its place is refused,
+    never opened."""
+    import fcntl  # POSIX
+
+    path = folder / LOCK_FILE
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            raise OSError(errno.EINVAL, f"{LOCK_FILE} is not a plain file", str(path))
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)

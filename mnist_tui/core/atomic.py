@@ -7,11 +7,13 @@ Every temporary name made here carries its owner (host and process id), so that
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
+import secrets
 import shutil
 import socket
-import tempfile
+import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -88,35 +90,117 @@ def remove_orphans(folder: Path) -> list[Path]:
 
 @contextlib.contextmanager
 def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+    """Yield a new temporary path beside ``target``; rename it onto ``target`` on success.
 
-    On any error (a full disk included) the temporary file is removed and ``target``
-    is left as it was.
+    ``target``'s folder must exist: it is never created. A regular file already at
+    ``target`` keeps its owner and mode; if its owner cannot be kept (another user's
+    file, and we are not root), it is rewritten in place instead. On any error (a full
+    disk included) the temporary file is removed and ``target`` is left as it was.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.{owner_tag()}",
-                                    suffix=suffix + ".tmp",
-                                    dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    folder = target.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(errno.ENOENT, f"its folder {folder} does not exist",
+                                str(target))
+    tmp = _new_temporary(target, suffix)
     try:
         yield tmp
         _fsync(tmp)
-        os.replace(tmp, target)
-    except BaseException:
+        if _adopt_owner_and_mode(tmp, target):
+            os.replace(tmp, target)
+        else:
+            _rewrite_in_place(tmp, target)
+    finally:
         tmp.unlink(missing_ok=True)
-        raise
 
 
-def atomic_write(target: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Call ``write`` with a binary file that becomes ``target`` only if it succeeds."""
+def atomic_write(target: Path, write: Callable[[IO[bytes]], object], *,
+                 through_links: bool = False) -> None:
+    """Call ``write`` with a binary file that becomes ``target`` only if it succeeds.
+
+    See :func:`atomic_path`. By default whatever else is at ``target`` (a symbolic link,
+    a FIFO, a device) is replaced. ``through_links`` is for a destination the user named:
+    a symbolic link is followed (the file it leads to is replaced, the link kept), and a
+    FIFO, a device or this process's own stdout or stderr (``/dev/stdout``) is written
+    to directly, never replaced.
+    """
+    if through_links:
+        stream = _open_stream(target)
+        if stream is not None:
+            with stream:
+                write(stream)
+            return
+        if target.is_symlink():
+            target = Path(os.path.realpath(target))
     with atomic_path(target) as tmp, tmp.open("wb") as handle:
         write(handle)
 
 
-def atomic_write_text(target: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``target`` atomically."""
-    atomic_write(target, lambda handle: handle.write(text.encode("utf-8")))
+def atomic_write_text(target: Path, text: str, *, through_links: bool = False) -> None:
+    """Write ``text`` (UTF-8) to ``target`` atomically (see :func:`atomic_write`)."""
+    data = text.encode("utf-8")  # before anything is touched: a bad text changes nothing
+    atomic_write(target, lambda handle: handle.write(data), through_links=through_links)
+
+
+def _new_temporary(target: Path, suffix: str) -> Path:
+    """Create an empty file beside ``target``, with the mode a new file gets (the umask's)."""
+    for _ in range(100):
+        tmp = target.with_name(f".{target.name}.{owner_tag()}{secrets.token_hex(4)}"
+                               f"{suffix}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(target))
+
+
+def _adopt_owner_and_mode(tmp: Path, target: Path) -> bool:
+    """Give ``tmp`` the owner and mode of the regular file at ``target``, if there is one;
+    ``False`` if its owner cannot be given (the file is not ours, and we are not root)."""
+    try:
+        there = os.lstat(target)
+    except FileNotFoundError:
+        return True
+    if not stat.S_ISREG(there.st_mode):
+        return True
+    ours = os.stat(tmp)
+    if (ours.st_uid, ours.st_gid) != (there.st_uid, there.st_gid):
+        try:
+            os.chown(tmp, there.st_uid, there.st_gid)
+        except PermissionError:
+            return False
+    os.chmod(tmp, stat.S_IMODE(there.st_mode))  # after chown, which clears set-id bits
+    return True
+
+
+def _rewrite_in_place(tmp: Path, target: Path) -> None:
+    """Copy ``tmp`` into the existing regular file ``target`` (its inode, owner and mode
+    kept); ``PermissionError`` if we may not write to it."""
+    fd = os.open(target, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "wb") as out, tmp.open("rb") as source:
+        out.truncate(0)
+        shutil.copyfileobj(source, out)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _open_stream(target: Path) -> IO[bytes] | None:
+    """``target`` opened for writing if it is not a file to replace: a FIFO or a device
+    (followed through links), or the very file of this process's stdout or stderr."""
+    try:
+        there = os.stat(target)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    for fd in (1, 2):
+        try:
+            mine = os.fstat(fd)
+        except OSError:
+            continue
+        if (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino):
+            return os.fdopen(os.dup(fd), "wb")
+    if stat.S_ISREG(there.st_mode) or stat.S_ISDIR(there.st_mode):
+        return None
+    return os.fdopen(os.open(target, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC), "wb")
 
 
 def fsync_tree(root: Path) -> None:

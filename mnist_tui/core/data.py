@@ -414,6 +414,7 @@ def keras_cache_file() -> Path:
 def write_cache(arrays: dict[str, np.ndarray], cache_dir: Path) -> Path:
     """Save verified arrays as ``mnist.npz`` in ``cache_dir`` atomically."""
     target = cache_dir / "mnist.npz"
+    cache_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(target, lambda handle: np.savez(handle, **arrays))  # type: ignore[arg-type]
     return target
 

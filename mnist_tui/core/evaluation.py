@@ -10,6 +10,8 @@ from typing import Any, Literal
 import numpy as np
 
 NUM_CLASSES = 10
+ROW_SUM_TOLERANCE = 1e-3
+"""How far from 1 a row of class probabilities may sum (float32 softmax: about 1e-7)."""
 SampleOrder = Literal["index", "confidence"]
 
 
@@ -72,6 +74,20 @@ class Evaluation:
 def error_count(confusion: np.ndarray) -> int:
     """The off-diagonal total of a confusion matrix: the mistakes."""
     return int(confusion.sum() - np.trace(confusion))
+
+
+def check_probabilities(probabilities: np.ndarray) -> None:
+    """``ValueError`` unless every value is a finite number in [0, 1] and each row sums
+    to 1 within :data:`ROW_SUM_TOLERANCE`: what every reader of probabilities trusts."""
+    probs = np.asarray(probabilities, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[1:] != (NUM_CLASSES,):
+        raise ValueError(f"probabilities of shape {probs.shape} are not rows of {NUM_CLASSES}")
+    if not np.isfinite(probs).all():
+        raise ValueError("the probabilities hold NaN or infinite values")
+    if probs.size and (probs.min() < 0.0 or probs.max() > 1.0):
+        raise ValueError("the probabilities hold values outside [0, 1]")
+    if probs.size and float(np.abs(probs.sum(axis=1) - 1.0).max()) > ROW_SUM_TOLERANCE:
+        raise ValueError("the probabilities hold rows that do not sum to 1")
 
 
 def evaluate_probabilities(probabilities: np.ndarray, labels: np.ndarray) -> Evaluation:

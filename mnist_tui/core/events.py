@@ -192,6 +192,9 @@ class RunSaved:
     outcome: RunStatus
     test_loss: float
     test_accuracy: float
+    warning: str = ""
+    """What the run was saved without (its name, note and tags, which could not be
+    written), and why; ``""`` when nothing was left out."""
 
 
 TrainingEvent = (TrainingStarted | BatchProgress | EpochEnd | TrainingFinished

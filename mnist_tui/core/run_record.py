@@ -65,11 +65,13 @@ class SweepTrial:
 
 def study_name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a study's name (1 to 128 characters, no control
-    characters, not blank), or ``None``."""
+    characters or lone surrogates, not blank), or ``None``."""
     if not name.strip():
         return "a study name cannot be empty"
     if len(name) > MAX_STUDY_NAME:
         return f"a study name is at most {MAX_STUDY_NAME} characters"
+    if any(unicodedata.category(char) == "Cs" for char in name):
+        return "a study name must be valid text (it holds bytes that are not UTF-8)"
     if any(unicodedata.category(char).startswith("C") for char in name):
         return "a study name cannot hold control characters"
     return None
@@ -100,6 +102,9 @@ class RunInfo:
     device: str
     annotation: Annotation = field(default_factory=Annotation)
     """The user's name, note and tags (``annotation.json``)."""
+    annotation_problem: str = ""
+    """Why ``annotation.json`` was ignored (one line naming it), or ``""``: a bad
+    annotation never hides a run."""
     steps: tuple[StepPoint, ...] = ()
     """The per-step training curve (empty for runs saved before it was recorded)."""
     sweep: SweepTrial | None = None
@@ -113,6 +118,13 @@ class RunInfo:
     def name(self) -> str:
         """The user's name for the run, or ``""``."""
         return self.annotation.name
+
+    @property
+    def annotation_note(self) -> str:
+        """``ID: annotation.json ... (ignored)`` if the annotation was not used, else ``""``."""
+        if not self.annotation_problem:
+            return ""
+        return f"{self.run_id}: {self.annotation_problem} (ignored)"
 
     @property
     def label(self) -> str:
@@ -154,9 +166,9 @@ def parse_run_record(data: Any, folder: Path) -> RunInfo:
         raise RecordError(f"config: {exc}") from None
     history_rows = _list(record.get("history"), "history", MAX_EPOCHS)
     try:
-        annotation = read_annotation(folder)
+        annotation, annotation_problem = read_annotation(folder), ""
     except AnnotationError as exc:
-        raise RecordError(str(exc)) from None
+        annotation, annotation_problem = Annotation(), str(exc)
     return RunInfo(
         run_id=folder.name,
         path=folder,
@@ -171,6 +183,7 @@ def parse_run_record(data: Any, folder: Path) -> RunInfo:
         param_count=_int(record.get("param_count", 0), "param_count", 0, MAX_PARAMS),
         device=_text(record.get("device", ""), "device"),
         annotation=annotation,
+        annotation_problem=annotation_problem,
         steps=_steps(record.get("steps")),
         sweep=_sweep(record.get("sweep")),
         controls=_controls(record.get("controls")),

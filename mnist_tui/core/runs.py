@@ -27,12 +27,18 @@ from mnist_tui.core.annotations import (
     ANNOTATION_FILE,
     Annotation,
     AnnotationError,
+    update_annotation,
     write_annotation,
 )
 from mnist_tui.core.atomic import fsync_tree, owner_tag, remove_orphans
 from mnist_tui.core.bounded_io import MIB, is_plain_file, read_npy_bounded, read_text_bounded
 from mnist_tui.core.config import TrainConfig
-from mnist_tui.core.evaluation import NUM_CLASSES, Evaluation, evaluate_probabilities
+from mnist_tui.core.evaluation import (
+    NUM_CLASSES,
+    Evaluation,
+    check_probabilities,
+    evaluate_probabilities,
+)
 from mnist_tui.core.events import ControlApplied, EpochEnd, StepPoint
 from mnist_tui.core.run_record import (
     FORMAT_VERSION,
@@ -286,7 +292,8 @@ class RunStore:
         """The saved test probabilities as an :class:`Evaluation`, if present and sound.
 
         The file's header is checked before anything is allocated: it must hold
-        ``(len(y_test), 10)`` floats. ``None`` means "evaluate the model instead".
+        ``(len(y_test), 10)`` floats; then its values (:func:`check_probabilities`:
+        finite, in [0, 1], rows summing to 1). ``None`` means "evaluate the model instead".
         """
         path = run.path / PROBABILITIES_FILE
         if not is_plain_file(path):
@@ -296,6 +303,7 @@ class RunStore:
                 probabilities = read_npy_bounded(
                     handle, name=PROBABILITIES_FILE, max_bytes=MAX_PROBABILITIES_BYTES,
                     shape=(len(y_test), NUM_CLASSES), dtypes=("float32", "float64"))
+            check_probabilities(probabilities)
             return evaluate_probabilities(probabilities, y_test)
         except (OSError, ValueError):
             return None
@@ -316,13 +324,15 @@ class RunStore:
         """Change a run's name, note or tags (``None`` keeps one) and return it read back.
 
         Only ``annotation.json`` is written (atomically): never the run's record, model
-        or metrics. Raises :class:`RunError` for a value that cannot be kept.
+        or metrics. The change applies to the file as it is now, under a lock, so
+        changes made at once (other processes, a stale ``run``) all land. Raises
+        :class:`RunError` for a value that cannot be kept.
         """
         folder = run.path
         if folder.is_symlink() or not (folder / RUN_FILE).is_file():
             raise RunError(f"{run.run_id} is not a run folder")
         try:
-            write_annotation(folder, run.annotation.updated(name, note, tags))
+            update_annotation(folder, name, note, tags)
         except AnnotationError as exc:
             raise RunError(f"{run.run_id}: {exc}") from None
         except OSError as exc:

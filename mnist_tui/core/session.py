@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,7 @@ from mnist_tui.core.evaluation import Evaluation, evaluate_model
 from mnist_tui.core.events import EvaluationStarted, RunSaved, RunStatus
 from mnist_tui.core.heap import frozen_heap
 from mnist_tui.core.run_record import SweepTrial
-from mnist_tui.core.runs import RunInfo, RunStore
+from mnist_tui.core.runs import RunError, RunInfo, RunStore
 from mnist_tui.core.training import EventSink, TrainResult, train
 
 
@@ -29,6 +30,8 @@ class SessionResult:
     run: RunInfo
     result: TrainResult
     evaluation: Evaluation
+    warning: str = ""
+    """What the run was saved without, and why (as :class:`RunSaved` says), or ``""``."""
 
 
 def train_evaluate_save(
@@ -48,7 +51,9 @@ def train_evaluate_save(
     A stopped run is evaluated and saved too (its status says ``stopped``), so what
     was learned is never lost; stopped before its first step, it raises
     :class:`NothingTrained` instead. ``annotation`` (a name, note, tags) is saved with
-    the run. A sweep passes ``sweep`` (saved in ``run.json``) and ``pruned``: set with
+    the run; if the save fails with it, the run is saved without it and ``warning`` (in
+    the result and in :class:`RunSaved`) says so: words never cost a trained model. A
+    sweep passes ``sweep`` (saved in ``run.json``) and ``pruned``: set with
     ``stop`` by its pruner, it saves the stopped run as ``pruned``. ``control`` steers the
     training (see :func:`~mnist_tui.core.training.train`); the changes it made are saved
     in ``run.json``'s ``controls``. Events go to
@@ -67,7 +72,8 @@ def train_evaluate_save(
         status: RunStatus = result.finished.outcome
         if status == "stopped" and pruned is not None and pruned.is_set():
             status = "pruned"
-        run = store.save(
+        save = functools.partial(
+            store.save,
             model=result.model,
             config=config,
             status=status,
@@ -79,11 +85,19 @@ def train_evaluate_save(
             dataset={"source": data.source, "location": data.location,
                      "verified": data.verified, "sha256": data.digests},
             started=started,
-            annotation=annotation,
             steps=result.finished.steps,
             sweep=sweep,
             controls=result.finished.controls,
         )
+        warning = ""
+        try:
+            run = save(annotation=annotation)
+        except (RunError, ValueError) as exc:
+            if annotation is None:
+                raise
+            run = save()  # if this fails too, that is the error to report
+            warning = f"saved without its name, note and tags ({exc})"
         on_event(RunSaved(run_id=run.run_id, path=str(run.path), outcome=status,
-                          test_loss=evaluation.loss, test_accuracy=evaluation.accuracy))
-    return SessionResult(run=run, result=result, evaluation=evaluation)
+                          test_loss=evaluation.loss, test_accuracy=evaluation.accuracy,
+                          warning=warning))
+    return SessionResult(run=run, result=result, evaluation=evaluation, warning=warning)

@@ -1,10 +1,14 @@
-"""JSON as other tools read it: never bare ``NaN`` or ``Infinity`` in what we write."""
+"""JSON as other tools read it: never bare ``NaN`` or ``Infinity`` in what we write,
+and always text that encodes as UTF-8."""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def finite_or_none(value: Any) -> Any:
@@ -18,7 +22,10 @@ def finite_or_none(value: Any) -> Any:
     return value
 
 
-def dumps(value: Any, *, indent: int | None = None) -> str:
-    """Strict JSON (RFC 8259): a diverged ``nan`` loss is written as ``null``."""
-    return json.dumps(finite_or_none(value), indent=indent, allow_nan=False,
-                      ensure_ascii=False)
+def dumps(value: Any, *, indent: int | None = None, ascii_only: bool = False) -> str:
+    """Strict JSON (RFC 8259): a diverged ``nan`` loss is written as ``null``; a lone
+    surrogate (from a file name's bytes that are not UTF-8) as its ``\\u`` escape, so the
+    text always encodes as UTF-8; ``ascii_only`` escapes every non-ASCII character."""
+    text = json.dumps(finite_or_none(value), indent=indent, allow_nan=False,
+                      ensure_ascii=ascii_only)
+    return _LONE_SURROGATE.sub(lambda found: f"\\u{ord(found[0]):04x}", text)

@@ -606,6 +606,9 @@ class MnistApp(App[None]):
                 view.set_status(
                     f"Run {OUTCOME_TEXT[event.outcome]}: test accuracy "
                     f"{event.test_accuracy:.2%}. Saved to {event.path}  (3: results, 4: samples)")
+                if event.warning:
+                    self.notify(f"The run was {event.warning}.", title="Run saved",
+                                severity="warning", markup=False, timeout=12)
 
     @property
     def results_follow_training(self) -> bool:

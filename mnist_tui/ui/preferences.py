@@ -47,4 +47,4 @@ def save_preference(name: str, value: str) -> None:
         return
     preferences[name] = value
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(preferences, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(preferences, indent=2) + "\n", through_links=True)

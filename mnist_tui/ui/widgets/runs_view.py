@@ -141,9 +141,11 @@ class RunsView(Vertical):
         if chosen is not None and str(chosen.path) in paths:
             table.move_cursor(row=paths.index(str(chosen.path)))
         self._caption()
-        self.query_one("#runs-problems", Static).update(
-            Content("\n").join(Content.from_markup("[yellow]skipped[/] $reason",
-                                                    reason=item.reason) for item in self._bad))
+        self.query_one("#runs-problems", Static).update(Content("\n").join([
+            *(Content.from_markup("[yellow]skipped[/] $reason", reason=item.reason)
+              for item in self._bad),
+            *(Content.from_markup("[yellow]note[/] $reason", reason=run.annotation_note)
+              for run in self._all if run.annotation_problem)]))
 
     def _caption(self) -> None:
         if not self._all:
