@@ -119,3 +119,44 @@ def test_sigterm_stops_the_workers_after_saving_their_trials_as_stopped(
     assert len(runs) == 2
     assert all(run.status == "stopped" and 1 <= run.epochs_done < 200 for run in runs)
     assert "2 stopped" in out
+
+
+def test_workers_end_when_their_parent_is_killed(real_mnist: MnistData,
+                                                 tmp_path: Path) -> None:
+    """``kill -9`` of ``sweep run --workers 2``: each worker is told as by SIGTERM, saves
+    its trial as stopped and ends, instead of training on under PID 1."""
+    log = (tmp_path / "out.log").open("w")
+    proc = subprocess.Popen(
+        sweep_command(tmp_path, "--study", "orphans", "--trials", "4", "--workers", "2",
+                      "--epochs", "200", *QUICK), stdout=log, stderr=log, text=True)
+    running = wait_for(tmp_path, "orphans",
+                       lambda view: [t for t in view.trials if t.state == "running"
+                                     and t.val_curve]
+                       if sum(t.state == "running" and len(t.val_curve) >= 1
+                              for t in view.trials) == 2 else [], proc)
+    pids = [int(t.worker.rsplit(":", 1)[1]) for t in running]
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 60
+    try:
+        while not all(gone(pid) for pid in pids):
+            assert time.monotonic() < deadline, "the workers kept training"
+            time.sleep(0.2)
+    finally:
+        for pid in pids:
+            if not gone(pid):
+                os.kill(pid, signal.SIGKILL)
+    view = read(tmp_path, "orphans")
+    assert view is not None
+    assert [t.state for t in view.trials] == ["stopped", "stopped"]
+    runs, _bad = RunStore(tmp_path).list()
+    assert len(runs) == 2 and all(run.status == "stopped" for run in runs)
+
+
+def gone(pid: int) -> bool:
+    """Ended (a zombie nobody reaps counts as ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    return "\nState:\tZ" in status

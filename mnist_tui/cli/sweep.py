@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import os
 import signal
 import subprocess
 import sys
@@ -26,6 +28,8 @@ from mnist_tui.core.events import EpochEnd, plural
 from mnist_tui.core.runs import RunStore, default_runs_dir
 from mnist_tui.core.sweep_space import SearchSpace
 from mnist_tui.core.sweep_storage import (
+    STORAGE_ENV,
+    StudyExists,
     StudyView,
     SweepError,
     SweepSettings,
@@ -41,6 +45,10 @@ SWEEP_ERROR_EXIT = 5
 """Exit code when the study's storage cannot be reached or a study is missing."""
 DEFAULT_TRIALS = 20
 SPARKS = "▁▂▃▄▅▆▇█"
+PR_SET_PDEATHSIG = 1
+"""Linux's ``prctl`` option: a signal this process gets when its parent dies."""
+PARENT_POLL_SECONDS = 1.0
+"""How often a worker without ``prctl`` checks that its parent is alive."""
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -86,13 +94,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     runs_dir = args.runs_dir or default_runs_dir()
     store = RunStore(runs_dir)
     store.ensure_writable()
-    url = args.storage or default_storage_url(runs_dir)
+    url = storage_url(args, runs_dir)
     if args.study is not None:
         try:
             check_study_name(args.study)
         except SweepError as exc:
             raise CliError(f"--study: {exc}") from None
     worker = args.worker_index > 0
+    if worker and args.parent_pid is not None:
+        end_with_parent(args.parent_pid)
     err = console(stderr=True)
     prefix = f"[w{args.worker_index}] " if worker else ""
     view = SweepLogView(sys.stderr, prefix)
@@ -123,9 +133,9 @@ def _study_settings(storage: SweepStorage, name: str, space: SearchSpace | None,
         settings = SweepSettings(space or SearchSpace.build({}, {}), pruner or "median")
         try:
             storage.create(name, settings)
-        except SweepError:  # another worker created it first: join it
-            return _study_settings(storage, name, space, pruner, announce=announce)
-        return settings
+            return settings
+        except StudyExists:  # another worker created it first: join it
+            pass
     settings = storage.settings(name)
     if space is not None and space != settings.space:
         asked, kept = space.texts(), settings.space.texts()
@@ -159,13 +169,21 @@ def _run_here(args: argparse.Namespace, storage: SweepStorage, name: str, store:
     return signals.exit_code
 
 
-def worker_command(args: argparse.Namespace, study: str, url: str, trials: int | None,
-                   index: int, threads: int) -> list[str]:
+def storage_url(args: argparse.Namespace, runs_dir: Path) -> str:
+    """The storage ``--storage`` names, else ``$MNIST_TUI_SWEEP_STORAGE``, else the SQLite
+    file in the runs folder."""
+    return args.storage or os.environ.get(STORAGE_ENV) or default_storage_url(runs_dir)
+
+
+def worker_command(args: argparse.Namespace, study: str, trials: int | None, index: int,
+                   threads: int) -> list[str]:
     """The command line of local worker ``index`` (1-based): this command on one process,
-    isolated (``python -I``), on the study already created."""
+    isolated (``python -I``), on the study already created. The storage URL is not in it
+    (``ps`` shows command lines): :func:`worker_env` carries it."""
     runs_dir = Path(args.runs_dir or default_runs_dir()).absolute()
     command = [sys.executable, "-I", "-m", "mnist_tui", "sweep", "run", "--study", study,
-               "--storage", url, "--threads", str(threads), "--worker-index", str(index),
+               "--threads", str(threads), "--worker-index", str(index),
+               "--parent-pid", str(os.getpid()),
                "--heartbeat", str(args.heartbeat), "--runs-dir", str(runs_dir)]
     if trials is not None:
         command += ["--trials", str(trials)]
@@ -178,9 +196,46 @@ def worker_command(args: argparse.Namespace, study: str, url: str, trials: int |
     return command
 
 
+def worker_env(url: str) -> dict[str, str]:
+    """A local worker's environment: this one, with the storage URL in
+    :data:`STORAGE_ENV` (readable only by the same user)."""
+    return {**os.environ, STORAGE_ENV: url}
+
+
+def end_with_parent(parent: int, *, deathsig: bool = True) -> None:
+    """End this worker as SIGTERM does (its trial saved as stopped) when process
+    ``parent`` dies: through Linux's ``prctl(PR_SET_PDEATHSIG)`` where it works (and
+    ``deathsig``), else through a thread that polls the parent's pid."""
+    armed = deathsig and _parent_death_signal(signal.SIGTERM)
+    if os.getppid() != parent:  # died before the signal was armed
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    if armed:
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _parent_death_signal(signum: int) -> bool:
+    """Ask Linux for ``signum`` when the parent dies; ``False`` where that is not possible."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
 def _run_workers(args: argparse.Namespace, study: str, url: str, trials: int | None,
                  signals: StopSignals) -> int:
-    """K worker processes on the study, each with its share of trials and of the cores.
+    """K worker processes on the study, each with its share of trials and of the cores;
+    each ends when this process dies (:func:`end_with_parent`).
 
     Each runs in a session of its own, so a Ctrl-C in the terminal reaches this process
     only, which passes each stop signal on to every worker once: the workers save their
@@ -202,7 +257,7 @@ def _run_workers(args: argparse.Namespace, study: str, url: str, trials: int | N
                 if share == 0:
                     continue
                 procs.append(subprocess.Popen(
-                    worker_command(args, study, url, share, index, threads),
+                    worker_command(args, study, share, index, threads), env=worker_env(url),
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                     stderr=_stderr_fd(), start_new_session=True))
             while any(proc.poll() is None for proc in procs):
@@ -319,9 +374,9 @@ def _acc(value: float | None) -> str:
 def _open_for_reading(args: argparse.Namespace) -> SweepStorage | None:
     """The storage to read, or ``None`` when the default one was never created."""
     runs_dir = args.runs_dir or default_runs_dir()
-    url = args.storage or default_storage_url(runs_dir)
+    url = storage_url(args, runs_dir)
     file = sqlite_file(url)
-    if args.storage is None and file is not None and not file.exists():
+    if url == default_storage_url(runs_dir) and file is not None and not file.exists():
         return None
     return SweepStorage(url, create=False)
 

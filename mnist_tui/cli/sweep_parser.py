@@ -8,13 +8,67 @@ from typing import Any
 from mnist_tui.cli.parser import add_data_option, add_runs_option, positive
 from mnist_tui.core.config import FIELDS, PRESETS
 from mnist_tui.core.sweep_space import DEFAULT_SPACES, DEFAULT_VALIDATION_SPLIT
-from mnist_tui.core.sweep_storage import DEFAULT_HEARTBEAT, PRUNERS, STORAGE_FILE
+from mnist_tui.core.sweep_storage import (
+    DEFAULT_HEARTBEAT,
+    MAX_HEARTBEAT,
+    PRUNERS,
+    STORAGE_ENV,
+    STORAGE_FILE,
+)
+
+MAX_SEED = 2**31 - 1
+"""The largest ``--sampler-seed`` (each worker adds its index; numpy takes below 2**32)."""
 
 
 def _storage_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", metavar="URL",
                         help=f"Optuna storage URL, e.g. postgresql://user:pass@host/db (default: "
-                             f"sqlite file {STORAGE_FILE} in the runs folder)")
+                             f"${STORAGE_ENV}, else the sqlite file {STORAGE_FILE} in the runs "
+                             "folder); a password here shows in ps: prefer the environment "
+                             "variable, PGPASSWORD or ~/.pgpass")
+
+
+def _bounded(low: int, high: int) -> Any:
+    """An argparse type: a whole number from ``low`` to ``high``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _workers(text: str) -> int:
+    """Local workers: at least one, at most what the cores and memory hold."""
+    from mnist_tui.core.sweep import worker_limit
+
+    value = int(positive(text))
+    limit = worker_limit()
+    if value > limit.workers:
+        raise argparse.ArgumentTypeError(f"at most {limit.workers} here ({limit.reason})")
+    return value
+
+
+def _threads(text: str) -> int:
+    """TensorFlow threads per worker: at least one, at most the cores."""
+    from mnist_tui.core.sweep import available_cores
+
+    value = int(positive(text))
+    cores = available_cores()
+    if value > cores:
+        raise argparse.ArgumentTypeError(f"at most {cores} here ({cores} cores)")
+    return value
+
+
+def _heartbeat(text: str) -> int:
+    value = int(positive(text))
+    if value > MAX_HEARTBEAT:
+        raise argparse.ArgumentTypeError(f"at most {MAX_HEARTBEAT} seconds")
+    return value
 
 
 def _seconds(text: str) -> float:
@@ -60,21 +114,25 @@ def add_sweep_parser(commands: Any) -> None:
                           "no limit with --timeout)")
     run.add_argument("--timeout", type=_seconds, metavar="SECONDS",
                      help="start no trial after this long (a running one finishes)")
-    run.add_argument("--workers", type=positive, default=1, metavar="K",
-                     help="local worker processes on the study (default 1)")
-    run.add_argument("--threads", type=positive, metavar="T",
+    run.add_argument("--workers", type=_workers, default=1, metavar="K",
+                     help="local worker processes on the study (default 1; at most one per "
+                          "core, as many as the free memory holds)")
+    run.add_argument("--threads", type=_threads, metavar="T",
                      help="TensorFlow threads per worker (default: the cores shared by the "
                           "workers; all of them for one worker)")
     run.add_argument("--pruner", choices=PRUNERS,
                      help="stop unpromising trials after an epoch (default median; a new "
                           "study only)")
-    run.add_argument("--heartbeat", type=positive, default=DEFAULT_HEARTBEAT,
+    run.add_argument("--heartbeat", type=_heartbeat, default=DEFAULT_HEARTBEAT,
                      metavar="SECONDS",
                      help=f"a worker's heartbeat for its trial; a trial silent for 3 "
-                          f"heartbeats is marked failed (default {DEFAULT_HEARTBEAT})")
-    run.add_argument("--sampler-seed", type=int, metavar="N",
+                          f"heartbeats is marked failed (default {DEFAULT_HEARTBEAT}, at "
+                          f"most {MAX_HEARTBEAT})")
+    run.add_argument("--sampler-seed", type=_bounded(0, MAX_SEED), metavar="N",
                      help="seed Optuna's sampler (each worker adds its index)")
-    run.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    run.add_argument("--worker-index", type=_bounded(0, 10**6), default=0,
+                     help=argparse.SUPPRESS)
+    run.add_argument("--parent-pid", type=_bounded(1, 2**31 - 1), help=argparse.SUPPRESS)
     space = run.add_argument_group("search space (a value, LOW..HIGH[:log] or A|B|C)")
     space.add_argument("--preset", choices=sorted(PRESETS), default=argparse.SUPPRESS,
                        help="fix the settings not searched at a preset's")

@@ -22,15 +22,17 @@ def quiet_optuna() -> None:
 def param_importances(storage: SweepStorage, study: str) -> list[tuple[str, float]]:
     """Each searched setting's share of the validation accuracy's variation, largest
     first (Optuna's default evaluator, PED-ANOVA; shares sum to 1). Empty until
-    :data:`MIN_TRIALS_FOR_IMPORTANCE` trials are complete or while nothing varies."""
+    :data:`MIN_TRIALS_FOR_IMPORTANCE` trials are complete or while nothing varies.
+    :class:`~mnist_tui.core.sweep_storage.SweepError` if the storage fails."""
     import optuna
 
-    loaded = optuna.load_study(study_name=study, storage=storage.optuna)
-    done = loaded.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    with storage.using():
+        loaded = optuna.load_study(study_name=study, storage=storage.optuna)
+        done = loaded.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if len(done) < MIN_TRIALS_FOR_IMPORTANCE:
         return []
     try:
-        with warnings.catch_warnings():
+        with storage.using(only_storage_errors=True), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # experimental-evaluator and few-trial warnings
             shares = optuna.importance.get_param_importances(loaded)
     except (ValueError, RuntimeError):  # e.g. no parameter varied in the finished trials

@@ -12,9 +12,11 @@ study once a second through one instance).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import re
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from mnist_tui.core.config import ConfigError
 from mnist_tui.core.run_record import MAX_EPOCHS, study_name_problem
@@ -33,8 +36,12 @@ SETTINGS_ATTR = "mnist_tui"
 """The study attribute holding the sweep's settings (its space and pruner)."""
 SETTINGS_FORMAT = 1
 PRUNERS = ("median", "hyperband", "none")
+STORAGE_ENV = "MNIST_TUI_SWEEP_STORAGE"
+"""The environment variable naming the storage URL when ``--storage`` does not (how local
+workers get it: out of their command line, which ``ps`` shows)."""
 DEFAULT_HEARTBEAT = 10
 """Seconds between a worker's heartbeats for its running trial."""
+MAX_HEARTBEAT = 3600
 GRACE_HEARTBEATS = 3
 """A running trial silent for this many heartbeats is marked failed by the next worker
 that asks for a trial."""
@@ -42,6 +49,12 @@ CONNECT_TIMEOUT = 10
 """Seconds to wait for a database server before giving up."""
 SQLITE_BUSY_TIMEOUT = 60
 """Seconds a worker waits for another worker's write to the SQLite file."""
+RETRY_SECONDS = 120.0
+"""How long a storage call that meets a passing fault (a locked SQLite file, a database
+server restarting) is tried again before it fails."""
+RETRY_FIRST_DELAY = 0.25
+RETRY_MAX_DELAY = 8.0
+"""Seconds between tries of a failing storage call: doubling from the first to the most."""
 OPEN_ATTEMPTS = 5
 """Tries to open a storage whose tables another worker is creating at the same moment."""
 MAX_TEXT = 200
@@ -63,22 +76,102 @@ def default_storage_url(runs_dir: Path) -> str:
     return f"sqlite:///{(runs_dir / STORAGE_FILE).absolute()}"
 
 
-def display_url(url: str) -> str:
-    """The URL with any password hidden, fit to print."""
-    try:
-        from sqlalchemy.engine import make_url
+_SECRET_NAME = re.compile(r"pass|pwd|secret|token|credential", re.IGNORECASE)
+"""Query parameters whose values are hidden (``password``, ``sslpassword``, ``passfile``...)."""
+_HIDDEN = "***"
 
-        return str(make_url(url).render_as_string(hide_password=True))
-    except Exception:
-        return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", url)
+
+@dataclass(frozen=True)
+class _UrlParts:
+    """A storage URL cut where its secrets are: ``head``, ``user[:password]@``, ``host``
+    (with the path), ``?query``. The userinfo ends at the last ``@`` before the query,
+    so a password may hold ``@``, ``:`` or ``/`` unencoded."""
+
+    head: str
+    user: str | None
+    password: str | None
+    host: str
+    query: tuple[tuple[str, str | None], ...]
+
+
+def _split_url(url: str) -> _UrlParts:
+    head, sep, body = url.partition("://")
+    if sep:
+        head += sep
+    else:
+        head, body = "", url
+    query_at = body.find("?")
+    at = body.rfind("@", 0, len(body) if query_at < 0 else query_at)
+    if at < 0 and query_at >= 0 and "/" not in body[:query_at]:
+        at = body.rfind("@")  # no path before the '?': it is in the password
+    user: str | None = None
+    password: str | None = None
+    if at >= 0:
+        user, colon, secret = body[:at].partition(":")
+        password = secret if colon else None
+        body = body[at + 1:]
+    host, mark, query = body.partition("?")
+    params = tuple((name, value if eq else None) for name, eq, value in
+                   (part.partition("=") for part in query.split("&"))) if mark else ()
+    return _UrlParts(head, user, password, host, params)
+
+
+def _join_url(parts: _UrlParts, value: Callable[[str, str], str]) -> str:
+    userinfo = "" if parts.user is None else (
+        parts.user + ("" if parts.password is None else f":{parts.password}") + "@")
+    query = "&".join(name if item is None else f"{name}={value(name, item)}"
+                     for name, item in parts.query)
+    return f"{parts.head}{userinfo}{parts.host}" + (f"?{query}" if parts.query else "")
+
+
+def display_url(url: str) -> str:
+    """``url`` fit to show: its password, in the userinfo or in a query parameter
+    (``password``, ``sslpassword``, ``passfile``...), replaced by ``***``."""
+    parts = _split_url(url)
+    if parts.password is not None:
+        parts = dataclasses.replace(parts, password=_HIDDEN)
+    return _join_url(parts, lambda name, item: _HIDDEN if _SECRET_NAME.search(name) else item)
+
+
+def redact(text: str, url: str) -> str:
+    """``text`` (a database's error message, say) with the secrets of ``url`` hidden."""
+    parts = _split_url(url)
+    text = text.replace(url, display_url(url))
+    secrets = [value for name, value in parts.query if value and _SECRET_NAME.search(name)]
+    if parts.password:
+        secrets.append(parts.password)
+    for secret in sorted({form for value in secrets for form in (value, unquote(value))},
+                         key=len, reverse=True):
+        text = (text.replace(secret, _HIDDEN) if len(secret) >= 4 else
+                re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", _HIDDEN, text))
+    return text
+
+
+def connect_url(url: str) -> str:
+    """``url`` as the database driver reads it: an ``@`` in the user name or password
+    percent-encoded (the driver would take the first ``@`` for the one before the host)."""
+    parts = _split_url(url)
+    if parts.user is None or "@" not in parts.user + (parts.password or ""):
+        return url
+    return _join_url(dataclasses.replace(
+        parts, user=parts.user.replace("@", "%40"),
+        password=None if parts.password is None else parts.password.replace("@", "%40")),
+        lambda _name, item: item)
 
 
 def sqlite_file(url: str) -> Path | None:
-    """The file of a ``sqlite:///`` URL, or ``None`` for any other storage."""
+    """The file of a ``sqlite:///`` URL (``sqlite:///file:PATH?...&uri=true`` too), or
+    ``None`` for any other storage."""
     if not url.startswith("sqlite:///"):
         return None
-    path = url[len("sqlite:///"):].split("?", 1)[0]
+    path, _mark, query = url[len("sqlite:///"):].partition("?")
+    if path.startswith("file:") and re.search(r"(^|&)uri=true(&|$)", query, re.IGNORECASE):
+        path = unquote(path[len("file:"):])
     return Path(path) if path and path != ":memory:" else None
+
+
+def _read_only(url: str) -> bool:
+    return re.search(r"[?&]mode=ro(&|$)", url) is not None
 
 
 @dataclass(frozen=True)
@@ -169,11 +262,74 @@ class StudyView:
 LostTrial = Callable[[int, str], None]
 """Told a trial's number and worker when its heartbeats stopped and it was marked failed."""
 
+_RETRIED = ("create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
+            "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
+            "get_study_user_attrs", "get_study_system_attrs", "get_all_studies",
+            "create_new_trial", "_create_new_trial", "set_trial_param", "_set_trial_param",
+            "get_trial_param", "set_trial_state_values", "set_trial_intermediate_value",
+            "set_trial_user_attr", "set_trial_system_attr",
+            "get_trial_id_from_study_id_trial_number", "get_trial", "get_all_trials",
+            "_get_trials", "get_best_trial", "_get_best_trial_id", "_get_stale_trial_ids")
+"""The relational storage's calls that reach the database, each retried as a whole."""
+_PATIENT_CLASS: list[type[Any]] = []
+
+
+def _patient_class() -> type[Any]:
+    """Optuna's ``RDBStorage``, with every database call retried through a fault (see
+    :meth:`SweepStorage.patiently`), heartbeats that never raise, and no trial judged
+    stale by a worker that itself just lost the storage."""
+    if _PATIENT_CLASS:
+        return _PATIENT_CLASS[0]
+    import optuna
+
+    base = optuna.storages.RDBStorage
+
+    def retried(name: str) -> Callable[..., Any]:
+        call = getattr(base, name)
+
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return self.owner.patiently(call, self, *args, **kwargs)
+
+        method.__name__ = name
+        method.__doc__ = call.__doc__
+        return method
+
+    def record_heartbeat(self: Any, trial_id: int) -> None:
+        try:  # once: the next heartbeat is the retry
+            base.record_heartbeat(self, trial_id)
+        except Exception as exc:
+            if not self.owner.transient(exc):
+                raise
+            self.owner.last_fault = time.monotonic()
+
+    def _get_stale_trial_ids(self: Any, study_id: int) -> list[int]:
+        # Others' heartbeats are late too while the storage was out of reach.
+        if time.monotonic() - self.owner.last_fault < (self.grace_period or 0):
+            return []
+        stale: list[int] = self.owner.patiently(base._get_stale_trial_ids, self, study_id)
+        return stale
+
+    def __init__(self: Any, owner: SweepStorage, *args: Any, **kwargs: Any) -> None:
+        self.owner = owner
+        base.__init__(self, *args, **kwargs)
+
+    namespace: dict[str, Any] = {name: retried(name) for name in _RETRIED}
+    namespace.update(__init__=__init__, record_heartbeat=record_heartbeat,
+                     _get_stale_trial_ids=_get_stale_trial_ids)
+    _PATIENT_CLASS.append(type("PatientRDBStorage", (base,), namespace))
+    return _PATIENT_CLASS[0]
+
+
+class StudyExists(SweepError):
+    """A study of that name is in the storage already."""
+
 
 class SweepStorage:
     """One Optuna storage, opened once: create, read and list studies.
 
     Raises :class:`SweepError` (one line, the password hidden) when it cannot be opened.
+    Once open, a call that meets a passing fault (a locked SQLite file, a database
+    server restarting) is tried again for up to :data:`RETRY_SECONDS` before it fails.
     ``heartbeat`` (seconds) turns on Optuna's heartbeat for the trials run through it;
     ``on_lost`` hears of trials it marks failed because their worker went silent.
     """
@@ -185,23 +341,30 @@ class SweepStorage:
 
         self.url = url
         self.display = display_url(url)
+        self.last_fault = -math.inf
+        """``time.monotonic()`` when a call last met a passing fault."""
         self._on_lost = on_lost
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._waiter = False
         file = sqlite_file(url)
+        self._sqlite = file is not None or url.startswith("sqlite")
         kwargs: dict[str, Any] = {}
         if file is not None:
-            _check_sqlite_file(file, create)
+            _check_sqlite_file(file, create and not _read_only(url))
             kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
         elif url.startswith("postgresql"):
             kwargs = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT},
                       "pool_pre_ping": True}
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        patient = _patient_class()
         for attempt in range(1, OPEN_ATTEMPTS + 1):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ExperimentalWarning)
                     warnings.simplefilter("ignore", FutureWarning)
-                    self.optuna = optuna.storages.RDBStorage(
-                        url, engine_kwargs=kwargs, heartbeat_interval=heartbeat,
+                    self.optuna = patient(
+                        self, connect_url(url), engine_kwargs=kwargs, heartbeat_interval=heartbeat,
                         grace_period=None if heartbeat is None else GRACE_HEARTBEATS * heartbeat,
                         heartbeat_stale_trial_callback=None if heartbeat is None else self._lost)
                 break
@@ -210,7 +373,7 @@ class SweepStorage:
                     time.sleep(0.2 * attempt)  # another worker is creating the tables
                     continue
                 raise SweepError(f"cannot open the study storage {self.display}: "
-                                 f"{storage_reason(exc)}") from None
+                                 f"{self.reason(exc)}") from None
 
     def _lost(self, _study: Any, trial: Any) -> None:
         if self._on_lost is not None:
@@ -228,51 +391,111 @@ class SweepStorage:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # --- faults ------------------------------------------------------------------------
+
+    def reason(self, exc: BaseException) -> str:
+        """What went wrong, in one line, without this storage's secrets."""
+        return _short(redact(storage_reason(exc), self.url), 300)
+
+    def transient(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is a fault that passes: a locked SQLite file, a database
+        server out of reach or restarting (not a refused login or a read-only file)."""
+        return transient_fault(exc, sqlite=self._sqlite)
+
+    def patiently(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``call(*args, **kwargs)``, tried again after a passing fault, waiting longer
+        each time (up to :data:`RETRY_MAX_DELAY`), until it has failed for
+        :data:`RETRY_SECONDS`; then its error is raised. Calls made inside it are tried
+        once each (it retries them as a whole); so are calls inside :meth:`hurried`, and
+        other threads' calls while one waits out a fault (pollers do not pile up)."""
+        if getattr(self._local, "busy", False):
+            return call(*args, **kwargs)
+        self._local.busy = True
+        waiting = False
+        try:
+            deadline: float | None = None
+            delay = RETRY_FIRST_DELAY
+            while True:
+                try:
+                    return call(*args, **kwargs)
+                except Exception as exc:
+                    if not self.transient(exc) or getattr(self._local, "hurried", False):
+                        raise
+                    now = self.last_fault = time.monotonic()
+                    if not waiting:  # one thread waits out a fault; others fail at once
+                        with self._lock:
+                            if self._waiter:
+                                raise
+                            self._waiter = waiting = True
+                    deadline = deadline or now + RETRY_SECONDS
+                    if now >= deadline:
+                        raise
+                    time.sleep(min(delay, deadline - now))
+                    delay = min(2 * delay, RETRY_MAX_DELAY)
+        finally:
+            self._local.busy = False
+            if waiting:
+                self._waiter = False
+
     @contextlib.contextmanager
-    def _reading(self) -> Iterator[None]:
+    def hurried(self) -> Iterator[None]:
+        """Inside the block, this thread's calls are tried once (no waiting on faults)."""
+        before = getattr(self._local, "hurried", False)
+        self._local.hurried = True
+        try:
+            yield
+        finally:
+            self._local.hurried = before
+
+    @contextlib.contextmanager
+    def using(self, doing: str = "read", *, only_storage_errors: bool = False
+              ) -> Iterator[None]:
+        """Turn an error inside the block (a storage's error only, with
+        ``only_storage_errors``) into a :class:`SweepError`: ``cannot {doing} the study
+        storage URL: reason``."""
         try:
             yield
         except SweepError:
             raise
         except Exception as exc:
-            raise SweepError(f"cannot read the study storage {self.display}: "
-                             f"{storage_reason(exc)}") from None
+            if only_storage_errors and not is_storage_error(exc):
+                raise
+            raise SweepError(f"cannot {doing} the study storage {self.display}: "
+                             f"{self.reason(exc)}") from None
+
+    # --- studies -----------------------------------------------------------------------
 
     def names(self) -> list[str]:
         """The names of the studies kept here, oldest first."""
-        with self._reading():
+        with self.using():
             return [study.study_name for study in self.optuna.get_all_studies()]
 
     def study_id(self, name: str) -> int | None:
         """The storage's id of study ``name``, or ``None`` if there is none."""
-        import optuna
-
-        with self._reading():
+        with self.using():
             try:
                 return int(self.optuna.get_study_id_from_name(name))
             except KeyError:
                 return None
-            except optuna.exceptions.StorageInternalError:
-                return None
 
     def create(self, name: str, settings: SweepSettings) -> None:
         """Create study ``name`` (maximising validation accuracy) with ``settings``;
-        :class:`SweepError` if it exists already."""
+        :class:`StudyExists` if it exists already."""
         import optuna
 
-        with self._reading():
+        with self.using("write to"):
             try:
                 study_id = self.optuna.create_new_study(
                     [optuna.study.StudyDirection.MAXIMIZE], name)
             except optuna.exceptions.DuplicatedStudyError:
-                raise SweepError(f"a study named {name!r} exists already in "
-                                 f"{self.display}") from None
+                raise StudyExists(f"a study named {name!r} exists already in "
+                                  f"{self.display}") from None
             self.optuna.set_study_user_attr(study_id, SETTINGS_ATTR, settings.to_dict())
 
     def settings(self, name: str) -> SweepSettings:
         """Study ``name``'s settings; :class:`SweepError` if missing or unreadable."""
         study_id = self._require(name)
-        with self._reading():
+        with self.using():
             attrs = self.optuna.get_study_user_attrs(study_id)
         try:
             return SweepSettings.from_dict(attrs.get(SETTINGS_ATTR))
@@ -288,7 +511,7 @@ class SweepStorage:
     def study(self, name: str) -> StudyView:
         """Study ``name`` and its trials; :class:`SweepError` if there is none."""
         study_id = self._require(name)
-        with self._reading():
+        with self.using():
             attrs = self.optuna.get_study_user_attrs(study_id)
             trials = self.optuna.get_all_trials(study_id, deepcopy=False)
         settings: SweepSettings | None = None
@@ -330,9 +553,56 @@ def _schema_race(exc: BaseException) -> bool:
         "already exists" in str(exc) or "duplicate key" in str(exc))
 
 
+def _causes(exc: BaseException, *, context: bool) -> Iterator[BaseException]:
+    """``exc`` and the errors it was raised from (or, with ``context``, during)."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen and len(seen) < 20:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or (link.__context__ if context else None)
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    """Whether ``exc`` came from the study storage (its database or its driver)."""
+    from optuna.exceptions import StorageInternalError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(exc, (SQLAlchemyError, StorageInternalError)) or type(
+        exc).__module__.startswith(("psycopg", "sqlite3", "pymysql", "MySQLdb"))
+
+
+_LASTING = ("authentication", "password", "permission denied", "does not exist",
+            "read-only", "readonly", "no such table", "no pg_hba.conf entry")
+"""Words of a database error that no waiting mends."""
+
+
+def transient_fault(exc: BaseException, *, sqlite: bool) -> bool:
+    """Whether ``exc`` is a storage fault that passes: a locked SQLite file, or a lost
+    or refused connection to a database server (not a refused login or a read-only
+    database)."""
+    from sqlalchemy import exc as errors
+
+    for link in _causes(exc, context=True):
+        if isinstance(link, errors.DBAPIError) and link.connection_invalidated:
+            return True
+        if isinstance(link, (errors.TimeoutError, errors.DisconnectionError)):
+            return True
+        if isinstance(link, (errors.OperationalError, errors.InterfaceError)):
+            text = str(link.orig if link.orig is not None else link).lower()
+            if sqlite:
+                return "locked" in text or "busy" in text
+            return not any(word in text for word in _LASTING)
+    return False
+
+
 def storage_reason(exc: BaseException) -> str:
-    """The first line of what went wrong, without the library's own prefixes."""
-    inner = getattr(exc, "orig", None) or exc
+    """The first line of what went wrong (the database's own words where there are
+    some), without the library's prefixes. It may hold a URL's secrets: show
+    :meth:`SweepStorage.reason` instead."""
+    inner = exc
+    for link in _causes(exc, context=False):
+        inner = getattr(link, "orig", None) or link
     lines = [line.strip() for line in str(inner).strip().splitlines() if line.strip()]
     text = lines[0] if lines else type(inner).__name__
     text = re.sub(r"^\([\w.]+\)\s*", "", text)
