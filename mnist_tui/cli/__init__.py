@@ -8,6 +8,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from mnist_tui.core.printable import printable
+
 # Quiet TensorFlow's C++ start-up chatter before anything imports it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -36,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 with surviving_a_lost_terminal():  # a hangup still ends with 129
                     app.run()
                     if app.farewell:  # quit mid-training: which run was saved, after the save
-                        print(app.farewell)
+                        print(printable(app.farewell))
                 # 1 after an unhandled error (Textual has printed its traceback), 128 + N
                 # after quitting on signal N, else 0.
                 return app.return_code or 0
@@ -46,13 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             with surviving_outputs():  # a reader that goes away costs no run
                 return COMMANDS[args.command](args)
     except CliError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 2
     except DataError as exc:
-        print(f"error: {exc.explain()}", file=sys.stderr)
+        print(f"error: {printable(exc.explain())}", file=sys.stderr)
         return 3
     except RunError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 4
     except KeyboardInterrupt:
         print("aborted", file=sys.stderr)

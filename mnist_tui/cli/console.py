@@ -4,20 +4,39 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.segment import Segment
 
 from mnist_tui.core import strict_json
 from mnist_tui.core.data import MnistData, load_mnist
+from mnist_tui.core.printable import printable
+
+
+class PrintableConsole(Console):
+    """A Rich console that never lets text act on the terminal: every character of the
+    text it writes that a terminal would obey (ESC, C1, bidi overrides, zero-width) is
+    shown as a visible escape (:func:`~mnist_tui.core.printable.printable`). This is the
+    one place the CLI's text leaves the program; Rich's own styles and cursor moves are
+    not text and pass as they are."""
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return str(super()._render_buffer(
+            segment if segment.control else Segment(printable(segment.text), segment.style)
+            for segment in buffer))
 
 
 def console(stderr: bool = False) -> Console:
-    """A console on stdout (or stderr): 140 columns off a terminal, no highlighting."""
+    """A console on stdout (or stderr): 140 columns off a terminal, no highlighting, no
+    emoji codes, text made printable (:class:`PrintableConsole`)."""
     stream = sys.stderr if stderr else sys.stdout
     # Off a terminal (pipes, logs, CI) rich would assume 80 columns and wrap tables.
-    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 140)
+    return PrintableConsole(stderr=stderr, highlight=False, emoji=False,
+                            width=None if stream.isatty() else 140)
+
 
 
 def load_data(args: argparse.Namespace, quiet: bool = False) -> MnistData:

@@ -27,6 +27,7 @@ from mnist_tui.core.exports import (
     ExportResult,
     check_destination,
 )
+from mnist_tui.core.printable import printable
 from mnist_tui.core.run_record import RunInfo
 from mnist_tui.core.runs import RunStore
 
@@ -81,7 +82,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         atomic_write_text(args.out, text, through_links=True)
     except OSError as exc:
         raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
-    print(f"Wrote {len(rows)} rows of {run.run_id} to {args.out}", file=sys.stderr)
+    print(printable(f"Wrote {len(rows)} rows of {run.run_id} to {args.out}"), file=sys.stderr)
     return 0
 
 

@@ -25,6 +25,7 @@ from mnist_tui.cli.parser import CliError
 from mnist_tui.core import strict_json
 from mnist_tui.core.config import FIELDS, PRESETS, ConfigError, read_config_file
 from mnist_tui.core.events import EpochEnd, plural
+from mnist_tui.core.printable import printable
 from mnist_tui.core.runs import RunStore, default_runs_dir
 from mnist_tui.core.sweep_space import SearchSpace
 from mnist_tui.core.sweep_storage import (
@@ -60,7 +61,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             return _cmd_list(args)
         return _cmd_show(args)
     except SweepError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return SWEEP_ERROR_EXIT
 
 
