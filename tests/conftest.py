@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,3 +73,40 @@ def cli(capfd: pytest.CaptureFixture[str]) -> Cli:
         return code, out, err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def one_run(small_data: MnistData, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real saved run (one epoch of a small MLP on the synthetic digits), alone in its
+    runs folder. Shared by the whole session: copy it (:func:`runs`) to change it."""
+    from mnist_tui.core.config import TrainConfig
+    from mnist_tui.core.runs import RunStore
+    from mnist_tui.core.session import train_evaluate_save
+
+    store = RunStore(tmp_path_factory.mktemp("one-run"))
+    config = TrainConfig(hidden_units=(16,), batch_size=128, epochs=1)
+    return train_evaluate_save(config, small_data, store, lambda _e: None).run.path
+
+
+@pytest.fixture
+def runs(one_run: Path, tmp_path: Path) -> Path:
+    """A runs folder of this test's own, holding a copy of :func:`one_run`."""
+    root = tmp_path / "runs"
+    root.mkdir()
+    shutil.copytree(one_run, root / one_run.name)
+    return root
+
+
+@pytest.fixture
+def small_data_for_the_cli(small_data: MnistData, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's commands get the small synthetic digits instead of MNIST (no download)."""
+    monkeypatch.setattr("mnist_tui.cli.console.load_mnist", lambda *_a, **_k: small_data)
+
+
+def gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie nobody reaps counts as ended)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    return "\nState:\tZ" in status

@@ -16,10 +16,6 @@ from pathlib import Path
 import pytest
 
 from mnist_tui.core.atomic import atomic_write_text
-from mnist_tui.core.config import TrainConfig
-from mnist_tui.core.data import MnistData
-from mnist_tui.core.runs import RunStore
-from mnist_tui.core.session import train_evaluate_save
 
 ROOT = os.geteuid() == 0
 OTHER_USER = 65534  # nobody
@@ -104,12 +100,9 @@ def test_a_file_in_a_run_folder_replaces_a_link_never_follows_it(tmp_path: Path)
 
 
 @pytest.fixture(scope="module")
-def runs(small_data: MnistData, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A runs folder with one small run."""
-    root = tmp_path_factory.mktemp("runs")
-    train_evaluate_save(TrainConfig(hidden_units=(16,), batch_size=128, epochs=1), small_data,
-                        RunStore(root), lambda _e: None)
-    return root
+def runs(one_run: Path) -> Path:
+    """A runs folder holding one small run (read only here)."""
+    return one_run.parent
 
 
 def _export(runs: Path, out: Path | str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -24,32 +24,14 @@ from mnist_tui.core.atomic import owner_tag, remove_orphans
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.data import MnistData
 from mnist_tui.core.runs import MODEL_FILE, PROBABILITIES_FILE, RUN_FILE, RunError, RunStore
-from mnist_tui.core.session import train_evaluate_save
 from tests.conftest import Cli
 
 CONFIG = TrainConfig(hidden_units=(16,), batch_size=128, epochs=1)
 
 
-@pytest.fixture(scope="module")
-def one_run(small_data: MnistData, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real saved run (small data), to copy into each test's runs folder."""
-    store = RunStore(tmp_path_factory.mktemp("source"))
-    return train_evaluate_save(CONFIG, small_data, store, lambda _e: None).run.path
 
+pytestmark = pytest.mark.usefixtures("small_data_for_the_cli")
 
-@pytest.fixture(autouse=True)
-def small_data_for_the_cli(small_data: MnistData, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CLI's commands get the small synthetic digits instead of MNIST (no download)."""
-    monkeypatch.setattr("mnist_tui.cli.console.load_mnist", lambda *_a, **_k: small_data)
-
-
-@pytest.fixture
-def runs(one_run: Path, tmp_path: Path) -> Path:
-    """A runs folder holding one copy of :func:`one_run` under its own id."""
-    root = tmp_path / "runs"
-    root.mkdir()
-    shutil.copytree(one_run, root / one_run.name)
-    return root
 
 
 def _edit(folder: Path, change: dict[str, object] | None = None, text: str | None = None) -> None:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,22 +16,17 @@ from PIL import Image, ImageDraw
 
 from mnist_tui.cli import main
 from mnist_tui.cli.predict import Read, classified
-from mnist_tui.core.config import TrainConfig
-from mnist_tui.core.data import MnistData
 from mnist_tui.core.drawing import predictor
 from mnist_tui.core.images import read_digit
 from mnist_tui.core.runs import RunStore
-from mnist_tui.core.session import train_evaluate_save
 from tests.conftest import Cli
+from tests.test_images import png_header
 
 
 @pytest.fixture(scope="module")
-def runs(small_data: MnistData, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A runs folder holding one small run trained on the synthetic digits."""
-    root = tmp_path_factory.mktemp("runs")
-    train_evaluate_save(TrainConfig(hidden_units=(16,), batch_size=128, epochs=1), small_data,
-                        RunStore(root), lambda _e: None)
-    return root
+def runs(one_run: Path) -> Path:
+    """A runs folder holding one small run (read only here)."""
+    return one_run.parent
 
 
 def one(size: tuple[int, int] = (90, 120), ink: str = "black", paper: str = "white") -> Image.Image:
@@ -43,16 +36,6 @@ def one(size: tuple[int, int] = (90, 120), ink: str = "black", paper: str = "whi
                                fill=ink, width=max(2, width // 9))
     return image
 
-
-def png_header(width: int, height: int) -> bytes:
-    """A PNG declaring ``width`` x ``height`` pixels and holding none (a bomb's header)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data)))
-
-    return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 
 from mnist_tui.core import sweep
 from mnist_tui.core.sweep_storage import STORAGE_FILE
-from tests.conftest import Cli
+from tests.conftest import Cli, gone
 
 
 @pytest.fixture(autouse=True)
@@ -79,14 +79,6 @@ print(child.pid, flush=True)
 time.sleep(60)
 """
 
-
-def gone(pid: int) -> bool:
-    """Ended (a zombie nobody reaps counts as ended)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return True
-    return "\nState:\tZ" in status
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

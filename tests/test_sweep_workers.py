@@ -20,6 +20,7 @@ from mnist_tui.core.sweep_storage import (
     TrialView,
     default_storage_url,
 )
+from tests.conftest import gone
 
 QUICK = ["--hidden-units", "16|32", "--batch-size", "512", "--learning-rate", "0.01"]
 
@@ -152,11 +153,3 @@ def test_workers_end_when_their_parent_is_killed(real_mnist: MnistData,
     runs, _bad = RunStore(tmp_path).list()
     assert len(runs) == 2 and all(run.status == "stopped" for run in runs)
 
-
-def gone(pid: int) -> bool:
-    """Ended (a zombie nobody reaps counts as ended)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return True
-    return "\nState:\tZ" in status
