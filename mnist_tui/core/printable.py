@@ -31,3 +31,9 @@ def has_acting(text: str) -> bool:
     """Whether ``text`` holds a character :func:`printable` would escape (tabs and line
     breaks aside)."""
     return _ACTING.search(text) is not None
+
+
+def strip_acting(text: str) -> str:
+    """``text`` without the characters :func:`printable` would escape (tabs and line
+    breaks aside): for a place where an escape would not fit, as a last guard."""
+    return _ACTING.sub("", text)
