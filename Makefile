@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: run test lint bench setup lock clean postgres chromium
+.PHONY: run test lint bench docs setup lock clean postgres chromium
 
 # The environment is installed from requirements.lock: every package at the exact
 # version and hash the tests were run with; then mnist-tui itself, editable.
@@ -22,12 +22,16 @@ run: $(STAMP)
 	$(BIN)/mnist-tui $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check mnist_tui tests benchmarks
+	$(BIN)/ruff check mnist_tui tests benchmarks tools
 	$(BIN)/mypy mnist_tui
 	$(BIN)/lint-imports
 
 test: lint postgres chromium
 	$(BIN)/python -m pytest -q
+
+# The generated pages of the manual (docs/cli.md, docs/app.md) and the screenshot.
+docs: $(STAMP)
+	$(BIN)/python tools/make_docs.py --screenshot
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_speed.py

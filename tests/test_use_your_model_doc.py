@@ -1,4 +1,4 @@
-"""README's "Use your model" section, run as written: its Python in a fresh ``python -I``,
+"""docs/use-your-model.md, run as written: its Python in a fresh ``python -I``,
 its commands as the real ``mnist-tui`` and ``tensorboard`` in a folder of their own."""
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ import pytest
 
 from mnist_tui.core.data import MnistData
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "use-your-model.md"
 BIN = Path(sys.executable).parent
 
 
 def section() -> str:
-    text = README.read_text(encoding="utf-8")
-    start = text.index("## Use your model")
-    return text[start:text.index("\n## ", start + 1)]
+    return PAGE.read_text(encoding="utf-8")
 
 
 def blocks(language: str) -> list[str]:
@@ -38,7 +36,7 @@ def commands(block: str) -> list[str]:
 
 
 def run(line: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    """One README command line: ``mnist-tui`` as the module in an isolated Python, a
+    """One command line of the page: ``mnist-tui`` as the module in an isolated Python, a
     ``cat FILE |`` prefix as the command's standard input."""
     if line.startswith("cat "):
         source, line = (part.strip() for part in line[4:].split("|", 1))
@@ -51,7 +49,7 @@ def run(line: str, cwd: Path, stdin: bytes | None = None) -> subprocess.Complete
 
 @pytest.fixture(scope="module")
 def workdir(real_mnist: MnistData, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with one trained run in ./saved_models and the images the README names."""
+    """A folder with one trained run in ./saved_models and the images the page names."""
     from PIL import Image
 
     folder = tmp_path_factory.mktemp("user")
