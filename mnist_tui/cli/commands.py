@@ -23,9 +23,10 @@ from mnist_tui.cli.outputs import StopSignals
 from mnist_tui.cli.parser import CliError, config_from_args
 from mnist_tui.cli.progress import JsonLinesView, LiveTrainingView, LogLinesView, TeeView
 from mnist_tui.core.annotations import Annotation, AnnotationError
+from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.data import ARRAY_NAMES, MnistData, default_cache_dir
 from mnist_tui.core.evaluation import Evaluation, SampleOrder, confusions_text, select_samples
-from mnist_tui.core.events import NO_GAIN, plural
+from mnist_tui.core.events import NO_GAIN, epochs_text, plural
 from mnist_tui.core.run_query import filter_runs, sort_runs
 from mnist_tui.core.runs import RunInfo, RunStore
 from mnist_tui.core.textart import render_ascii, render_halfblocks
@@ -71,11 +72,19 @@ def cmd_train(args: argparse.Namespace) -> int:
               "early_stopped": f"[cyan]stopped early ({NO_GAIN})[/]"}[run.status]
     if run.status == "stopped" and signals.received not in (None, signal.SIGINT):
         status = f"[yellow]stopped by {signal.Signals(signals.received).name}[/]"
-    out.print(f"Training {status}: {plural(run.epochs_done, 'epoch')} in "
-              f"{run.train_seconds:.1f}s")
-    out.print(f"Test accuracy [bold]{run.test_accuracy:.4f}[/]  loss {run.test_loss:.4f}")
+    out.print(f"Training {status}: {epochs_text(run.epochs_done)} in {run.train_seconds:.1f}s")
+    out.print(f"Test accuracy [bold]{run.test_accuracy:.2%}[/]  loss {run.test_loss:.4f}")
+    _explain_loss(out, config)
     out.print(f"Saved run [bold]{escape(run.label)}[/] to {escape(str(run.path))}")
     return signals.exit_code
+
+
+def _explain_loss(out: Console, config: TrainConfig) -> None:
+    """A smoothed training loss of 0.6 beside 99% would look like a fault: say why."""
+    note = config.loss_note
+    if note:
+        out.print(f"[dim]{note[0].upper()}{note[1:]}; the test loss is plain "
+                  "cross-entropy.[/]", soft_wrap=True)
 
 
 def _annotation_from_args(args: argparse.Namespace) -> Annotation | None:
@@ -90,7 +99,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     """List saved runs, sorted and filtered."""
     store = RunStore(args.runs_dir)
     every, bad = store.list()
-    runs = sort_runs(filter_runs(every, args.filter), args.sort, args.reverse)
+    runs = sort_runs(filter_runs(every, args.filter, args.study), args.sort, args.reverse)
     if args.json:
         print_json({
             "runs_dir": str(store.root),
@@ -103,8 +112,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not every:
         out.print(f"No saved runs in {escape(str(store.root))}. Train one with: mnist-tui train")
     elif not runs:
+        asked = ([f"study {args.study!r}"] if args.study else []) + (
+            [repr(args.filter)] if args.filter else [])
         out.print(f"None of the {plural(len(every), 'run')} in {escape(str(store.root))} "
-                  f"matches {escape(repr(args.filter))}.")
+                  f"matches {escape(' and '.join(asked))}.")
     else:
         shown = "" if len(runs) == len(every) else f" ({len(runs)} of {len(every)} match)"
         table = Table(title=f"Runs in {escape(str(store.root))}{shown}", title_justify="left",
@@ -115,9 +126,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         for header in ("epochs", "status", "test acc", "date"):
             table.add_column(header, justify="right" if header != "status" else "left")
         for run in runs:
-            table.add_row(escape(run.run_id), escape(run.name), escape(run.config.summary()),
-                          f"{run.epochs_done}/{run.config.epochs}", run.status,
-                          f"{run.test_accuracy:.4f}", run.created[:16].replace("T", " "))
+            table.add_row(escape(run.run_id), escape(run.name), escape(run.summary),
+                          run.progress_text, run.status,
+                          f"{run.test_accuracy:.2%}", run.created[:16].replace("T", " "))
         out.print(table)
     for item in bad:
         err.print(f"[yellow]skipped[/] {escape(item.reason)}")
@@ -147,7 +158,8 @@ def _run_row(run: RunInfo) -> dict[str, Any]:
             "param_count": run.param_count,
             "created": run.created, "architecture": run.config.architecture,
             "epochs": run.epochs_done, "test_accuracy": run.test_accuracy,
-            "test_loss": run.test_loss, "config": run.config.to_dict()}
+            "test_loss": run.test_loss, "config": run.config.to_dict(),
+            "sweep": run.sweep.to_dict() if run.sweep is not None else None}
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -160,13 +172,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print_json({"run_id": run.run_id, **evaluation.metrics_dict()})
         return 0
     out = console()
-    out.print(f"[bold]{escape(run.run_id)}[/]  {escape(run.config.summary())}  ({run.status}, "
-              f"{run.epochs_done} epochs)")
-    out.print(f"Test accuracy [bold]{evaluation.accuracy:.4f}[/]  loss {evaluation.loss:.4f}  "
-              f"errors {evaluation.errors} of {len(evaluation.labels):,}")
+    out.print(f"[bold]{escape(run.label)}[/]  {escape(run.summary)}  ({run.status}, "
+              f"{epochs_text(run.epochs_done)})")
+    out.print(f"Test accuracy [bold]{evaluation.accuracy:.2%}[/]  loss {evaluation.loss:.4f}  "
+              f"errors {evaluation.errors:,} of {len(evaluation.labels):,}")
     out.print(f"Most confused (true→predicted): {confusions_text(evaluation.confusion)}")
     if run.history:
         out.print(epoch_table(run.history, title="History"))
+        _explain_loss(out, run.config)
     out.print(confusion_table(evaluation.confusion))
     out.print(per_class_table(evaluation))
     return 0
@@ -216,7 +229,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                              true_class=args.true, pred_class=args.pred, order=order)
     out = console()
     what = "misclassified digits" if args.misclassified else "test digits"
-    out.print(f"[bold]{escape(run.run_id)}[/]: {len(indices):,} {what} match; showing "
+    out.print(f"[bold]{escape(run.label)}[/]: {len(indices):,} {what} match; showing "
               f"{min(args.limit, len(indices))} (order: {order})")
     use_ascii = args.ascii or not (out.encoding or "").lower().startswith("utf")
     blocks = [
@@ -286,8 +299,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
             raise CliError(f"refusing to delete {run.run_id} without --yes (no terminal to ask)")
         # The question goes through the console: ``input``'s own prompt is written to
         # stderr, which carries TensorFlow's native log to a file while the CLI runs.
-        console().print(f"Delete run {run.run_id} ({run.config.summary()}, test acc "
-                         f"{run.test_accuracy:.4f})? [y/N] ", end="", markup=False)
+        console().print(f"Delete run {run.label} ({run.summary}, test accuracy "
+                         f"{run.test_accuracy:.2%})? [y/N] ", end="", markup=False)
         try:
             answer = input()
         except EOFError:  # ctrl+d: no answer is no
@@ -297,7 +310,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
             console().print("Kept.")
             return 1
     store.delete(run)
-    console().print(f"Deleted {run.run_id}", markup=False)
+    console().print(f"Deleted {run.label}", markup=False)
     return 0
 
 

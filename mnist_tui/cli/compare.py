@@ -32,7 +32,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out: Console = console()
     for index, run in enumerate(runs):
         out.print(f"[bold]{run_letter(index)}[/] {escape(run.label)}  "
-                  f"{escape(run.config.summary())}")
+                  f"{escape(run.summary)}")
     for table in compare_tables(runs):
         out.print(table)
     for line in disagreement_lines(evaluations):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,40 @@ class CliError(Exception):
     """A bad argument: one clear line for the user, exit code 2."""
 
 
+RUN_HELP = "run name or id, a unique prefix of either, 'latest', or folder"
+"""How every command that takes one run describes its argument."""
+
+
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one clear line, not a usage dump."""
+    """An ArgumentParser whose errors are one clear line, not a usage dump; an unknown
+    option names the option it was probably meant to be (``--tags``: ``--tag``)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise CliError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None  # type: ignore[override]
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        unknown = [item for item in extras if item.startswith("--")]
+        if unknown and self._subcommand(parsed) is None:  # the parser that knows its options
+            guesses = difflib.get_close_matches(unknown[0].split("=")[0], self._options(),
+                                                n=1, cutoff=0.7)
+            if guesses:
+                self.error(f"unrecognized arguments: {' '.join(extras)} (did you mean "
+                           f"{guesses[0]}?)")
+        return parsed, extras
+
+    def _subcommand(self, parsed: argparse.Namespace) -> _Parser | None:
+        """The subcommand's parser ``parsed`` went on to, if this parser has commands."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = action.choices.get(getattr(parsed, action.dest, None) or "")
+                return chosen if isinstance(chosen, _Parser) else None
+        return None
+
+    def _options(self) -> list[str]:
+        return [option for action in self._actions for option in action.option_strings
+                if option.startswith("--")]
 
 
 def _default(sub: bool) -> Any:
@@ -161,17 +191,20 @@ def build_parser() -> argparse.ArgumentParser:
                            "lowest first (default date)")
     runs.add_argument("--reverse", action="store_true", help="the other way round")
     runs.add_argument("--filter", metavar="TEXT", default="",
-                      help="only runs whose id, name, note, tags or settings hold every word")
+                      help="only runs whose id, name, note, tags, settings or sweep study "
+                           "hold every word")
+    runs.add_argument("--study", metavar="NAME",
+                      help="only the trials of the sweep study of exactly this name")
 
     annotate = commands.add_parser("annotate", help="name a run, note on it, tag it")
-    annotate.add_argument("run", help="run id, unique prefix, 'latest', or folder")
+    annotate.add_argument("run", help=RUN_HELP)
     add_annotation_options(annotate, replacing=True)
     add_runs_option(annotate, sub=True)
 
     compare = commands.add_parser("compare", help="compare 2 to 6 runs side by side")
     compare.add_argument("runs", nargs="+", metavar="RUN",
-                         help="run ids, unique prefixes, 'latest', or folders (the first is "
-                              "the baseline for disagreements)")
+                         help="run names or ids, unique prefixes of either, 'latest', or "
+                              "folders (the first is the baseline for disagreements)")
     add_data_option(compare, sub=True)
     add_runs_option(compare, sub=True)
     compare.add_argument("--json", action="store_true", help="machine-readable output")
@@ -182,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "model, run by its own runtime, must agree with the Keras model on the "
                     "10,000 test digits (argmax on 9,999 or more, probabilities within 1e-4). "
                     "Or export its training history as CSV or JSON Lines.")
-    export.add_argument("run", help="run id, unique prefix, 'latest', or folder")
+    export.add_argument("run", help=RUN_HELP)
     export.add_argument("--format", choices=("csv", "jsonl", *EXPORT_FORMATS), default="csv",
                         help="savedmodel, onnx or tflite (LiteRT): the model, into a new "
                              "folder with contract.json and README.md; csv (a header row, "
@@ -202,13 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_runs_option(export, sub=True)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a saved run on the test set")
-    evaluate.add_argument("run", help="run id, unique prefix, 'latest', or folder")
+    evaluate.add_argument("run", help=RUN_HELP)
     add_data_option(evaluate, sub=True)
     add_runs_option(evaluate, sub=True)
     evaluate.add_argument("--json", action="store_true", help="machine-readable output")
 
     show = commands.add_parser("show", help="print test digits as text art with predictions")
-    show.add_argument("run", help="run id, unique prefix, 'latest', or folder")
+    show.add_argument("run", help=RUN_HELP)
     show.add_argument("--misclassified", action="store_true", help="only the mistakes")
     show.add_argument("--true", type=digit, metavar="D", help="only digits whose label is D")
     show.add_argument("--pred", type=digit, metavar="D", help="only digits predicted as D")
@@ -233,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "file, blank) gets a line 'FILE: reason' on stderr and the others still "
                     "run. Exit codes: 0 every image was classified; 4 any image could not be "
                     "(or the run is missing or broken); 2 bad arguments.")
-    predict.add_argument("run", help="run id, unique prefix, 'latest', or folder")
+    predict.add_argument("run", help=RUN_HELP)
     predict.add_argument("images", nargs="+", metavar="IMAGE",
                          help="an image file; a folder (its image files, sorted by name, not "
                               "its subfolders); or - for one image on standard input")
@@ -249,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--json", action="store_true", help="machine-readable output")
 
     delete = commands.add_parser("delete", help="delete a saved run")
-    delete.add_argument("run", help="run id, unique prefix, or folder")
+    delete.add_argument("run", help=RUN_HELP)
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     add_runs_option(delete, sub=True)
 

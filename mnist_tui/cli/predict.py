@@ -53,8 +53,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out, err = console(), console(stderr=True)
     use_ascii = not (out.encoding or "").lower().startswith("utf")
     if not args.json:
-        out.print(f"[bold]{escape(run.run_id)}[/]  {escape(run.config.summary())}  "
-                  f"(test accuracy {run.test_accuracy:.4f})", soft_wrap=True, emoji=False)
+        out.print(f"[bold]{escape(run.label)}[/]  {escape(run.summary)}  "
+                  f"(test accuracy {run.test_accuracy:.2%})", soft_wrap=True, emoji=False)
     total = failed = 0
     first = True
     if args.json:

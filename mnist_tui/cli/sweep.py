@@ -29,6 +29,7 @@ from mnist_tui.core.printable import printable
 from mnist_tui.core.runs import RunStore, default_runs_dir
 from mnist_tui.core.sweep_space import SearchSpace
 from mnist_tui.core.sweep_storage import (
+    LATEST,
     STORAGE_ENV,
     StudyExists,
     StudyView,
@@ -417,10 +418,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_show(args: argparse.Namespace) -> int:
     storage = _open_for_reading(args)
     if storage is None:
-        raise SweepError(f"no study {args.study!r}: no sweeps in "
-                         f"{args.runs_dir or default_runs_dir()} yet")
+        none = f"no sweeps in {args.runs_dir or default_runs_dir()} yet"
+        raise SweepError(none if args.study == LATEST else f"no study {args.study!r}: {none}")
     with storage:
-        study = storage.study(args.study)
+        study = storage.find(args.study)
     if args.json:
         print_json({**_study_row(study), "storage": storage.display,
                     "trials": [_trial_row(trial) for trial in study.trials]})

@@ -10,6 +10,7 @@ from mnist_tui.core.config import FIELDS, PRESETS
 from mnist_tui.core.sweep_space import DEFAULT_SPACES, DEFAULT_VALIDATION_SPLIT
 from mnist_tui.core.sweep_storage import (
     DEFAULT_HEARTBEAT,
+    LATEST,
     MAX_HEARTBEAT,
     PRUNERS,
     STORAGE_ENV,
@@ -150,7 +151,9 @@ def add_sweep_parser(commands: Any) -> None:
     add_runs_option(listing, sub=True)
 
     show = actions.add_parser("show", help="a study's trials (the best one starred)")
-    show.add_argument("study", metavar="STUDY", help="the study's name")
+    show.add_argument("study", metavar="STUDY", nargs="?", default=LATEST,
+                      help=f"the study's name, or {LATEST!r} (the default): the one whose "
+                           "newest trial started last")
     _storage_option(show)
     show.add_argument("--json", action="store_true", help="machine-readable output")
     add_runs_option(show, sub=True)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mnist_tui.core.config import FIELDS, format_field
+from mnist_tui.core.config import FIELDS, applies, format_field, steered_rate_text
 from mnist_tui.core.evaluation import (
     NUM_CLASSES,
     Evaluation,
@@ -83,11 +83,23 @@ def check_count(count: int) -> None:
         raise CompareError(f"compare takes {MIN_RUNS} to {MAX_RUNS} runs, got {count}")
 
 
+def setting_text(run: RunInfo, name: str) -> str:
+    """A run's value of setting ``name`` as a comparison shows it: ``-`` where the setting
+    does not apply (conv filters of an MLP), ``0.01→0.005`` for a steered rate."""
+    value = getattr(run.config, name)
+    if not applies(name, run.config):
+        return "-"
+    if name == "learning_rate" and run.steered_rate is not None:
+        return steered_rate_text(value, run.steered_rate)
+    return format_field(name, value)
+
+
 def differing_settings(runs: list[RunInfo]) -> list[SettingRow]:
-    """The config fields whose values are not all equal, in form order."""
+    """The settings whose values are not all equal, in form order; a setting that applies
+    to none of the runs (conv settings of MLPs, momentum with Adam) is left out."""
     rows = []
     for name in FIELDS:
-        values = tuple(format_field(name, getattr(run.config, name)) for run in runs)
+        values = tuple(setting_text(run, name) for run in runs)
         if len(set(values)) > 1:
             rows.append(SettingRow(name, values))
     return rows

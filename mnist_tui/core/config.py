@@ -179,10 +179,11 @@ class TrainConfig:
         """A copy with some fields changed (and validated)."""
         return dataclasses.replace(self, **changes)
 
-    def summary(self) -> str:
+    def summary(self, steered_rate: float | None = None) -> str:
         """What sets this run apart, compactly: the architecture and layers, then every
         setting that applies and differs from the defaults, e.g.
-        ``mlp 512x256 drop=0.3 lr=0.003 ep=10 val=0.1 pat=3`` (``mlp 128``: the defaults)."""
+        ``mlp 512x256 drop=0.3 lr=0.003 ep=10 val=0.1 pat=3`` (``mlp 128``: the defaults).
+        ``steered_rate``: the rate the user last set while it trained (``lr=0.01→0.005``)."""
         layers = "x".join(str(u) for u in self.hidden_units)
         if self.architecture == "cnn":
             layers = "conv" + "-".join(str(f) for f in self.conv_filters) + " " + layers
@@ -190,10 +191,35 @@ class TrainConfig:
         parts = [self.architecture, layers]
         for name, short in SUMMARY_NAMES.items():
             value = getattr(self, name)
-            if value != getattr(defaults, name) and applies(name, self):
+            if name == "learning_rate" and steered_rate is not None:
+                parts.append(f"{short}={steered_rate_text(value, steered_rate)}")
+            elif value != getattr(defaults, name) and applies(name, self):
                 text = format_field(name, value)
                 parts.append(text if short == "" else f"{short}={text}")
         return " ".join(parts)
+
+    @property
+    def loss_floor(self) -> float:
+        """The lowest training loss label smoothing allows: the entropy of the smoothed
+        targets (0 without smoothing, 0.50 at 0.1). The test loss is never smoothed."""
+        share = self.label_smoothing / 10
+        if not share:
+            return 0.0
+        kept = 1.0 - self.label_smoothing + share
+        return -(kept * math.log(kept) + 9 * share * math.log(share))
+
+    @property
+    def loss_note(self) -> str:
+        """``label smoothing 0.1: the training loss stays above 0.50`` (``""`` without)."""
+        if not self.label_smoothing:
+            return ""
+        return (f"label smoothing {format_field('label_smoothing', self.label_smoothing)}: "
+                f"the training loss stays above {self.loss_floor:.2f}")
+
+
+def steered_rate_text(configured: float, steered: float) -> str:
+    """``0.01→0.005``: the configured learning rate and the one the user set last."""
+    return f"{format_field('learning_rate', configured)}→{steered:.3g}"
 
 
 def applies(name: str, config: TrainConfig | Any) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,6 +31,20 @@ class ControlRequest:
 
     kind: RequestKind
     value: float
+
+
+RATE_KINDS = frozenset({"learning_rate", "learning_rate_factor"})
+
+
+def rate_after(current: float, requests: Iterable[ControlRequest]) -> float:
+    """The learning rate that the rate requests among ``requests`` lead to from
+    ``current``, applied in order (each result capped at :data:`MAX_LEARNING_RATE`)."""
+    rate = current
+    for request in requests:
+        if request.kind in RATE_KINDS:
+            rate = min(request.value if request.kind == "learning_rate"
+                       else rate * request.value, MAX_LEARNING_RATE)
+    return rate
 
 
 class TrainingControl:
@@ -98,6 +113,15 @@ class TrainingControl:
         with self._lock:
             self._early_stopping = on
             self._pending.append(ControlRequest("early_stopping", float(on)))
+
+    def pending_rate(self, current: float) -> float | None:
+        """The learning rate the requests not yet applied will set, from ``current`` (the
+        net change of several), or ``None`` when none changes the rate."""
+        with self._lock:
+            pending = list(self._pending)
+        if not any(request.kind in RATE_KINDS for request in pending):
+            return None
+        return rate_after(current, pending)
 
     def _ask(self, request: ControlRequest) -> None:
         with self._lock:

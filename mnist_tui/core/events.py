@@ -26,6 +26,12 @@ def plural(count: int, word: str) -> str:
     return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
+def epochs_text(done: int) -> str:
+    """Whole epochs trained: ``1 epoch``, ``3 epochs``; ``under 1 epoch`` for a run that
+    stopped within its first (its model learned from the steps it took)."""
+    return plural(done, "epoch") if done else "under 1 epoch"
+
+
 @dataclass(frozen=True)
 class TrainingStarted:
     """``fit`` is about to run its first batch."""
@@ -134,8 +140,10 @@ class TrainingFinished:
     @property
     def summary(self) -> str:
         """``Training completed after 5 epochs in 2.3s`` (and which epoch's weights kept)."""
-        return (f"Training {OUTCOME_TEXT[self.outcome]} after {plural(self.epochs_done, 'epoch')}"
-                f" in {self.seconds:.1f}s{self.kept_note}")
+        done = (f"after {plural(self.epochs_done, 'epoch')} in" if self.epochs_done
+                else "within its first epoch, after")
+        return (f"Training {OUTCOME_TEXT[self.outcome]} {done} {self.seconds:.1f}s"
+                f"{self.kept_note}")
 
     @property
     def kept_note(self) -> str:

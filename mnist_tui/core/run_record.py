@@ -132,9 +132,27 @@ class RunInfo:
         return f"{self.name} ({self.run_id})" if self.name else self.run_id
 
     @property
+    def steered_rate(self) -> float | None:
+        """The learning rate the user set last while it trained, or ``None``."""
+        rates = [control.value for control in self.controls if control.kind == "learning_rate"]
+        return rates[-1] if rates else None
+
+    @property
+    def summary(self) -> str:
+        """Its settings in short, a steered rate shown (``mlp 128 lr=0.01→0.005``)."""
+        return self.config.summary(self.steered_rate)
+
+    @property
     def epochs_done(self) -> int:
         """Whole epochs trained."""
         return len(self.history)
+
+    @property
+    def progress_text(self) -> str:
+        """Whole epochs trained of those planned, ``2/3``; ``<1/3`` for a run stopped
+        within its first epoch (its model learned from the steps it took)."""
+        done = self.epochs_done
+        return f"{'<1' if not done and self.steps else done}/{self.config.epochs}"
 
     @property
     def model_path(self) -> Path:

@@ -215,15 +215,17 @@ class RunStore:
         return runs, bad
 
     def resolve(self, run_ref: str) -> Path:
-        """The folder of a run given its id, a unique id prefix, ``latest`` or a path.
+        """The folder of a run given its id, ``latest``, its name, a unique prefix of an
+        id or a name, or a path, tried in that order (an exact name before any prefix).
 
-        A bare name is looked up in the runs folder only; a path (it holds a ``/``) is
-        taken as given. Empty, hidden and dot names are refused.
+        A bare reference is looked up in the runs folder only; a path (it holds a ``/``)
+        is taken as given. Empty, hidden and dot names are refused; a reference that fits
+        several runs is a :class:`RunError` naming them.
         """
         ref = run_ref.strip()
         if not ref or ref in (".", "..") or ref.startswith("."):
-            raise RunError(f"{run_ref!r} is not a run id: give an id, a unique prefix of "
-                           "one, 'latest' or a run folder's path")
+            raise RunError(f"{run_ref!r} is not a run id or name: give one, a unique prefix "
+                           "of either, 'latest' or a run folder's path")
         if os.sep in ref or (os.altsep and os.altsep in ref):
             candidate = Path(ref).expanduser()
             if (candidate / RUN_FILE).is_file():
@@ -237,12 +239,17 @@ class RunStore:
         runs, _bad = self.list()
         if ref == "latest" and runs:
             return runs[0].path
-        matches = [run for run in runs if run.run_id.startswith(ref)]
-        if len(matches) == 1:
-            return matches[0].path
-        if len(matches) > 1:
-            raise RunError(f"{ref!r} matches {len(matches)} runs; give more of the id")
-        raise RunError(f"no run {ref!r} in {self.root}")
+        folded = ref.casefold()
+        for matches in ([run for run in runs if run.name == ref],
+                        [run for run in runs if run.run_id.startswith(ref)],
+                        [run for run in runs if run.name.casefold().startswith(folded)]):
+            if len(matches) == 1:
+                return matches[0].path
+            if matches:
+                raise RunError(f"{ref!r} fits {len(matches)} runs: {_candidates(matches)}; "
+                               "give more of the name or id")
+        raise RunError(f"no run {ref!r} in {self.root} (give its name or id, a unique prefix "
+                       "of either, 'latest' or a run folder's path)")
 
     def load(self, run_ref: str) -> RunInfo:
         """Read one run's record (no model load)."""
@@ -408,6 +415,12 @@ class RunStore:
             return parse_run_record(loads_record(text), folder)
         except RecordError as exc:
             raise RunError(f"{folder.name}: {RUN_FILE} is invalid: {exc}") from None
+
+
+def _candidates(runs: Sequence[RunInfo], most: int = 5) -> str:
+    """``a (id1), b (id2) and 3 more``: the runs a reference fits, on one line."""
+    names = ", ".join(run.label for run in runs[:most])
+    return names if len(runs) <= most else f"{names} and {len(runs) - most} more"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -7,8 +7,9 @@ import warnings
 
 from mnist_tui.core.sweep_storage import SweepStorage
 
-MIN_TRIALS_FOR_IMPORTANCE = 4
-"""Finished trials before importances mean anything (and Optuna can compute them)."""
+MIN_TRIALS_FOR_IMPORTANCE = 2
+"""Complete trials Optuna's evaluator needs to compare settings (a first guess at 2 or 3,
+firmer as trials come)."""
 
 
 def quiet_optuna() -> None:

@@ -258,6 +258,32 @@ class StudyView:
         """When its first trial started."""
         return min((t.started for t in self.trials if t.started is not None), default=None)
 
+    @property
+    def last_started(self) -> datetime | None:
+        """When its newest trial started."""
+        return max((t.started for t in self.trials if t.started is not None), default=None)
+
+
+LATEST = "latest"
+"""The name that stands for the study that ran last (unless a study has that name)."""
+
+
+def newest_first(studies: list[StudyView]) -> list[StudyView]:
+    """``studies`` as :meth:`SweepStorage.studies` lists them (oldest first), the one
+    whose newest trial started last first; those without a trial after them, the one
+    created last first."""
+    order = {id(study): index for index, study in enumerate(studies)}
+    return sorted(studies, reverse=True,
+                  key=lambda study: (_seconds_since_epoch(study.last_started), order[id(study)]))
+
+
+def _seconds_since_epoch(when: datetime | None) -> float:
+    """``when`` as a number to sort by (``-inf`` for none, or one out of range)."""
+    try:
+        return when.timestamp() if when is not None else -math.inf
+    except (OverflowError, OSError, ValueError):
+        return -math.inf
+
 
 LostTrial = Callable[[int, str], None]
 """Told a trial's number and worker when its heartbeats stopped and it was marked failed."""
@@ -528,6 +554,16 @@ class SweepStorage:
     def studies(self) -> list[StudyView]:
         """Every study here with its trials, oldest first."""
         return [self.study(name) for name in self.names()]
+
+    def find(self, name: str) -> StudyView:
+        """Study ``name``; :data:`LATEST` is the one that ran last, unless a study has
+        that name. :class:`SweepError` if there is none."""
+        if name != LATEST or self.study_id(name) is not None:
+            return self.study(name)
+        studies = newest_first(self.studies())
+        if not studies:
+            raise SweepError(f"no study in {self.display} yet")
+        return studies[0]
 
 
 def _check_sqlite_file(file: Path, create: bool) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from mnist_tui.core.config import TrainConfig
-from mnist_tui.core.control import MAX_LEARNING_RATE, ControlRequest, TrainingControl
+from mnist_tui.core.control import RATE_KINDS, ControlRequest, TrainingControl, rate_after
 from mnist_tui.core.evaluation import NUM_CLASSES, confusion_matrix
 from mnist_tui.core.events import (
     BatchProgress,
@@ -312,12 +312,13 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._apply(control.take())  # what was asked while paused acts on resuming
 
     def _apply(self, requests: list[ControlRequest]) -> None:
+        """Apply the requests taken at one step; the rate changes among them act as one
+        (their net change, recorded once: none if they cancel out)."""
+        rate = self._change_rate(requests)
+        if rate is not None:
+            self._record(ControlApplied(self._step, "learning_rate", rate))
         for request in requests:
             match request.kind:
-                case "learning_rate" | "learning_rate_factor":
-                    rate = self._change_rate(request)
-                    if rate is not None:
-                        self._record(ControlApplied(self._step, "learning_rate", rate))
                 case "stop_after_epoch":
                     self._stop_after_epoch = bool(request.value)
                     self._record(ControlApplied(self._step, "stop_after_epoch",
@@ -328,17 +329,20 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
                         self._record(ControlApplied(self._step, "early_stopping",
                                                     request.value))
 
-    def _change_rate(self, request: ControlRequest) -> float | None:
+    def _change_rate(self, requests: list[ControlRequest]) -> float | None:
         """Rescale the optimizer's :class:`ScaledRate` so its rate at this step becomes
-        what ``request`` asks; the new rate, or ``None`` when the rate cannot be scaled
-        (it is 0 at this step, or not a :class:`ScaledRate`)."""
+        what the rate requests among ``requests`` ask (:func:`rate_after`); the new rate,
+        or ``None`` when there is no change or the rate cannot be scaled (it is 0 at this
+        step, or not a :class:`ScaledRate`)."""
+        if not any(request.kind in RATE_KINDS for request in requests):
+            return None
         schedule = getattr(self.model.optimizer, "_learning_rate", None)
         current = self._learning_rate()
         if not isinstance(schedule, ScaledRate) or not current > 0:
             return None
-        target = (request.value if request.kind == "learning_rate"
-                  else current * request.value)
-        target = min(target, MAX_LEARNING_RATE)
+        target = rate_after(current, requests)
+        if math.isclose(target, current, rel_tol=1e-6):
+            return None
         schedule.set_scale(schedule.scale_value * target / current)
         return self._learning_rate()
 

@@ -5,20 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import math
 import signal
 import threading
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
 from textual import events, on, work
+from textual.actions import SkipAction
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import MountError, Widget
-from textual.widgets import Header, Static, TabbedContent, TabPane
+from textual.widgets import Header, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from mnist_tui.core.annotations import Annotation, AnnotationError
@@ -36,12 +39,14 @@ from mnist_tui.core.events import (
     TrainingEvent,
     TrainingFinished,
     TrainingStarted,
+    epochs_text,
     plural,
 )
 from mnist_tui.core.heap import freeze_long_lived
 from mnist_tui.core.runs import RunError, RunInfo, RunStore
 from mnist_tui.core.sweep import TrialEnded
 from mnist_tui.core.sweep_storage import default_storage_url, new_study_name
+from mnist_tui.ui import terminal_guard
 from mnist_tui.ui.messages import (
     BrowseDisagreements,
     CompareReady,
@@ -117,8 +122,13 @@ class MnistApp(App[None]):
         Binding("ctrl+s", "stop", "Stop", priority=True, id="app.stop",
                 tooltip="Stop training now; what was learned is evaluated and saved"),
         Binding("f1", "help", "Help", id="app.help", tooltip="Keys and what they do"),
+        Binding("ctrl+a", "select_all", "Select all", show=False, priority=True,
+                id="app.select_all",
+                tooltip="In a text field: select all of it, so what is typed replaces it"),
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit",
                 tooltip="Quit (a running training is stopped and saved first)"),
+        Binding("escape", "leave_field", "Leave field", show=False, id="app.leave_field",
+                tooltip=f"Leave the text field for its tab's keys (1-{len(TABS)} switch tabs)"),
         *[Binding(str(n), f"show_tab('{tab}')", tab.title(), show=False, id=f"app.tab.{tab}",
                   tooltip=f"Show the {tab.title()} tab") for n, tab in enumerate(TABS, 1)],
     ]
@@ -131,6 +141,7 @@ class MnistApp(App[None]):
         data_loader: Callable[[Callable[[str], None]], MnistData] | None = None,
     ) -> None:
         super().__init__()
+        terminal_guard.install()  # nothing on screen acts on the terminal
         self._initial_config = config or TrainConfig()
         self._data_path = data_path
         self._data_loader = data_loader
@@ -147,6 +158,9 @@ class MnistApp(App[None]):
         """The test results of :attr:`shown_run`."""
         self._opened_while_training = False
         """The user opened a saved run while a training ran: its end does not replace it."""
+        self._browsed: tuple[list[RunInfo], list[Evaluation], str] | None = None
+        """The compared runs whose disagreements the Samples tab shows, their results and
+        the tab the comparison was opened from (escape goes back to it)."""
         self.farewell: str | None = None
         """What the command line prints once the app has ended (the run saved on quit)."""
         self._stale_tabs: set[str] = {"runs"}
@@ -467,6 +481,7 @@ class MnistApp(App[None]):
         self._animation_level, self.animation_level = self.animation_level, "none"
         view = self.training_view
         view.reset()
+        view.set_loss_floor(config.loss_floor)
         view.set_status(f"Starting: {config.summary()}, {plural(config.epochs, 'epoch')}…")
         self.results_view.follow_training(config.summary(), config.epochs,
                                           validation=config.validation_split > 0)
@@ -502,7 +517,7 @@ class MnistApp(App[None]):
         run = result.run
         if self._quitting:  # the app has gone: the command line says what was saved
             self.farewell = (f"Training {OUTCOME_TEXT[run.status]}: saved run {run.label}, "
-                             f"{plural(run.epochs_done, 'epoch')}, test accuracy "
+                             f"{epochs_text(run.epochs_done)}, test accuracy "
                              f"{run.test_accuracy:.2%}, in {run.path}")
         self.post_message(RunReady(run, result.evaluation, fresh=True))
 
@@ -529,8 +544,7 @@ class MnistApp(App[None]):
         """Multiply the learning rate by ``factor`` from the next step on."""
         if self.why_not("scale_rate") is None:
             self._control.scale_learning_rate(factor)
-            when = "when training resumes" if self._control.paused else "at the next step"
-            self.training_view.set_status(f"Learning rate ×{factor:g} {when}…")
+            self._say_rate_change()
 
     def action_set_rate(self) -> None:
         """Ask for a new learning rate (a dialog checks it as the form does)."""
@@ -540,10 +554,20 @@ class MnistApp(App[None]):
         def chosen(rate: float | None) -> None:
             if rate is not None and self.why_not("set_rate") is None:
                 self._control.set_learning_rate(rate)
-                when = "when training resumes" if self._control.paused else "at the next step"
-                self.training_view.set_status(f"Learning rate {rate:g} {when}…")
+                self._say_rate_change()
 
         self.push_screen(RateScreen(self._rate), chosen)
+
+    def _say_rate_change(self) -> None:
+        """The status says where the changes asked so far take the rate: their net change
+        (``-`` then ``+`` is no change)."""
+        target = self._control.pending_rate(self._rate)
+        if target is None:
+            return
+        when = "when training resumes" if self._control.paused else "at the next step"
+        change = (f"stays {self._rate:.3g}" if math.isclose(target, self._rate, rel_tol=1e-6)
+                  else f"{self._rate:.3g} → {target:.3g}")
+        self.training_view.set_status(f"Learning rate {change} {when}…")
 
     def action_stop_after_epoch(self) -> None:
         """End the run when this epoch ends (asked again: carry on)."""
@@ -742,7 +766,7 @@ class MnistApp(App[None]):
                 self.action_show_tab("setup")
                 self.notify(f"Settings of {run.label} loaded into the form", markup=False)
             case "delete":
-                self._confirm_delete(message.runs)
+                self._confirm_delete(message.runs, message.note)
             case "annotate":
                 self.push_screen(AnnotateScreen(run), self._annotated)
             case _ if self.data is None:
@@ -756,6 +780,7 @@ class MnistApp(App[None]):
                 if self.training:
                     self._opened_while_training = True
                 else:
+                    self.training_view.set_loss_floor(run.config.loss_floor)
                     self.training_view.show_history(
                         list(run.history), f"Saved run {run_title(run)}, test accuracy "
                         f"{run.test_accuracy:.2%}", planned=run.config.epochs,
@@ -763,7 +788,7 @@ class MnistApp(App[None]):
                             len(self.data.x_train) if self.data else 0))
                 self.open_run(run, self.data)
 
-    def _confirm_delete(self, runs: list[RunInfo]) -> None:
+    def _confirm_delete(self, runs: list[RunInfo], note: str = "") -> None:
         def delete(answer: bool | None) -> None:
             if not answer:
                 return
@@ -782,12 +807,13 @@ class MnistApp(App[None]):
                 self.notify(f"Deleted {', '.join(run.label for run in runs)}", markup=False)
             self.refresh_runs()
 
-        lines = "\n".join(f"{run.label}  {run.config.summary()}  test accuracy "
+        lines = "\n".join(f"{run.label}  {run.summary}  test accuracy "
                           f"{run.test_accuracy:.2%}" for run in runs)
         what, gone = (("this run", "Its folder is") if len(runs) == 1
                       else (f"these {len(runs)} runs", "Their folders are"))
         self.push_screen(ConfirmScreen(f"Delete {what}?\n{lines}\n\n"
-                                       f"{gone} removed for good."), delete)
+                                       + (f"{note}\n" if note else "")
+                                       + f"{gone} removed for good."), delete)
 
     def _annotated(self, edit: AnnotationEdit | None) -> None:
         if edit is None:
@@ -813,20 +839,35 @@ class MnistApp(App[None]):
 
     @on(CompareReady)
     def _compare_ready(self, message: CompareReady) -> None:
-        self.push_screen(CompareScreen(message.runs, message.evaluations,
+        self._show_comparison(message.runs, message.evaluations)
+
+    def _show_comparison(self, runs: list[RunInfo], evaluations: list[Evaluation]) -> None:
+        self.push_screen(CompareScreen(runs, evaluations,
                                        len(self.data.x_train) if self.data else 0))
 
     @on(BrowseDisagreements)
     def _browse_disagreements(self, message: BrowseDisagreements) -> None:
-        """The compared runs' disagreements in the Samples tab (escape there leaves them)."""
+        """The compared runs' disagreements in the Samples tab (escape there goes back to
+        the comparison, over the tab it was opened from)."""
         if self.data is None:
             return
         if isinstance(self.screen, CompareScreen):
             self.pop_screen()
+        self._browsed = (message.runs, message.evaluations,
+                         self.query_one(TabbedContent).active)
         self._draw_tab("samples")  # the run on show is what leaving the comparison returns to
         self.viewer.show_disagreements(message.evaluations,
                                        [run.label for run in message.runs], self.data.x_test)
         self.action_show_tab("samples")
+
+    @on(SampleViewer.ComparisonLeft)
+    def _comparison_left(self) -> None:
+        if self._browsed is None:
+            return
+        runs, evaluations, tab = self._browsed
+        self._browsed = None
+        self.action_show_tab(tab)
+        self._show_comparison(runs, evaluations)
 
     def _forget_shown_run(self, note: str) -> None:
         """The run on show is gone: its curves, results and digits are taken down."""
@@ -896,6 +937,21 @@ class MnistApp(App[None]):
         """Show the help screen."""
         self.push_screen(HelpScreen())
 
+    def action_select_all(self) -> None:
+        """Select all of the text field with the focus (Textual's ``ctrl+a`` goes to its
+        start); elsewhere the key is not ours."""
+        field = self.focused
+        if not isinstance(field, Input):
+            raise SkipAction()
+        field.select_all()
+
+    def action_leave_field(self) -> None:
+        """Leave the text field with the focus for its tab's main widget, where the tab's
+        keys act and digits switch tabs; elsewhere the key is not ours."""
+        if not isinstance(self.focused, Input):
+            raise SkipAction()
+        self.pane(self.query_one(TabbedContent).active).focus_main()
+
     async def action_quit(self) -> None:
         """Quit; a running training is stopped first (and its run saved)."""
         self._quit()
@@ -925,7 +981,11 @@ class MnistApp(App[None]):
         """Only what can run now, each with its key; of Textual's own, the theme, the keys
         panel and quitting (not the screenshot, maximize or minimize entries)."""
         for command in super().get_system_commands(screen):
-            if command.title in TEXTUAL_COMMANDS:
+            if command.title == "Quit":  # Textual's says "as soon as possible"
+                yield SystemCommand("Quit", "Quit the application" + (
+                    "; the running training is stopped and its run saved first"
+                    if self.training else "") + f" ({self.key_of('quit')})", self._quit)
+            elif command.title in TEXTUAL_COMMANDS:
                 yield command
         ours = [("Train", "Train with the settings in the form", "train", self.action_train),
                 ("Stop training", "Stop now; the run is evaluated and saved", "stop",
@@ -954,6 +1014,20 @@ class MnistApp(App[None]):
                                 f"{self.shown_run.label}, most confident first",
                                 self._browse_mistakes)
         yield SystemCommand("Refresh runs", "Read the runs directory again", self.refresh_runs)
+        if screen.query(TabbedContent) and screen.query_one(TabbedContent).active == "sweep":
+            yield from self._sweep_commands()
+
+    def _sweep_commands(self) -> Iterable[SystemCommand]:
+        """The Sweep tab's keys that can act now (it is on show), and stopping its sweep."""
+        view = self.sweep_view
+        for binding in Binding.make_bindings(SweepView.BINDINGS):
+            if view.check_action(binding.action, ()) is True:
+                yield SystemCommand(f"Sweep: {binding.description}",
+                                    f"{binding.tooltip} ({self.get_key_display(binding)})",
+                                    partial(view.run_action, binding.action))
+        if view.running:
+            yield SystemCommand("Sweep: Stop", "Save the trial in training as stopped and "
+                                f"start no other ({self.key_of('stop')})", self.action_stop)
 
     def key_of(self, action: str, title: str = "") -> str:
         """How the key of an app action is shown, e.g. ``^t`` (a steering action's key is
@@ -976,7 +1050,7 @@ class MnistApp(App[None]):
 
 def run_title(run: RunInfo) -> str:
     """How every tab names the run on show: ``name (id)  summary  (status)``."""
-    return f"{run.label}  {run.config.summary()}  ({OUTCOME_TEXT[run.status]})"
+    return f"{run.label}  {run.summary}  ({OUTCOME_TEXT[run.status]})"
 
 
 if __name__ == "__main__":

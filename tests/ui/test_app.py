@@ -54,7 +54,8 @@ async def test_bad_value_blocks_training_until_fixed(make_app: AppFactory) -> No
         field.value = "128,abc"
         await pilot.pause()
         assert "whole numbers separated by commas" in text_of(app, "#hint-hidden_units")
-        assert text_of(app, "#form-error") == "Fix Hidden units to train."  # named: may scroll away
+        assert text_of(app, "#form-error") == (  # named and why: the field may be out of sight
+            "Fix Hidden units to train: use whole numbers separated by commas, e.g. 256,128.")
         assert app.query_one("#train-button", Button).disabled
         assert app.check_action("train", ()) is None
         await pilot.press("ctrl+t")

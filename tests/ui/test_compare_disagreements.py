@@ -38,6 +38,7 @@ def write_run(runs_dir: Path, data: MnistData, run_id: str, seed: int, skill: fl
                        (labels + rng.integers(1, 10, count)) % 10)
     probabilities = np.full((count, 10), 0.01, dtype=np.float32)
     probabilities[np.arange(count), guesses] = rng.choice([0.55, 0.7, 0.85, 0.95], count)
+    probabilities /= probabilities.sum(axis=1, keepdims=True)  # rows of probabilities
     np.save(folder / "test_probabilities.npy", probabilities)
     record = json.loads((folder / RUN_FILE).read_text())
     record["test"] = evaluate_probabilities(probabilities, labels).metrics_dict()
@@ -135,7 +136,7 @@ async def test_two_runs_disagreements_with_both_predictions(
         assert {"f", "s", "w", "escape"} <= set(keys) and "m" not in keys
         assert "b" not in keys  # one pair only
         footer = screen_lines(app)[-1]
-        assert all(key in footer for key in ("esc Leave", "f 1st right", "s 2nd right",
+        assert all(key in footer for key in ("esc Back", "f 1st right", "s 2nd right",
                                              "w Both wrong")), footer
 
         for key, which in (("s", "b_only"), ("w", "both_wrong"), ("f", "a_only")):
@@ -165,12 +166,13 @@ async def test_two_runs_disagreements_with_both_predictions(
         await pilot.pause()
         grid = str(app.query_one("#digit-grid", Static).render())
         index = int(expected["b_only"][0])
-        assert grid.startswith(f"{labels[index]} A{int(first[index].argmax())} "
-                               f"B{labels[index]}")
-        await pilot.press("g", "escape")
-        await pilot.pause()
+        assert grid[2:].startswith(f"{labels[index]} A{int(first[index].argmax())} "
+                                   f"B{labels[index]}")  # after the current cell's mark
+        await pilot.press("g", "escape")  # back to the comparison
+        await wait_for(lambda: isinstance(app.screen, CompareScreen), pilot)
         assert not viewer.comparing
         assert "No samples yet" in text_of(app, "#viewer-position")
+        await pilot.press("escape", "4")
         assert "f" not in app.screen.active_bindings and "m" in app.screen.active_bindings
 
 
@@ -208,9 +210,11 @@ async def test_three_runs_choose_the_pair_and_opening_a_run_leaves(
         await pilot.press("w")
         expected = numpy_sets(probabilities[1], probabilities[2], labels)
         assert viewer.selection.tolist() == expected["both_wrong"].tolist()
-        await pilot.press("escape")  # back to the run on show, with its filters
+        await pilot.press("escape")  # back to the comparison; the tab to the run on show
+        await wait_for(lambda: isinstance(app.screen, CompareScreen), pilot)
         assert not viewer.comparing and viewer.selection.tolist() == mistakes
         assert text_of(app, "#viewer-title").startswith(shown.label)
+        await pilot.press("escape")
 
         await pilot.press("5")
         await compare(app, pilot, 0)  # the three runs are still marked

@@ -221,7 +221,7 @@ async def test_a_field_that_does_not_apply_is_dimmed_and_not_checked(
         app.query_one("#field-optimizer", Select).value = "rmsprop"
         await pilot.pause()
         assert not conv.has_class("-invalid") and momentum.has_class("-invalid")
-        assert text_of(app, "#form-error") == "Fix Momentum to train."
+        assert text_of(app, "#form-error") == "Fix Momentum to train: must be in [0, 1), got 2."
 
 
 async def test_each_list_field_gives_its_own_example(make_app: AppFactory) -> None:

@@ -108,7 +108,7 @@ async def test_runs_tab_open_and_delete_show_names_as_written(
         assert caption.startswith(f"2 runs in {root}, by date")
         table = app.query_one("#runs-table", DataTable)
         assert sorted(cell_text(table, row, 1) for row in range(2)) == sorted([OPENED, OTHER])
-        assert cell_text(table, 0, 3) == summary
+        assert cell_text(table, 0, 5) == summary
         problems = shown(app.query_one("#runs-problems", Static)).splitlines()
         reasons = [item.reason for item in RunStore(hostile_runs).list()[1]]
         assert problems == [f"skipped {reason}" for reason in reasons]

@@ -158,7 +158,10 @@ def assert_every_key_whole(app: MnistApp) -> None:
     keys = [key for key in footer.query(FooterKey) if key.display]
     palette = next(key for key in keys if key.has_class("-command-palette"))
     for key in keys:
-        assert key.outer_size.width == key_cells(key.key_display, key.description)
+        width = key_cells(key.key_display, key.description, footer.compact)
+        if key is palette:  # always drawn compact, after its border (and a pad if not)
+            width = key_cells(key.key_display, key.description, True) + 2 - footer.compact
+        assert key.outer_size.width == width
         if key is not palette:
             assert key.region.right <= palette.region.x, key.description
 
@@ -179,7 +182,8 @@ async def test_the_footer_keeps_the_apps_keys_on_every_tab(
             await pilot.pause()
             assert app.query_one(TabbedContent).active == tab
             line = footer_line(app)
-            for word in ("Quit", "Help", "Train", "Stop", "palette"):
+            # Stop, which cannot act with nothing training, gives way to a tab's own keys.
+            for word in ("Quit", "Help", "Train", "palette"):
                 assert word in line, (tab, line)
             if tab == "samples":
                 assert "Next" in line  # then the tab's own keys, as space allows
@@ -198,7 +202,7 @@ async def test_the_footer_while_training_and_in_very_narrow_terminals(
             await pilot.pause(0.1)
             line = footer_line(app)
             assert all(word in line for word in ("Quit", "Help", "Stop")), line
-        await pilot.resize_terminal(44, 24)  # too narrow for both: Stop (on) before Train (off)
+        await pilot.resize_terminal(40, 24)  # too narrow for both: Stop (on) before Train (off)
         await pilot.pause(0.2)
         line = footer_line(app)
         assert all(word in line for word in ("Quit", "Help", "Stop", "palette")), line

@@ -103,7 +103,20 @@ def test_a_trials_settings_read_short() -> None:
 
     drawn = (("hidden_units", "256,128"), ("learning_rate", "0.014009123"),
              ("activation", "gelu"), ("batch_size", "256"))
-    assert params_text(drawn) == "units=256,128 lr=0.014 gelu bs=256"
+    assert params_text(drawn) == "lr=0.014 units=256,128 gelu bs=256"  # the rate first
+
+
+def test_one_trial_reads_as_one_and_the_trial_axis_counts_whole_trials() -> None:
+    from mnist_tui.core.sweep_storage import StudyView, TrialView
+    from mnist_tui.ui.widgets.line_chart import x_ticks
+    from mnist_tui.ui.widgets.sweep_view import study_summary
+
+    trial = TrialView(number=0, state="running", params=(), val_curve=(), val_accuracy=None,
+                      test_accuracy=None, run_id=None, seconds=3.0, worker="", started=None)
+    assert study_summary(StudyView("s", None, "", (trial,))) == "1 trial: 1 running"
+    assert x_ticks(0, 1, 60, whole=True) == [0, 1]
+    assert x_ticks(0, 0, 60, whole=True) == [0]
+    assert x_ticks(0, 1, 60) == [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]
 
 
 async def test_ctrl_s_stops_a_sweep_and_keeps_its_trial_in_a_narrow_terminal(

@@ -46,7 +46,7 @@ class CompareScreen(Screen[None]):
         self._train_digits = train_digits
 
     def compose(self) -> ComposeResult:
-        names = "\n".join(f"{run_letter(i)}  {run.label}  {run.config.summary()}"
+        names = "\n".join(f"{run_letter(i)}  {run.label}  {run.summary}"
                           for i, run in enumerate(self._runs))
         with VerticalScroll(id="compare-body"):
             yield Static(names, classes="compare-runs", markup=False)

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
-from mnist_tui.core.config import FIELDS, format_field, parse_field
+from mnist_tui.core.config import FIELDS, parse_field
 from mnist_tui.ui.widgets.config_form import FieldValidator
 
 
@@ -30,7 +30,7 @@ class RateScreen(ModalScreen[float | None]):
             yield Static(f"Learning rate from the next step (now {self._current:.3g}); "
                          f"{FIELDS['learning_rate'].hint}. A schedule keeps its shape.",
                          markup=False)
-            yield Input(format_field("learning_rate", self._current), id="rate-input",
+            yield Input(f"{self._current:.3g}", id="rate-input",  # not 0.002895102836191654
                         validators=[FieldValidator("learning_rate")])
             yield Static("", id="rate-error", classes="dialog-error", markup=False)
             with Horizontal(classes="dialog-buttons"):

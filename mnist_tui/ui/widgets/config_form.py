@@ -11,11 +11,10 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.validation import ValidationResult, Validator
-from textual.widgets import Button, Input, Label, Select, Static, Tabs
+from textual.widgets import Button, Input, Label, Select, Static
 
 from mnist_tui.core.annotations import MAX_NAME, MAX_NOTE, Annotation, AnnotationError
 from mnist_tui.core.config import (
@@ -103,9 +102,6 @@ class ConfigForm(VerticalScroll):
     }
     """
 
-    BINDINGS = [Binding("escape", "leave_field", "Leave field", show=False, id="form.leave",
-                        tooltip="Move out of the form to the tab bar, where 1-6 switch tabs")]
-
     @dataclass
     class Changed(Message):
         """The form changed; ``config`` is ``None`` while any field is invalid."""
@@ -181,7 +177,7 @@ class ConfigForm(VerticalScroll):
                 yield Input("", id=f"run-{key}", compact=True, max_length=limit,
                             placeholder="optional")
                 yield Static(hint, classes="form-hint", id=f"hint-run-{key}", markup=False)
-        yield Static("", id="form-error")
+        yield Static("", id="form-error", markup=False)
         yield Button("Train  (ctrl+t)", id="train-button", variant="success")
 
     def on_mount(self) -> None:
@@ -223,10 +219,6 @@ class ConfigForm(VerticalScroll):
         """Whether field ``name`` has an effect with the architecture and optimizer shown."""
         return name not in self._inapplicable
 
-    def action_leave_field(self) -> None:
-        """Hand the keys back to the app: a field takes digits, the tab bar does not."""
-        self.screen.query_one(Tabs).focus()
-
     def set_locked(self, locked: bool) -> None:
         """Lock the form while training runs (disabling the form disables every field)."""
         self.disabled = locked
@@ -263,11 +255,22 @@ class ConfigForm(VerticalScroll):
             hint.set_class(reason is not None, "-invalid")
             self.query_one(f"#row-{name}").set_class(reason is not None, "-invalid")
         names = [FIELDS[name].label if name in FIELDS else name for name in errors]
-        self.query_one("#form-error", Static).update(
-            f"Fix {', '.join(names)} to train." if errors else "")
+        why = f": {form_reason(*next(iter(errors.items())))}" if len(errors) == 1 else ""
+        error = self.query_one("#form-error", Static)  # docked: seen wherever the form is
+        text = f"Fix {', '.join(names)} to train{why}." if errors else ""
+        if text != str(error.content):
+            error.update(text)
+            error.display = bool(errors)
+            self.call_after_refresh(self._field_in_sight)  # not under the error
         self.query_one("#train-button", Button).disabled = config is None
         self._config = config
         self.post_message(self.Changed(self, config))
+
+    def _field_in_sight(self) -> None:
+        """Scroll the field with the focus back into view (above the docked error)."""
+        field = self.app.focused
+        if field is not None and self in field.ancestors:
+            field.scroll_visible(animate=False)
 
     def _check_run_words(self) -> None:
         """Mark the tags hint when the name, note or tags cannot be kept."""

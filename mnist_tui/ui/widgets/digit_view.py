@@ -13,6 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Select, Static
 
@@ -29,8 +30,11 @@ from mnist_tui.tables import run_letter
 from mnist_tui.ui.preferences import load_preferences, save_preference
 
 ANY = "any"
-GRID_CELL_WIDTH = 16  # 14 columns of a half-size digit + gap
-GRID_CELL_HEIGHT = 8  # label line + 7 lines of a half-size digit
+GRID_CELL_WIDTH = 16  # a gap (the current cell's mark) + 14 columns of a half-size digit
+GRID_CELL_HEIGHT = 7
+"""Lines of a half-size digit; its caption (``7→1``) sits on the first, which is blank
+there in all but about 1 in 1,000 test digits. Comparing runs, the longer caption takes a
+line of its own above."""
 SET_KEYS: dict[DisagreementSet, str] = {"a_only": "f", "b_only": "s", "both_wrong": "w"}
 """The key that browses each set of disagreements (as its binding says)."""
 COMPARE_ACTIONS = frozenset({"browse", "cycle_pair", "leave_comparison"})
@@ -179,8 +183,9 @@ class SampleViewer(Vertical, can_focus=True):
     BINDINGS = [
         # The comparison's keys come first (they show only while comparing, and then
         # lead the footer).
-        Binding("escape", "leave_comparison", "Leave", id="viewer.leave",
-                tooltip="Comparing runs: back to the digits of the run on show"),
+        Binding("escape", "leave_comparison", "Back", id="viewer.leave",
+                tooltip="Comparing runs: back to the comparison (this tab goes back to the "
+                        "digits of the run on show)"),
         Binding("f", "browse('a_only')", "1st right", id="viewer.first_right",
                 tooltip="Comparing runs: the digits the first run gets right and the second "
                         "wrong"),
@@ -222,6 +227,9 @@ class SampleViewer(Vertical, can_focus=True):
         Binding("enter", "enlarge", "Enlarge", show=False, id="viewer.enlarge",
                 tooltip="Show the grid's current digit large"),
     ]
+
+    class ComparisonLeft(Message):
+        """The user left the compared runs' disagreements (escape): back to the comparison."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -428,8 +436,9 @@ class SampleViewer(Vertical, can_focus=True):
         self.pair = pairs[(pairs.index(self.pair) + 1) % len(pairs)]
 
     def action_leave_comparison(self) -> None:
-        """Comparing: back to the run's own digits."""
+        """Comparing: back to the run's own digits here, and to the comparison."""
         self.leave_comparison()
+        self.post_message(self.ComparisonLeft())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The comparison's keys show only while comparing (the pair key with three runs
@@ -550,11 +559,14 @@ class SampleViewer(Vertical, can_focus=True):
     def _grid_columns(self) -> int:
         return max(1, self.query_one("#digit-grid", Static).size.width // GRID_CELL_WIDTH)
 
+    def _grid_cell_height(self) -> int:
+        return GRID_CELL_HEIGHT + self.comparing
+
     def _grid_capacity(self) -> int:
         grid = self.query_one("#digit-grid", Static)
         width = max(grid.size.width, GRID_CELL_WIDTH)
-        height = max(grid.size.height, GRID_CELL_HEIGHT)
-        return (width // GRID_CELL_WIDTH) * (height // GRID_CELL_HEIGHT)
+        height = max(grid.size.height, self._grid_cell_height())
+        return (width // GRID_CELL_WIDTH) * (height // self._grid_cell_height())
 
     def on_resize(self) -> None:
         self._render_current()
@@ -577,7 +589,7 @@ class SampleViewer(Vertical, can_focus=True):
         if self.comparing:
             pair = "  b pair" if len(self._compared) > 2 else ""
             position.update(f"sample {self._position + 1:,} of {total:,}   ←/→ move  f/s/w set"
-                            f"{pair}  esc leave  t/p class  o order  g grid  a {style}  "
+                            f"{pair}  esc back  t/p class  o order  g grid  a {style}  "
                             f"c clear")
         else:
             position.update(f"sample {self._position + 1:,} of {total:,}   ←/→ move  "
@@ -617,7 +629,8 @@ class SampleViewer(Vertical, can_focus=True):
             pred = int(self._evaluation.predictions[index])
             label = Text(f"{true}→{pred}" if true != pred else f"{true} ✓",
                          style="bold red" if true != pred else "green")
-        label.truncate(GRID_CELL_WIDTH - 2, pad=True)
+        label.rstrip()
+        label.truncate(GRID_CELL_WIDTH - 2)
         if current:
             label.stylize("reverse")
         return label
@@ -644,18 +657,26 @@ class SampleViewer(Vertical, can_focus=True):
         capacity = self._grid_capacity()
         start = (self._position // capacity) * capacity
         shown = self._selection[start:start + capacity]
+        rows = capacity // columns
+        spare = grid.size.height - rows * self._grid_cell_height()
+        gap = "\n" if rows > 1 and spare >= rows - 1 else ""  # a line between rows, if all fit
         text = Text()
         for row_start in range(0, len(shown), columns):
-            row = shown[row_start:row_start + columns]
-            arts = [self._digit(half_size(self._images[int(i)])).split("\n") for i in row]
-            for offset, i in enumerate(row):
-                text.append_text(self._grid_label(
-                    int(i), current=start + row_start + offset == self._position))
-                text.append("  ")
-            text.append("\n")
-            for line in range(7):
-                for art in arts:
-                    text.append_text(art[line])
-                    text.append("  ")
+            if row_start:
+                text.append(gap)
+            row = [int(i) for i in shown[row_start:row_start + columns]]
+            here = [start + row_start + offset == self._position for offset in range(len(row))]
+            labels = [self._grid_label(i, current) for i, current in zip(row, here, strict=True)]
+            cells = [list(self._digit(half_size(self._images[i])).split("\n")) for i in row]
+            for label, art in zip(labels, cells, strict=True):
+                if self.comparing:  # the caption on a line of its own
+                    label.align("left", GRID_CELL_WIDTH - 2)
+                    art.insert(0, label)
+                else:  # over the digit's first line, blank where it goes
+                    art[0] = Text.assemble(label, art[0][label.cell_len:])
+            for line in range(len(cells[0])):
+                for current, cell in zip(here, cells, strict=True):
+                    text.append("┃ " if current else "  ", style="bold")
+                    text.append_text(cell[line])
                 text.append("\n")
         grid.update(text)

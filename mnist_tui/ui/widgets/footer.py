@@ -12,12 +12,17 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
+COMPACT_WIDTH = 100
+"""Below this many columns the footer is compact (Textual's style: ``^q Quit`` and a
+gap, not `` ^q Quit ``), so a tab's own keys fit beside the app's at 80 columns."""
 
-def key_cells(key_display: str, description: str) -> int:
-    """Cells a key takes in the footer: `` ^q Quit `` (Textual's FooterKey, not compact)."""
+
+def key_cells(key_display: str, description: str, compact: bool = False) -> int:
+    """Cells a key takes in the footer: `` ^q Quit `` (Textual's FooterKey), or ``^q Quit``
+    when compact (the gap after it aside)."""
     if not description:
         return cell_len(key_display)
-    return cell_len(key_display) + cell_len(description) + 3
+    return cell_len(key_display) + cell_len(description) + (1 if compact else 3)
 
 
 @dataclass(frozen=True)
@@ -33,10 +38,9 @@ class FooterEntry:
     app: bool
     """An app-wide key, not the focused widget's (or its containers')."""
 
-    @property
-    def cells(self) -> int:
-        """Its width on screen."""
-        return key_cells(self.key_display, self.description)
+    def cells(self, compact: bool = False) -> int:
+        """Its width on screen, with the gap after it when ``compact``."""
+        return key_cells(self.key_display, self.description, compact) + compact
 
     @property
     def identity(self) -> tuple[str, str, str]:
@@ -45,27 +49,39 @@ class FooterEntry:
 
 
 def choose_keys(entries: Sequence[FooterEntry], room: int,
-                pinned: Iterable[str]) -> list[FooterEntry]:
+                pinned: Iterable[str], compact: bool = False) -> list[FooterEntry]:
     """The entries to show in ``room`` cells, in their order (the app's keys first).
 
     Priority when not all fit: the app's ``pinned`` actions always; then its other keys,
     those that can act now first; then the focused widget's keys, in their own order, as
     long as each next one fits (a prefix, so a key never shows without those before it).
+    When ``compact`` (a narrow terminal), the app's keys that cannot act now (Stop with
+    nothing training) come last, after the widget's.
     """
     pinned = set(pinned)
     app_keys = [entry for entry in entries if entry.app]
     chosen = [entry for entry in app_keys if entry.action in pinned]
-    room -= sum(entry.cells for entry in chosen)
-    others = [entry for entry in app_keys if entry.action not in pinned]
-    for entry in sorted(others, key=lambda entry: not entry.enabled):
-        if entry.cells <= room:
-            chosen.append(entry)
-            room -= entry.cells
-    for entry in (entry for entry in entries if not entry.app):
-        if entry.cells > room:
-            break
+    room -= sum(entry.cells(compact) for entry in chosen)
+
+    def add(entry: FooterEntry) -> bool:
+        nonlocal room
+        if entry.cells(compact) > room:
+            return False
         chosen.append(entry)
-        room -= entry.cells
+        room -= entry.cells(compact)
+        return True
+
+    others = sorted((entry for entry in app_keys if entry.action not in pinned),
+                    key=lambda entry: not entry.enabled)
+    later = [entry for entry in others if compact and not entry.enabled]
+    for entry in others:
+        if entry not in later:
+            add(entry)
+    for entry in (entry for entry in entries if not entry.app):
+        if not add(entry):
+            break
+    for entry in later:
+        add(entry)
     order = [*app_keys, *(entry for entry in entries if not entry.app)]
     return sorted(chosen, key=order.index)
 
@@ -78,7 +94,9 @@ class KeysFooter(Footer):
     with many keys pushed Quit, Train and Help off the right edge. Here the app's keys
     come first and stay (``pinned``, by action: Quit and Help, and the command palette
     on the right), then the app's other keys (Train, Stop), then the focused widget's, as
-    many as fit whole (:func:`choose_keys`). Binding groups are not combined.
+    many as fit whole (:func:`choose_keys`). Below :data:`COMPACT_WIDTH` columns it is
+    compact, and a key of the app's that cannot act now gives way to the widget's.
+    Binding groups are not combined.
 
     A change that only enables or disables keys restyles those keys; the footer is
     rebuilt only when the set of keys shown changes (a new focus, a resize), at most once
@@ -156,8 +174,11 @@ class KeysFooter(Footer):
         self._pending = False
         entries, palette = self._entries()
         width = self.size.width or self.screen.size.width
-        room = width - (palette.cells if palette else 0)
-        chosen = choose_keys(entries, room, self._pinned)
+        self.compact = compact = width < COMPACT_WIDTH
+        # The palette's key is always drawn compact, after a border (and a pad when not).
+        room = width - (key_cells(palette.key_display, palette.description, True)
+                        + (1 if compact else 2) if palette else 0)
+        chosen = choose_keys(entries, room, self._pinned, compact)
         shown = tuple(entry.identity for entry in chosen) + (
             (palette.identity,) if palette else ())
         self._chosen, self._palette = chosen, palette

@@ -148,14 +148,14 @@ def x_text(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def x_ticks(first: float, last: float, width: int) -> list[float]:
+def x_ticks(first: float, last: float, width: int, whole: bool = False) -> list[float]:
     """The x values to label between ``first`` and ``last`` in ``width`` columns: round
-    steps (1, 2 or 5 times a power of ten; whole steps when both ends are whole, as
-    epochs are) with a few columns between labels, and ``first`` too when it is whole
-    (epoch 1)."""
+    steps (1, 2 or 5 times a power of ten; whole steps when ``whole`` or when both ends
+    are whole, as epochs are) with a few columns between labels, and ``first`` too when
+    it is whole (epoch 1)."""
     if last < first:
         return []
-    whole = first == 1 and last == int(last)  # epochs
+    whole = whole or (first == 1 and last == int(last))  # epochs
     span = last - first
     room = max(2, width // (len(x_text(last)) + 3))
     step = 1.0 if whole or span >= 2 or span == 0 else 10.0 ** math.floor(
@@ -236,10 +236,13 @@ class LineChart(Widget, can_focus=True):
 
     def __init__(self, title: str, *, x_label: str = "epoch",
                  bounds: tuple[float | None, float | None] = (None, None),
-                 log_scale_key: bool = False, id: str | None = None) -> None:
+                 log_scale_key: bool = False, whole_x: bool = False,
+                 id: str | None = None) -> None:
         super().__init__(id=id)
         self.title = title
         self.x_label = x_label
+        self.whole_x = whole_x
+        """Whether the x values are whole numbers (trials): ticks fall on whole numbers only."""
         self.bounds = bounds
         """Values the metric cannot pass (a loss is never below 0, an accuracy never above
         1): the margin around the lines stops there, so no axis label reads -0.00."""
@@ -271,6 +274,12 @@ class LineChart(Widget, can_focus=True):
             return
         self._series, self.x_label = shown, label
         self._invalidate()
+
+    def set_title(self, title: str) -> None:
+        """Name the chart ``title``."""
+        if title != self.title:
+            self.title = title
+            self._invalidate()
 
     def readout(self) -> str:
         """What the cursor reads: the x and each line's value there, raw (faint) lines
@@ -381,22 +390,28 @@ class LineChart(Widget, can_focus=True):
         style = self._style(f"series-{line.colour % COLOURS}")
         return style + Style(dim=True) if line.faint else style
 
-    def _legend(self) -> list[Segment]:
+    def _legend(self, width: int) -> list[Segment]:
+        """The title, then each line's entry that fits whole in ``width`` cells."""
         base = self._style("base")
         title = [Segment(self.title + ("  log" if self.log_scale else ""), self._style("title"))]
+        room = width - Segment.get_line_length(title)
         for line in self._series:
             text = line.name if line.legend is None else line.legend
             if not text:
                 continue
             glyph = "··" if line.faint else "┄┄" if line.dashed else "━━"
-            title += [Segment("  ", base), Segment(line.marker + glyph + " ",
-                                                   self._line_style(line)),
-                      Segment(text, base)]
+            entry = [Segment("  ", base), Segment(line.marker + glyph + " ",
+                                                  self._line_style(line)),
+                     Segment(text, base)]
+            room -= Segment.get_line_length(entry)
+            if room < 0:
+                break
+            title += entry
         return title
 
     def _draw(self, width: int, height: int) -> list[Strip]:
         base = self._style("base")
-        lines = [Strip(self._legend())]
+        lines = [Strip(self._legend(width))]
         plot_rows = height - self.CHROME_ROWS
         log = self.log_scale
 
@@ -449,7 +464,7 @@ class LineChart(Widget, can_focus=True):
                                        [mark.get(row, {}) for mark in marks], styles, base,
                                        cursor_col)
             lines.append(Strip(segments))
-        ticks = x_ticks(first, last, cols)
+        ticks = x_ticks(first, last, cols, self.whole_x)
         tick_cols = [min(cols - 1, int(to_dots([x], [low])[0, 0] + 0.5) // 2) for x in ticks]
         rule = ["─"] * cols
         tick_text = [" "] * (cols + len(self.x_label) + 8)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -23,10 +25,19 @@ from mnist_tui.ui.widgets.measured_table import MeasuredTable
 STATUS_WORDS = {"completed": "done", "stopped": "stopped", "early_stopped": "early"}
 """A run's status in the table: short, so the columns a user scans first fit 80 columns."""
 COLUMNS: tuple[tuple[str, str | None], ...] = (
-    ("", None), ("run", "name"), ("test acc", "acc"), ("settings", None),
-    ("epochs", "epochs"), ("status", None), ("saved (UTC)", "date"))
-"""Each column's header and the sort key a click on it applies. The marks, the run and
-its accuracy come first and the save time last: at 80 columns it is the one cut off."""
+    ("", None), ("run", "name"), ("test acc", "acc"), ("epochs", "epochs"),
+    ("status", None), ("settings", None), ("saved (UTC)", "date"))
+"""Each column's header and the sort key a click on it applies. The marks, the run, its
+accuracy, epochs and status come first, short enough for 80 columns; the settings (cut
+there) and the save time (off to the right there) last."""
+SORT_COLUMNS: dict[str, tuple[str, Callable[[RunInfo], str]]] = {
+    "loss": ("test loss", lambda run: "-" if math.isnan(run.test_loss)
+             else f"{run.test_loss:.4f}"),
+    "duration": ("train time", lambda run: f"{run.train_seconds:,.1f}s"),
+    "params": ("params", lambda run: f"{run.param_count:,}"),
+}
+"""The sort keys with no column of their own: while the runs are sorted by one, its
+column shows after the accuracy."""
 SORT_CYCLE = ("date", "acc", "loss", "duration", "params", "name")
 
 
@@ -40,8 +51,6 @@ class RunsView(Vertical):
 
     BINDINGS = [
         Binding("enter", "open", "Open", id="runs.open", tooltip="Open the selected run"),
-        Binding("space", "mark", "Mark", id="runs.mark",
-                tooltip=f"Mark or unmark the run, to compare (2 to {MAX_RUNS}) or delete"),
         Binding("c", "compare", "Compare", id="runs.compare",
                 tooltip="Compare the marked runs side by side"),
         Binding("slash", "find", "Filter", id="runs.filter",
@@ -52,6 +61,13 @@ class RunsView(Vertical):
                 tooltip="Give the run a name, a note and tags"),
         Binding("d,delete", "delete", "Delete", id="runs.delete",
                 tooltip="Delete the marked runs, or the selected one (asks first)"),
+        # After the keys above: at 80 columns they are what the footer has room for, and
+        # the caption says how to mark.
+        Binding("space", "mark", "Mark", id="runs.mark",
+                tooltip=f"Mark or unmark the run, to compare (2 to {MAX_RUNS}) or delete; "
+                        "the cursor moves down to the next run"),
+        Binding("escape", "clear_marks", "Unmark all", show=False, id="runs.unmark",
+                tooltip="Clear every mark (when runs are marked)"),
         Binding("s", "settings", "Use settings", id="runs.settings",
                 tooltip="Load the selected run's settings into the form"),
         Binding("x", "export", "Export", id="runs.export",
@@ -75,6 +91,8 @@ class RunsView(Vertical):
 
         runs: list[RunInfo]
         what: str
+        note: str = ""
+        """What the user should know before it is done (plain text), or ``""``."""
 
         @property
         def run(self) -> RunInfo:
@@ -93,6 +111,8 @@ class RunsView(Vertical):
         self._shown: str | None = None
         self._marked: list[str] = []
         """Paths (as text) of the marked runs, in the order they were marked."""
+        self._columns: tuple[tuple[str, str | None], ...] = COLUMNS
+        """The columns shown now (:data:`COLUMNS`, and the sort key's own when it has one)."""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-caption", markup=False)
@@ -100,7 +120,7 @@ class RunsView(Vertical):
                     id="runs-filter", classes="-hidden")
         table: DataTable[Text] = MeasuredTable(id="runs-table", cursor_type="row",
                                            zebra_stripes=True)
-        table.add_columns(*(header for header, _key in COLUMNS))
+        table.add_columns(*(header for header, _key in self._columns))
         yield table
         yield Static("", id="runs-problems", markup=False)
 
@@ -127,13 +147,21 @@ class RunsView(Vertical):
         self._runs = sort_runs(filter_runs(self._all, self.filter_text), self.sort_key,
                                self.sort_reversed)
         table = self.table
-        table.clear()
+        sort_column = SORT_COLUMNS.get(self.sort_key)
+        extra = ((sort_column[0], self.sort_key),) if sort_column else ()
+        columns = COLUMNS[:3] + extra + COLUMNS[3:]
+        if columns != self._columns:
+            self._columns = columns
+            table.clear(columns=True)
+            table.add_columns(*(header for header, _key in columns))
+        else:
+            table.clear()
         for run in self._runs:
             mark = ("●" if str(run.path) in self._marked else " ") + (
                 "▶" if run.run_id == self._shown else " ")
             cells = (mark, run.name or run.run_id, f"{run.test_accuracy:.2%}",
-                     run.config.summary(), f"{run.epochs_done}/{run.config.epochs}",
-                     STATUS_WORDS.get(run.status, run.status),
+                     *((sort_column[1](run),) if sort_column else ()), run.progress_text,
+                     STATUS_WORDS.get(run.status, run.status), run.summary,
                      run.created[5:16].replace("T", " "))
             # Plain text: a run's id is its folder's name, which may hold anything.
             table.add_row(*(Text(cell, end="") for cell in cells), key=str(run.path))
@@ -155,7 +183,8 @@ class RunsView(Vertical):
             shown = (plural(len(self._all), "run") if len(self._runs) == len(self._all)
                      else f"{len(self._runs)} of {len(self._all)} runs match "
                           f"{self.filter_text!r}")
-            marked = f" · {len(self._marked)} marked" if self._marked else ""
+            marked = (f" · {len(self._marked)} marked (esc: unmark all)" if self._marked
+                      else " · space marks runs")
             # One line: the keys are in the footer and the help (f1).
             text = f"{shown} in {self._root}, by {self.sort_key} {order}{marked}"
         self.query_one("#runs-caption", Static).update(text)
@@ -174,10 +203,10 @@ class RunsView(Vertical):
         by_path = {str(run.path): run for run in self._all}
         return [by_path[path] for path in self._marked if path in by_path]
 
-    def _choose(self, what: str, runs: list[RunInfo] | None = None) -> None:
+    def _choose(self, what: str, runs: list[RunInfo] | None = None, note: str = "") -> None:
         chosen = runs if runs is not None else ([self.selected] if self.selected else [])
         if chosen:
-            self.post_message(self.Chosen(chosen, what))
+            self.post_message(self.Chosen(chosen, what, note))
 
     def action_open(self) -> None:
         """Open the selected run."""
@@ -200,6 +229,17 @@ class RunsView(Vertical):
         row = self.table.cursor_row
         self._fill()
         self.table.move_cursor(row=min(row + 1, len(self._runs) - 1))
+
+    def action_clear_marks(self) -> None:
+        """Unmark every run."""
+        self._marked = []
+        self._fill()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Escape clears the marks only when there are some (else it does what it did)."""
+        if action == "clear_marks":
+            return bool(self._marked)
+        return True
 
     def action_compare(self) -> None:
         """Compare the marked runs (2 to 6)."""
@@ -227,7 +267,12 @@ class RunsView(Vertical):
 
     def action_delete(self) -> None:
         """Delete the marked runs, or else the selected one."""
-        self._choose("delete", self.marked or None)
+        marked, selected = self.marked, self.selected
+        note = ""
+        if marked and selected is not None and selected not in marked:
+            note = (f"The marked {'run' if len(marked) == 1 else 'runs'}, not "
+                    f"{selected.label} under the cursor.")
+        self._choose("delete", marked or None, note)
 
     def action_export(self) -> None:
         """Export the selected run's model."""
@@ -260,10 +305,11 @@ class RunsView(Vertical):
         event.stop()
         self.focus_main()
 
-    def key_escape(self) -> None:
+    def key_escape(self, event: events.Key) -> None:
         """Escape in the filter field goes back to the table (the filter stays)."""
         field = self.query_one("#runs-filter", Input)
         if field.has_focus:
+            event.stop()  # that is all it does: the marks stay
             if not field.value:
                 field.add_class("-hidden")
             self.focus_main()
@@ -271,7 +317,7 @@ class RunsView(Vertical):
     @on(DataTable.HeaderSelected, "#runs-table")
     def _header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
-        key = COLUMNS[event.column_index][1]
+        key = self._columns[event.column_index][1]
         if key is None or key not in SORT_KEYS:
             return
         if key == self.sort_key:

@@ -105,6 +105,8 @@ class TrainingView(Vertical, can_focus=True):
         self._steps: list[StepPoint] = []
         self._train_samples = 1
         self._table_shown: tuple[tuple[EpochEnd, ...], int] = ((), TABLE_LINES)
+        self._last_batch: BatchProgress | None = None
+        """The newest progress inside an epoch (where a stop mid-epoch left the run)."""
 
     def compose(self) -> ComposeResult:
         yield Static("No training yet. Set up a model and press ctrl+t.", id="train-status",
@@ -158,9 +160,16 @@ class TrainingView(Vertical, can_focus=True):
         """Take the focus (the view scrolls with the keys)."""
         self.focus()
 
+    def set_loss_floor(self, floor: float) -> None:
+        """The lowest loss the run can train to (label smoothing raises it above 0), named
+        over the loss chart so a smoothed 0.6 does not read as a fault."""
+        self.query_one("#loss-plot", LineChart).set_title(
+            f"loss (smoothed: ≥{floor:.2f})" if floor else "loss")
+
     def reset(self) -> None:
         """Clear everything for a new run."""
         self._started = None
+        self._last_batch = None
         self._history = []
         self._steps = []
         self._paused, self._paused_seconds = False, 0.0
@@ -181,8 +190,16 @@ class TrainingView(Vertical, can_focus=True):
             self._add_row(row)
         self._replot()
         planned = max(planned or len(history), len(history), 1)
-        self._show_progress(f"epoch {len(history)}/{planned}", 1.0 if history else 0.0,
-                            self._last_metrics(), len(history) / planned, ())
+        last = steps[-1] if steps else None
+        if last is not None and last.epoch > len(history):  # stopped within an epoch
+            done = last.samples / self._train_samples - (last.epoch - 1)
+            done = min(1.0, max(0.0, done))
+            self._show_progress(f"epoch {last.epoch}/{planned}", done,
+                                metrics(last.loss_mean, last.accuracy_mean),
+                                (len(history) + done) / planned, ())
+        else:
+            self._show_progress(f"epoch {len(history)}/{planned}", 1.0 if history else 0.0,
+                                self._last_metrics(), len(history) / planned, ())
         self.set_status(status)
 
     def show_started(self, event: TrainingStarted) -> None:
@@ -197,6 +214,7 @@ class TrainingView(Vertical, can_focus=True):
         """Progress inside an epoch: step counts, throughput, ETA, running loss and accuracy."""
         if self._started is None:
             return
+        self._last_batch = event
         if event.point is not None:  # the curves move within the epoch
             self._steps.append(event.point)
             self._replot()
@@ -238,9 +256,16 @@ class TrainingView(Vertical, can_focus=True):
         self._paused = False
         epochs = len(self._history)
         planned = self._started.epochs if self._started else max(1, epochs)
+        total = (Figure("total", f"done in {fmt_seconds(seconds)}"),)
+        last = self._last_batch
+        if last is not None and last.epoch > epochs:  # stopped within this epoch
+            done = last.step / max(1, last.steps)
+            self._show_progress(f"epoch {last.epoch}/{planned}", done,
+                                metrics(last.loss, last.accuracy), (epochs + done) / planned,
+                                total)
+            return
         self._show_progress(f"epoch {epochs}/{planned}", 1.0 if epochs else 0.0,
-                            self._last_metrics(), epochs / planned,
-                            (Figure("total", f"done in {fmt_seconds(seconds)}"),))
+                            self._last_metrics(), epochs / planned, total)
 
     def _add_row(self, row: EpochEnd) -> None:
         self._history.append(row)
