@@ -22,6 +22,7 @@ import numpy as np
 from mnist_tui.core.annotations import Annotation, AnnotationError, read_annotation
 from mnist_tui.core.config import ConfigError, TrainConfig
 from mnist_tui.core.events import CONTROL_KINDS, STEP_FIELDS, ControlApplied, EpochEnd, StepPoint
+from mnist_tui.core.printable import printable
 
 FORMAT_VERSION = 1
 MAX_RECORD_BYTES = 8 << 20
@@ -128,8 +129,10 @@ class RunInfo:
 
     @property
     def label(self) -> str:
-        """How the run is named to a user: ``name (id)``, or the id alone."""
-        return f"{self.name} ({self.run_id})" if self.name else self.run_id
+        """How the run is named to a user: ``name (id)``, or the id alone; printable (a
+        folder name's control characters read as escapes such as ``\\x1b``)."""
+        return printable(f"{self.name} ({self.run_id})" if self.name else self.run_id,
+                         lines=False)
 
     @property
     def steered_rate(self) -> float | None:

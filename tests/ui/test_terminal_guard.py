@@ -37,6 +37,7 @@ async def test_a_hostile_run_name_never_acts_on_the_terminal(
         output = terminal_output(app)
         assert "20261124-120000-mlp-evil" in output  # the run is listed
         assert not ACTING.findall(output)
+        assert "\\x1b]0;pwned\\x07" in output  # and its name reads as escapes
         await pilot.press("enter")  # open it: its name heads results, samples and curves
         await wait_for(lambda: app.shown_run is not None, pilot)
         for tab in "12345":

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Input, Static
 
 from mnist_tui.core.comparison import MAX_RUNS
 from mnist_tui.core.events import plural
+from mnist_tui.core.printable import printable
 from mnist_tui.core.run_query import SORT_KEYS, filter_runs, sort_runs
 from mnist_tui.core.runs import BadRun, RunInfo
 from mnist_tui.ui.widgets.measured_table import MeasuredTable
@@ -159,7 +160,8 @@ class RunsView(Vertical):
         for run in self._runs:
             mark = ("●" if str(run.path) in self._marked else " ") + (
                 "▶" if run.run_id == self._shown else " ")
-            cells = (mark, run.name or run.run_id, f"{run.test_accuracy:.2%}",
+            cells = (mark, printable(run.name or run.run_id, lines=False),
+                     f"{run.test_accuracy:.2%}",
                      *((sort_column[1](run),) if sort_column else ()), run.progress_text,
                      STATUS_WORDS.get(run.status, run.status), run.summary,
                      run.created[5:16].replace("T", " "))
