@@ -130,3 +130,14 @@ def test_a_smoothed_one_cycle_cnn_trains_and_its_saved_model_loads(
     rate = result.model.optimizer.learning_rate
     assert float(rate.numpy() if hasattr(rate, "numpy") else rate) == pytest.approx(
         0.0, abs=1e-6)  # the cycle ended at zero
+
+
+def test_each_hidden_layer_of_an_mlp_has_its_dropout() -> None:
+    """As users of the classic recipe expect: Dense, Dropout for each hidden layer (the
+    seed's single layer is unchanged: Flatten, Dense, Dropout, Dense)."""
+    def kinds(config: TrainConfig) -> list[str]:
+        return [type(layer).__name__ for layer in build_model(config).layers]
+
+    assert kinds(TrainConfig()) == ["Flatten", "Dense", "Dropout", "Dense"]
+    assert kinds(TrainConfig(hidden_units=(512, 256, 128))) == [
+        "Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense", "Dropout", "Dense"]

@@ -13,12 +13,12 @@ from mnist_tui.core.config import AUGMENT_DEGREES, AUGMENT_SHIFT, TrainConfig
 def build_model(config: TrainConfig) -> keras.Model:
     """The model for ``config``; input is a 28x28 float image in [0, 1].
 
-    ``mlp`` is the seed's network: Flatten, Dense hidden layers, Dropout, Dense(10)
-    softmax. ``cnn`` follows Keras's mnist_convnet example: conv + 2x2 max-pool blocks
-    (the first kernel ``conv_kernel`` wide, the others 3x3; with ``batch_norm``, each
-    convolution is normalised before its activation), Flatten, Dropout, an optional
-    dense head, Dense(10) softmax. With ``augment``, random shifts and rotations come
-    first (active in training only).
+    ``mlp`` is the seed's network: Flatten, then each Dense hidden layer followed by
+    Dropout, then Dense(10) softmax. ``cnn`` follows Keras's mnist_convnet example: conv +
+    2x2 max-pool blocks (the first kernel ``conv_kernel`` wide, the others 3x3; with
+    ``batch_norm``, each convolution is normalised before its activation), Flatten,
+    Dropout, an optional dense head, Dense(10) softmax. With ``augment``, random shifts
+    and rotations come first (active in training only).
     """
     layers: list[Any] = [keras.Input(shape=(28, 28), name="digit")]
     if config.augment == "on" or config.architecture == "cnn":
@@ -45,9 +45,9 @@ def build_model(config: TrainConfig) -> keras.Model:
                    for units in config.hidden_units]
     else:
         layers.append(keras.layers.Flatten())
-        layers += [keras.layers.Dense(units, activation=config.activation)
-                   for units in config.hidden_units]
-        layers.append(keras.layers.Dropout(config.dropout))
+        for units in config.hidden_units:  # each hidden layer followed by its dropout
+            layers += [keras.layers.Dense(units, activation=config.activation),
+                       keras.layers.Dropout(config.dropout)]
     layers.append(keras.layers.Dense(10, activation="softmax", name="probabilities"))
     return keras.Sequential(layers, name=f"mnist_{config.architecture}")
 
