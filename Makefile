@@ -23,6 +23,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check mnist_tui tests benchmarks tools
+	$(BIN)/ruff format --check mnist_tui tests benchmarks tools
 	$(BIN)/mypy mnist_tui
 	$(BIN)/lint-imports
 

@@ -33,17 +33,31 @@ def per_call(work: Callable[[], object], repeats: int = 20) -> float:
 
 def main() -> None:
     rng = np.random.default_rng(0)
-    dots = np.column_stack([np.linspace(0, COLS * 2 - 1, POINTS),
-                            np.clip(rng.normal(20, 8, POINTS), 0, ROWS * 4 - 1)])
+    dots = np.column_stack(
+        [np.linspace(0, COLS * 2 - 1, POINTS), np.clip(rng.normal(20, 8, POINTS), 0, ROWS * 4 - 1)]
+    )
     whole = per_call(lambda: braille_cells(dots, ROWS, COLS), repeats=3)
     thin = per_call(lambda: braille_cells(thinned(dots, COLS * 2), ROWS, COLS))
-    same = np.array_equal(braille_cells(dots, ROWS, COLS),
-                          braille_cells(thinned(dots, COLS * 2), ROWS, COLS))
-    steps = [StepPoint(step=i, samples=i * 100, epoch=i // 500 + 1, loss=1.0, loss_mean=1.0,
-                       accuracy=0.5, accuracy_mean=0.5, learning_rate=0.001)
-             for i in range(1, POINTS + 1)]
-    history = [EpochEnd(epoch=e, loss=1.0, accuracy=0.5, val_loss=1.0, val_accuracy=0.5,
-                        seconds=1.0) for e in range(1, 21)]
+    same = np.array_equal(
+        braille_cells(dots, ROWS, COLS), braille_cells(thinned(dots, COLS * 2), ROWS, COLS)
+    )
+    steps = [
+        StepPoint(
+            step=i,
+            samples=i * 100,
+            epoch=i // 500 + 1,
+            loss=1.0,
+            loss_mean=1.0,
+            accuracy=0.5,
+            accuracy_mean=0.5,
+            learning_rate=0.001,
+        )
+        for i in range(1, POINTS + 1)
+    ]
+    history = [
+        EpochEnd(epoch=e, loss=1.0, accuracy=0.5, val_loss=1.0, val_accuracy=0.5, seconds=1.0)
+        for e in range(1, 21)
+    ]
 
     def series() -> None:
         for metric in ("loss", "accuracy"):

@@ -23,8 +23,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
-START = ("import sys, runpy; sys.path.insert(0, sys.argv.pop(1)); "
-         "runpy.run_module('mnist_tui', run_name='__main__')")
+START = (
+    "import sys, runpy; sys.path.insert(0, sys.argv.pop(1)); "
+    "runpy.run_module('mnist_tui', run_name='__main__')"
+)
 """The app of the tree named on the command line (``-I`` keeps the working directory and
 the environment out of ``sys.path``, so the tree must be put there)."""
 
@@ -67,8 +69,10 @@ def main() -> None:
             for name, tree in order if repeat % 2 == 0 else reversed(order):
                 times[name].append(first_frame_seconds(tree, Path(runs)))
     for name, seconds in times.items():
-        print(f"{name}: first frame {statistics.median(seconds):.2f} s (median of "
-              f"{len(seconds)}, {min(seconds):.2f} to {max(seconds):.2f})")
+        print(
+            f"{name}: first frame {statistics.median(seconds):.2f} s (median of "
+            f"{len(seconds)}, {min(seconds):.2f} to {max(seconds):.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -31,9 +31,26 @@ def run_sweep(pruner: str, workers: int, trials: int, seed: int) -> dict[str, ob
 
     with tempfile.TemporaryDirectory(prefix="sweep-bench-") as folder:
         runs = Path(folder)
-        command = [sys.executable, "-I", "-m", "mnist_tui", "sweep", "run", "--study", "bench",
-                   "--trials", str(trials), "--workers", str(workers), "--pruner", pruner,
-                   "--sampler-seed", str(seed), "--runs-dir", str(runs)]
+        command = [
+            sys.executable,
+            "-I",
+            "-m",
+            "mnist_tui",
+            "sweep",
+            "run",
+            "--study",
+            "bench",
+            "--trials",
+            str(trials),
+            "--workers",
+            str(workers),
+            "--pruner",
+            pruner,
+            "--sampler-seed",
+            str(seed),
+            "--runs-dir",
+            str(runs),
+        ]
         began = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True)
         seconds = time.perf_counter() - began
@@ -43,12 +60,16 @@ def run_sweep(pruner: str, workers: int, trials: int, seed: int) -> dict[str, ob
             study = storage.study("bench")
     best = study.best
     tests = [t.test_accuracy for t in study.trials if t.test_accuracy is not None]
-    return {"seconds": seconds, "complete": study.count("complete"),
-            "pruned": study.count("pruned"), "failed": study.count("failed"),
-            "best_val": best.val_accuracy if best else None,
-            "best_test": best.test_accuracy if best else None,
-            "max_test": max(tests, default=None),
-            "best_params": " ".join(f"{k}={v}" for k, v in best.params) if best else ""}
+    return {
+        "seconds": seconds,
+        "complete": study.count("complete"),
+        "pruned": study.count("pruned"),
+        "failed": study.count("failed"),
+        "best_val": best.val_accuracy if best else None,
+        "best_test": best.test_accuracy if best else None,
+        "max_test": max(tests, default=None),
+        "best_params": " ".join(f"{k}={v}" for k, v in best.params) if best else "",
+    }
 
 
 def main() -> None:
@@ -56,26 +77,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--only", default=",".join(SWEEPS),
-                        help=f"comma-separated sweeps to run, of {', '.join(SWEEPS)}")
+    parser.add_argument(
+        "--only",
+        default=",".join(SWEEPS),
+        help=f"comma-separated sweeps to run, of {', '.join(SWEEPS)}",
+    )
     args = parser.parse_args()
     results = {}
     for name in args.only.split(","):
         pruner, workers = SWEEPS[name]
-        print(f"running {name}: {args.trials} trials, pruner {pruner}, {workers} worker(s)...",
-              file=sys.stderr, flush=True)
+        print(
+            f"running {name}: {args.trials} trials, pruner {pruner}, {workers} worker(s)...",
+            file=sys.stderr,
+            flush=True,
+        )
         results[name] = run_sweep(pruner, workers, args.trials, args.seed)
         print(f"  {results[name]}", file=sys.stderr, flush=True)
-    print(f"\n{args.trials}-trial MLP sweeps on {os.cpu_count()} cores (sampler seed "
-          f"{args.seed})\n")
-    print("| sweep | workers | wall time | complete / pruned / failed | best val acc | "
-          "its test acc | best test acc of any trial |")
+    print(
+        f"\n{args.trials}-trial MLP sweeps on {os.cpu_count()} cores (sampler seed {args.seed})\n"
+    )
+    print(
+        "| sweep | workers | wall time | complete / pruned / failed | best val acc | "
+        "its test acc | best test acc of any trial |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
         pruner, workers = SWEEPS[name]
-        print(f"| {'pruning ' + pruner if pruner != 'none' else 'no pruning'} | {workers} | "
-              f"{r['seconds'] / 60:.1f} min | {r['complete']} / {r['pruned']} / {r['failed']} | "
-              f"{_acc(r['best_val'])} | {_acc(r['best_test'])} | {_acc(r['max_test'])} |")
+        print(
+            f"| {'pruning ' + pruner if pruner != 'none' else 'no pruning'} | {workers} | "
+            f"{r['seconds'] / 60:.1f} min | {r['complete']} / {r['pruned']} / {r['failed']} | "
+            f"{_acc(r['best_val'])} | {_acc(r['best_test'])} | {_acc(r['max_test'])} |"
+        )
     print()
     for name, r in results.items():
         print(f"{name} best trial: {r['best_params']}")

@@ -61,8 +61,9 @@ def main() -> None:
 
     tensorboard_events.write_run_events = timed  # RunStore.save imports it when it saves
     with tempfile.TemporaryDirectory() as tmp:
-        session = train_evaluate_save(config, data, RunStore(Path(tmp) / "runs"),
-                                      lambda _event: None)
+        session = train_evaluate_save(
+            config, data, RunStore(Path(tmp) / "runs"), lambda _event: None
+        )
         tensorboard_events.write_run_events = write
         record = json.loads((session.run.path / RUN_FILE).read_text())
         events = session.run.path / tensorboard_events.TENSORBOARD_DIR
@@ -79,18 +80,26 @@ def main() -> None:
         longest_size = _size(Path(tmp) / "longest" / tensorboard_events.TENSORBOARD_DIR)
     train_seconds = session.result.finished.seconds
     first = in_save[0]
-    print(f"run: default config (MLP {config.hidden_units}, {config.epochs} epochs, batch "
-          f"{config.batch_size}, validation split {config.validation_split:g}) on "
-          f"{len(data.y_train):,} MNIST digits")
-    print(f"per-step curve: {len(record['steps']['step'])} points; "
-          f"history: {len(record['history'])} epochs; event files: {size:,} bytes")
+    print(
+        f"run: default config (MLP {config.hidden_units}, {config.epochs} epochs, batch "
+        f"{config.batch_size}, validation split {config.validation_split:g}) on "
+        f"{len(data.y_train):,} MNIST digits"
+    )
+    print(
+        f"per-step curve: {len(record['steps']['step'])} points; "
+        f"history: {len(record['history'])} epochs; event files: {size:,} bytes"
+    )
     print(f"training:                    {train_seconds:8.3f} s")
     print(f"events, first in process:    {first:8.3f} s  ({first / train_seconds:.2%} of training)")
-    print(f"events, later (median of {args.repeats}): {statistics.median(later):8.3f} s  "
-          f"({statistics.median(later) / train_seconds:.2%} of training)")
-    print(f"events, {MAX_STEP_POINTS:,}-point curve:  {longest_seconds:8.3f} s  "
-          f"({longest_size:,} bytes; such a run trains for at least "
-          f"{MAX_STEP_POINTS * PROGRESS_INTERVAL:,.0f} s)")
+    print(
+        f"events, later (median of {args.repeats}): {statistics.median(later):8.3f} s  "
+        f"({statistics.median(later) / train_seconds:.2%} of training)"
+    )
+    print(
+        f"events, {MAX_STEP_POINTS:,}-point curve:  {longest_seconds:8.3f} s  "
+        f"({longest_size:,} bytes; such a run trains for at least "
+        f"{MAX_STEP_POINTS * PROGRESS_INTERVAL:,.0f} s)"
+    )
     verdict = "within" if first <= BUDGET * train_seconds else "OVER"
     print(f"budget: {BUDGET:.0%} of training -> {verdict}")
 
@@ -104,8 +113,7 @@ def _stretched(record: dict[str, Any], points: int) -> dict[str, Any]:
     """``record`` with its per-step curve repeated to ``points`` points (steps 1, 2, ...)."""
     steps = record["steps"]
     count = len(steps["step"])
-    stretched = {name: [column[i % count] for i in range(points)]
-                 for name, column in steps.items()}
+    stretched = {name: [column[i % count] for i in range(points)] for name, column in steps.items()}
     stretched["step"] = list(range(1, points + 1))
     return {**record, "steps": stretched}
 

@@ -71,8 +71,13 @@ class Figures:
 def run_seed_script() -> Figures:
     """The seed script as a whole process."""
     began = time.perf_counter()
-    done = subprocess.run([sys.executable, "-I", "-c", SEED_SCRIPT], capture_output=True,
-                          text=True, check=True, env=_env())
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", SEED_SCRIPT],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_env(),
+    )
     whole = time.perf_counter() - began
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     return Figures(figures["seconds"], whole, figures["accuracy"])
@@ -81,13 +86,22 @@ def run_seed_script() -> Figures:
 def run_preset(name: str, seed: int | None = None) -> Figures:
     """``mnist-tui train --preset NAME --json`` as a whole process (it saves the run)."""
     with tempfile.TemporaryDirectory() as runs:
-        command = [sys.executable, "-I", "-m", "mnist_tui", "train", "--preset", name,
-                   "--runs-dir", runs, "--json"]
+        command = [
+            sys.executable,
+            "-I",
+            "-m",
+            "mnist_tui",
+            "train",
+            "--preset",
+            name,
+            "--runs-dir",
+            runs,
+            "--json",
+        ]
         if seed is not None:
             command += ["--seed", str(seed)]
         began = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=True,
-                              env=_env())
+        done = subprocess.run(command, capture_output=True, text=True, check=True, env=_env())
         whole = time.perf_counter() - began
     run = json.loads(done.stdout)
     return Figures(run["train_seconds"], whole, run["test"]["accuracy"])
@@ -118,8 +132,13 @@ print(json.dumps({"stop": ended - ticks[-1], "max_gap": max(gaps),
 
 def run_liveness(name: str) -> dict[str, float]:
     """Progress ticks and a stop, for preset ``name`` in a fresh process."""
-    done = subprocess.run([sys.executable, "-I", "-c", LIVENESS_SCRIPT, name],
-                          capture_output=True, text=True, check=True, env=_env())
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", LIVENESS_SCRIPT, name],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_env(),
+    )
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -131,8 +150,11 @@ def _env() -> dict[str, str]:
 
 
 def _median(values: list[float]) -> str:
-    return (f"{statistics.median(values):6.2f} ({min(values):.2f}-{max(values):.2f})"
-            if len(values) > 1 else f"{values[0]:6.2f}")
+    return (
+        f"{statistics.median(values):6.2f} ({min(values):.2f}-{max(values):.2f})"
+        if len(values) > 1
+        else f"{values[0]:6.2f}"
+    )
 
 
 def main() -> None:
@@ -145,37 +167,52 @@ def main() -> None:
         for way in results:
             figures = run_seed_script() if way == "seed script" else run_preset(way)
             results[way].append(figures)
-            print(f"  run {repeat + 1} {way:12} train {figures.train:6.2f} s  whole "
-                  f"{figures.whole:6.2f} s  test accuracy {figures.accuracy:.4f}", flush=True)
-    seeds = {name: [run_preset(name, seed).accuracy for seed in extra]
-             for name, extra in EXTRA_SEEDS.items()}
+            print(
+                f"  run {repeat + 1} {way:12} train {figures.train:6.2f} s  whole "
+                f"{figures.whole:6.2f} s  test accuracy {figures.accuracy:.4f}",
+                flush=True,
+            )
+    seeds = {
+        name: [run_preset(name, seed).accuracy for seed in extra]
+        for name, extra in EXTRA_SEEDS.items()
+    }
     seed_train = statistics.median(f.train for f in results["seed script"])
     seed_whole = statistics.median(f.whole for f in results["seed script"])
-    print(f"\n{'':12}{'train s (min-max)':>22}{'whole s (min-max)':>22}{'test acc':>10}"
-          f"{'train x':>9}{'whole x':>9}")
+    print(
+        f"\n{'':12}{'train s (min-max)':>22}{'whole s (min-max)':>22}{'test acc':>10}"
+        f"{'train x':>9}{'whole x':>9}"
+    )
     for way, runs in results.items():
         train = statistics.median(f.train for f in runs)
         whole = statistics.median(f.whole for f in runs)
-        print(f"{way:12}{_median([f.train for f in runs]):>22}"
-              f"{_median([f.whole for f in runs]):>22}"
-              f"{statistics.median(f.accuracy for f in runs):10.4f}"
-              f"{seed_train / train:8.2f}x{seed_whole / whole:8.2f}x")
+        print(
+            f"{way:12}{_median([f.train for f in runs]):>22}"
+            f"{_median([f.whole for f in runs]):>22}"
+            f"{statistics.median(f.accuracy for f in runs):10.4f}"
+            f"{seed_train / train:8.2f}x{seed_whole / whole:8.2f}x"
+        )
     print("\nratios: the seed script's median over the way's median (higher is quicker)")
     for name, goal in PRESET_GOALS.items():
         train = statistics.median(f.train for f in results[name])
         print(f"  {name:10} goal: {goal}; here {train / seed_train:.2f}x the seed's time")
     for name, accuracies in seeds.items():
         first = statistics.median(f.accuracy for f in results[name])
-        print(f"  {name:10} test accuracy over seeds 42, 1, 2: "
-              + ", ".join(f"{a:.4f}" for a in (first, *accuracies)))
+        print(
+            f"  {name:10} test accuracy over seeds 42, 1, 2: "
+            + ", ".join(f"{a:.4f}" for a in (first, *accuracies))
+        )
     print("\nliveness (goal: >= 4 progress ticks a second, a stop acting within 1 s)")
     for name in PRESET_GOALS:
         live = run_liveness(name)
-        print(f"  {name:10} {live['ticks_per_s']:5.1f} ticks/s, longest gap "
-              f"{live['max_gap']:.2f} s, stopped {live['stop']:.2f} s after the request")
+        print(
+            f"  {name:10} {live['ticks_per_s']:5.1f} ticks/s, longest gap "
+            f"{live['max_gap']:.2f} s, stopped {live['stop']:.2f} s after the request"
+        )
     mlp_whole = statistics.median(f.whole for f in results["seed MLP"])
-    print(f"  whole process: seed MLP {seed_whole / mlp_whole:.2f}x quicker than the seed "
-          "script (goal >= 4.5x)")
+    print(
+        f"  whole process: seed MLP {seed_whole / mlp_whole:.2f}x quicker than the seed "
+        "script (goal >= 4.5x)"
+    )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,12 @@ def headless(config: TrainConfig, data: MnistData, runs: Path) -> dict[str, floa
 
     began, cpu = time.perf_counter(), time.process_time()
     train_evaluate_save(config, data, RunStore(runs), sink)
-    return {"seconds": time.perf_counter() - began, "cpu": time.process_time() - cpu,
-            "ui_cpu": 0.0, **phases(started[0], epochs)}
+    return {
+        "seconds": time.perf_counter() - began,
+        "cpu": time.process_time() - cpu,
+        "ui_cpu": 0.0,
+        **phases(started[0], epochs),
+    }
 
 
 def in_app(config: TrainConfig, data: MnistData, runs: Path) -> dict[str, float]:
@@ -98,14 +102,19 @@ def in_app(config: TrainConfig, data: MnistData, runs: Path) -> dict[str, float]
             app.post_message(events.Key("ctrl+t", None))
             while not saved:  # the hook stamps the time; this only waits for it
                 await asyncio.sleep(0.05)
-            seconds, process_cpu, cpu = (end - start for end, start
-                                         in zip(saved[0], (began, process_cpu, cpu), strict=True))
+            seconds, process_cpu, cpu = (
+                end - start for end, start in zip(saved[0], (began, process_cpu, cpu), strict=True)
+            )
             shown = app.query_one(TabbedContent).active
             assert shown == "training", f"the app showed {shown}, not the live Training tab"
             while app.training:  # let the app finish drawing before it closes
                 await asyncio.sleep(0.05)
-            return {"seconds": seconds, "cpu": process_cpu, "ui_cpu": cpu,
-                    **phases(started[0] - began, epochs)}
+            return {
+                "seconds": seconds,
+                "cpu": process_cpu,
+                "ui_cpu": cpu,
+                **phases(started[0] - began, epochs),
+            }
 
     return asyncio.run(drive())
 
@@ -116,8 +125,12 @@ SIDES = {"headless": headless, "app": in_app}
 def measure(side: str, epochs: int) -> dict[str, float]:
     """One run of ``side`` in a fresh Python process (TensorFlow imported and the data
     loaded before the clock starts, on both sides)."""
-    done = subprocess.run([sys.executable, "-I", __file__, "--one", side, "--epochs", str(epochs)],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-I", __file__, "--one", side, "--epochs", str(epochs)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -151,33 +164,44 @@ def main() -> None:
             base = measure("headless", args.epochs)
             app = measure("app", args.epochs)
         pairs.append((base, app))
-        print(f"  pair {repeat + 1}: headless {base['seconds']:.2f} s, app {app['seconds']:.2f} s "
-              f"({100 * (app['seconds'] / base['seconds'] - 1):+.1f}%); CPU {base['cpu']:.2f} vs "
-              f"{app['cpu']:.2f} s, of which the UI thread {app['ui_cpu']:.2f} s", flush=True)
+        print(
+            f"  pair {repeat + 1}: headless {base['seconds']:.2f} s, app {app['seconds']:.2f} s "
+            f"({100 * (app['seconds'] / base['seconds'] - 1):+.1f}%); CPU {base['cpu']:.2f} vs "
+            f"{app['cpu']:.2f} s, of which the UI thread {app['ui_cpu']:.2f} s",
+            flush=True,
+        )
     ratios = sorted(app["seconds"] / base["seconds"] for base, app in pairs)
     quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
-    print(f"\nheadless {statistics.median(b['seconds'] for b, _ in pairs):.2f} s   "
-          f"app {statistics.median(a['seconds'] for _, a in pairs):.2f} s   "
-          f"overhead {100 * (statistics.median(ratios) - 1):+.1f}% "
-          f"(median of {len(pairs)} paired ratios, middle half {100 * (quartiles[0] - 1):+.1f}% "
-          f"to {100 * (quartiles[2] - 1):+.1f}%; target < 5%; default config, "
-          f"{args.epochs} epochs, each run in a fresh process)")
+    print(
+        f"\nheadless {statistics.median(b['seconds'] for b, _ in pairs):.2f} s   "
+        f"app {statistics.median(a['seconds'] for _, a in pairs):.2f} s   "
+        f"overhead {100 * (statistics.median(ratios) - 1):+.1f}% "
+        f"(median of {len(pairs)} paired ratios, middle half {100 * (quartiles[0] - 1):+.1f}% "
+        f"to {100 * (quartiles[2] - 1):+.1f}%; target < 5%; default config, "
+        f"{args.epochs} epochs, each run in a fresh process)"
+    )
     cpu_ratio = statistics.median(a["cpu"] / b["cpu"] for b, a in pairs)
-    print(f"CPU seconds, all threads: app/headless {100 * (cpu_ratio - 1):+.1f}% (median of the "
-          f"pairs); the UI thread's own: {statistics.median(a['ui_cpu'] for _, a in pairs):.2f} s")
+    print(
+        f"CPU seconds, all threads: app/headless {100 * (cpu_ratio - 1):+.1f}% (median of the "
+        f"pairs); the UI thread's own: {statistics.median(a['ui_cpu'] for _, a in pairs):.2f} s"
+    )
     sides = list(zip(*pairs, strict=True))  # (all headless runs, all app runs)
     start = [statistics.median(run["start"] for run in side) for side in sides]
     epoch = [statistics.median(run["epoch"] for run in side) for side in sides]
-    print(f"where it goes (medians): to the first step headless {1000 * start[0]:.0f} ms, app "
-          f"{1000 * start[1]:.0f} ms (until it shows it); an epoch after the first "
-          f"{1000 * epoch[0]:.0f} ms vs {1000 * epoch[1]:.0f} ms")
+    print(
+        f"where it goes (medians): to the first step headless {1000 * start[0]:.0f} ms, app "
+        f"{1000 * start[1]:.0f} ms (until it shows it); an epoch after the first "
+        f"{1000 * epoch[0]:.0f} ms vs {1000 * epoch[1]:.0f} ms"
+    )
     # Here, not at the top: the children run isolated (-I), without this folder on sys.path.
     from first_frame import HERE, first_frame_seconds
 
     with tempfile.TemporaryDirectory() as runs:
         frames = [first_frame_seconds(HERE, Path(runs)) for _ in range(3)]
-    print(f"first frame of `python -m mnist_tui`: {statistics.median(frames):.2f} s "
-          f"(median of 3: {', '.join(f'{f:.2f}' for f in frames)})")
+    print(
+        f"first frame of `python -m mnist_tui`: {statistics.median(frames):.2f} s "
+        f"(median of 3: {', '.join(f'{f:.2f}' for f in frames)})"
+    )
 
 
 if __name__ == "__main__":

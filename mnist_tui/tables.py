@@ -33,14 +33,19 @@ def fmt(value: float | None, digits: int = 4) -> str:
 
 def epoch_cells(row: EpochEnd) -> tuple[str, ...]:
     """One epoch's figures as table cells, in the order of ``EPOCH_HEADERS``."""
-    return (str(row.epoch), fmt(row.loss), fmt(row.accuracy), fmt(row.val_loss),
-            fmt(row.val_accuracy), f"{row.seconds:.1f}")
+    return (
+        str(row.epoch),
+        fmt(row.loss),
+        fmt(row.accuracy),
+        fmt(row.val_loss),
+        fmt(row.val_accuracy),
+        f"{row.seconds:.1f}",
+    )
 
 
 def epoch_table(rows: Sequence[EpochEnd], *, title: str | None = None) -> Table:
     """Per-epoch metrics as a Rich table (the CLI's)."""
-    table = Table(title=title, title_justify="left", header_style="bold",
-                  box=box.HEAVY_HEAD)
+    table = Table(title=title, title_justify="left", header_style="bold", box=box.HEAVY_HEAD)
     for header in EPOCH_HEADERS:
         table.add_column(header, justify="right")
     for row in rows:
@@ -58,9 +63,12 @@ def epoch_lines(rows: Sequence[EpochEnd], *, last: int | None = None) -> list[st
 
     def line(cells: Sequence[str]) -> str:  # the epoch to the left, figures to the right
         first, *rest = cells
-        return "  ".join([first.ljust(EPOCH_WIDTHS[0]),
-                          *(cell.rjust(width) for cell, width in zip(rest, EPOCH_WIDTHS[1:],
-                                                                     strict=True))])
+        return "  ".join(
+            [
+                first.ljust(EPOCH_WIDTHS[0]),
+                *(cell.rjust(width) for cell, width in zip(rest, EPOCH_WIDTHS[1:], strict=True)),
+            ]
+        )
 
     lines = [line(EPOCH_HEADERS)]
     lines += [line(epoch_cells(row)) for row in shown]
@@ -115,8 +123,11 @@ def metrics_table(runs: list[RunInfo]) -> Table:
 def recall_table(runs: list[RunInfo]) -> Table:
     """Recall per digit; a run's cell is green or red where it beats or trails run A."""
     recalls = recall_by_digit(runs)
-    table = Table(title="Recall per digit (vs A: green better, red worse)", title_justify="left",
-                  header_style="bold")
+    table = Table(
+        title="Recall per digit (vs A: green better, red worse)",
+        title_justify="left",
+        header_style="bold",
+    )
     table.add_column("digit", justify="right")
     for index, run in enumerate(runs):
         table.add_column(_heading(run, index), justify="right")
@@ -130,8 +141,6 @@ def recall_table(runs: list[RunInfo]) -> Table:
     return table
 
 
-
-
 def compare_tables(runs: list[RunInfo]) -> list[Table]:
     """The settings that differ, the results with the best marked, recall per digit."""
     return [settings_table(runs), metrics_table(runs), recall_table(runs)]
@@ -143,7 +152,9 @@ def disagreement_lines(evaluations: list[Evaluation]) -> list[str]:
     for found in disagreements(evaluations):
         a, b = run_letter(found.a), run_letter(found.b)
         counts = found.counts()
-        lines.append(f"{a} right, {b} wrong: {counts['a_right_b_wrong']:,} · {b} right, {a} "
-                     f"wrong: {counts['b_right_a_wrong']:,} · both wrong: "
-                     f"{counts['both_wrong']:,}")
+        lines.append(
+            f"{a} right, {b} wrong: {counts['a_right_b_wrong']:,} · {b} right, {a} "
+            f"wrong: {counts['b_right_a_wrong']:,} · both wrong: "
+            f"{counts['both_wrong']:,}"
+        )
     return lines

@@ -23,13 +23,14 @@ def synthetic_digits(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]
     images = rng.integers(0, 40, size=(count, 28, 28)).astype(np.uint8)
     for i, label in enumerate(labels):
         row = 2 + int(label) * 2
-        images[i, row:row + 2, 4:24] = 255
+        images[i, row : row + 2, 4:24] = 255
     return images, labels
 
 
 @pytest.fixture(autouse=True)
-def private_preferences(tmp_path_factory: pytest.TempPathFactory,
-                        monkeypatch: pytest.MonkeyPatch) -> None:
+def private_preferences(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Each test remembers the app's theme in a folder of its own, not the user's."""
     monkeypatch.setenv("MNIST_TUI_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
 

@@ -27,12 +27,19 @@ SERVER_USER = "postgres"
 def server_binaries() -> Path | None:
     """The newest ``/usr/lib/postgresql/<version>/bin`` holding initdb and pg_ctl, else the
     folder of a ``pg_ctl`` on the PATH, else ``None``."""
+
     def version(folder: Path) -> tuple[int, ...]:
         return tuple(int(part) for part in folder.parent.name.split(".") if part.isdigit())
 
-    folders = sorted((folder for folder in Path("/usr/lib/postgresql").glob("*/bin")
-                      if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file()),
-                     key=version, reverse=True)
+    folders = sorted(
+        (
+            folder
+            for folder in Path("/usr/lib/postgresql").glob("*/bin")
+            if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file()
+        ),
+        key=version,
+        reverse=True,
+    )
     if folders:
         return folders[0]
     found = shutil.which("pg_ctl")
@@ -48,8 +55,10 @@ def _run_as() -> list[str]:
     try:
         pwd.getpwnam(SERVER_USER)
     except KeyError:
-        pytest.skip(f"running as root and there is no {SERVER_USER!r} user to run "
-                    "PostgreSQL as (install Debian's postgresql package: make postgres)")
+        pytest.skip(
+            f"running as root and there is no {SERVER_USER!r} user to run "
+            "PostgreSQL as (install Debian's postgresql package: make postgres)"
+        )
     runuser = shutil.which("runuser")
     if runuser is None:
         pytest.skip("running as root without runuser to start PostgreSQL as another user")
@@ -68,27 +77,71 @@ def postgres_server() -> Iterator[str]:
     """Start a server in a temporary folder; yield its URL; stop it and remove the folder."""
     binaries = server_binaries()
     if binaries is None:
-        pytest.skip("PostgreSQL's server binaries (initdb, pg_ctl) are not installed; "
-                    "`make postgres` installs them (Debian: apt-get install postgresql)")
+        pytest.skip(
+            "PostgreSQL's server binaries (initdb, pg_ctl) are not installed; "
+            "`make postgres` installs them (Debian: apt-get install postgresql)"
+        )
     prefix = _run_as()
     folder = Path(tempfile.mkdtemp(prefix="mnist-tui-pg-"))
     data = folder / "data"
     try:
         if prefix:
             shutil.chown(folder, user=SERVER_USER)
-        subprocess.run([*prefix, str(binaries / "initdb"), "-D", str(data), "-U", "postgres",
-                        "--auth=trust", "--no-sync", "-E", "UTF8"],
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                *prefix,
+                str(binaries / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         port = free_port()
         options = f"-h 127.0.0.1 -p {port} -k {data} -c fsync=off -c full_page_writes=off"
-        subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-l",
-                        str(folder / "server.log"), "-o", options, "-w", "-t", "60", "start"],
-                       check=True, capture_output=True, timeout=90)
+        subprocess.run(
+            [
+                *prefix,
+                str(binaries / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(folder / "server.log"),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=90,
+        )
         try:
             yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
         finally:
-            subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-m",
-                            "immediate", "-w", "stop"], capture_output=True, timeout=60)
+            subprocess.run(
+                [
+                    *prefix,
+                    str(binaries / "pg_ctl"),
+                    "-D",
+                    str(data),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ],
+                capture_output=True,
+                timeout=60,
+            )
     except subprocess.CalledProcessError as exc:
         log = folder / "server.log"
         detail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""

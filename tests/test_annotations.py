@@ -26,16 +26,19 @@ CONFIG = TrainConfig(hidden_units=(16,), batch_size=128, epochs=1)
 SMALL = ("--hidden-units", "16", "--batch-size", "128", "--epochs", "1")
 
 
-
 pytestmark = pytest.mark.usefixtures("small_data_for_the_cli")
 
 
-
-def _mnist_tui(*args: str | bytes, env: dict[str, str] | None = None,
-               isolated: bool = True) -> subprocess.Popen[bytes]:
+def _mnist_tui(
+    *args: str | bytes, env: dict[str, str] | None = None, isolated: bool = True
+) -> subprocess.Popen[bytes]:
     flags = ["-I"] if isolated else []  # -I would ignore PYTHONIOENCODING
-    return subprocess.Popen([sys.executable, *flags, "-m", "mnist_tui", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    return subprocess.Popen(
+        [sys.executable, *flags, "-m", "mnist_tui", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
 
 
 # --- 5. concurrent changes all land -----------------------------------------------------------
@@ -54,8 +57,10 @@ def test_three_annotate_processes_at_once_all_land(runs: Path) -> None:
     changes = (("--name", "a"), ("--note", "b"), ("--tag", "c"))
     for round_ in range(8):
         (runs / run_id / ANNOTATION_FILE).unlink(missing_ok=True)
-        procs = [_mnist_tui("annotate", run_id, *change, "--runs-dir", str(runs))
-                 for change in (changes[round_ % 3:] + changes[:round_ % 3])]
+        procs = [
+            _mnist_tui("annotate", run_id, *change, "--runs-dir", str(runs))
+            for change in (changes[round_ % 3 :] + changes[: round_ % 3])
+        ]
         for proc in procs:
             _out, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err.decode()
@@ -66,13 +71,16 @@ def test_three_annotate_processes_at_once_all_land(runs: Path) -> None:
 # --- 6. text that cannot be kept, and words that cannot be written --------------------------
 
 
-@pytest.mark.parametrize(("fields", "message"), [
-    ({"name": "\udcff"}, "not valid text"),
-    ({"note": "fine\udc80"}, "not valid text"),
-    ({"name": "a\x1b[31mb"}, "control character"),
-    ({"name": "a\rb"}, "control character"),
-    ({"note": "bell\x07"}, "control character"),
-])
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"name": "\udcff"}, "not valid text"),
+        ({"note": "fine\udc80"}, "not valid text"),
+        ({"name": "a\x1b[31mb"}, "control character"),
+        ({"name": "a\rb"}, "control character"),
+        ({"note": "bell\x07"}, "control character"),
+    ],
+)
 def test_text_that_cannot_be_kept_is_refused(fields: dict[str, str], message: str) -> None:
     with pytest.raises(AnnotationError, match=message):
         Annotation(**fields)  # type: ignore[arg-type]
@@ -83,7 +91,8 @@ def test_a_note_keeps_its_lines_and_tabs() -> None:
 
 
 def test_a_name_that_cannot_be_encoded_is_refused_before_training(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
     def no_training(*_a: object, **_k: object) -> None:
         raise AssertionError("the data was loaded: training would have started")
 
@@ -97,8 +106,9 @@ def test_a_name_that_cannot_be_encoded_is_refused_before_training(
 
 def test_a_name_of_bytes_that_are_not_utf8_exits_2_at_once(tmp_path: Path) -> None:
     """``train --name $'\\xff'``, as a shell runs it."""
-    proc = _mnist_tui(b"train", b"--epochs", b"1", b"--name", b"\xff",
-                      b"--runs-dir", str(tmp_path).encode())
+    proc = _mnist_tui(
+        b"train", b"--epochs", b"1", b"--name", b"\xff", b"--runs-dir", str(tmp_path).encode()
+    )
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 2, err.decode(errors="replace")
     assert err.decode().startswith("error: ") and len(err.splitlines()) == 1
@@ -106,7 +116,8 @@ def test_a_name_of_bytes_that_are_not_utf8_exits_2_at_once(tmp_path: Path) -> No
 
 
 def test_an_annotation_that_cannot_be_written_costs_no_run(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
     def full_disk(*_a: object, **_k: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -120,8 +131,8 @@ def test_an_annotation_that_cannot_be_written_costs_no_run(
 
 
 def test_a_data_path_that_is_not_utf8_costs_no_run(
-        tmp_path: Path, small_data: MnistData, monkeypatch: pytest.MonkeyPatch,
-        cli: Cli) -> None:
+    tmp_path: Path, small_data: MnistData, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
     """``train --data $'\\xff'.npz``: run.json records the path as a ``\\u`` escape."""
     odd = dataclasses.replace(small_data, location=str(tmp_path / "\udcff.npz"))
     monkeypatch.setattr("mnist_tui.cli.console.load_mnist", lambda *_a, **_k: odd)
@@ -155,15 +166,18 @@ def _hostile_copies(runs: Path) -> list[Path]:
     return made
 
 
-def test_a_bad_annotation_is_ignored_with_a_note_and_the_run_is_kept(
-        runs: Path, cli: Cli) -> None:
+def test_a_bad_annotation_is_ignored_with_a_note_and_the_run_is_kept(runs: Path, cli: Cli) -> None:
     hostile = _hostile_copies(runs)
     listed, bad = RunStore(runs).list()
     assert not bad and len(listed) == 1 + len(hostile)
     noted = {run.run_id: run.annotation_problem for run in listed if run.annotation_problem}
     assert sorted(noted) == sorted(folder.name for folder in hostile)
-    assert all(reason.startswith(ANNOTATION_FILE) and "run.json" not in reason
-               and len(reason.splitlines()) == 1 for reason in noted.values())
+    assert all(
+        reason.startswith(ANNOTATION_FILE)
+        and "run.json" not in reason
+        and len(reason.splitlines()) == 1
+        for reason in noted.values()
+    )
     code, out, err = cli("runs", "--runs-dir", str(runs))
     notes = [line for line in err.splitlines() if line.startswith("note ")]
     assert code == 0 and "skipped" not in err and len(notes) == len(hostile), err
@@ -200,8 +214,7 @@ def test_runs_survives_a_lone_surrogate_and_a_narrow_encoding(runs: Path) -> Non
                 assert b"a\\u2192b" in out or "a→b".encode() in out
 
 
-def test_evaluate_degrades_on_a_latin1_stdout(runs: Path, monkeypatch: pytest.MonkeyPatch
-                                              ) -> None:
+def test_evaluate_degrades_on_a_latin1_stdout(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``PYTHONIOENCODING=latin-1 mnist-tui evaluate``: ``true→predicted`` is escaped."""
     from mnist_tui.cli import main
 

@@ -50,7 +50,8 @@ def test_a_new_file_gets_the_mode_the_umask_gives(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not ROOT, reason="needs a file of another user")
 def test_a_file_whose_owner_cannot_be_kept_is_rewritten_in_place(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """As a user who is not root writing another user's file: chown is refused."""
     target = tmp_path / "theirs.csv"
     target.write_text("old and longer")
@@ -107,8 +108,23 @@ def runs(one_run: Path) -> Path:
 
 def _export(runs: Path, out: Path | str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-I", "-m", "mnist_tui", "export", "latest", "--runs-dir", str(runs),
-         "--out", str(out)], capture_output=True, text=True, timeout=120, cwd=cwd)
+        [
+            sys.executable,
+            "-I",
+            "-m",
+            "mnist_tui",
+            "export",
+            "latest",
+            "--runs-dir",
+            str(runs),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
 
 
 def test_export_out_writes_through_to_stdout(runs: Path, tmp_path: Path) -> None:
@@ -143,7 +159,8 @@ def test_export_out_writes_into_a_fifo_and_a_device(runs: Path, tmp_path: Path) 
 
 
 def test_export_out_keeps_owner_and_mode_and_refuses_a_missing_folder(
-        runs: Path, tmp_path: Path) -> None:
+    runs: Path, tmp_path: Path
+) -> None:
     target = tmp_path / "shared.csv"
     target.write_text("old")
     target.chmod(0o664)
@@ -155,7 +172,10 @@ def test_export_out_keeps_owner_and_mode_and_refuses_a_missing_folder(
     after = target.stat()
     assert target.read_text().startswith("epoch,loss")
     assert (stat.S_IMODE(after.st_mode), after.st_uid, after.st_gid) == (
-        0o664, before.st_uid, before.st_gid)
+        0o664,
+        before.st_uid,
+        before.st_gid,
+    )
     done = _export(runs, tmp_path / "missing" / "out.csv", tmp_path)
     assert done.returncode == 2 and done.stderr.startswith("error: ")
     assert len(done.stderr.strip().splitlines()) == 1 and "does not exist" in done.stderr

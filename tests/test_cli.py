@@ -52,8 +52,22 @@ def test_runs_evaluate_show_json(trained: Path, capfd: pytest.CaptureFixture[str
     assert metrics["accuracy"] == pytest.approx(listing["runs"][0]["test_accuracy"], abs=1e-4)
     assert len(metrics["confusion_matrix"]) == 10
 
-    assert main(["show", run_id, "--misclassified", "--true", "7", "--limit", "3",
-                 "--runs-dir", str(trained)]) == 0
+    assert (
+        main(
+            [
+                "show",
+                run_id,
+                "--misclassified",
+                "--true",
+                "7",
+                "--limit",
+                "3",
+                "--runs-dir",
+                str(trained),
+            ]
+        )
+        == 0
+    )
     out = capfd.readouterr().out
     assert out.count("WRONG") == 3 and out.count("true 7") == 3
     assert "█" in out
@@ -64,14 +78,16 @@ def test_runs_evaluate_show_json(trained: Path, capfd: pytest.CaptureFixture[str
 
 
 def test_options_before_the_command_are_not_dropped(
-        trained: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    trained: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     from mnist_tui.cli.parser import build_parser, config_from_args
 
     capfd.readouterr()
     assert main(["--runs-dir", str(trained), "runs", "--json"]) == 0
     assert len(json.loads(capfd.readouterr().out)["runs"]) == 1  # not ./saved_models
-    args = build_parser().parse_args(["--epochs", "3", "--runs-dir", "a", "train",
-                                      "--dropout", "0.1"])
+    args = build_parser().parse_args(
+        ["--epochs", "3", "--runs-dir", "a", "train", "--dropout", "0.1"]
+    )
     assert (config_from_args(args).epochs, config_from_args(args).dropout) == (3, 0.1)
     assert args.runs_dir == Path("a")
     later = build_parser().parse_args(["--runs-dir", "a", "runs", "--runs-dir", "b"])
@@ -146,8 +162,9 @@ def _in_terminal(argv: list[str], answer: bytes) -> str:
 
 
 @pytest.mark.parametrize(("answer", "kept"), [(b"n\r", True), (b"\x04", True), (b"y\r", False)])
-def test_delete_asks_in_the_terminal(trained: Path, tmp_path: Path, answer: bytes,
-                                     kept: bool) -> None:
+def test_delete_asks_in_the_terminal(
+    trained: Path, tmp_path: Path, answer: bytes, kept: bool
+) -> None:
     import shutil
 
     copy = tmp_path / "runs"
@@ -169,16 +186,32 @@ def test_delete_asks_in_the_terminal(trained: Path, tmp_path: Path, answer: byte
         (["evaluate", "no-such-run"], 4, "no run 'no-such-run'"),
         (["delete", "no-such-run", "--yes"], 4, "no run 'no-such-run'"),
         (["delete", "", "--yes"], 4, "'' is not a run id"),
-        (["train", "--config", "/dev/zero"], 2, "--config: cannot read /dev/zero: it is "
-                                                "larger than 1 MiB"),
-        (["train", "--seed", "1180591620717411303424"], 2,
-         "--seed: must be between 0 and 2147483647, got 1180591620717411303424"),
-        (["train", "--hidden-units", "8192,8192,8192,8192,8192,8192,8192,8192", "--batch-size",
-          "8192"], 2, "--hidden-units: needs about 14.9 GB to train"),
+        (
+            ["train", "--config", "/dev/zero"],
+            2,
+            "--config: cannot read /dev/zero: it is larger than 1 MiB",
+        ),
+        (
+            ["train", "--seed", "1180591620717411303424"],
+            2,
+            "--seed: must be between 0 and 2147483647, got 1180591620717411303424",
+        ),
+        (
+            [
+                "train",
+                "--hidden-units",
+                "8192,8192,8192,8192,8192,8192,8192,8192",
+                "--batch-size",
+                "8192",
+            ],
+            2,
+            "--hidden-units: needs about 14.9 GB to train",
+        ),
     ],
 )
-def test_bad_input_is_one_clear_line(argv: list[str], code: int, message: str, tmp_path: Path,
-                                     capfd: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_is_one_clear_line(
+    argv: list[str], code: int, message: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     assert main([*argv, "--runs-dir", str(tmp_path)] if argv[0] != "frobnicate" else argv) == code
     err = capfd.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
@@ -193,8 +226,9 @@ def test_bad_input_is_one_clear_line(argv: list[str], code: int, message: str, t
         (b"[" * 100_000, "cannot read"),
     ],
 )
-def test_a_bad_config_file_is_one_clear_line(content: bytes, message: str, tmp_path: Path,
-                                             capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_config_file_is_one_clear_line(
+    content: bytes, message: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     config = tmp_path / "config.json"
     config.write_bytes(content)
     assert main(["train", "--config", str(config), "--runs-dir", str(tmp_path)]) == 2
@@ -204,11 +238,19 @@ def test_a_bad_config_file_is_one_clear_line(content: bytes, message: str, tmp_p
 
 def test_missing_data_is_explained(tmp_path: Path) -> None:
     """A bad --data path with no other source: exit 3, what was tried, how to fix it."""
-    env = {**os.environ, "MNIST_TUI_CACHE_DIR": str(tmp_path / "c"), "KERAS_HOME": str(tmp_path),
-           "MNIST_TUI_NO_DOWNLOAD": "1"}
-    done = subprocess.run([sys.executable, "-I", "-m", "mnist_tui", "data", "--data",
-                           str(tmp_path / "nowhere.npz")], env=env, capture_output=True,
-                          text=True, timeout=60)
+    env = {
+        **os.environ,
+        "MNIST_TUI_CACHE_DIR": str(tmp_path / "c"),
+        "KERAS_HOME": str(tmp_path),
+        "MNIST_TUI_NO_DOWNLOAD": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-I", "-m", "mnist_tui", "data", "--data", str(tmp_path / "nowhere.npz")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 3, done.stderr
     assert "does not exist" in done.stderr and "--data PATH" in done.stderr
     assert "Traceback" not in done.stderr
@@ -218,9 +260,23 @@ def test_missing_data_is_explained(tmp_path: Path) -> None:
 def test_ctrl_c_stops_and_still_saves(tmp_path: Path) -> None:
     """SIGINT mid-training: the run is saved as stopped, exit code 0, no traceback."""
     proc = subprocess.Popen(
-        [sys.executable, "-I", "-m", "mnist_tui", "train", "--epochs", "200",
-         "--batch-size", "512", "--runs-dir", str(tmp_path)],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-I",
+            "-m",
+            "mnist_tui",
+            "train",
+            "--epochs",
+            "200",
+            "--batch-size",
+            "512",
+            "--runs-dir",
+            str(tmp_path),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stderr is not None
     lines = []
     deadline = time.monotonic() + 120
@@ -242,9 +298,23 @@ def test_ctrl_c_stops_and_still_saves(tmp_path: Path) -> None:
 def test_log_output_does_not_flood(tmp_path: Path) -> None:
     """Without a terminal, progress is one line per epoch and phase, no bars."""
     done = subprocess.run(
-        [sys.executable, "-I", "-m", "mnist_tui", "train", "--epochs", "2",
-         "--batch-size", "1024", "--runs-dir", str(tmp_path)], capture_output=True, text=True,
-        timeout=300)
+        [
+            sys.executable,
+            "-I",
+            "-m",
+            "mnist_tui",
+            "train",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "1024",
+            "--runs-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) <= 10, lines
@@ -262,20 +332,48 @@ def test_live_view_starts_each_epoch_without_the_last_ones_figures() -> None:
 
     view = LiveTrainingView(Console(file=io.StringIO(), width=120))
     with view:
-        view(TrainingStarted(epochs=3, steps_per_epoch=10, train_samples=1000, val_samples=0,
-                             param_count=10, device="CPU"))
-        view(BatchProgress(epoch=1, step=5, steps=10, loss=0.5, accuracy=0.8,
-                           samples_per_second=1000.0, epoch_seconds=0.5))
+        view(
+            TrainingStarted(
+                epochs=3,
+                steps_per_epoch=10,
+                train_samples=1000,
+                val_samples=0,
+                param_count=10,
+                device="CPU",
+            )
+        )
+        view(
+            BatchProgress(
+                epoch=1,
+                step=5,
+                steps=10,
+                loss=0.5,
+                accuracy=0.8,
+                samples_per_second=1000.0,
+                epoch_seconds=0.5,
+            )
+        )
         epoch_task = view._progress.tasks[1]
         assert epoch_task.fields["metrics"] == "loss 0.5000 acc 0.8000"
-        view(EpochEnd(epoch=1, loss=0.4, accuracy=0.85, val_loss=None, val_accuracy=None,
-                      seconds=1.0))
+        view(
+            EpochEnd(
+                epoch=1, loss=0.4, accuracy=0.85, val_loss=None, val_accuracy=None, seconds=1.0
+            )
+        )
         assert epoch_task.description == "epoch 2"
         assert epoch_task.fields == {"rate": "", "metrics": ""}  # not epoch 1's loss
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["serve", "--help"],
-                                  ["sweep", "run", "--help"], ["runs", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["train", "--help"],
+        ["serve", "--help"],
+        ["sweep", "run", "--help"],
+        ["runs", "--help"],
+    ],
+)
 def test_every_help_prints(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """argparse formats help with %: a preset's "99.1%" must not break it."""
     from mnist_tui.cli import main

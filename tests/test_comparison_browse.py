@@ -38,8 +38,9 @@ def saved_probabilities(folder: Path, seed: int, skill: float) -> Path:
 def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[np.ndarray], np.ndarray]:
     """Three runs' saved probabilities (read back from disk) and the true labels."""
     folder = tmp_path_factory.mktemp("probabilities")
-    paths = [saved_probabilities(folder, seed, skill)
-             for seed, skill in ((1, 0.8), (2, 0.7), (3, 0.75))]
+    paths = [
+        saved_probabilities(folder, seed, skill) for seed, skill in ((1, 0.8), (2, 0.7), (3, 0.75))
+    ]
     return [np.load(path) for path in paths], np.random.default_rng(0).integers(0, 10, COUNT)
 
 
@@ -49,18 +50,27 @@ def evaluations(saved: tuple[list[np.ndarray], np.ndarray]) -> list[Evaluation]:
     return [evaluate_probabilities(p, labels) for p in probabilities]
 
 
-def expected(probabilities: list[np.ndarray], labels: np.ndarray, a: int, b: int,
-             which: DisagreementSet, true_class: int | None, pred_class: int | None,
-             order: SampleOrder) -> list[int]:
+def expected(
+    probabilities: list[np.ndarray],
+    labels: np.ndarray,
+    a: int,
+    b: int,
+    which: DisagreementSet,
+    true_class: int | None,
+    pred_class: int | None,
+    order: SampleOrder,
+) -> list[int]:
     """The same selection, one digit at a time in plain Python."""
     rows = []
     for index, label in enumerate(labels.tolist()):
         guess_a = int(np.argmax(probabilities[a][index]))
         guess_b = int(np.argmax(probabilities[b][index]))
         right_a, right_b = guess_a == label, guess_b == label
-        wrong_runs = {"a_only": [b] if right_a and not right_b else [],
-                      "b_only": [a] if right_b and not right_a else [],
-                      "both_wrong": [a, b] if not (right_a or right_b) else []}[which]
+        wrong_runs = {
+            "a_only": [b] if right_a and not right_b else [],
+            "b_only": [a] if right_b and not right_a else [],
+            "both_wrong": [a, b] if not (right_a or right_b) else [],
+        }[which]
         if not wrong_runs or true_class not in (None, label):
             continue
         answers = [int(np.argmax(probabilities[run][index])) for run in wrong_runs]
@@ -75,30 +85,48 @@ def expected(probabilities: list[np.ndarray], labels: np.ndarray, a: int, b: int
 
 @pytest.mark.parametrize("which", DISAGREEMENT_SETS)
 @pytest.mark.parametrize(("a", "b"), [(0, 1), (0, 2), (1, 2), (2, 0)])
-@pytest.mark.parametrize(("true_class", "pred_class", "order"), [
-    (None, None, "confidence"), (None, None, "index"), (3, None, "confidence"),
-    (None, 7, "confidence"), (4, 9, "index"), (5, 5, "confidence")])
+@pytest.mark.parametrize(
+    ("true_class", "pred_class", "order"),
+    [
+        (None, None, "confidence"),
+        (None, None, "index"),
+        (3, None, "confidence"),
+        (None, 7, "confidence"),
+        (4, 9, "index"),
+        (5, 5, "confidence"),
+    ],
+)
 def test_each_set_narrowed_and_ordered_as_numpy_says(
-        saved: tuple[list[np.ndarray], np.ndarray], evaluations: list[Evaluation],
-        which: DisagreementSet, a: int, b: int, true_class: int | None,
-        pred_class: int | None, order: SampleOrder) -> None:
+    saved: tuple[list[np.ndarray], np.ndarray],
+    evaluations: list[Evaluation],
+    which: DisagreementSet,
+    a: int,
+    b: int,
+    true_class: int | None,
+    pred_class: int | None,
+    order: SampleOrder,
+) -> None:
     probabilities, labels = saved
-    got = disagreement_samples(evaluations, a, b, which, true_class=true_class,
-                               pred_class=pred_class, order=order)
-    assert got.tolist() == expected(probabilities, labels, a, b, which, true_class,
-                                    pred_class, order)
+    got = disagreement_samples(
+        evaluations, a, b, which, true_class=true_class, pred_class=pred_class, order=order
+    )
+    assert got.tolist() == expected(
+        probabilities, labels, a, b, which, true_class, pred_class, order
+    )
 
 
 @pytest.mark.parametrize(("a", "b"), [(0, 1), (0, 2), (1, 2)])
 def test_the_sets_match_the_counts_and_cover_every_disagreement(
-        saved: tuple[list[np.ndarray], np.ndarray], evaluations: list[Evaluation],
-        a: int, b: int) -> None:
+    saved: tuple[list[np.ndarray], np.ndarray], evaluations: list[Evaluation], a: int, b: int
+) -> None:
     probabilities, labels = saved
     counts = disagreement(evaluations, a, b).counts()
-    sets = {which: disagreement_samples(evaluations, a, b, which)
-            for which in DISAGREEMENT_SETS}
+    sets = {which: disagreement_samples(evaluations, a, b, which) for which in DISAGREEMENT_SETS}
     assert [len(sets[which]) for which in DISAGREEMENT_SETS] == [
-        counts["a_right_b_wrong"], counts["b_right_a_wrong"], counts["both_wrong"]]
+        counts["a_right_b_wrong"],
+        counts["b_right_a_wrong"],
+        counts["both_wrong"],
+    ]
     assert all(len(found) > 10 for found in sets.values())  # every set is worth browsing
     joined = np.concatenate(list(sets.values()))
     assert len(set(joined.tolist())) == len(joined)  # no digit in two sets
@@ -118,13 +146,18 @@ def test_surest_wrong_answer_first(evaluations: list[Evaluation]) -> None:
 def test_a_class_no_wrong_answer_has_leaves_nothing(evaluations: list[Evaluation]) -> None:
     # In "a right, b wrong" a digit's wrong answer is never its own class.
     for digit in range(10):
-        assert len(disagreement_samples(evaluations, 0, 1, "a_only", true_class=digit,
-                                        pred_class=digit)) == 0
+        assert (
+            len(
+                disagreement_samples(
+                    evaluations, 0, 1, "a_only", true_class=digit, pred_class=digit
+                )
+            )
+            == 0
+        )
 
 
 def test_runs_on_different_test_sets_are_refused(evaluations: list[Evaluation]) -> None:
-    other = evaluate_probabilities(evaluations[1].probabilities[:-1],
-                                   evaluations[1].labels[:-1])
+    other = evaluate_probabilities(evaluations[1].probabilities[:-1], evaluations[1].labels[:-1])
     with pytest.raises(CompareError):
         disagreement_samples([evaluations[0], other], 0, 1, "both_wrong")
 

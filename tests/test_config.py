@@ -22,8 +22,13 @@ from mnist_tui.core.memory import estimate_training_memory
 
 def test_default_is_the_seed_model() -> None:
     config = TrainConfig()
-    assert (config.architecture, config.hidden_units, config.dropout, config.activation,
-            config.optimizer) == ("mlp", (128,), 0.2, "relu", "adam")
+    assert (
+        config.architecture,
+        config.hidden_units,
+        config.dropout,
+        config.activation,
+        config.optimizer,
+    ) == ("mlp", (128,), 0.2, "relu", "adam")
     # The seed's 5 epochs at batch 32 reach its accuracy in 3 at batch 256 (issue 13).
     assert (config.epochs, config.batch_size, config.augment) == (3, 256, "off")
 
@@ -59,8 +64,7 @@ def test_parse_field_accepts(name: str, text: str, value: object) -> None:
         ("batch_size", "2.5", "not a whole number"),
         ("batch_size", "0", "must be between 1 and 8192, got 0"),
         ("epochs", "1001", "must be between 1 and 1000, got 1001"),
-        ("seed", "1180591620717411303424",
-         "between 0 and 2147483647, got 1180591620717411303424"),
+        ("seed", "1180591620717411303424", "between 0 and 2147483647, got 1180591620717411303424"),
         ("learning_rate", "1e400", "finite"),
         ("validation_split", "0.6", "must be in [0, 0.5]"),
         ("optimizer", "adagrad", "is not one of: adam"),
@@ -89,8 +93,14 @@ def test_patience_needs_a_validation_split() -> None:
 
 def test_every_problem_shows_at_once_even_with_a_field_that_does_not_parse() -> None:
     with pytest.raises(ConfigError) as caught:
-        TrainConfig.from_dict({"epochs": "zero", "dropout": "1.5",
-                               "early_stopping_patience": "3", "validation_split": "0"})
+        TrainConfig.from_dict(
+            {
+                "epochs": "zero",
+                "dropout": "1.5",
+                "early_stopping_patience": "3",
+                "validation_split": "0",
+            }
+        )
     assert list(caught.value.errors) == ["dropout", "epochs", "early_stopping_patience"]
     assert "validation split" in caught.value.errors["early_stopping_patience"]
     with pytest.raises(ConfigError) as caught:  # the split itself is wrong: no second guess
@@ -99,8 +109,14 @@ def test_every_problem_shows_at_once_even_with_a_field_that_does_not_parse() -> 
 
 
 def test_json_round_trip() -> None:
-    config = TrainConfig(architecture="cnn", hidden_units=(64, 32), learning_rate=3e-4,
-                         optimizer="sgd", validation_split=0.2, early_stopping_patience=2)
+    config = TrainConfig(
+        architecture="cnn",
+        hidden_units=(64, 32),
+        learning_rate=3e-4,
+        optimizer="sgd",
+        validation_split=0.2,
+        early_stopping_patience=2,
+    )
     assert TrainConfig.from_json(config.to_json()) == config
 
 
@@ -133,7 +149,8 @@ def test_presets_are_valid_and_distinct() -> None:
     ],
 )
 def test_non_finite_and_huge_numbers_are_refused_with_the_number_as_typed(
-        values: dict[str, object], field: str, reason: str) -> None:
+    values: dict[str, object], field: str, reason: str
+) -> None:
     with pytest.raises(ConfigError) as caught:
         TrainConfig.from_dict(values)
     assert reason in caught.value.errors[field]
@@ -162,7 +179,8 @@ def test_a_config_file_is_read_within_limits(tmp_path: Path) -> None:
 
 
 def test_a_config_too_big_for_memory_is_refused_with_the_estimate(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("mnist_tui.core.memory.physical_memory", lambda: 24 << 30)
     with pytest.raises(ConfigError) as caught:
         TrainConfig(hidden_units=(8192,) * 8, batch_size=8192)
@@ -170,23 +188,26 @@ def test_a_config_too_big_for_memory_is_refused_with_the_estimate(
     assert "needs about 14.9 GB" in reason and "7.6 GB of weights and adam state" in reason
     assert "at most 12.9 GB" in reason
     with pytest.raises(ConfigError) as caught:  # a convnet's limit is on its filters
-        TrainConfig(architecture="cnn", conv_filters=(1024, 1024), hidden_units=(8192,),
-                    batch_size=8192)
+        TrainConfig(
+            architecture="cnn", conv_filters=(1024, 1024), hidden_units=(8192,), batch_size=8192
+        )
     assert "needs about" in caught.value.errors["conv_filters"]
     assert TrainConfig(hidden_units=(8192,) * 2, batch_size=1024).hidden_units  # fits
     for preset in PRESETS.values():
         assert estimate_training_memory(preset).total < 1e9
 
 
-
 def test_the_summary_names_what_differs_from_the_defaults() -> None:
     assert TrainConfig().summary() == "mlp 128"
     assert PRESETS["deeper MLP"].summary() == (
-        "mlp 512x256x128 drop=0.3 lr=0.003 ep=10 val=0.1 pat=3")
+        "mlp 512x256x128 drop=0.3 lr=0.003 ep=10 val=0.1 pat=3"
+    )
     assert PRESETS["CNN"].summary() == (
-        "cnn conv16-32 128 k=5 bn=on schedule=one_cycle bs=128 ep=5 ls=0.1 aug=on")
+        "cnn conv16-32 128 k=5 bn=on schedule=one_cycle bs=128 ep=5 ls=0.1 aug=on"
+    )
     assert PRESETS["CNN quick"].summary() == (
-        "cnn conv16-32 128 k=5 bn=on drop=0 lr=0.005 schedule=one_cycle bs=64 ep=1 ls=0.1")
+        "cnn conv16-32 128 k=5 bn=on drop=0 lr=0.005 schedule=one_cycle bs=64 ep=1 ls=0.1"
+    )
     assert TrainConfig(seed=7, epochs=5).summary() == "mlp 128 ep=5 seed=7"
     # A setting that has no effect is left out: momentum with Adam, conv filters in an MLP.
     assert TrainConfig(momentum=0.5, conv_filters=(8,)).summary() == "mlp 128"

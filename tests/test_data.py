@@ -63,8 +63,13 @@ def gzip_bomb(header: bytes, zeros: int) -> bytes:
     for _ in range(zeros // block_size):
         crc = zlib.crc32(zero_block, crc)
     trailer = struct.pack("<II", crc, (len(header) + zeros) & 0xFFFFFFFF)
-    return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + start
-            + block * (zeros // block_size) + end + trailer)
+    return (
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+        + start
+        + block * (zeros // block_size)
+        + end
+        + trailer
+    )
 
 
 def refused_peak(call: Callable[[], object], reason: str) -> int:
@@ -83,7 +88,8 @@ def npy_header(shape: tuple[int, ...]) -> bytes:
     """The ``.npy`` header of a uint8 array of ``shape`` (no data)."""
     buffer = io.BytesIO()
     np.lib.format.write_array_header_1_0(
-        buffer, {"descr": "|u1", "fortran_order": False, "shape": shape})
+        buffer, {"descr": "|u1", "fortran_order": False, "shape": shape}
+    )
     return buffer.getvalue()
 
 
@@ -158,7 +164,8 @@ def test_npz_reader_rejects_missing_keys_and_garbage(tmp_path: Path) -> None:
     ids=["mnist-header", "huge-header"],
 )
 def test_idx_gzip_bomb_is_refused_after_inflating_little(
-        tmp_path: Path, shape: tuple[int, ...], reason: str, max_peak: int) -> None:
+    tmp_path: Path, shape: tuple[int, ...], reason: str, max_peak: int
+) -> None:
     """A 1 MB gzip inflating to 1 GiB: refused having inflated at most the declared data."""
     header = bytes([0, 0, 0x08, 3]) + struct.pack(">3I", *shape)
     path = tmp_path / "train-images-idx3-ubyte.gz"
@@ -186,7 +193,7 @@ def test_npz_member_declaring_an_absurd_size_is_refused_unread(tmp_path: Path) -
     path = write_npz_members(tmp_path / "mnist.npz", npy_header((60000, 28, 28)) + bytes(64))
     raw = bytearray(path.read_bytes())
     entry = raw.index(b"PK\x01\x02")  # the central directory entry of x_train.npy
-    raw[entry + 24:entry + 28] = struct.pack("<I", 0xFFFFFFF0)  # its uncompressed size
+    raw[entry + 24 : entry + 28] = struct.pack("<I", 0xFFFFFFF0)  # its uncompressed size
     path.write_bytes(bytes(raw))
     peak = refused_peak(lambda: read_npz(path), "x_train.npy declares 4,294,967,280 bytes")
     assert peak < MIB
@@ -203,7 +210,8 @@ def test_npz_with_a_huge_zip_directory_is_refused_unparsed(tmp_path: Path) -> No
 
 
 def test_pip_never_runs_code_from_the_users_folder(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``python -m`` puts the working folder first on sys.path; ``-I`` does not."""
     user = tmp_path / "user"
     user.mkdir()
@@ -224,12 +232,23 @@ def test_pip_never_runs_code_from_the_users_folder(
     assert cwd == command[command.index("-d") + 1]  # the private temporary folder
     assert Path(str(cwd)).resolve() != user.resolve()
     # Even started in the user's folder, the isolated prefix runs the real pip...
-    done = real_run([*command[:4], "--version"], cwd=user, capture_output=True, text=True,
-                    timeout=60, check=False)
+    done = real_run(
+        [*command[:4], "--version"],
+        cwd=user,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0 and done.stdout.startswith("pip ") and not marker.exists()
     # ...while without -I the folder's pip.py runs instead: why -I is there.
-    real_run([sys.executable, "-m", "pip", "--version"], cwd=user, capture_output=True,
-             timeout=60, check=False)
+    real_run(
+        [sys.executable, "-m", "pip", "--version"],
+        cwd=user,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert marker.exists()
 
 
@@ -277,8 +296,9 @@ def test_hub_wheel_reader_converts_floats_back_to_bytes(tmp_path: Path) -> None:
     assert arrays["x_train"].reshape(-1)[:300].tolist() == list(range(256)) + list(range(44))
 
 
-def test_hub_wheel_reader_stops_inflating_at_its_limit(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hub_wheel_reader_stops_inflating_at_its_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def split(count: int) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((count, 784), dtype=np.float32), np.zeros(count, dtype=np.int64)
 
@@ -328,14 +348,16 @@ def test_corrupt_user_file_is_named(isolated: Path) -> None:
     with pytest.raises(DataError) as caught:
         load_mnist(bad)
     assert f"MNIST at {bad} could not be used" in str(caught.value)
-    assert any(line.startswith("path:") and "not a readable" in line
-               for line in caught.value.tried)
+    assert any(line.startswith("path:") and "not a readable" in line for line in caught.value.tried)
 
 
 def test_a_missing_user_path_is_an_error_even_with_a_cache(
-        isolated: Path, real_mnist: MnistData) -> None:
-    data_module.write_cache({name: getattr(real_mnist, name) for name in
-                             ("x_train", "y_train", "x_test", "y_test")}, isolated / "cache")
+    isolated: Path, real_mnist: MnistData
+) -> None:
+    data_module.write_cache(
+        {name: getattr(real_mnist, name) for name in ("x_train", "y_train", "x_test", "y_test")},
+        isolated / "cache",
+    )
     assert load_mnist().source == "cache"
     missing = isolated / "nowhere.npz"
     with pytest.raises(DataError) as caught:
@@ -345,7 +367,8 @@ def test_a_missing_user_path_is_an_error_even_with_a_cache(
 
 
 def test_user_path_idx_variants_verify_and_fill_cache(
-        isolated: Path, real_mnist: MnistData) -> None:
+    isolated: Path, real_mnist: MnistData
+) -> None:
     for gz, sep in ((True, "-"), (False, ".")):
         folder = isolated / f"idx-{gz}"
         write_idx_folder(folder, real_mnist, gz=gz, sep=sep)
@@ -381,7 +404,8 @@ def test_keras_cache_is_read_never_written(isolated: Path, real_mnist: MnistData
 
 
 def test_failed_cache_write_leaves_no_partial_file(
-        isolated: Path, real_mnist: MnistData, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolated: Path, real_mnist: MnistData, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = isolated / "good.npz"
     np.savez(path, **real_mnist.arrays())
 

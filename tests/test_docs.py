@@ -19,8 +19,12 @@ import make_docs  # noqa: E402
 
 
 def test_the_generated_pages_are_current() -> None:
-    done = subprocess.run([sys.executable, "-I", str(ROOT / "tools" / "make_docs.py"),
-                           "--check"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-I", str(ROOT / "tools" / "make_docs.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
 
 

@@ -40,8 +40,9 @@ def shifted(image: np.ndarray, rows: int, cols: int) -> np.ndarray:
     rows = int(np.clip(rows, -ink_rows[0], SIDE - 1 - ink_rows[-1]))
     cols = int(np.clip(cols, -ink_cols[0], SIDE - 1 - ink_cols[-1]))
     out = np.zeros_like(image)
-    out[max(0, rows):SIDE + min(0, rows), max(0, cols):SIDE + min(0, cols)] = \
-        image[max(0, -rows):SIDE - max(0, rows), max(0, -cols):SIDE - max(0, cols)]
+    out[max(0, rows) : SIDE + min(0, rows), max(0, cols) : SIDE + min(0, cols)] = image[
+        max(0, -rows) : SIDE - max(0, rows), max(0, -cols) : SIDE - max(0, cols)
+    ]
     return out
 
 
@@ -50,6 +51,7 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # --- the brush ---------------------------------------------------------------------------
+
 
 def test_a_dab_is_round_soft_edged_and_within_unit_range() -> None:
     canvas = stroke(blank_canvas(), 10, 10)
@@ -85,6 +87,7 @@ def test_erasing_removes_ink_and_leaves_no_faint_smudge() -> None:
 
 # --- preprocessing as MNIST ---------------------------------------------------------------
 
+
 def test_an_empty_canvas_gives_zeros() -> None:
     digit = mnist_input(blank_canvas())
     assert digit.dtype == np.uint8 and digit.shape == (SIDE, SIDE) and not digit.any()
@@ -99,10 +102,12 @@ def test_an_off_centre_stroke_ends_up_centred_by_mass() -> None:
     assert abs(row - CENTRE) <= 0.5 and abs(col - CENTRE) <= 0.5
 
 
-@pytest.mark.parametrize("start,end", [((3, 3), (25, 5)), ((14, 1), (16, 26)),
-                                       ((20, 20), (21, 21))])
+@pytest.mark.parametrize(
+    "start,end", [((3, 3), (25, 5)), ((14, 1), (16, 26)), ((20, 20), (21, 21))]
+)
 def test_the_ink_is_scaled_to_fit_the_box_keeping_its_shape(
-        start: tuple[float, float], end: tuple[float, float]) -> None:
+    start: tuple[float, float], end: tuple[float, float]
+) -> None:
     canvas = stroke(blank_canvas(), *start, to=end)
     before = ink_box(canvas > 0.5 / 255)
     after = ink_box(mnist_input(canvas))
@@ -126,8 +131,13 @@ def test_mnist_digits_survive_a_shift_and_the_preprocessing(real_mnist: MnistDat
     for index, digit in enumerate(real_mnist.x_test[:200]):
         moved = shifted(digit, (-1) ** index * 3, 2 - index % 5)
         back = mnist_input(moved)
-        near.append(max(correlation(digit, np.roll(np.roll(back, dr, 0), dc, 1))
-                        for dr in (-1, 0, 1) for dc in (-1, 0, 1)))
+        near.append(
+            max(
+                correlation(digit, np.roll(np.roll(back, dr, 0), dc, 1))
+                for dr in (-1, 0, 1)
+                for dc in (-1, 0, 1)
+            )
+        )
         assert abs(centre_of_mass(back)[0] - CENTRE) <= 0.5
     assert min(near) > 0.99
     exact = [correlation(d, mnist_input(shifted(d, 2, -3))) for d in real_mnist.x_test[:200]]
@@ -145,6 +155,7 @@ def test_a_wrong_shape_is_refused() -> None:
 
 
 # --- nearest test digits ------------------------------------------------------------------
+
 
 def test_a_test_digit_is_its_own_nearest(real_mnist: MnistData) -> None:
     index = NearestDigits(real_mnist.x_test)
@@ -171,8 +182,7 @@ def test_nearest_of_few_digits() -> None:
     assert len(nearest_digits(x[1], x[:0], k=3)) == 0
 
 
-def test_nearest_search_over_the_test_set_takes_a_few_milliseconds(
-        real_mnist: MnistData) -> None:
+def test_nearest_search_over_the_test_set_takes_a_few_milliseconds(real_mnist: MnistData) -> None:
     index = NearestDigits(real_mnist.x_test)
     assert len(index) == 10_000
     times = []

@@ -29,8 +29,9 @@ from mnist_tui.core.training import (
     validation_probabilities,
 )
 
-SPLIT = TrainConfig(hidden_units=(8,), batch_size=64, epochs=2, learning_rate=0.002,
-                    validation_split=0.25)
+SPLIT = TrainConfig(
+    hidden_units=(8,), batch_size=64, epochs=2, learning_rate=0.002, validation_split=0.25
+)
 """A small net that learns the synthetic digits only partly in two epochs: mistakes to count."""
 
 
@@ -47,7 +48,8 @@ def trained(small_data: MnistData) -> tuple[list[EpochEnd], Any]:
 
 
 def test_each_epoch_has_a_validation_confusion_matrix(
-        trained: tuple[list[EpochEnd], Any], small_data: MnistData) -> None:
+    trained: tuple[list[EpochEnd], Any], small_data: MnistData
+) -> None:
     epochs, _model = trained
     _, _, _, y_val = split_train_val(SPLIT, small_data.x_train, small_data.y_train)
     per_class = np.bincount(y_val, minlength=10)
@@ -64,11 +66,13 @@ def test_each_epoch_has_a_validation_confusion_matrix(
 
 
 def test_validation_figures_are_what_keras_evaluate_gives(
-        trained: tuple[list[EpochEnd], Any], small_data: MnistData) -> None:
+    trained: tuple[list[EpochEnd], Any], small_data: MnistData
+) -> None:
     epochs, model = trained
     _, _, x_val, y_val = split_train_val(SPLIT, small_data.x_train, small_data.y_train)
-    keras_says = model.evaluate(as_float_images(x_val), y_val, batch_size=1024, verbose=0,
-                                return_dict=True)
+    keras_says = model.evaluate(
+        as_float_images(x_val), y_val, batch_size=1024, verbose=0, return_dict=True
+    )
     last = epochs[-1]  # the model ends with the last epoch's weights (no early stopping)
     assert last.val_loss == pytest.approx(keras_says["loss"], rel=1e-5, abs=1e-6)
     assert last.val_accuracy == pytest.approx(keras_says["accuracy"], abs=1e-6)
@@ -84,9 +88,13 @@ def test_the_validation_loss_is_the_models_compiled_loss(small_data: MnistData) 
     from mnist_tui.core.training import measure_validation
 
     penalised = keras.regularizers.L2(0.01)
-    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
-                              keras.layers.Dense(10, activation="softmax",
-                                                 kernel_regularizer=penalised)])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax", kernel_regularizer=penalised),
+        ]
+    )
 
     def doubled(y_true: Any, y_pred: Any) -> Any:
         return 2.0 * keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
@@ -98,15 +106,20 @@ def test_the_validation_loss_is_the_models_compiled_loss(small_data: MnistData) 
     assert measured is not None
     assert measured.loss == pytest.approx(keras_says["loss"], rel=1e-5)
     assert measured.accuracy == pytest.approx(keras_says["accuracy"], abs=1e-6)
-    plain = keras.losses.sparse_categorical_crossentropy(y, model.predict(as_float_images(x),
-                                                                          verbose=0))
+    plain = keras.losses.sparse_categorical_crossentropy(
+        y, model.predict(as_float_images(x), verbose=0)
+    )
     assert measured.loss > 2 * float(np.mean(plain))  # doubled, plus the weights' penalty
 
 
 def test_no_split_no_confusion(small_data: MnistData) -> None:
     events: list[TrainingEvent] = []
-    train(SPLIT.replace(validation_split=0.0, epochs=1), small_data.x_train,
-          small_data.y_train, events.append)
+    train(
+        SPLIT.replace(validation_split=0.0, epochs=1),
+        small_data.x_train,
+        small_data.y_train,
+        events.append,
+    )
     (epoch,) = epochs_of(events)
     assert epoch.val_confusion is None and epoch.val_loss is None
 
@@ -133,7 +146,8 @@ class _CountingModel:
 
 
 def test_a_stop_during_the_validation_pass_acts_between_batches(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("mnist_tui.core.training.EVAL_BATCH", 10)
     digits = np.zeros((300, 28, 28), dtype=np.uint8)
     stop = threading.Event()
@@ -147,7 +161,8 @@ def test_a_stop_during_the_validation_pass_acts_between_batches(
 
 
 def test_a_stop_as_the_validation_pass_begins_leaves_that_epoch_out(
-        small_data: MnistData, monkeypatch: pytest.MonkeyPatch) -> None:
+    small_data: MnistData, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mnist_tui.core import training
 
     monkeypatch.setattr(training, "TARGET_EXECUTION_FLOPS", 1)  # a call back every step
@@ -174,8 +189,9 @@ def test_a_stop_as_the_validation_pass_begins_leaves_that_epoch_out(
 
 
 @pytest.fixture(scope="module")
-def saved(small_data: MnistData, tmp_path_factory: pytest.TempPathFactory
-          ) -> tuple[Path, list[EpochEnd]]:
+def saved(
+    small_data: MnistData, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, list[EpochEnd]]:
     """A run trained with a validation split and saved: its folder and its epochs."""
     events: list[TrainingEvent] = []
     store = RunStore(tmp_path_factory.mktemp("runs"))
@@ -187,13 +203,13 @@ def test_the_matrices_are_saved_and_read_back(saved: tuple[Path, list[EpochEnd]]
     folder, epochs = saved
     record = json.loads((folder / RUN_FILE).read_text())
     assert [row["val_confusion"] for row in record["history"]] == [
-        [list(row) for row in e.val_confusion or ()] for e in epochs]
+        [list(row) for row in e.val_confusion or ()] for e in epochs
+    ]
     run = RunStore(folder.parent).load(folder.name)
     assert run.history == tuple(epochs)  # every figure, the matrices too, unchanged
 
 
-def test_a_run_saved_before_the_matrices_still_loads(saved: tuple[Path, list[EpochEnd]]
-                                                     ) -> None:
+def test_a_run_saved_before_the_matrices_still_loads(saved: tuple[Path, list[EpochEnd]]) -> None:
     folder, _epochs = saved
     record = json.loads((folder / RUN_FILE).read_text())
     for row in record["history"]:
@@ -206,20 +222,24 @@ def _matrix(cell: object = 1, rows: int = 10, cols: int = 10) -> list[list[objec
     return [[cell] * cols for _ in range(rows)]
 
 
-@pytest.mark.parametrize(("value", "problem"), [
-    ("diagonal", "history[1].val_confusion must be a list, not text"),
-    (_matrix(rows=9), "history[1].val_confusion must be 10x10"),
-    (_matrix(cols=11), "history[1].val_confusion has 11 entries, more than 10"),
-    (_matrix(rows=10, cols=9), "history[1].val_confusion must be 10x10"),
-    (_matrix(-1), "history[1].val_confusion must be between 0 and 10000000, got -1"),
-    (_matrix(10**30), "must be between 0 and 10000000, got 1000000000000000000000000000000"),
-    (_matrix(2.5), "history[1].val_confusion must be a whole number, not a number"),
-    (_matrix(True), "history[1].val_confusion must be a whole number, not true/false"),
-    (_matrix(None), "history[1].val_confusion must be a whole number, not null"),
-    ({"0": [1]}, "history[1].val_confusion must be a list, not an object"),
-])
-def test_hostile_matrices_are_refused(saved: tuple[Path, list[EpochEnd]], value: object,
-                                      problem: str) -> None:
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("diagonal", "history[1].val_confusion must be a list, not text"),
+        (_matrix(rows=9), "history[1].val_confusion must be 10x10"),
+        (_matrix(cols=11), "history[1].val_confusion has 11 entries, more than 10"),
+        (_matrix(rows=10, cols=9), "history[1].val_confusion must be 10x10"),
+        (_matrix(-1), "history[1].val_confusion must be between 0 and 10000000, got -1"),
+        (_matrix(10**30), "must be between 0 and 10000000, got 1000000000000000000000000000000"),
+        (_matrix(2.5), "history[1].val_confusion must be a whole number, not a number"),
+        (_matrix(True), "history[1].val_confusion must be a whole number, not true/false"),
+        (_matrix(None), "history[1].val_confusion must be a whole number, not null"),
+        ({"0": [1]}, "history[1].val_confusion must be a list, not an object"),
+    ],
+)
+def test_hostile_matrices_are_refused(
+    saved: tuple[Path, list[EpochEnd]], value: object, problem: str
+) -> None:
     folder, _epochs = saved
     record = json.loads((folder / RUN_FILE).read_text())
     record["history"][1]["val_confusion"] = value

@@ -38,8 +38,11 @@ def test_confusion_accuracy_and_loss() -> None:
 def test_per_class_precision_recall_f1() -> None:
     per_class = evaluate_probabilities(PROBS, LABELS).per_class
     two = per_class[2]
-    assert (two.precision, two.recall, two.support) == (pytest.approx(1 / 2),
-                                                       pytest.approx(1 / 3), 3)
+    assert (two.precision, two.recall, two.support) == (
+        pytest.approx(1 / 2),
+        pytest.approx(1 / 3),
+        3,
+    )
     assert two.f1 == pytest.approx(2 * (1 / 2) * (1 / 3) / (1 / 2 + 1 / 3))
     assert per_class[5].support == 0 and per_class[5].f1 == 0.0
 

@@ -35,9 +35,10 @@ def three(small_data: MnistData, tmp_path_factory: pytest.TempPathFactory) -> Pa
     store = RunStore(root)
     base = TrainConfig(hidden_units=(16,), batch_size=128, epochs=2)
     for config, annotation in (
-            (base, Annotation.of("baseline", "the seed's shape", ["mlp", "small"])),
-            (base.replace(hidden_units=(64,)), None),
-            (base.replace(learning_rate=0.001), None)):
+        (base, Annotation.of("baseline", "the seed's shape", ["mlp", "small"])),
+        (base.replace(hidden_units=(64,)), None),
+        (base.replace(learning_rate=0.001), None),
+    ):
         train_evaluate_save(config, small_data, store, lambda _e: None, annotation=annotation)
     return root
 
@@ -50,8 +51,10 @@ def runs_dir(three: Path, tmp_path: Path) -> Path:
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
-            for name in (RUN_FILE, MODEL_FILE, "test_probabilities.npy")}
+    return {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        for name in (RUN_FILE, MODEL_FILE, "test_probabilities.npy")
+    }
 
 
 # --- naming and finding -----------------------------------------------------------------------
@@ -68,20 +71,33 @@ def test_annotate_changes_only_the_annotation(runs_dir: Path, cli: Cli) -> None:
     store = RunStore(runs_dir)
     run = next(run for run in store.list()[0] if not run.name)
     before = _digest(run.path)
-    code, out, _err = cli("annotate", run.run_id, "--name", "wide [red]", "--note",
-                           "64 units", "--tag", "b,a", "--tag", "a", "--runs-dir", str(runs_dir))
+    code, out, _err = cli(
+        "annotate",
+        run.run_id,
+        "--name",
+        "wide [red]",
+        "--note",
+        "64 units",
+        "--tag",
+        "b,a",
+        "--tag",
+        "a",
+        "--runs-dir",
+        str(runs_dir),
+    )
     assert code == 0 and "wide [red]" in out
     again = store.load(run.run_id)
     assert (again.name, again.annotation.note, again.annotation.tags) == (
-        "wide [red]", "64 units", ("a", "b"))
+        "wide [red]",
+        "64 units",
+        ("a", "b"),
+    )
     assert _digest(run.path) == before  # record, model and metrics untouched
     assert not [p for p in run.path.iterdir() if p.name.endswith(".tmp")]  # atomic, no debris
-    code, _out, _err = cli("annotate", run.run_id, "--name", "", "--runs-dir",
-                            str(runs_dir))
+    code, _out, _err = cli("annotate", run.run_id, "--name", "", "--runs-dir", str(runs_dir))
     assert code == 0 and store.load(run.run_id).name == ""
     assert store.load(run.run_id).annotation.tags == ("a", "b")  # the rest is kept
-    code, _out, err = cli("annotate", run.run_id, "--tag", "no spaces", "--runs-dir",
-                           str(runs_dir))
+    code, _out, err = cli("annotate", run.run_id, "--tag", "no spaces", "--runs-dir", str(runs_dir))
     assert code == 4 and "a tag is" in err
 
 
@@ -99,24 +115,26 @@ def test_a_hostile_annotation_file_is_ignored_with_a_reason(runs_dir: Path) -> N
 def test_sort_and_filter(runs_dir: Path, cli: Cli) -> None:
     runs = RunStore(runs_dir).list()[0]
     by_acc = sort_runs(runs, "acc")
-    assert [r.test_accuracy for r in by_acc] == sorted((r.test_accuracy for r in runs),
-                                                        reverse=True)
+    assert [r.test_accuracy for r in by_acc] == sorted(
+        (r.test_accuracy for r in runs), reverse=True
+    )
     assert [r.test_accuracy for r in sort_runs(runs, "acc", reverse=True)] == [
-        r.test_accuracy for r in by_acc[::-1]]
-    assert [r.param_count for r in sort_runs(runs, "params")] == sorted(
-        r.param_count for r in runs)
+        r.test_accuracy for r in by_acc[::-1]
+    ]
+    assert [r.param_count for r in sort_runs(runs, "params")] == sorted(r.param_count for r in runs)
     assert sort_runs(runs, "name")[0].name == "baseline"  # named runs first
     assert [r.name for r in filter_runs(runs, "SMALL")] == ["baseline"]  # a tag, any case
     assert len(filter_runs(runs, "learning_rate=0.001")) == 1  # a setting
     assert len(filter_runs(runs, "mlp hidden_units=64")) == 1  # every word must match
     assert len(filter_runs(runs, "cnn hidden_units=64")) == 0
-    code, out, _err = cli("runs", "--json", "--sort", "acc", "--filter", "mlp",
-                           "--runs-dir", str(runs_dir))
+    code, out, _err = cli(
+        "runs", "--json", "--sort", "acc", "--filter", "mlp", "--runs-dir", str(runs_dir)
+    )
     listed = json.loads(out)["runs"]
     assert code == 0 and [row["test_accuracy"] for row in listed] == sorted(
-        (row["test_accuracy"] for row in listed), reverse=True)
-    code, out, _err = cli("runs", "--filter", "nothing-like-this", "--runs-dir",
-                           str(runs_dir))
+        (row["test_accuracy"] for row in listed), reverse=True
+    )
+    code, out, _err = cli("runs", "--filter", "nothing-like-this", "--runs-dir", str(runs_dir))
     assert code == 0 and "None of the 3 runs" in out
 
 
@@ -132,13 +150,16 @@ def test_compare_core_against_numpy(runs_dir: Path, small_data: MnistData) -> No
     pa = np.load(runs[0].path / "test_probabilities.npy").argmax(1)
     pb = np.load(runs[1].path / "test_probabilities.npy").argmax(1)
     y = small_data.y_test
-    assert found.counts() == {"a_right_b_wrong": int(((pa == y) & (pb != y)).sum()),
-                              "b_right_a_wrong": int(((pb == y) & (pa != y)).sum()),
-                              "both_wrong": int(((pa != y) & (pb != y)).sum())}
+    assert found.counts() == {
+        "a_right_b_wrong": int(((pa == y) & (pb != y)).sum()),
+        "b_right_a_wrong": int(((pb == y) & (pa != y)).sum()),
+        "both_wrong": int(((pa != y) & (pb != y)).sum()),
+    }
     assert {row.name for row in differing_settings(runs)} == {"hidden_units", "learning_rate"}
     accuracy = next(row for row in metric_rows(runs) if row.name == "test accuracy")
     assert accuracy.best is None or runs[accuracy.best].test_accuracy == max(
-        r.test_accuracy for r in runs)
+        r.test_accuracy for r in runs
+    )
     recalls = recall_by_digit(runs)
     assert recalls.shape == (10, 3)
     again = evaluate_probabilities(np.load(runs[2].path / "test_probabilities.npy"), y)
@@ -149,8 +170,14 @@ def test_compare_core_against_numpy(runs_dir: Path, small_data: MnistData) -> No
 def test_compare_command(runs_dir: Path, cli: Cli) -> None:
     runs = RunStore(runs_dir).list()[0]
     # By what each run changed, not by id: runs saved in one second sort by their suffix.
-    ids = [next(run.run_id for run in runs if (run.config.hidden_units, run.config.learning_rate)
-                == shape) for shape in (((16,), 0.01), ((64,), 0.01), ((16,), 0.001))]
+    ids = [
+        next(
+            run.run_id
+            for run in runs
+            if (run.config.hidden_units, run.config.learning_rate) == shape
+        )
+        for shape in (((16,), 0.01), ((64,), 0.01), ((16,), 0.001))
+    ]
     code, out, _err = cli("compare", *ids[:2], "--json", "--runs-dir", str(runs_dir))
     report = json.loads(out)
     assert code == 0 and [r["run_id"] for r in report["runs"]] == ids[:2]
@@ -175,34 +202,56 @@ def test_export_per_epoch_and_per_step(runs_dir: Path, tmp_path: Path, cli: Cli)
     assert code == 0 and [int(r["epoch"]) for r in rows] == [1, 2]
     assert float(rows[1]["loss"]) == pytest.approx(run.history[1].loss)
     assert rows[0]["val_loss"] == ""  # no validation split: an empty cell
-    code, out, _err = cli("export", run.run_id, "--format", "jsonl", "--per-step",
-                           "--runs-dir", str(runs_dir))
+    code, out, _err = cli(
+        "export", run.run_id, "--format", "jsonl", "--per-step", "--runs-dir", str(runs_dir)
+    )
 
     def refuse(token: str) -> None:
         raise ValueError(token)
 
     points = [json.loads(line, parse_constant=refuse) for line in out.splitlines()]
     assert code == 0 and len(points) == len(run.steps) >= 1
-    assert set(points[0]) == {"step", "samples", "epoch", "loss", "loss_mean", "accuracy",
-                              "accuracy_mean", "learning_rate"}
+    assert set(points[0]) == {
+        "step",
+        "samples",
+        "epoch",
+        "loss",
+        "loss_mean",
+        "accuracy",
+        "accuracy_mean",
+        "learning_rate",
+    }
     target = tmp_path / "history.csv"  # in a folder that exists: a missing one is refused
-    code, _out, err = cli("export", run.run_id, "--per-step", "--out", str(target),
-                           "--runs-dir", str(runs_dir))
+    code, _out, err = cli(
+        "export", run.run_id, "--per-step", "--out", str(target), "--runs-dir", str(runs_dir)
+    )
     assert code == 0 and target.read_text().startswith("step,samples,epoch,loss")
     assert f"Wrote {len(run.steps)} rows" in err
 
 
 @pytest.mark.real_mnist
 def test_train_jsonl_streams_every_event(tmp_path: Path, cli: Cli) -> None:
-    code, out, _err = cli("train", "--epochs", "2", "--batch-size", "2048", "--jsonl",
-                           "--name", "streamed", "--runs-dir", str(tmp_path))
+    code, out, _err = cli(
+        "train",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "2048",
+        "--jsonl",
+        "--name",
+        "streamed",
+        "--runs-dir",
+        str(tmp_path),
+    )
     assert code == 0
     events = [json.loads(line) for line in out.splitlines()]  # nothing else on stdout
     kinds = [event["event"] for event in events]
     assert kinds[0] == "training_started" and kinds[-3:] == [
-        "training_finished", "evaluation_started", "run_saved"]
+        "training_finished",
+        "evaluation_started",
+        "run_saved",
+    ]
     assert kinds.count("epoch_end") == 2
     saved = events[-1]
     run = RunStore(tmp_path).load(saved["run_id"])
-    assert run.name == "streamed" and saved["test_accuracy"] == pytest.approx(
-        run.test_accuracy)
+    assert run.name == "streamed" and saved["test_accuracy"] == pytest.approx(run.test_accuracy)

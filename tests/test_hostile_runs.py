@@ -29,9 +29,7 @@ from tests.conftest import Cli
 CONFIG = TrainConfig(hidden_units=(16,), batch_size=128, epochs=1)
 
 
-
 pytestmark = pytest.mark.usefixtures("small_data_for_the_cli")
-
 
 
 def _edit(folder: Path, change: dict[str, object] | None = None, text: str | None = None) -> None:
@@ -53,7 +51,8 @@ def test_delete_of_a_copy_leaves_the_original(runs: Path, cli: Cli) -> None:
 
 
 def test_an_id_inside_run_json_never_chooses_what_is_deleted(
-        runs: Path, tmp_path: Path, cli: Cli) -> None:
+    runs: Path, tmp_path: Path, cli: Cli
+) -> None:
     outside = tmp_path / "project"
     outside.mkdir()
     (outside / "keep.txt").write_text("precious")
@@ -65,8 +64,7 @@ def test_an_id_inside_run_json_never_chooses_what_is_deleted(
     assert (outside / "keep.txt").read_text() == "precious"
 
 
-def test_symlinks_and_outside_paths_are_never_deleted(
-        runs: Path, tmp_path: Path, cli: Cli) -> None:
+def test_symlinks_and_outside_paths_are_never_deleted(runs: Path, tmp_path: Path, cli: Cli) -> None:
     elsewhere = tmp_path / "elsewhere"
     shutil.copytree(next(runs.iterdir()), elsewhere)
     (runs / "linked").symlink_to(elsewhere, target_is_directory=True)
@@ -76,7 +74,8 @@ def test_symlinks_and_outside_paths_are_never_deleted(
     assert (elsewhere / RUN_FILE).is_file()
     listed, bad = RunStore(runs).list()
     assert len(listed) == 1 and [b.reason for b in bad] == [
-        "linked: a symbolic link (not followed)"]
+        "linked: a symbolic link (not followed)"
+    ]
 
 
 @pytest.mark.parametrize("ref", ["", " ", ".", "..", ".hidden", "../runs"])
@@ -87,7 +86,8 @@ def test_empty_and_dotted_ids_are_refused(runs: Path, ref: str, cli: Cli) -> Non
 
 
 def test_a_delete_that_fails_says_so_and_keeps_the_run(
-        runs: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
+    runs: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
     run_folder = next(runs.iterdir())
     real_unlink = os.unlink
 
@@ -101,8 +101,9 @@ def test_a_delete_that_fails_says_so_and_keeps_the_run(
     assert code == 4 and "could not delete" in err and "Permission denied" in err
     assert "Deleted" not in out
     assert [p.name for p in runs.iterdir()] == [run_folder.name]  # not hidden away
-    monkeypatch.setattr(os, "rename", lambda *_a: (_ for _ in ()).throw(
-        OSError(30, "Read-only file system")))
+    monkeypatch.setattr(
+        os, "rename", lambda *_a: (_ for _ in ()).throw(OSError(30, "Read-only file system"))
+    )
     code, _out, err = cli("delete", run_folder.name, "--yes", "--runs-dir", str(runs))
     assert code == 4 and "Read-only file system" in err
 
@@ -113,13 +114,23 @@ def test_a_delete_that_fails_says_so_and_keeps_the_run(
 HOSTILE_RECORDS: dict[str, dict[str, object]] = {
     "config-null": {"config": None},
     "huge-int": {"param_count": 10**30},
-    "infinite-accuracy": {"test": {"loss": 0.1, "accuracy": float("inf"),
-                                   "confusion_matrix": [[0] * 10] * 10}},
-    "slow-seconds": {"history": [{"epoch": 1, "loss": 0.1, "accuracy": 0.9, "val_loss": None,
-                                  "val_accuracy": None, "seconds": "slow"}]},
+    "infinite-accuracy": {
+        "test": {"loss": 0.1, "accuracy": float("inf"), "confusion_matrix": [[0] * 10] * 10}
+    },
+    "slow-seconds": {
+        "history": [
+            {
+                "epoch": 1,
+                "loss": 0.1,
+                "accuracy": 0.9,
+                "val_loss": None,
+                "val_accuracy": None,
+                "seconds": "slow",
+            }
+        ]
+    },
     "bad-status": {"status": "[red]done[/red]"},
-    "confusion-5x5": {"test": {"loss": 0.1, "accuracy": 0.9,
-                               "confusion_matrix": [[1] * 5] * 5}},
+    "confusion-5x5": {"test": {"loss": 0.1, "accuracy": 0.9, "confusion_matrix": [[1] * 5] * 5}},
     "history-not-list": {"history": {"epoch": 1}},
     "nan-seed": {"config": {"seed": float("nan")}},
     "created-garbage": {"created": "yesterday"},
@@ -135,8 +146,12 @@ def _write_hostile(runs: Path) -> list[Path]:
         shutil.copytree(source, folder)
         _edit(folder, change)
         made.append(folder)
-    texts = {"deep": "[" * 200_000 + "]" * 200_000, "not-json": "{ not json",
-             "huge-literal": '{"param_count": 1' + "0" * 5000 + "}", "empty": ""}
+    texts = {
+        "deep": "[" * 200_000 + "]" * 200_000,
+        "not-json": "{ not json",
+        "huge-literal": '{"param_count": 1' + "0" * 5000 + "}",
+        "empty": "",
+    }
     for name, text in texts.items():
         folder = runs / f"20990101-{name}"
         shutil.copytree(source, folder)
@@ -149,8 +164,7 @@ def _write_hostile(runs: Path) -> list[Path]:
     return made
 
 
-def test_every_malformed_run_is_skipped_with_a_reason(
-        runs: Path, cli: Cli) -> None:
+def test_every_malformed_run_is_skipped_with_a_reason(runs: Path, cli: Cli) -> None:
     hostile = _write_hostile(runs)
     listed, bad = RunStore(runs).list()
     assert len(listed) == 1
@@ -161,16 +175,18 @@ def test_every_malformed_run_is_skipped_with_a_reason(
     code, out, _err = cli("runs", "--json", "--runs-dir", str(runs))
     assert code == 0 and len(json.loads(out)["problems"]) == len(hostile)
     for folder in hostile:
-        for command in (["evaluate", folder.name], ["show", folder.name, "--limit", "1"],
-                        ["delete", folder.name, "--yes"]):
+        for command in (
+            ["evaluate", folder.name],
+            ["show", folder.name, "--limit", "1"],
+            ["delete", folder.name, "--yes"],
+        ):
             code, _out, err = cli(*command, "--runs-dir", str(runs))
             assert code == 4, (folder.name, command, err)
             assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
     assert cli("show", "latest", "--limit", "1", "--runs-dir", str(runs))[0] == 0
 
 
-def test_fifos_and_devices_in_a_run_folder_are_never_opened(
-        runs: Path, cli: Cli) -> None:
+def test_fifos_and_devices_in_a_run_folder_are_never_opened(runs: Path, cli: Cli) -> None:
     """Opening a FIFO waits for a writer forever: each is refused without a read."""
     good = next(runs.iterdir())
     fifo_record = runs / "20990101-fifo-record"
@@ -193,7 +209,8 @@ def test_fifos_and_devices_in_a_run_folder_are_never_opened(
 
 
 def test_a_probabilities_header_promising_a_huge_array_is_not_allocated(
-        runs: Path, small_data: MnistData) -> None:
+    runs: Path, small_data: MnistData
+) -> None:
     import tracemalloc
 
     folder = next(runs.iterdir())
@@ -222,7 +239,8 @@ HOSTILE_PROBABILITIES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 @pytest.mark.parametrize("name", HOSTILE_PROBABILITIES)
 def test_probabilities_are_checked_by_value_and_the_model_used_instead(
-        runs: Path, small_data: MnistData, name: str, cli: Cli) -> None:
+    runs: Path, small_data: MnistData, name: str, cli: Cli
+) -> None:
     """NaN, negatives, infinities, rows that do not sum to 1: the model is evaluated."""
     original = next(runs.iterdir())
     store = RunStore(runs)
@@ -231,8 +249,7 @@ def test_probabilities_are_checked_by_value_and_the_model_used_instead(
     shutil.copytree(original, hostile)
     sound = np.load(original / PROBABILITIES_FILE)
     with np.errstate(invalid="ignore"):
-        np.save(hostile / PROBABILITIES_FILE,
-                HOSTILE_PROBABILITIES[name](sound).astype(np.float32))
+        np.save(hostile / PROBABILITIES_FILE, HOSTILE_PROBABILITIES[name](sound).astype(np.float32))
     run = store.load(hostile.name)
     assert store.load_evaluation(run, small_data.y_test) is None
     used = store.evaluation(run, small_data.x_test, small_data.y_test)
@@ -240,16 +257,20 @@ def test_probabilities_are_checked_by_value_and_the_model_used_instead(
     code, out, err = cli("show", hostile.name, "--limit", "4", "--runs-dir", str(runs))
     confidences = [float(word[:-1]) for word in out.split() if word.endswith("%")]
     assert code == 0 and confidences and all(0 <= c <= 100 for c in confidences), out + err
-    code, out, err = cli("compare", original.name, hostile.name, "--json", "--runs-dir",
-                         str(runs))
+    code, out, err = cli("compare", original.name, hostile.name, "--json", "--runs-dir", str(runs))
     counts = json.loads(out)["disagreements"][0]
     assert code == 0 and counts["a_right_b_wrong"] == counts["b_right_a_wrong"] == 0, counts
 
 
 def test_a_foreign_model_is_refused_not_evaluated(runs: Path, cli: Cli) -> None:
     folder = next(runs.iterdir())
-    foreign = keras.Sequential([keras.Input(shape=(32, 32, 3)), keras.layers.Flatten(),
-                                keras.layers.Dense(5, activation="softmax")])
+    foreign = keras.Sequential(
+        [
+            keras.Input(shape=(32, 32, 3)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(5, activation="softmax"),
+        ]
+    )
     (folder / MODEL_FILE).unlink()
     foreign.save(folder / MODEL_FILE)
     (folder / PROBABILITIES_FILE).unlink()  # so the model itself must be used
@@ -257,12 +278,16 @@ def test_a_foreign_model_is_refused_not_evaluated(runs: Path, cli: Cli) -> None:
     assert code == 4 and "not an MNIST digit classifier" in err, err
 
 
-def test_a_model_that_asks_to_run_code_is_refused_without_advising_unsafe_mode(
-        runs: Path) -> None:
+def test_a_model_that_asks_to_run_code_is_refused_without_advising_unsafe_mode(runs: Path) -> None:
     folder = next(runs.iterdir())
-    sneaky = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
-                               keras.layers.Lambda(lambda x: x * 2),
-                               keras.layers.Dense(10, activation="softmax")])
+    sneaky = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Lambda(lambda x: x * 2),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     (folder / MODEL_FILE).unlink()
     sneaky.save(folder / MODEL_FILE)
     store = RunStore(runs)
@@ -292,7 +317,8 @@ def test_two_folders_holding_the_same_run_both_list_and_open(runs: Path) -> None
 
 
 def test_markup_in_folder_names_and_paths_is_shown_literally(
-        one_run: Path, tmp_path: Path, cli: Cli) -> None:
+    one_run: Path, tmp_path: Path, cli: Cli
+) -> None:
     root = tmp_path / "a[/]b [bold]"  # a folder "]b [bold]" inside a folder "a["
     root.mkdir(parents=True)
     shutil.copytree(one_run, root / "[red]x")
@@ -309,7 +335,8 @@ def test_markup_in_folder_names_and_paths_is_shown_literally(
 
 
 def test_json_output_is_strict_and_plain_even_when_colour_is_forced(
-        runs: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli) -> None:
+    runs: Path, monkeypatch: pytest.MonkeyPatch, cli: Cli
+) -> None:
     folder = next(runs.iterdir())
     record = json.loads((folder / RUN_FILE).read_text())
     record["history"][0]["loss"] = float("nan")  # a diverged run, as older versions wrote it
@@ -323,8 +350,10 @@ def test_json_output_is_strict_and_plain_even_when_colour_is_forced(
     assert code == 0 and "\x1b[" not in out
     listing = json.loads(out, parse_constant=refuse)
     assert listing["runs"][0]["run_id"] == folder.name
-    assert RunStore(runs).load("latest").history[0].loss != RunStore(runs).load(
-        "latest").history[0].loss  # still NaN in memory: the run stays readable
+    assert (
+        RunStore(runs).load("latest").history[0].loss
+        != RunStore(runs).load("latest").history[0].loss
+    )  # still NaN in memory: the run stays readable
 
 
 def test_saved_run_json_is_strict_json(one_run: Path) -> None:
@@ -362,8 +391,23 @@ def test_leftovers_of_a_dead_process_are_removed_and_live_ones_kept(runs: Path) 
 
 def _train(tmp_path: Path, *extra: str, **popen: object) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-I", "-m", "mnist_tui", "train", "--epochs", "200", "--batch-size",
-         "512", "--runs-dir", str(tmp_path), *extra], text=True, **popen)  # type: ignore[call-overload]
+        [
+            sys.executable,
+            "-I",
+            "-m",
+            "mnist_tui",
+            "train",
+            "--epochs",
+            "200",
+            "--batch-size",
+            "512",
+            "--runs-dir",
+            str(tmp_path),
+            *extra,
+        ],
+        text=True,
+        **popen,
+    )  # type: ignore[call-overload]
 
 
 @pytest.mark.real_mnist
@@ -386,8 +430,12 @@ def test_a_reader_that_goes_away_costs_no_run(tmp_path: Path) -> None:
     """``mnist-tui train 2>&1 | head -3``: the run is still trained and saved."""
     done = subprocess.run(
         f"{sys.executable} -I -m mnist_tui train --epochs 3 --batch-size 1024 "
-        f"--runs-dir {tmp_path} 2>&1 | head -3", shell=True, capture_output=True, text=True,
-        timeout=300)
+        f"--runs-dir {tmp_path} 2>&1 | head -3",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert len(done.stdout.splitlines()) == 3
     deadline = time.monotonic() + 120  # head has exited; the trainer goes on by itself
     while time.monotonic() < deadline and not RunStore(tmp_path).list()[0]:
@@ -396,8 +444,7 @@ def test_a_reader_that_goes_away_costs_no_run(tmp_path: Path) -> None:
     assert run.status == "completed" and run.epochs_done == 3
 
 
-def test_output_to_a_reader_or_terminal_that_went_away_is_dropped_not_fatal(
-        tmp_path: Path) -> None:
+def test_output_to_a_reader_or_terminal_that_went_away_is_dropped_not_fatal(tmp_path: Path) -> None:
     import errno
     import io
 

@@ -42,7 +42,9 @@ def seven(size: tuple[int, int] = (120, 160), ink: int = 0, paper: int = 255) ->
     image = Image.new("L", size, paper)
     ImageDraw.Draw(image).line(
         [(width * 0.2, height * 0.2), (width * 0.8, height * 0.2), (width * 0.4, height * 0.85)],
-        fill=ink, width=max(1, width // 8))
+        fill=ink,
+        width=max(1, width // 8),
+    )
     return image
 
 
@@ -65,19 +67,25 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 def aligned(a: np.ndarray, b: np.ndarray) -> float:
     """The best :func:`correlation` of ``a`` moved by up to a pixel each way: centring by
     mass rounds to whole pixels, so the same shape may land a pixel apart."""
-    return max(correlation(np.roll(a, (dr, dc), axis=(0, 1)), b)
-               for dr in (-1, 0, 1) for dc in (-1, 0, 1))
+    return max(
+        correlation(np.roll(a, (dr, dc), axis=(0, 1)), b) for dr in (-1, 0, 1) for dc in (-1, 0, 1)
+    )
 
 
 def png_header(width: int, height: int) -> bytes:
     """A PNG that declares ``width`` x ``height`` grey pixels and holds none of them."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data)))
 
-    return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
 
 
 REFERENCE = digit_from_bytes(encoded(seven(), "PNG"))
@@ -113,20 +121,28 @@ def _palette_with_transparency() -> bytes:
 def _gif_first_frame() -> bytes:
     other = Image.new("L", (120, 160), 255)
     ImageDraw.Draw(other).ellipse((20, 20, 100, 140), outline=0, width=15)  # a "0"
-    return encoded(seven().convert("P"), "GIF", save_all=True,
-                   append_images=[other.convert("P")], duration=100, loop=0)
+    return encoded(
+        seven().convert("P"),
+        "GIF",
+        save_all=True,
+        append_images=[other.convert("P")],
+        duration=100,
+        loop=0,
+    )
 
 
 FORMATS: dict[str, Callable[[], bytes]] = {
     "png": lambda: encoded(seven(), "PNG"),
     "png 16-bit": lambda: encoded(
-        Image.fromarray(np.asarray(seven(), dtype=np.uint16) * 257), "PNG"),
+        Image.fromarray(np.asarray(seven(), dtype=np.uint16) * 257), "PNG"
+    ),
     "png 1-bit": lambda: encoded(seven().point(lambda v: 255 * (v > 127)).convert("1"), "PNG"),
     "png rgb": lambda: encoded(seven().convert("RGB"), "PNG"),
     "png rgba": _rgba_on_transparent,
     "png rgba, white behind the transparency": _rgba_white_behind,
-    "png la": lambda: encoded(Image.merge("LA", [Image.new("L", (120, 160), 0),
-                                                 seven().point(lambda v: 255 - v)]), "PNG"),
+    "png la": lambda: encoded(
+        Image.merge("LA", [Image.new("L", (120, 160), 0), seven().point(lambda v: 255 - v)]), "PNG"
+    ),
     "png palette with transparency": _palette_with_transparency,
     "jpeg": lambda: encoded(seven(), "JPEG", quality=95),
     "jpeg cmyk": lambda: encoded(seven().convert("CMYK"), "JPEG", quality=95),
@@ -192,8 +208,11 @@ def test_a_28x28_image_is_preprocessed_as_the_draw_tab_does() -> None:
     canvas = stroke(stroke(blank_canvas(), 6, 8, to=(6, 20)), 6, 20, to=(22, 12))
     grey = np.rint(canvas * 255).astype(np.uint8)
     faint_wiped = np.where(grey >= 0.1 * 255, grey, 0)  # ink under FAINT is paper
-    for data in (encoded(Image.fromarray(grey), "PNG"),
-                 encoded(Image.fromarray(255 - grey), "PNG"), npy(grey)):
+    for data in (
+        encoded(Image.fromarray(grey), "PNG"),
+        encoded(Image.fromarray(255 - grey), "PNG"),
+        npy(grey),
+    ):
         assert np.array_equal(digit_from_bytes(data), mnist_input(faint_wiped))
 
 
@@ -212,26 +231,45 @@ def test_mnist_digit_accepts_any_shape_and_mnist_input_keeps_its_contract() -> N
 # --- hostile images -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("data", "reason"), [
-    (png_header(8000, 8000), "8000x8000 pixels (64 megapixels); at most 40"),  # before decoding
-    (png_header(100_000, 100_000), "too many pixels"),  # Pillow's own bomb limit
-    (png_header(10_000, 9_000), "too many pixels"),  # Pillow's bomb warning, as an error
-    (encoded(seven(), "PNG")[:200], "truncated or damaged"),
-    (encoded(seven(), "JPEG")[:300], "damaged"),
-    (png_header(0, 0), "not an image"),
-    (npy(np.zeros((0, 0), dtype=np.uint8)), "no pixels"),
-    (encoded(Image.new("L", (64, 64), 255), "PNG"), "no ink"),
-    (encoded(Image.new("RGBA", (64, 64), (0, 0, 0, 0)), "PNG"), "no ink"),
-    (encoded(Image.new("L", (1, 100_000), 0), "PNG"), "no ink"),
-    (npy(np.array([{"a": 1}], dtype=object), allow_pickle=True), "object values, not numbers"),
-    (npy(np.zeros((3, 28, 28), dtype=np.uint8)), "must be a 2-D array"),
-    (npy(np.full((28, 28), np.nan)), "NaN"),
-    (b"\x93NUMPY\x01\x00garbage", "not a readable .npy"),
-    (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "not an image"),  # no Ghostscript
-    (b"hello, world\n", "not an image"),
-], ids=["megapixel cap", "bomb error", "bomb warning", "truncated png", "truncated jpeg",
-        "0x0 png", "0x0 npy", "blank", "transparent", "1x100000 blank", "pickle npy", "3-D npy",
-        "nan npy", "bad npy", "eps", "text"])
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (png_header(8000, 8000), "8000x8000 pixels (64 megapixels); at most 40"),  # before decoding
+        (png_header(100_000, 100_000), "too many pixels"),  # Pillow's own bomb limit
+        (png_header(10_000, 9_000), "too many pixels"),  # Pillow's bomb warning, as an error
+        (encoded(seven(), "PNG")[:200], "truncated or damaged"),
+        (encoded(seven(), "JPEG")[:300], "damaged"),
+        (png_header(0, 0), "not an image"),
+        (npy(np.zeros((0, 0), dtype=np.uint8)), "no pixels"),
+        (encoded(Image.new("L", (64, 64), 255), "PNG"), "no ink"),
+        (encoded(Image.new("RGBA", (64, 64), (0, 0, 0, 0)), "PNG"), "no ink"),
+        (encoded(Image.new("L", (1, 100_000), 0), "PNG"), "no ink"),
+        (npy(np.array([{"a": 1}], dtype=object), allow_pickle=True), "object values, not numbers"),
+        (npy(np.zeros((3, 28, 28), dtype=np.uint8)), "must be a 2-D array"),
+        (npy(np.full((28, 28), np.nan)), "NaN"),
+        (b"\x93NUMPY\x01\x00garbage", "not a readable .npy"),
+        (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "not an image"),  # no Ghostscript
+        (b"hello, world\n", "not an image"),
+    ],
+    ids=[
+        "megapixel cap",
+        "bomb error",
+        "bomb warning",
+        "truncated png",
+        "truncated jpeg",
+        "0x0 png",
+        "0x0 npy",
+        "blank",
+        "transparent",
+        "1x100000 blank",
+        "pickle npy",
+        "3-D npy",
+        "nan npy",
+        "bad npy",
+        "eps",
+        "text",
+    ],
+)
 def test_hostile_data_is_one_clear_reason(data: bytes, reason: str) -> None:
     with pytest.raises(ImageError, match=reason.replace("(", r"\(").replace(")", r"\)")):
         digit_from_bytes(data)
@@ -251,8 +289,7 @@ def test_the_files_a_folder_holds_sorted_and_not_recursive(tmp_path: Path) -> No
     (tmp_path / "sub.png" / "e.png").write_bytes(b"x")
     assert [p.name for p in image_files(tmp_path)] == ["a.jpg", "b.PNG", "c.npy", "d.gif"]
     sources = list(iter_sources([str(tmp_path), "-", str(tmp_path / "missing.png")]))
-    assert [s.path for s in sources] == [*image_files(tmp_path), None,
-                                         tmp_path / "missing.png"]
+    assert [s.path for s in sources] == [*image_files(tmp_path), None, tmp_path / "missing.png"]
     empty = tmp_path / "empty"
     empty.mkdir()
     (only,) = iter_sources([str(empty)])
@@ -311,9 +348,12 @@ def test_names_are_shown_with_control_characters_escaped() -> None:
 
 
 def test_importing_the_module_loads_no_pillow_front_end_or_tensorflow() -> None:
-    script = ("import mnist_tui.core.images, sys\n"
-              "print(' '.join(m for m in sys.modules if m.split('.')[0] in "
-              "('PIL', 'textual', 'rich', 'tensorflow', 'keras')))")
-    done = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True,
-                          check=True, timeout=60)
+    script = (
+        "import mnist_tui.core.images, sys\n"
+        "print(' '.join(m for m in sys.modules if m.split('.')[0] in "
+        "('PIL', 'textual', 'rich', 'tensorflow', 'keras')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
     assert done.stdout.strip() == ""

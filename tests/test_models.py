@@ -42,33 +42,37 @@ def test_smoothed_loss_is_the_plain_one_at_zero_and_the_formula_above() -> None:
     probabilities = rng.dirichlet(np.ones(10), size=8).astype("float32")
     labels = rng.integers(0, 10, size=8)
     plain = float(keras.losses.SparseCategoricalCrossentropy()(labels, probabilities))
-    assert float(SmoothedCrossentropy(0.0)(labels, probabilities)) == pytest.approx(
-        plain, rel=1e-5)
+    assert float(SmoothedCrossentropy(0.0)(labels, probabilities)) == pytest.approx(plain, rel=1e-5)
     targets = np.full((8, 10), 0.1 / 10)
     targets[np.arange(8), labels] += 0.9
     expected = float(np.mean(-(targets * np.log(probabilities)).sum(axis=1)))
     assert float(SmoothedCrossentropy(0.1)(labels, probabilities)) == pytest.approx(
-        expected, rel=1e-4)
+        expected, rel=1e-4
+    )
     assert build_loss(TrainConfig()) == "sparse_categorical_crossentropy"
     assert isinstance(build_loss(TrainConfig(label_smoothing=0.1)), SmoothedCrossentropy)
 
 
 def test_the_cnn_takes_its_first_kernel_and_batch_norm_from_the_config() -> None:
-    config = TrainConfig(architecture="cnn", conv_filters=(16, 32), conv_kernel=5,
-                         batch_norm="on", hidden_units=(128,))
+    config = TrainConfig(
+        architecture="cnn",
+        conv_filters=(16, 32),
+        conv_kernel=5,
+        batch_norm="on",
+        hidden_units=(128,),
+    )
     model = build_model(config)
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert [c.kernel_size for c in convs] == [(5, 5), (3, 3)]
     assert [c.use_bias for c in convs] == [False, False]
-    assert sum(isinstance(layer, keras.layers.BatchNormalization)
-               for layer in model.layers) == 2
+    assert sum(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers) == 2
     assert model.output_shape == (None, 10)
     # 28 -5+1 = 24 -> 12 -3+1 = 10 -> 5: 16*25*24*24 + 32*16*9*10*10 + 800*128 + 128*10
-    assert forward_flops(config) == 2 * (16 * 25 * 24 * 24 + 32 * 16 * 9 * 100
-                                         + 800 * 128 + 128 * 10)
+    assert forward_flops(config) == 2 * (
+        16 * 25 * 24 * 24 + 32 * 16 * 9 * 100 + 800 * 128 + 128 * 10
+    )
     plain = build_model(TrainConfig(architecture="cnn"))
-    assert not any(isinstance(layer, keras.layers.BatchNormalization)
-                   for layer in plain.layers)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in plain.layers)
 
 
 def test_augmenting_shifts_and_turns_training_digits_only() -> None:
@@ -89,17 +93,21 @@ def test_augmenting_shifts_and_turns_training_digits_only() -> None:
     assert np.array_equal(model.predict(digit, verbose=0), model.predict(digit, verbose=0))
 
 
-@pytest.mark.parametrize(("name", "value", "reason"), [
-    ("conv_kernel", 2, "between 3 and 7"),
-    ("conv_kernel", 9, "between 3 and 7"),
-    ("batch_norm", "yes", "not one of: off, on"),
-    ("label_smoothing", 0.5, "must be in [0, 0.5)"),
-    ("lr_schedule", "step", "cosine, one_cycle, constant"),
-    ("augment", "maybe", "not one of: off, on"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("conv_kernel", 2, "between 3 and 7"),
+        ("conv_kernel", 9, "between 3 and 7"),
+        ("batch_norm", "yes", "not one of: off, on"),
+        ("label_smoothing", 0.5, "must be in [0, 0.5)"),
+        ("lr_schedule", "step", "cosine, one_cycle, constant"),
+        ("augment", "maybe", "not one of: off, on"),
+    ],
+)
 def test_the_new_settings_refuse_bad_values(name: str, value: object, reason: str) -> None:
-    with pytest.raises(ValueError, match=reason.replace("[", r"\[").replace("(", r"\(")
-                       .replace(")", r"\)")):
+    with pytest.raises(
+        ValueError, match=reason.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")
+    ):
         TrainConfig.from_dict({name: value})
 
 
@@ -109,16 +117,28 @@ def test_the_conv_settings_apply_to_the_cnn_only() -> None:
         assert not applies(name, mlp)
         assert applies(name, cnn)
     assert TrainConfig(conv_kernel=5, batch_norm="on").summary() == "mlp 128"
-    assert TrainConfig(architecture="cnn", conv_kernel=5, batch_norm="on",
-                       label_smoothing=0.1, lr_schedule="one_cycle").summary() == (
-        "cnn conv32-64 128 k=5 bn=on schedule=one_cycle ls=0.1")
+    assert TrainConfig(
+        architecture="cnn",
+        conv_kernel=5,
+        batch_norm="on",
+        label_smoothing=0.1,
+        lr_schedule="one_cycle",
+    ).summary() == ("cnn conv32-64 128 k=5 bn=on schedule=one_cycle ls=0.1")
 
 
-def test_a_smoothed_one_cycle_cnn_trains_and_its_saved_model_loads(
-        small_data: MnistData) -> None:
-    config = TrainConfig(architecture="cnn", conv_filters=(8, 16), conv_kernel=5,
-                         batch_norm="on", hidden_units=(32,), lr_schedule="one_cycle",
-                         label_smoothing=0.1, epochs=3, batch_size=64, dropout=0.0)
+def test_a_smoothed_one_cycle_cnn_trains_and_its_saved_model_loads(small_data: MnistData) -> None:
+    config = TrainConfig(
+        architecture="cnn",
+        conv_filters=(8, 16),
+        conv_kernel=5,
+        batch_norm="on",
+        hidden_units=(32,),
+        lr_schedule="one_cycle",
+        label_smoothing=0.1,
+        epochs=3,
+        batch_size=64,
+        dropout=0.0,
+    )
     result = train(config, small_data.x_train, small_data.y_train, lambda _e: None)
     history = result.finished.history
     # Smoothed targets cannot be met exactly: the loss keeps a floor above zero.
@@ -129,15 +149,25 @@ def test_a_smoothed_one_cycle_cnn_trains_and_its_saved_model_loads(
     assert evaluation.accuracy > 0.9
     rate = result.model.optimizer.learning_rate
     assert float(rate.numpy() if hasattr(rate, "numpy") else rate) == pytest.approx(
-        0.0, abs=1e-6)  # the cycle ended at zero
+        0.0, abs=1e-6
+    )  # the cycle ended at zero
 
 
 def test_each_hidden_layer_of_an_mlp_has_its_dropout() -> None:
     """As users of the classic recipe expect: Dense, Dropout for each hidden layer (the
     seed's single layer is unchanged: Flatten, Dense, Dropout, Dense)."""
+
     def kinds(config: TrainConfig) -> list[str]:
         return [type(layer).__name__ for layer in build_model(config).layers]
 
     assert kinds(TrainConfig()) == ["Flatten", "Dense", "Dropout", "Dense"]
     assert kinds(TrainConfig(hidden_units=(512, 256, 128))) == [
-        "Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense", "Dropout", "Dense"]
+        "Flatten",
+        "Dense",
+        "Dropout",
+        "Dense",
+        "Dropout",
+        "Dense",
+        "Dropout",
+        "Dense",
+    ]

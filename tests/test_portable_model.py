@@ -46,8 +46,10 @@ def small(config: TrainConfig) -> TrainConfig:
 def runs(small_data: MnistData, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """One run per preset, a stopped run and a steered one (its rate halved)."""
     store = RunStore(tmp_path_factory.mktemp("runs"))
-    folders = [train_evaluate_save(small(config), small_data, store, lambda e: None).run.path
-               for config in PRESETS.values()]
+    folders = [
+        train_evaluate_save(small(config), small_data, store, lambda e: None).run.path
+        for config in PRESETS.values()
+    ]
 
     stop = threading.Event()
 
@@ -55,8 +57,13 @@ def runs(small_data: MnistData, tmp_path_factory: pytest.TempPathFactory) -> lis
         if isinstance(event, BatchProgress):
             stop.set()
 
-    stopped = train_evaluate_save(dataclasses.replace(TrainConfig(), batch_size=32),
-                                  small_data, store, stop_at_first_tick, stop)
+    stopped = train_evaluate_save(
+        dataclasses.replace(TrainConfig(), batch_size=32),
+        small_data,
+        store,
+        stop_at_first_tick,
+        stop,
+    )
     assert stopped.run.status == "stopped"
     folders.append(stopped.run.path)
 
@@ -70,22 +77,32 @@ def runs(small_data: MnistData, tmp_path_factory: pytest.TempPathFactory) -> lis
     with pytest.MonkeyPatch.context() as patch:  # many compiled calls: room to steer
         patch.setattr(training, "TARGET_EXECUTION_FLOPS", 1)
         patch.setattr(training, "PROGRESS_INTERVAL", 0.0)
-        steered = train_evaluate_save(small(TrainConfig(label_smoothing=0.1)), small_data,
-                                      store, halve_at_first_tick, control=control)
+        steered = train_evaluate_save(
+            small(TrainConfig(label_smoothing=0.1)),
+            small_data,
+            store,
+            halve_at_first_tick,
+            control=control,
+        )
     assert steered.run.controls, "the rate change was not applied"
     folders.append(steered.run.path)
     return folders
 
 
 def test_every_saved_model_loads_and_scores_in_plain_keras(
-        runs: list[Path], small_data: MnistData, tmp_path: Path) -> None:
+    runs: list[Path], small_data: MnistData, tmp_path: Path
+) -> None:
     digits = tmp_path / "digits.npz"
     np.savez(digits, x=small_data.x_test, y=small_data.y_test)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    done = subprocess.run([sys.executable, "-I", "-c", PLAIN_KERAS, str(digits),
-                           *map(str, runs)], cwd=elsewhere, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", PLAIN_KERAS, str(digits), *map(str, runs)],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert [result["folder"] for result in results] == [str(folder) for folder in runs]
@@ -97,13 +114,17 @@ def test_every_saved_model_loads_and_scores_in_plain_keras(
 
 
 def test_a_run_saved_with_mnist_tui_objects_inside_still_opens(
-        small_data: MnistData, tmp_path: Path) -> None:
+    small_data: MnistData, tmp_path: Path
+) -> None:
     """Runs saved before models were made portable carry ``ScaledRate`` and friends;
     mnist-tui registers them, so the app and the CLI still load those files."""
     store = RunStore(tmp_path / "runs")
-    session = train_evaluate_save(small(TrainConfig(label_smoothing=0.1,
-                                                    lr_schedule="one_cycle")),
-                                  small_data, store, lambda e: None)
+    session = train_evaluate_save(
+        small(TrainConfig(label_smoothing=0.1, lr_schedule="one_cycle")),
+        small_data,
+        store,
+        lambda e: None,
+    )
     old_style = session.run.path / MODEL_FILE
     old_style.unlink()
     session.result.model.save(old_style)  # the training model, custom objects and all

@@ -32,10 +32,12 @@ def runs(one_run: Path) -> Path:
 def one(size: tuple[int, int] = (90, 120), ink: str = "black", paper: str = "white") -> Image.Image:
     image = Image.new("RGB", size, paper)
     width, height = size
-    ImageDraw.Draw(image).line([(width * 0.5, height * 0.15), (width * 0.45, height * 0.85)],
-                               fill=ink, width=max(2, width // 9))
+    ImageDraw.Draw(image).line(
+        [(width * 0.5, height * 0.15), (width * 0.45, height * 0.85)],
+        fill=ink,
+        width=max(2, width // 9),
+    )
     return image
-
 
 
 @pytest.fixture
@@ -58,18 +60,37 @@ def folder(tmp_path: Path) -> Path:
 
 
 GOOD = ["a.png", "b.jpg", "c.gif", "d.npy", "e\x1b[31m\u202e.png"]
-BAD = {"f_fifo.png": "FIFO", "g_bomb.png": "too many pixels", "h_3d.npy": "2-D",
-       "i_blank.png": "no ink", "j_truncated.png": "damaged"}
+BAD = {
+    "f_fifo.png": "FIFO",
+    "g_bomb.png": "too many pixels",
+    "h_3d.npy": "2-D",
+    "i_blank.png": "no ink",
+    "j_truncated.png": "damaged",
+}
 
 
-def test_the_real_command_from_another_folder(runs: Path, folder: Path, tmp_path: Path
-                                              ) -> None:
+def test_the_real_command_from_another_folder(runs: Path, folder: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     done = subprocess.run(
-        [sys.executable, "-I", "-m", "mnist_tui", "predict", "latest", str(folder),
-         str(folder / "missing.png"), "--json", "--runs-dir", str(runs)],
-        cwd=elsewhere, capture_output=True, timeout=300, check=False)
+        [
+            sys.executable,
+            "-I",
+            "-m",
+            "mnist_tui",
+            "predict",
+            "latest",
+            str(folder),
+            str(folder / "missing.png"),
+            "--json",
+            "--runs-dir",
+            str(runs),
+        ],
+        cwd=elsewhere,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 4, done.stderr.decode(errors="replace")
     assert b"\x1b" not in done.stdout + done.stderr and "\u202e".encode() not in done.stdout
     results = json.loads(done.stdout, parse_constant=lambda c: pytest.fail(f"bare {c}"))
@@ -87,8 +108,7 @@ def test_the_real_command_from_another_folder(runs: Path, folder: Path, tmp_path
     errors = done.stderr.decode().splitlines()
     for name, reason in {**BAD, "missing.png": "no such file"}.items():
         assert set(by_name[name]) == {"file", "error"} and reason in by_name[name]["error"]
-        assert any(line.startswith(str(folder / name)) and reason in line
-                   for line in errors), name
+        assert any(line.startswith(str(folder / name)) and reason in line for line in errors), name
     assert "6 of 11 images could not be classified" in done.stderr.decode()
 
 
@@ -96,9 +116,23 @@ def test_one_image_on_standard_input(runs: Path, tmp_path: Path) -> None:
     data = io.BytesIO()
     one().save(data, "PNG")
     done = subprocess.run(
-        [sys.executable, "-I", "-m", "mnist_tui", "predict", "latest", "-", "--runs-dir",
-         str(runs)], input=data.getvalue(), cwd=tmp_path, capture_output=True, timeout=300,
-        check=False)
+        [
+            sys.executable,
+            "-I",
+            "-m",
+            "mnist_tui",
+            "predict",
+            "latest",
+            "-",
+            "--runs-dir",
+            str(runs),
+        ],
+        input=data.getvalue(),
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     lines = done.stdout.decode().splitlines()
     assert lines[1].startswith("-: ") and "next" in lines[1]
@@ -124,7 +158,8 @@ def test_text_output_art_and_exit_code(cli: Cli, runs: Path, folder: Path) -> No
 
 
 def test_hostile_images_each_get_one_line_and_the_rest_still_run(
-        cli: Cli, runs: Path, folder: Path) -> None:
+    cli: Cli, runs: Path, folder: Path
+) -> None:
     code, out, err = cli("predict", "latest", str(folder), "--no-art", "--runs-dir", str(runs))
     assert code == 4
     assert len(out.splitlines()) == 1 + len(GOOD)
@@ -139,15 +174,16 @@ def test_a_missing_run_or_an_empty_folder(cli: Cli, runs: Path, tmp_path: Path) 
     code, _, err = cli("predict", "nothing-like-this", "x.png", "--runs-dir", str(runs))
     assert code == 4 and err.startswith("error:")
     (tmp_path / "empty").mkdir()
-    code, out, err = cli("predict", "latest", str(tmp_path / "empty"), "--json",
-                         "--runs-dir", str(runs))
+    code, out, err = cli(
+        "predict", "latest", str(tmp_path / "empty"), "--json", "--runs-dir", str(runs)
+    )
     assert code == 4 and "no image files" in err
-    assert json.loads(out) == [{"file": str(tmp_path / "empty"),
-                                "error": json.loads(out)[0]["error"]}]
+    assert json.loads(out) == [
+        {"file": str(tmp_path / "empty"), "error": json.loads(out)[0]["error"]}
+    ]
 
 
-def test_standard_input_in_process(cli: Cli, runs: Path, monkeypatch: pytest.MonkeyPatch
-                                   ) -> None:
+def test_standard_input_in_process(cli: Cli, runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = io.BytesIO()
     np.save(data, 255 - np.asarray(one().convert("L")))
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data.getvalue())))
@@ -166,8 +202,7 @@ def test_the_help_names_the_exit_codes(capfd: pytest.CaptureFixture[str]) -> Non
     assert "--no-art" in text and "--json" in text and "--runs-dir" in text
 
 
-def test_digits_are_read_in_batches_and_shown_in_order(monkeypatch: pytest.MonkeyPatch
-                                                        ) -> None:
+def test_digits_are_read_in_batches_and_shown_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("mnist_tui.cli.predict.BATCH", 4)
     calls: list[int] = []
 
@@ -177,8 +212,10 @@ def test_digits_are_read_in_batches_and_shown_in_order(monkeypatch: pytest.Monke
         probabilities[np.arange(len(images)), images[:, 0, 0] % 10] = 1.0
         return probabilities
 
-    reads = [Read(f"{i}", np.full((28, 28), i, dtype=np.uint8)) if i % 3 else
-             Read(f"{i}", None, "bad") for i in range(11)]
+    reads = [
+        Read(f"{i}", np.full((28, 28), i, dtype=np.uint8)) if i % 3 else Read(f"{i}", None, "bad")
+        for i in range(11)
+    ]
     results = list(classified(iter(reads), predict))
     assert [read.name for read, _ in results] == [str(i) for i in range(11)]
     for read, probabilities in results:

@@ -24,17 +24,20 @@ CLIPBOARD = "\x1b]52;c;cHduZWQ=\x07"
 WIPE = "\x1b[2J"
 C1_CSI = "\x9b2J"
 BIDI = "\u202e"
-HOSTILE = ("evil" + TITLE + CLIPBOARD + WIPE + C1_CSI + BIDI + "\u200b")
+HOSTILE = "evil" + TITLE + CLIPBOARD + WIPE + C1_CSI + BIDI + "\u200b"
 
 
-@pytest.mark.parametrize(("raw", "shown"), [
-    (TITLE, "\\x1b]0;pwned\\x07"),
-    (C1_CSI, "\\x9b2J"),
-    ("a\u202eb\u2066c\u200bd\ufeff", "a\\u202eb\\u2066c\\u200bd\\ufeff"),
-    ("x\udcffy", "x\\udcffy"),
-    ("tab\tand\nline", "tab\tand\nline"),
-    ("plain → text, 4→9 ×19", "plain → text, 4→9 ×19"),
-])
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        (TITLE, "\\x1b]0;pwned\\x07"),
+        (C1_CSI, "\\x9b2J"),
+        ("a\u202eb\u2066c\u200bd\ufeff", "a\\u202eb\\u2066c\\u200bd\\ufeff"),
+        ("x\udcffy", "x\\udcffy"),
+        ("tab\tand\nline", "tab\tand\nline"),
+        ("plain → text, 4→9 ×19", "plain → text, 4→9 ×19"),
+    ],
+)
 def test_what_would_act_is_shown_as_an_escape(raw: str, shown: str) -> None:
     assert printable(raw) == shown
     assert not has_acting(printable(raw))
@@ -60,9 +63,15 @@ def hostile_runs(small_data: MnistData, tmp_path: Path) -> Path:
 
 def real(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FORCE_COLOR": "1", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-I", "-m", "mnist_tui", *argv], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=120,
-                          errors="surrogateescape")
+    return subprocess.run(
+        [sys.executable, "-I", "-m", "mnist_tui", *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        errors="surrogateescape",
+    )
 
 
 def acting_sequences(output: str) -> list[str]:
@@ -71,7 +80,8 @@ def acting_sequences(output: str) -> list[str]:
 
 
 def test_the_cli_shows_a_hostile_folder_name_without_obeying_it(
-        hostile_runs: Path, tmp_path: Path) -> None:
+    hostile_runs: Path, tmp_path: Path
+) -> None:
     listed = real("runs", "--runs-dir", str(hostile_runs), cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert not acting_sequences(listed.stdout + listed.stderr)
@@ -82,15 +92,21 @@ def test_the_cli_shows_a_hostile_folder_name_without_obeying_it(
     ids = [run["run_id"] for run in json.loads(as_json.stdout)["runs"]]
     assert any(run_id.endswith(HOSTILE) for run_id in ids)
 
-    exported = real("export", "20261124-120000-mlp-evil", "--runs-dir", str(hostile_runs),
-                    "--out", str(tmp_path / "history.csv"), cwd=tmp_path)
+    exported = real(
+        "export",
+        "20261124-120000-mlp-evil",
+        "--runs-dir",
+        str(hostile_runs),
+        "--out",
+        str(tmp_path / "history.csv"),
+        cwd=tmp_path,
+    )
     assert exported.returncode == 0, exported.stderr
     assert not acting_sequences(exported.stderr) and "\\x1b" in exported.stderr
 
 
 def test_an_error_naming_a_hostile_argument_is_printable(tmp_path: Path) -> None:
-    missing = real("evaluate", "nope" + WIPE + TITLE, "--runs-dir", str(tmp_path),
-                   cwd=tmp_path)
+    missing = real("evaluate", "nope" + WIPE + TITLE, "--runs-dir", str(tmp_path), cwd=tmp_path)
     assert missing.returncode == 4
     assert not acting_sequences(missing.stderr)
     assert "nope\\x1b[2J\\x1b]0;pwned\\x07" in missing.stderr

@@ -43,8 +43,9 @@ def test_model_reloads_with_plain_keras(saved: SessionResult, small_data: MnistD
     assert again.accuracy == pytest.approx(saved.evaluation.accuracy)
 
 
-def test_saved_probabilities_give_the_same_evaluation(saved: SessionResult,
-                                                      small_data: MnistData) -> None:
+def test_saved_probabilities_give_the_same_evaluation(
+    saved: SessionResult, small_data: MnistData
+) -> None:
     store = RunStore(saved.run.path.parent)
     evaluation = store.load_evaluation(saved.run, small_data.y_test)
     assert evaluation is not None
@@ -82,8 +83,9 @@ def test_corrupt_and_foreign_folders_are_reported_not_fatal(saved: SessionResult
     assert "invalid: format must be a whole number" in reasons[partial.name]
 
 
-def test_failed_save_leaves_no_run(small_data: MnistData, tmp_path: Path,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_save_leaves_no_run(
+    small_data: MnistData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = RunStore(tmp_path / "runs")
     original = np.save
 
@@ -112,7 +114,8 @@ def test_unloadable_model_is_a_clear_error(saved: SessionResult) -> None:
 
 
 def test_a_runs_folder_that_cannot_take_the_run_fails_before_training(
-        small_data: MnistData, tmp_path: Path) -> None:
+    small_data: MnistData, tmp_path: Path
+) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     events: list[object] = []
@@ -120,11 +123,11 @@ def test_a_runs_folder_that_cannot_take_the_run_fails_before_training(
         train_evaluate_save(CONFIG, small_data, RunStore(blocker), events.append)
     assert events == []  # nothing was trained, so nothing was lost
     assert [problem.reason for problem in RunStore(blocker).list()[1]] == [
-        f"{blocker} is a file, not a runs folder"]
+        f"{blocker} is a file, not a runs folder"
+    ]
 
 
-def test_a_stop_before_the_first_step_saves_no_run(small_data: MnistData,
-                                                  tmp_path: Path) -> None:
+def test_a_stop_before_the_first_step_saves_no_run(small_data: MnistData, tmp_path: Path) -> None:
     import threading
 
     stop = threading.Event()
@@ -133,17 +136,21 @@ def test_a_stop_before_the_first_step_saves_no_run(small_data: MnistData,
     store = RunStore(tmp_path / "runs")
     with pytest.raises(NothingTrained, match="nothing was trained"):
         train_evaluate_save(CONFIG, small_data, store, events.append, stop)
-    assert [type(event).__name__ for event in events] == ["TrainingStarted",
-                                                         "TrainingFinished"]
+    assert [type(event).__name__ for event in events] == ["TrainingStarted", "TrainingFinished"]
     assert store.list() == ([], [])  # no untrained model among the runs
 
 
 def test_the_heap_is_frozen_while_a_run_trains_and_thawed_after(
-        small_data: MnistData, tmp_path: Path) -> None:
+    small_data: MnistData, tmp_path: Path
+) -> None:
     import gc
 
     frozen_during: list[int] = []
-    train_evaluate_save(CONFIG.replace(epochs=1), small_data, RunStore(tmp_path / "runs"),
-                        lambda _event: frozen_during.append(gc.get_freeze_count()))
+    train_evaluate_save(
+        CONFIG.replace(epochs=1),
+        small_data,
+        RunStore(tmp_path / "runs"),
+        lambda _event: frozen_during.append(gc.get_freeze_count()),
+    )
     assert frozen_during and min(frozen_during) > 1000  # TensorFlow's objects, left alone
     assert gc.get_freeze_count() == 0  # and returned to the collector afterwards

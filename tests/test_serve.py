@@ -30,15 +30,29 @@ from mnist_tui.cli.serve import (
 from tests.conftest import Cli
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost",
-                                  "LOCALHOST", "::ffff:127.0.0.1"])
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost", "LOCALHOST", "::ffff:127.0.0.1"],
+)
 def test_loopback_hosts_are_served_without_a_word(host: str) -> None:
     assert is_loopback(host)
     assert check_host(host, public=False, port=8000) is None
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "10.0.0.1", "8.8.8.8",
-                                  "example.com", "localhost.example.com", "128.0.0.1", ""])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "0.0.0.0",
+        "::",
+        "192.168.1.20",
+        "10.0.0.1",
+        "8.8.8.8",
+        "example.com",
+        "localhost.example.com",
+        "128.0.0.1",
+        "",
+    ],
+)
 def test_other_hosts_are_refused_without_public_and_warned_with_it(host: str) -> None:
     assert not is_loopback(host)
     with pytest.raises(CliError, match=r"not a loopback address.*add --public"):
@@ -54,8 +68,7 @@ def test_the_cli_refuses_a_public_host_in_one_line(cli: Cli) -> None:
     assert len(err.strip().splitlines()) == 1 and "--public" in err
 
 
-def test_the_cli_warns_before_serving_publicly(cli: Cli, monkeypatch: pytest.MonkeyPatch
-                                               ) -> None:
+def test_the_cli_warns_before_serving_publicly(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     served: list[str] = []
     monkeypatch.setattr(AppServer, "serve", lambda self, debug=False: served.append(self.host))
     code, out, err = cli("serve", "--host", "0.0.0.0", "--public", "--port", "8123")
@@ -69,15 +82,28 @@ def _command(*argv: str) -> list[str]:
 
 
 def test_each_tab_runs_the_app_isolated_with_the_same_runs_data_and_settings(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    odd = tmp_path / "it's a \"folder\" $HOME; rm -rf x"
-    words = _command("--epochs", "3", "serve", "--runs-dir", str(odd / "runs"),
-                     "--data", str(odd / "mnist.npz"), "--hidden-units", "64,32",
-                     "--learning-rate=3e-3", "--preset", "CNN")
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    odd = tmp_path / 'it\'s a "folder" $HOME; rm -rf x'
+    words = _command(
+        "--epochs",
+        "3",
+        "serve",
+        "--runs-dir",
+        str(odd / "runs"),
+        "--data",
+        str(odd / "mnist.npz"),
+        "--hidden-units",
+        "64,32",
+        "--learning-rate=3e-3",
+        "--preset",
+        "CNN",
+    )
     assert words[:4] == [sys.executable, "-I", "-m", "mnist_tui"]
     assert f"--runs-dir={odd / 'runs'}" in words and f"--data={odd / 'mnist.npz'}" in words
-    assert {"--epochs=3", "--hidden-units=64,32", "--learning-rate=3e-3",
-            "--preset=CNN"} <= set(words)
+    assert {"--epochs=3", "--hidden-units=64,32", "--learning-rate=3e-3", "--preset=CNN"} <= set(
+        words
+    )
     assert len(words) == 10
 
     monkeypatch.chdir(tmp_path)
@@ -86,7 +112,9 @@ def test_each_tab_runs_the_app_isolated_with_the_same_runs_data_and_settings(
     monkeypatch.setenv("MNIST_TUI_RUNS_DIR", "elsewhere")
     (tmp_path / "c.json").write_text('{"epochs": 2}')
     assert _command("serve", "--config", "c.json")[4:] == [
-        f"--runs-dir={tmp_path / 'elsewhere'}", f"--config={tmp_path / 'c.json'}"]
+        f"--runs-dir={tmp_path / 'elsewhere'}",
+        f"--config={tmp_path / 'c.json'}",
+    ]
 
 
 def test_bad_settings_are_refused_before_serving(cli: Cli) -> None:
@@ -103,30 +131,40 @@ def test_the_page_loads_everything_from_the_server() -> None:
     for url in urls:
         assert url.startswith("static/"), url
         assert (static / url.removeprefix("static/")).is_file(), url
-    assert "fonts.googleapis" not in page and "//" not in page.replace("http://www.w3.org", "")\
-        .replace('"wss://" : "ws://"', "")
+    assert "fonts.googleapis" not in page and "//" not in page.replace(
+        "http://www.w3.org", ""
+    ).replace('"wss://" : "ws://"', "")
 
 
-@pytest.mark.parametrize(("host", "origin", "public", "allowed"), [
-    ("127.0.0.1:8000", "http://127.0.0.1:8000", False, True),
-    ("localhost:8000", None, False, True),
-    ("[::1]:8000", "http://[::1]:8000", False, True),
-    ("127.0.0.1:8000", "http://evil.example", False, False),  # another site's page
-    ("127.0.0.1:8000", "http://127.0.0.1:9000", False, False),
-    ("evil.example:8000", "http://evil.example:8000", False, False),  # DNS rebinding
-    ("evil.example:8000", "http://evil.example:8000", True, True),
-    ("10.0.0.5:8000", "http://10.0.0.5:8000", True, True),
-    ("10.0.0.5:8000", "http://evil.example", True, False),
-])
-def test_a_websocket_starts_an_app_only_for_our_own_page(host: str, origin: str | None,
-                                                         public: bool, allowed: bool) -> None:
+@pytest.mark.parametrize(
+    ("host", "origin", "public", "allowed"),
+    [
+        ("127.0.0.1:8000", "http://127.0.0.1:8000", False, True),
+        ("localhost:8000", None, False, True),
+        ("[::1]:8000", "http://[::1]:8000", False, True),
+        ("127.0.0.1:8000", "http://evil.example", False, False),  # another site's page
+        ("127.0.0.1:8000", "http://127.0.0.1:9000", False, False),
+        ("evil.example:8000", "http://evil.example:8000", False, False),  # DNS rebinding
+        ("evil.example:8000", "http://evil.example:8000", True, True),
+        ("10.0.0.5:8000", "http://10.0.0.5:8000", True, True),
+        ("10.0.0.5:8000", "http://evil.example", True, False),
+    ],
+)
+def test_a_websocket_starts_an_app_only_for_our_own_page(
+    host: str, origin: str | None, public: bool, allowed: bool
+) -> None:
     assert request_allowed(host, origin, public) is allowed
 
 
-@pytest.mark.parametrize(("host", "url"), [
-    ("127.0.0.1", "http://127.0.0.1:8000"), ("::1", "http://[::1]:8000"),
-    ("localhost", "http://localhost:8000"), ("0.0.0.0", "http://localhost:8000"),
-])
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8000"),
+        ("::1", "http://[::1]:8000"),
+        ("localhost", "http://localhost:8000"),
+        ("0.0.0.0", "http://localhost:8000"),
+    ],
+)
 def test_the_address_to_open(host: str, url: str) -> None:
     assert page_url(host, 8000) == url
 
@@ -137,23 +175,55 @@ def test_a_port_in_use_is_one_line_and_exit_6(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-I", "-m", "mnist_tui", "serve", "--port", str(port),
-             "--runs-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
+            [
+                sys.executable,
+                "-I",
+                "-m",
+                "mnist_tui",
+                "serve",
+                "--port",
+                str(port),
+                "--runs-dir",
+                str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert done.returncode == SERVE_ERROR_EXIT == 6
-    assert done.stderr.strip() == (f"error: 127.0.0.1 port {port} is already in use "
-                                   "(--port picks another)")
+    assert done.stderr.strip() == (
+        f"error: 127.0.0.1 port {port} is already in use (--port picks another)"
+    )
     assert "Open" not in done.stdout
 
 
 def test_a_bracketed_ipv6_loopback_is_served_and_the_start_line_gives_the_cap(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     with socket.socket(socket.AF_INET6) as probe:
         probe.bind(("::1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-I", "-m", "mnist_tui", "serve", "--host", "[::1]", "--port",
-         str(port), "--max-sessions", "3", "--runs-dir", str(tmp_path)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-I",
+            "-m",
+            "mnist_tui",
+            "serve",
+            "--host",
+            "[::1]",
+            "--port",
+            str(port),
+            "--max-sessions",
+            "3",
+            "--runs-dir",
+            str(tmp_path),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while process.poll() is None and time.monotonic() < deadline:
@@ -170,18 +240,23 @@ def test_a_bracketed_ipv6_loopback_is_served_and_the_start_line_gives_the_cap(
             process.kill()
             process.communicate(timeout=30)
     assert answered and process.returncode == 0, err
-    assert out.splitlines() == [f"Open http://[::1]:{port} in a browser (at most 3 tabs at "
-                                "once, each an app of its own; Ctrl+C stops)", "Stopped."]
+    assert out.splitlines() == [
+        f"Open http://[::1]:{port} in a browser (at most 3 tabs at "
+        "once, each an app of its own; Ctrl+C stops)",
+        "Stopped.",
+    ]
     assert err == ""
 
 
 def test_max_sessions_is_given_to_the_server_or_derived_from_memory(
-        cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mnist_tui.cli.serve import default_max_sessions
 
     served: list[int] = []
-    monkeypatch.setattr(AppServer, "serve",
-                        lambda self, debug=False: served.append(self.max_sessions))
+    monkeypatch.setattr(
+        AppServer, "serve", lambda self, debug=False: served.append(self.max_sessions)
+    )
     assert cli("serve", "--max-sessions", "3")[0] == 0
     assert cli("serve")[0] == 0
     assert served == [3, default_max_sessions()]

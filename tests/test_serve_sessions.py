@@ -57,14 +57,16 @@ def apps(monkeypatch: pytest.MonkeyPatch) -> list[asyncio.subprocess.Process]:
 
 
 @contextlib.asynccontextmanager
-async def serving(apps: list[asyncio.subprocess.Process], **options: Any
-                  ) -> AsyncIterator[tuple[AppServer, TestClient[Any, Any]]]:
+async def serving(
+    apps: list[asyncio.subprocess.Process], **options: Any
+) -> AsyncIterator[tuple[AppServer, TestClient[Any, Any]]]:
     """An :class:`AppServer` running the stand-in app, listening on a free 127.0.0.1 port.
     On the way out, every app has ended while the event loop still runs: textual-serve
     leaves their pipes open, which would warn once the loop is closed."""
     server = AppServer(FAKE_COMMAND, "127.0.0.1", 8000, False, **options)
-    client: TestClient[Any, Any] = TestClient(TestServer(await server._make_app(),
-                                                         host="127.0.0.1"))
+    client: TestClient[Any, Any] = TestClient(
+        TestServer(await server._make_app(), host="127.0.0.1")
+    )
     await client.start_server()
     try:
         yield server, client
@@ -89,16 +91,29 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 BAD_MESSAGES = [
-    '["resize",{"width":"x"}]', '["resize",{"width":"x","height":24}]',
-    '["resize",{"width":true,"height":24}]', '["resize",{"width":100000000,"height":24}]',
-    '["resize",{"width":0,"height":24}]', '["resize",[80,24]]', '["stdin",5]', '["stdin"]',
-    '["ping",{}]', "[]", "{}", '"stdin"', "not json", '["explode"]', "[null]",
-    '["stdin","\\ud800"]', "[" * 100_000,  # a lone surrogate; nested past the recursion limit
+    '["resize",{"width":"x"}]',
+    '["resize",{"width":"x","height":24}]',
+    '["resize",{"width":true,"height":24}]',
+    '["resize",{"width":100000000,"height":24}]',
+    '["resize",{"width":0,"height":24}]',
+    '["resize",[80,24]]',
+    '["stdin",5]',
+    '["stdin"]',
+    '["ping",{}]',
+    "[]",
+    "{}",
+    '"stdin"',
+    "not json",
+    '["explode"]',
+    "[null]",
+    '["stdin","\\ud800"]',
+    "[" * 100_000,  # a lone surrogate; nested past the recursion limit
 ]
 
 
 async def test_bad_messages_are_ignored_with_one_log_line_each(
-        caplog: pytest.LogCaptureFixture, apps: list[asyncio.subprocess.Process]) -> None:
+    caplog: pytest.LogCaptureFixture, apps: list[asyncio.subprocess.Process]
+) -> None:
     from mnist_tui.cli.serve import BAD_MESSAGES_LOGGED
 
     caplog.set_level(logging.INFO)
@@ -124,7 +139,8 @@ async def test_bad_messages_are_ignored_with_one_log_line_each(
 
 
 async def test_a_plain_get_of_the_websocket_is_a_4xx_and_one_log_line(
-        caplog: pytest.LogCaptureFixture, apps: list[asyncio.subprocess.Process]) -> None:
+    caplog: pytest.LogCaptureFixture, apps: list[asyncio.subprocess.Process]
+) -> None:
     caplog.set_level(logging.INFO)
     async with serving(apps) as (server, client):
         response = await client.get("/ws")
@@ -137,11 +153,12 @@ async def test_a_plain_get_of_the_websocket_is_a_4xx_and_one_log_line(
     assert "Unhandled exception" not in caplog.text
 
 
-@pytest.mark.parametrize("size", ["width=100000000&height=24", "width=80&height=0",
-                                  "height=-3", "width=1001"])
+@pytest.mark.parametrize(
+    "size", ["width=100000000&height=24", "width=80&height=0", "height=-3", "width=1001"]
+)
 async def test_a_websocket_asking_for_a_giant_terminal_is_refused_in_one_log_line(
-        size: str, caplog: pytest.LogCaptureFixture,
-        apps: list[asyncio.subprocess.Process]) -> None:
+    size: str, caplog: pytest.LogCaptureFixture, apps: list[asyncio.subprocess.Process]
+) -> None:
     caplog.set_level(logging.INFO)
     async with serving(apps) as (_, client):
         with pytest.raises(WSServerHandshakeError) as refused:
@@ -156,7 +173,8 @@ async def test_a_websocket_asking_for_a_giant_terminal_is_refused_in_one_log_lin
 
 
 async def test_sessions_beyond_the_cap_are_refused_with_words_that_say_why(
-        caplog: pytest.LogCaptureFixture, apps: list[asyncio.subprocess.Process]) -> None:
+    caplog: pytest.LogCaptureFixture, apps: list[asyncio.subprocess.Process]
+) -> None:
     caplog.set_level(logging.INFO)
     async with serving(apps, max_sessions=2) as (server, client):
         first = await client.ws_connect("/ws")
@@ -199,8 +217,9 @@ async def _wait_for_sessions(server: AppServer, count: int) -> None:
     raise AssertionError(f"{len(server.sessions)} sessions, not {count}")
 
 
-@pytest.mark.parametrize(("memory_gb", "sessions"), [
-    (0.5, 1), (1, 1), (3.9, 3), (8, 8), (23.4, 16), (1024, 16)])
+@pytest.mark.parametrize(
+    ("memory_gb", "sessions"), [(0.5, 1), (1, 1), (3.9, 3), (8, 8), (23.4, 16), (1024, 16)]
+)
 def test_the_default_cap_is_one_session_per_gigabyte(memory_gb: float, sessions: int) -> None:
     from mnist_tui.cli.serve import default_max_sessions
 

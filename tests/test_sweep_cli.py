@@ -13,8 +13,7 @@ from mnist_tui.core.sweep_storage import STORAGE_FILE
 from tests.conftest import Cli
 from tests.postgres_server import free_port
 
-TINY = ["--epochs", "1", "--hidden-units", "8|16", "--batch-size", "128",
-        "--learning-rate", "0.01"]
+TINY = ["--epochs", "1", "--hidden-units", "8|16", "--batch-size", "128", "--learning-rate", "0.01"]
 
 
 @pytest.fixture
@@ -26,8 +25,9 @@ def tiny_data(monkeypatch: pytest.MonkeyPatch, small_data: MnistData) -> MnistDa
 
 def test_run_list_show_and_resume(cli: Cli, tiny_data: MnistData, tmp_path: Path) -> None:
     runs = str(tmp_path)
-    code, out, err = cli("sweep", "run", "--study", "first", "--trials", "2",
-                         "--runs-dir", runs, *TINY)
+    code, out, err = cli(
+        "sweep", "run", "--study", "first", "--trials", "2", "--runs-dir", runs, *TINY
+    )
     assert code == 0, err
     assert "Study first: 2 trials (2 complete)" in out
     assert "More trials: mnist-tui sweep run --study first" in out
@@ -65,8 +65,18 @@ def test_run_list_show_and_resume(cli: Cli, tiny_data: MnistData, tmp_path: Path
 
 
 def test_bad_ranges_are_field_level_messages(cli: Cli, tmp_path: Path) -> None:
-    code, out, err = cli("sweep", "run", "--runs-dir", str(tmp_path), "--learning-rate",
-                         "0..0.1", "--dropout", "0.6..0.2", "--batch-size", "64|x")
+    code, out, err = cli(
+        "sweep",
+        "run",
+        "--runs-dir",
+        str(tmp_path),
+        "--learning-rate",
+        "0..0.1",
+        "--dropout",
+        "0.6..0.2",
+        "--batch-size",
+        "64|x",
+    )
     assert code == 2 and out == ""
     assert err.count("\n") == 1  # one line
     assert "--learning-rate: lower end: must be in (0, 10], got 0" in err
@@ -75,29 +85,46 @@ def test_bad_ranges_are_field_level_messages(cli: Cli, tmp_path: Path) -> None:
     assert not (tmp_path / STORAGE_FILE).exists()  # nothing created for a bad command
 
 
-def test_a_resume_with_another_space_is_refused(cli: Cli, tiny_data: MnistData,
-                                                tmp_path: Path) -> None:
-    assert cli("sweep", "run", "--study", "s", "--trials", "1", "--runs-dir", str(tmp_path),
-               *TINY)[0] == 0
-    code, _out, err = cli("sweep", "run", "--study", "s", "--trials", "1", "--runs-dir",
-                          str(tmp_path), *TINY[:-1], "0.02")
+def test_a_resume_with_another_space_is_refused(
+    cli: Cli, tiny_data: MnistData, tmp_path: Path
+) -> None:
+    assert (
+        cli("sweep", "run", "--study", "s", "--trials", "1", "--runs-dir", str(tmp_path), *TINY)[0]
+        == 0
+    )
+    code, _out, err = cli(
+        "sweep",
+        "run",
+        "--study",
+        "s",
+        "--trials",
+        "1",
+        "--runs-dir",
+        str(tmp_path),
+        *TINY[:-1],
+        "0.02",
+    )
     assert code == 2 and "searches another space (--learning-rate is '0.01' there" in err
-    code, _out, err = cli("sweep", "run", "--study", "s", "--pruner", "hyperband",
-                          "--runs-dir", str(tmp_path))
+    code, _out, err = cli(
+        "sweep", "run", "--study", "s", "--pruner", "hyperband", "--runs-dir", str(tmp_path)
+    )
     assert code == 2 and "prunes with 'median'" in err
 
 
 def test_unreachable_storage_is_one_clear_line(cli: Cli, tmp_path: Path) -> None:
     url = f"postgresql://me:secret@127.0.0.1:{free_port()}/db"  # nothing listens there
-    for argv in (("sweep", "list", "--storage", url),
-                 ("sweep", "show", "x", "--storage", url),
-                 ("sweep", "run", "--storage", url, "--runs-dir", str(tmp_path), *TINY)):
+    for argv in (
+        ("sweep", "list", "--storage", url),
+        ("sweep", "show", "x", "--storage", url),
+        ("sweep", "run", "--storage", url, "--runs-dir", str(tmp_path), *TINY),
+    ):
         code, out, err = cli(*argv)
         assert code == 5, err
         assert out == "" or argv[1] == "run"
         lines = err.strip().splitlines()
-        assert lines[-1].startswith("error: cannot open the study storage "
-                                    "postgresql://me:***@127.0.0.1:"), err
+        assert lines[-1].startswith(
+            "error: cannot open the study storage postgresql://me:***@127.0.0.1:"
+        ), err
         assert "refused" in lines[-1].lower() and "secret" not in err
 
 
@@ -111,10 +138,10 @@ def test_list_and_show_without_sweeps(cli: Cli, tmp_path: Path) -> None:
     assert not (tmp_path / STORAGE_FILE).exists()  # reading creates no storage
 
 
-def test_names_from_the_storage_are_escaped(cli: Cli, tiny_data: MnistData,
-                                            tmp_path: Path) -> None:
-    code, _out, err = cli("sweep", "run", "--study", "[red]x", "--trials", "1", "--runs-dir",
-                          str(tmp_path), *TINY)
+def test_names_from_the_storage_are_escaped(cli: Cli, tiny_data: MnistData, tmp_path: Path) -> None:
+    code, _out, err = cli(
+        "sweep", "run", "--study", "[red]x", "--trials", "1", "--runs-dir", str(tmp_path), *TINY
+    )
     assert code == 0, err
     code, out, _err = cli("sweep", "list", "--runs-dir", str(tmp_path))
     assert "[red]x" in out

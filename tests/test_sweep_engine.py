@@ -33,19 +33,20 @@ from mnist_tui.core.sweep_storage import (
     display_url,
 )
 
-TINY = {"hidden_units": "16|32", "batch_size": "64", "learning_rate": "0.01",
-        "dropout": "0..0.3"}
+TINY = {"hidden_units": "16|32", "batch_size": "64", "learning_rate": "0.01", "dropout": "0..0.3"}
 
 
-def sweep(tmp_path: Path, given: dict[str, str], pruner: str = "median"
-          ) -> tuple[SweepStorage, RunStore]:
+def sweep(
+    tmp_path: Path, given: dict[str, str], pruner: str = "median"
+) -> tuple[SweepStorage, RunStore]:
     storage = SweepStorage(default_storage_url(tmp_path), heartbeat=5)
     storage.create("s", SweepSettings(SearchSpace.build({}, given), pruner))
     return storage, RunStore(tmp_path)
 
 
 def test_every_trial_is_a_saved_run_named_by_study_and_number(
-        small_data: MnistData, tmp_path: Path) -> None:
+    small_data: MnistData, tmp_path: Path
+) -> None:
     storage, store = sweep(tmp_path, {**TINY, "epochs": "2"})
     events: list[SweepEvent] = []
     result = run_worker(storage, "s", small_data, store, events.append, trials=3)
@@ -54,7 +55,10 @@ def test_every_trial_is_a_saved_run_named_by_study_and_number(
     runs, bad = store.list()
     assert bad == [] and len(runs) == 3
     assert sorted((run.sweep for run in runs), key=lambda s: s.trial if s else -1) == [
-        SweepTrial("s", 0), SweepTrial("s", 1), SweepTrial("s", 2)]
+        SweepTrial("s", 0),
+        SweepTrial("s", 1),
+        SweepTrial("s", 2),
+    ]
     study = storage.study("s")
     assert [t.number for t in study.trials] == [0, 1, 2]
     by_run = {run.run_id: run for run in runs}
@@ -77,12 +81,21 @@ def test_every_trial_is_a_saved_run_named_by_study_and_number(
     assert len(epochs) == 6
 
 
-def test_the_median_pruner_prunes_a_bad_learning_rate(small_data: MnistData,
-                                                      tmp_path: Path) -> None:
+def test_the_median_pruner_prunes_a_bad_learning_rate(
+    small_data: MnistData, tmp_path: Path
+) -> None:
     """Four good trials set the median; trials drawn from a deliberately bad learning-rate
     range fall below it after their second epoch, stop there and are saved as pruned."""
-    storage, store = sweep(tmp_path, {"hidden_units": "32", "batch_size": "64", "epochs": "4",
-                                      "dropout": "0", "learning_rate": "1e-3..9:log"})
+    storage, store = sweep(
+        tmp_path,
+        {
+            "hidden_units": "32",
+            "batch_size": "64",
+            "epochs": "4",
+            "dropout": "0",
+            "learning_rate": "1e-3..9:log",
+        },
+    )
     study = optuna.load_study(study_name="s", storage=storage.optuna)
     for _ in range(4):
         study.enqueue_trial({"learning_rate": 0.01})
@@ -103,15 +116,19 @@ def test_the_median_pruner_prunes_a_bad_learning_rate(small_data: MnistData,
 
 
 def test_no_pruner_lets_every_trial_finish(small_data: MnistData, tmp_path: Path) -> None:
-    storage, store = sweep(tmp_path, {"hidden_units": "16", "batch_size": "64", "epochs": "2",
-                                      "learning_rate": "8..9"}, pruner="none")
+    storage, store = sweep(
+        tmp_path,
+        {"hidden_units": "16", "batch_size": "64", "epochs": "2", "learning_rate": "8..9"},
+        pruner="none",
+    )
     result = run_worker(storage, "s", small_data, store, lambda _e: None, trials=2)
     assert [t.state for t in result.trials] == ["complete", "complete"]
     assert [t.epochs for t in result.trials] == [2, 2]
 
 
 def test_a_stop_saves_the_current_trial_as_stopped_and_starts_no_other(
-        small_data: MnistData, tmp_path: Path) -> None:
+    small_data: MnistData, tmp_path: Path
+) -> None:
     storage, store = sweep(tmp_path, {**TINY, "epochs": "50"})
     stop = threading.Event()
 
@@ -131,8 +148,7 @@ def test_a_study_is_read_back_as_checked_values(tmp_path: Path) -> None:
     """Values another tool (or a hand) wrote into the storage never reach a front end
     unchecked: a run id that is a path, an accuracy of 7, a settings object of junk."""
     storage = SweepStorage(default_storage_url(tmp_path))
-    study = optuna.create_study(study_name="foreign", storage=storage.optuna,
-                                direction="maximize")
+    study = optuna.create_study(study_name="foreign", storage=storage.optuna, direction="maximize")
     trial = study.ask()
     trial.set_user_attr("run_id", "../../etc")
     trial.set_user_attr("test_accuracy", 7.0)
@@ -147,8 +163,9 @@ def test_a_study_is_read_back_as_checked_values(tmp_path: Path) -> None:
     assert row.state == "complete" and "\x1b" not in row.worker
     with pytest.raises(SweepError, match="cannot be run here"):
         storage.settings("foreign")
-    study.set_user_attr(SETTINGS_ATTR, {"format": 1, "space": {"dropout": "5..9"},
-                                        "pruner": "median"})
+    study.set_user_attr(
+        SETTINGS_ATTR, {"format": 1, "space": {"dropout": "5..9"}, "pruner": "median"}
+    )
     assert "search space is invalid" in storage.study("foreign").problem
     with pytest.raises(SweepError, match="no study 'nope'"):
         storage.study("nope")
@@ -174,12 +191,14 @@ def test_run_json_sweep_fields_are_validated(small_data: MnistData, tmp_path: Pa
     path = run.path / "run.json"
     record = json.loads(path.read_text())
     assert record["sweep"] == {"study": "s", "trial": 0}
-    for bad, reason in ((["s", 0], "sweep must be an object"),
-                        ({"study": "s", "trial": -1}, "sweep.trial must be between"),
-                        ({"study": "s", "trial": 0, "x": 1}, "unknown key"),
-                        ({"study": "a\x00b", "trial": 0}, "control characters"),
-                        ({"study": "s" * 200, "trial": 0}, "at most 128"),
-                        ({"study": 5, "trial": 0}, "sweep.study must be text")):
+    for bad, reason in (
+        (["s", 0], "sweep must be an object"),
+        ({"study": "s", "trial": -1}, "sweep.trial must be between"),
+        ({"study": "s", "trial": 0, "x": 1}, "unknown key"),
+        ({"study": "a\x00b", "trial": 0}, "control characters"),
+        ({"study": "s" * 200, "trial": 0}, "at most 128"),
+        ({"study": 5, "trial": 0}, "sweep.study must be text"),
+    ):
         path.write_text(json.dumps({**record, "sweep": bad}))
         with pytest.raises(RunError, match=reason):
             store.load(run.run_id)

@@ -25,8 +25,13 @@ from mnist_tui.core.sweep_storage import (
 )
 from tests.conftest import Cli
 
-TINY = {"hidden_units": "16", "batch_size": "128", "learning_rate": "0.01", "dropout": "0",
-        "epochs": "3"}
+TINY = {
+    "hidden_units": "16",
+    "batch_size": "128",
+    "learning_rate": "0.01",
+    "dropout": "0",
+    "epochs": "3",
+}
 HOLD = """
 import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
@@ -49,9 +54,17 @@ class Locker:
         """Hold the lock for ``seconds``, or until :meth:`release` (``None``)."""
         if self.proc is None:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", HOLD, str(self.file),
-                 "stdin" if seconds is None else str(seconds)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                [
+                    sys.executable,
+                    "-c",
+                    HOLD,
+                    str(self.file),
+                    "stdin" if seconds is None else str(seconds),
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             assert self.proc.stdout is not None
             assert self.proc.stdout.readline().strip() == "locked"
 
@@ -76,20 +89,25 @@ def new_study(tmp_path: Path) -> SweepStorage:
     return storage
 
 
-def lock_after_epoch(locker: Locker, epoch: int, seconds: float | None
-                     ) -> Callable[[SweepEvent], None]:
+def lock_after_epoch(
+    locker: Locker, epoch: int, seconds: float | None
+) -> Callable[[SweepEvent], None]:
     """A sink that locks the storage once the first trial's ``epoch`` is over."""
+
     def on_event(event: SweepEvent) -> None:
-        if (isinstance(event, TrialProgress) and isinstance(event.event, EpochEnd)
-                and event.event.epoch == epoch):
+        if (
+            isinstance(event, TrialProgress)
+            and isinstance(event.event, EpochEnd)
+            and event.event.epoch == epoch
+        ):
             locker.lock(seconds)
 
     return on_event
 
 
-def test_a_storage_locked_mid_trial_is_waited_for(small_data: MnistData, tmp_path: Path,
-                                                  locker: Locker,
-                                                  capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_storage_locked_mid_trial_is_waited_for(
+    small_data: MnistData, tmp_path: Path, locker: Locker, capfd: pytest.CaptureFixture[str]
+) -> None:
     storage = new_study(tmp_path)
     store = RunStore(tmp_path)
     on_event = lock_after_epoch(locker, 1, 2.5)
@@ -104,8 +122,8 @@ def test_a_storage_locked_mid_trial_is_waited_for(small_data: MnistData, tmp_pat
 
 
 def test_a_storage_gone_for_longer_keeps_the_run_and_says_so_in_one_line(
-        small_data: MnistData, tmp_path: Path, locker: Locker,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    small_data: MnistData, tmp_path: Path, locker: Locker, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sweep_storage, "RETRY_SECONDS", 1.0, raising=False)
     storage = new_study(tmp_path)
     store = RunStore(tmp_path)
@@ -121,7 +139,8 @@ def test_a_storage_gone_for_longer_keeps_the_run_and_says_so_in_one_line(
 
 
 def test_a_trial_failed_by_another_worker_meanwhile_is_recorded_again(
-        small_data: MnistData, tmp_path: Path) -> None:
+    small_data: MnistData, tmp_path: Path
+) -> None:
     """While the storage was out of reach, another worker judged this trial's heartbeat
     stale and failed it: its result comes back as a trial of its own."""
     storage = new_study(tmp_path)
@@ -129,8 +148,11 @@ def test_a_trial_failed_by_another_worker_meanwhile_is_recorded_again(
     other = SweepStorage(default_storage_url(tmp_path))
 
     def on_event(event: SweepEvent) -> None:
-        if (isinstance(event, TrialProgress) and isinstance(event.event, EpochEnd)
-                and event.event.epoch == 2):
+        if (
+            isinstance(event, TrialProgress)
+            and isinstance(event.event, EpochEnd)
+            and event.event.epoch == 2
+        ):
             (trial,) = other.optuna.get_all_trials(other.study_id("s") or 0)
             other.optuna.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
 
@@ -143,13 +165,24 @@ def test_a_trial_failed_by_another_worker_meanwhile_is_recorded_again(
     assert again.params == first.params
 
 
-def test_a_new_study_on_read_only_storage_is_one_line(cli: Cli, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_new_study_on_read_only_storage_is_one_line(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     SweepStorage(default_storage_url(tmp_path)).close()  # the tables exist
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///file:{tmp_path / 'sweeps.db'}?mode=ro&uri=true"
-    code, _out, err = cli("sweep", "run", "--storage", url, "--study", "new",
-                         "--runs-dir", str(tmp_path), "--epochs", "1")
+    code, _out, err = cli(
+        "sweep",
+        "run",
+        "--storage",
+        url,
+        "--study",
+        "new",
+        "--runs-dir",
+        str(tmp_path),
+        "--epochs",
+        "1",
+    )
     assert code == 5, err
     assert err.count("\n") == 1, err
     assert err.startswith("error: cannot write to the study storage") and "readonly" in err
@@ -157,16 +190,19 @@ def test_a_new_study_on_read_only_storage_is_one_line(cli: Cli, tmp_path: Path,
     assert not (tmp_path / "file:").exists()  # no folder made of the URL's prefix
 
 
-@pytest.mark.parametrize(("message", "sqlite", "passes"), [
-    ("database is locked", True, True),
-    ("attempt to write a readonly database", True, False),
-    ("unable to open database file", True, False),
-    ('connection to server at "db", port 5432 failed: Connection refused', False, True),
-    ("terminating connection due to administrator command", False, True),
-    ("the database system is starting up", False, True),
-    ('password authentication failed for user "sweeper"', False, False),
-    ('database "sweeps" does not exist', False, False),
-])
+@pytest.mark.parametrize(
+    ("message", "sqlite", "passes"),
+    [
+        ("database is locked", True, True),
+        ("attempt to write a readonly database", True, False),
+        ("unable to open database file", True, False),
+        ('connection to server at "db", port 5432 failed: Connection refused', False, True),
+        ("terminating connection due to administrator command", False, True),
+        ("the database system is starting up", False, True),
+        ('password authentication failed for user "sweeper"', False, False),
+        ('database "sweeps" does not exist', False, False),
+    ],
+)
 def test_which_faults_are_waited_out(message: str, sqlite: bool, passes: bool) -> None:
     import sqlite3
 

@@ -6,16 +6,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Cli
 from tests.test_sweep_cli import TINY, tiny_data  # noqa: F401  (a fixture)
 
 
-def test_a_studys_trials_are_found_and_the_latest_study_shown(
-        cli: Cli, tiny_data: object, tmp_path: Path) -> None:  # noqa: F811
+@pytest.mark.usefixtures("tiny_data")
+def test_a_studys_trials_are_found_and_the_latest_study_shown(cli: Cli, tmp_path: Path) -> None:
     runs = str(tmp_path)
     for study, trials in (("alpha", "2"), ("alpha-2", "1")):
-        code, _out, err = cli("sweep", "run", "--study", study, "--trials", trials,
-                              "--runs-dir", runs, *TINY)
+        code, _out, err = cli(
+            "sweep", "run", "--study", study, "--trials", trials, "--runs-dir", runs, *TINY
+        )
         assert code == 0, err
 
     code, out, _err = cli("runs", "--runs-dir", runs, "--filter", "alpha", "--json")
@@ -32,8 +35,7 @@ def test_a_studys_trials_are_found_and_the_latest_study_shown(
     for latest in (["latest"], []):  # the one whose newest trial started last
         code, out, _err = cli("sweep", "show", *latest, "--runs-dir", runs, "--json")
         assert code == 0 and json.loads(out)["study"] == "alpha-2"
-    code, _out, err = cli("sweep", "run", "--study", "alpha", "--trials", "1",
-                          "--runs-dir", runs)
+    code, _out, err = cli("sweep", "run", "--study", "alpha", "--trials", "1", "--runs-dir", runs)
     assert code == 0, err
     code, out, _err = cli("sweep", "show", "--runs-dir", runs)
     assert code == 0 and "Study alpha in" in out and "3 trials" in out

@@ -20,6 +20,7 @@ from tests.conftest import Cli, gone
 @pytest.fixture(autouse=True)
 def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     """A command that gets past its checks fails at once instead of training."""
+
     def started(*_args: object, **_kwargs: object) -> int:
         raise AssertionError("the command started work")
 
@@ -27,17 +28,20 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("mnist_tui.cli.sweep._run_workers", started)
 
 
-@pytest.mark.parametrize(("option", "value", "reason"), [
-    ("--sampler-seed", "-1", "--sampler-seed: must be a whole number from 0 to"),
-    ("--sampler-seed", str(2**40), "--sampler-seed: must be a whole number from 0 to"),
-    ("--workers", "10000", "--workers: at most"),
-    ("--threads", "10000", "--threads: at most"),
-    ("--heartbeat", str(10**12), "--heartbeat: at most"),
-])
+@pytest.mark.parametrize(
+    ("option", "value", "reason"),
+    [
+        ("--sampler-seed", "-1", "--sampler-seed: must be a whole number from 0 to"),
+        ("--sampler-seed", str(2**40), "--sampler-seed: must be a whole number from 0 to"),
+        ("--workers", "10000", "--workers: at most"),
+        ("--threads", "10000", "--threads: at most"),
+        ("--heartbeat", str(10**12), "--heartbeat: at most"),
+    ],
+)
 def test_bad_options_are_one_line_before_anything_is_created(
-        cli: Cli, tmp_path: Path, option: str, value: str, reason: str) -> None:
-    code, out, err = cli("sweep", "run", "--runs-dir", str(tmp_path), "--study", "s",
-                         option, value)
+    cli: Cli, tmp_path: Path, option: str, value: str, reason: str
+) -> None:
+    code, out, err = cli("sweep", "run", "--runs-dir", str(tmp_path), "--study", "s", option, value)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and reason in err, err
     assert not (tmp_path / STORAGE_FILE).exists()
@@ -55,8 +59,9 @@ def test_the_worker_cap_names_what_limits_it(monkeypatch: pytest.MonkeyPatch) ->
     assert sweep.worker_limit().workers == 1  # one worker is always allowed
 
 
-def test_more_workers_than_the_cap_are_refused(cli: Cli, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_more_workers_than_the_cap_are_refused(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sweep, "available_cores", lambda: 2)
     code, _out, err = cli("sweep", "run", "--runs-dir", str(tmp_path), "--workers", "3")
     assert code == 2 and "--workers: at most 2 here (2 cores" in err, err
@@ -80,14 +85,16 @@ time.sleep(60)
 """
 
 
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("deathsig", [True, False], ids=["prctl", "watchdog"])
 def test_a_worker_ends_when_its_parent_is_killed(tmp_path: Path, deathsig: bool) -> None:
     log = tmp_path / "worker.log"
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, WORKER, "1" if deathsig else "0",
-                               str(log)], stdout=subprocess.PIPE, text=True,
-                              cwd=Path(__file__).parent.parent)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, WORKER, "1" if deathsig else "0", str(log)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
     deadline = time.monotonic() + 30

@@ -26,16 +26,44 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
-def test_two_workers_of_one_study_on_postgresql(postgres_url: str, real_mnist: MnistData,
-                                                tmp_path: Path) -> None:
+def test_two_workers_of_one_study_on_postgresql(
+    postgres_url: str, real_mnist: MnistData, tmp_path: Path
+) -> None:
     # Each "machine" keeps its own runs folder; the study is shared through the server.
-    command = ["--study", "shared", "--storage", postgres_url, "--trials", "2",
-               "--epochs", "1", "--hidden-units", "16|32", "--batch-size", "512"]
+    command = [
+        "--study",
+        "shared",
+        "--storage",
+        postgres_url,
+        "--trials",
+        "2",
+        "--epochs",
+        "1",
+        "--hidden-units",
+        "16|32",
+        "--batch-size",
+        "512",
+    ]
     machines = [tmp_path / "a", tmp_path / "b"]
-    procs = [subprocess.Popen([sys.executable, "-I", "-m", "mnist_tui", "sweep", "run",
-                               "--runs-dir", str(runs), *command],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for runs in machines]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-I",
+                "-m",
+                "mnist_tui",
+                "sweep",
+                "run",
+                "--runs-dir",
+                str(runs),
+                *command,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for runs in machines
+    ]
     outputs = [proc.communicate(timeout=300) for proc in procs]
     for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
@@ -48,9 +76,12 @@ def test_two_workers_of_one_study_on_postgresql(postgres_url: str, real_mnist: M
     assert {t.run_id for t in view.trials} == set(saved)
     assert sorted(run.sweep.trial for run in saved.values() if run.sweep) == [0, 1, 2, 3]
 
-    done = subprocess.run([sys.executable, "-I", "-m", "mnist_tui", "sweep", "list",
-                           "--storage", postgres_url], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-I", "-m", "mnist_tui", "sweep", "list", "--storage", postgres_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0 and "shared" in done.stdout
 
 
@@ -67,15 +98,40 @@ def worker_command_lines(parent: int) -> list[str]:
     return lines
 
 
-def test_workers_never_show_the_password_in_ps(postgres_url: str, real_mnist: MnistData,
-                                               tmp_path: Path) -> None:
+def test_workers_never_show_the_password_in_ps(
+    postgres_url: str, real_mnist: MnistData, tmp_path: Path
+) -> None:
     secret = "Pw@With:Odd/Chars"  # the server trusts loopback, so any password does
     url = postgres_url.replace("postgres@", f"postgres:{secret}@", 1)
-    proc = subprocess.Popen([sys.executable, "-I", "-m", "mnist_tui", "sweep", "run",
-                             "--runs-dir", str(tmp_path), "--study", "ps", "--storage", url,
-                             "--workers", "2", "--trials", "2", "--epochs", "1",
-                             "--hidden-units", "16", "--batch-size", "512"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-I",
+            "-m",
+            "mnist_tui",
+            "sweep",
+            "run",
+            "--runs-dir",
+            str(tmp_path),
+            "--study",
+            "ps",
+            "--storage",
+            url,
+            "--workers",
+            "2",
+            "--trials",
+            "2",
+            "--epochs",
+            "1",
+            "--hidden-units",
+            "16",
+            "--batch-size",
+            "512",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen: list[str] = []
     while proc.poll() is None:
         seen += [line for line in worker_command_lines(proc.pid) if "--worker-index" in line]
@@ -87,9 +143,9 @@ def test_workers_never_show_the_password_in_ps(postgres_url: str, real_mnist: Mn
     assert "Study ps: 2 trials (2 complete)" in out
 
 
-def test_a_database_restart_mid_trial_is_ridden_out(postgres_url: str, small_data: MnistData,
-                                                    tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_database_restart_mid_trial_is_ridden_out(
+    postgres_url: str, small_data: MnistData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every connection cut and new ones refused for two seconds, as a restart does."""
     import psycopg
 
@@ -106,8 +162,10 @@ def test_a_database_restart_mid_trial_is_ridden_out(postgres_url: str, small_dat
     def restart() -> None:
         with psycopg.connect(admin, autocommit=True) as db:
             db.execute("ALTER DATABASE postgres ALLOW_CONNECTIONS false")
-            db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                       "WHERE datname = 'postgres' AND pid <> pg_backend_pid()")
+            db.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = 'postgres' AND pid <> pg_backend_pid()"
+            )
         cut.append(time.monotonic())
 
         def back() -> None:
@@ -118,13 +176,24 @@ def test_a_database_restart_mid_trial_is_ridden_out(postgres_url: str, small_dat
         timers[0].start()
 
     def on_event(event: SweepEvent) -> None:
-        if (isinstance(event, TrialProgress) and isinstance(event.event, EpochEnd)
-                and event.event.epoch == 1 and not cut):
+        if (
+            isinstance(event, TrialProgress)
+            and isinstance(event.event, EpochEnd)
+            and event.event.epoch == 1
+            and not cut
+        ):
             restart()
 
     storage = SweepStorage(postgres_url, heartbeat=1)
-    storage.create("restart", SweepSettings(SearchSpace.build({}, {
-        "hidden_units": "16", "batch_size": "128", "learning_rate": "0.01", "epochs": "3"})))
+    storage.create(
+        "restart",
+        SweepSettings(
+            SearchSpace.build(
+                {},
+                {"hidden_units": "16", "batch_size": "128", "learning_rate": "0.01", "epochs": "3"},
+            )
+        ),
+    )
     store = RunStore(tmp_path)
     try:
         result = run_worker(storage, "restart", small_data, store, on_event, trials=2)

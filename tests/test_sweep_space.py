@@ -17,40 +17,46 @@ from mnist_tui.core.sweep_space import (
 )
 
 
-@pytest.mark.parametrize(("name", "text", "spec"), [
-    ("dropout", "0.3", Fixed(0.3)),
-    ("hidden_units", "256,128", Fixed((256, 128))),
-    ("learning_rate", "1e-4..1e-2:log", Span(1e-4, 1e-2, log=True)),
-    ("dropout", " 0 .. 0.5 ", Span(0.0, 0.5)),
-    ("batch_size", "32..512", Span(32, 512)),
-    ("batch_size", "64|128|64", Choices((64, 128))),  # repeats dropped
-    ("hidden_units", "128|256,128", Choices(((128,), (256, 128)))),
-    ("activation", "relu|GELU", Choices(("relu", "gelu"))),
-    ("optimizer", "sgd|sgd", Fixed("sgd")),  # one choice is a fixed value
-])
+@pytest.mark.parametrize(
+    ("name", "text", "spec"),
+    [
+        ("dropout", "0.3", Fixed(0.3)),
+        ("hidden_units", "256,128", Fixed((256, 128))),
+        ("learning_rate", "1e-4..1e-2:log", Span(1e-4, 1e-2, log=True)),
+        ("dropout", " 0 .. 0.5 ", Span(0.0, 0.5)),
+        ("batch_size", "32..512", Span(32, 512)),
+        ("batch_size", "64|128|64", Choices((64, 128))),  # repeats dropped
+        ("hidden_units", "128|256,128", Choices(((128,), (256, 128)))),
+        ("activation", "relu|GELU", Choices(("relu", "gelu"))),
+        ("optimizer", "sgd|sgd", Fixed("sgd")),  # one choice is a fixed value
+    ],
+)
 def test_specs_parse(name: str, text: str, spec: Any) -> None:
     assert parse_param(name, text) == spec
     assert parse_param(name, spec.text(name)) == spec  # and read back from their text
 
 
-@pytest.mark.parametrize(("name", "text", "reason"), [
-    # the form's own message, with which end or choice it is about
-    ("learning_rate", "0..0.1", "lower end: " + "must be in (0, 10], got 0"),
-    ("learning_rate", "1e-4..20:log", "upper end: must be in (0, 10], got 20"),
-    ("dropout", "0.1..1", "upper end: must be in [0, 1), got 1"),
-    ("batch_size", "64|0", "choice 2: must be between 1 and 8192, got 0"),
-    ("hidden_units", "128|abc", "choice 2: use whole numbers separated by commas"),
-    ("activation", "relu|tanhh", "choice 2: 'tanhh' is not one of"),
-    # and what only a range can get wrong
-    ("dropout", "0.5..0.1", "the lower end must be below the upper end, got 0.5..0.1"),
-    ("momentum", "0..0.9:log", "a log range needs a lower end above 0, got 0"),
-    ("activation", "relu..gelu", "a range needs a number; give one value or choices"),
-    ("hidden_units", "128..256", "a range needs a number; give one value or choices like 128"),
-    ("seed", "1|2", "fixed for a whole sweep"),
-    ("validation_split", "0.1..0.2", "fixed for a whole sweep"),
-    ("dropout", "0.1..", "a range has two ends"),
-    ("batch_size", "64||128", "choice 2 is empty"),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        # the form's own message, with which end or choice it is about
+        ("learning_rate", "0..0.1", "lower end: " + "must be in (0, 10], got 0"),
+        ("learning_rate", "1e-4..20:log", "upper end: must be in (0, 10], got 20"),
+        ("dropout", "0.1..1", "upper end: must be in [0, 1), got 1"),
+        ("batch_size", "64|0", "choice 2: must be between 1 and 8192, got 0"),
+        ("hidden_units", "128|abc", "choice 2: use whole numbers separated by commas"),
+        ("activation", "relu|tanhh", "choice 2: 'tanhh' is not one of"),
+        # and what only a range can get wrong
+        ("dropout", "0.5..0.1", "the lower end must be below the upper end, got 0.5..0.1"),
+        ("momentum", "0..0.9:log", "a log range needs a lower end above 0, got 0"),
+        ("activation", "relu..gelu", "a range needs a number; give one value or choices"),
+        ("hidden_units", "128..256", "a range needs a number; give one value or choices like 128"),
+        ("seed", "1|2", "fixed for a whole sweep"),
+        ("validation_split", "0.1..0.2", "fixed for a whole sweep"),
+        ("dropout", "0.1..", "a range has two ends"),
+        ("batch_size", "64||128", "choice 2 is empty"),
+    ],
+)
 def test_bad_specs_say_why_at_their_field(name: str, text: str, reason: str) -> None:
     with pytest.raises(ValueError) as caught:
         parse_param(name, text)
@@ -138,8 +144,9 @@ class FakeTrial:
 
 
 def test_a_trial_draws_each_searched_field_and_keeps_the_rest() -> None:
-    space = SearchSpace.build({}, {"hidden_units": "64|256,128", "batch_size": "32..512:log",
-                                   "epochs": "2"})
+    space = SearchSpace.build(
+        {}, {"hidden_units": "64|256,128", "batch_size": "32..512:log", "epochs": "2"}
+    )
     trial = FakeTrial()
     config = space.suggest(trial)
     assert trial.asked["hidden_units"] == ("categorical", ["64", "256,128"])  # plain categories
@@ -155,8 +162,7 @@ def test_a_drawn_rate_keeps_three_figures_and_stays_in_its_range() -> None:
             super().__init__()
             self.value = value
 
-        def suggest_float(self, name: str, low: float, high: float, *,
-                          log: bool = False) -> float:
+        def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
             return self.value if name == "learning_rate" else low
 
     space = SearchSpace.build({}, {"learning_rate": "1e-4..0.01236:log"})

@@ -26,8 +26,7 @@ QUICK = ["--hidden-units", "16|32", "--batch-size", "512", "--learning-rate", "0
 
 
 def sweep_command(runs: Path, *args: str) -> list[str]:
-    return [sys.executable, "-I", "-m", "mnist_tui", "sweep", "run", "--runs-dir", str(runs),
-            *args]
+    return [sys.executable, "-I", "-m", "mnist_tui", "sweep", "run", "--runs-dir", str(runs), *args]
 
 
 def read(runs: Path, study: str) -> StudyView | None:
@@ -37,8 +36,13 @@ def read(runs: Path, study: str) -> StudyView | None:
         return storage.study(study) if storage.study_id(study) is not None else None
 
 
-def wait_for(runs: Path, study: str, found: Callable[[StudyView], list[TrialView]],
-             proc: subprocess.Popen[str], timeout: float = 120) -> list[TrialView]:
+def wait_for(
+    runs: Path,
+    study: str,
+    found: Callable[[StudyView], list[TrialView]],
+    proc: subprocess.Popen[str],
+    timeout: float = 120,
+) -> list[TrialView]:
     """Poll the study (as a front end would) until ``found`` finds trials."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -50,11 +54,17 @@ def wait_for(runs: Path, study: str, found: Callable[[StudyView], list[TrialView
     raise AssertionError("timed out waiting for the study")
 
 
-def test_two_workers_split_the_trials_and_none_runs_twice(real_mnist: MnistData,
-                                                          tmp_path: Path) -> None:
-    done = subprocess.run(sweep_command(tmp_path, "--study", "pair", "--trials", "5",
-                                        "--workers", "2", "--epochs", "1", *QUICK),
-                          capture_output=True, text=True, timeout=300)
+def test_two_workers_split_the_trials_and_none_runs_twice(
+    real_mnist: MnistData, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        sweep_command(
+            tmp_path, "--study", "pair", "--trials", "5", "--workers", "2", "--epochs", "1", *QUICK
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "Starting 2 workers (1 TensorFlow thread each)" in done.stderr
     assert "Study pair: 5 trials (5 complete)" in done.stdout
@@ -73,21 +83,39 @@ def test_two_workers_split_the_trials_and_none_runs_twice(real_mnist: MnistData,
 
 
 def test_a_worker_killed_mid_trial_leaves_it_failed_and_the_other_carries_on(
-        real_mnist: MnistData, tmp_path: Path) -> None:
+    real_mnist: MnistData, tmp_path: Path
+) -> None:
     proc = subprocess.Popen(
-        sweep_command(tmp_path, "--study", "kill", "--trials", "8", "--workers", "2",
-                      "--heartbeat", "1", "--epochs", "3", *QUICK),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    running = wait_for(tmp_path, "kill",
-                       lambda view: [t for t in view.trials if t.state == "running"
-                                     and t.worker], proc)
+        sweep_command(
+            tmp_path,
+            "--study",
+            "kill",
+            "--trials",
+            "8",
+            "--workers",
+            "2",
+            "--heartbeat",
+            "1",
+            "--epochs",
+            "3",
+            *QUICK,
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    running = wait_for(
+        tmp_path,
+        "kill",
+        lambda view: [t for t in view.trials if t.state == "running" and t.worker],
+        proc,
+    )
     victim = running[0]
     os.kill(int(victim.worker.rsplit(":", 1)[1]), signal.SIGKILL)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, err  # a worker was lost, and the command says so
     assert "exited with code -9" in err
-    assert f"trial {victim.number} (worker {victim.worker}) sent no heartbeat: " \
-           "marked failed" in err
+    assert f"trial {victim.number} (worker {victim.worker}) sent no heartbeat: marked failed" in err
     view = read(tmp_path, "kill")
     assert view is not None
     states = {t.number: t.state for t in view.trials}
@@ -99,16 +127,36 @@ def test_a_worker_killed_mid_trial_leaves_it_failed_and_the_other_carries_on(
 
 
 def test_sigterm_stops_the_workers_after_saving_their_trials_as_stopped(
-        real_mnist: MnistData, tmp_path: Path) -> None:
+    real_mnist: MnistData, tmp_path: Path
+) -> None:
     proc = subprocess.Popen(
-        sweep_command(tmp_path, "--study", "term", "--trials", "4", "--workers", "2",
-                      "--epochs", "200", *QUICK),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        sweep_command(
+            tmp_path,
+            "--study",
+            "term",
+            "--trials",
+            "4",
+            "--workers",
+            "2",
+            "--epochs",
+            "200",
+            *QUICK,
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     # both workers are training (an epoch done each), so each has a run to save
-    wait_for(tmp_path, "term",
-             lambda view: [t for t in view.trials if t.state == "running" and t.val_curve]
-             if sum(t.state == "running" and len(t.val_curve) >= 1
-                    for t in view.trials) == 2 else [], proc)
+    wait_for(
+        tmp_path,
+        "term",
+        lambda view: (
+            [t for t in view.trials if t.state == "running" and t.val_curve]
+            if sum(t.state == "running" and len(t.val_curve) >= 1 for t in view.trials) == 2
+            else []
+        ),
+        proc,
+    )
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
@@ -122,19 +170,37 @@ def test_sigterm_stops_the_workers_after_saving_their_trials_as_stopped(
     assert "2 stopped" in out
 
 
-def test_workers_end_when_their_parent_is_killed(real_mnist: MnistData,
-                                                 tmp_path: Path) -> None:
+def test_workers_end_when_their_parent_is_killed(real_mnist: MnistData, tmp_path: Path) -> None:
     """``kill -9`` of ``sweep run --workers 2``: each worker is told as by SIGTERM, saves
     its trial as stopped and ends, instead of training on under PID 1."""
     log = (tmp_path / "out.log").open("w")
     proc = subprocess.Popen(
-        sweep_command(tmp_path, "--study", "orphans", "--trials", "4", "--workers", "2",
-                      "--epochs", "200", *QUICK), stdout=log, stderr=log, text=True)
-    running = wait_for(tmp_path, "orphans",
-                       lambda view: [t for t in view.trials if t.state == "running"
-                                     and t.val_curve]
-                       if sum(t.state == "running" and len(t.val_curve) >= 1
-                              for t in view.trials) == 2 else [], proc)
+        sweep_command(
+            tmp_path,
+            "--study",
+            "orphans",
+            "--trials",
+            "4",
+            "--workers",
+            "2",
+            "--epochs",
+            "200",
+            *QUICK,
+        ),
+        stdout=log,
+        stderr=log,
+        text=True,
+    )
+    running = wait_for(
+        tmp_path,
+        "orphans",
+        lambda view: (
+            [t for t in view.trials if t.state == "running" and t.val_curve]
+            if sum(t.state == "running" and len(t.val_curve) >= 1 for t in view.trials) == 2
+            else []
+        ),
+        proc,
+    )
     pids = [int(t.worker.rsplit(":", 1)[1]) for t in running]
     proc.kill()
     proc.wait()
@@ -152,4 +218,3 @@ def test_workers_end_when_their_parent_is_killed(real_mnist: MnistData,
     assert [t.state for t in view.trials] == ["stopped", "stopped"]
     runs, _bad = RunStore(tmp_path).list()
     assert len(runs) == 2 and all(run.status == "stopped" for run in runs)
-

@@ -7,14 +7,14 @@ from mnist_tui.tables import epoch_lines
 
 
 def _row(epoch: int, val: float | None = None) -> EpochEnd:
-    return EpochEnd(epoch=epoch, loss=1 / epoch, accuracy=0.9, val_loss=val, val_accuracy=val,
-                    seconds=1.25)
+    return EpochEnd(
+        epoch=epoch, loss=1 / epoch, accuracy=0.9, val_loss=val, val_accuracy=val, seconds=1.25
+    )
 
 
 def test_columns_line_up_under_their_headers() -> None:
     header, first = epoch_lines([_row(1, 0.5)])
-    assert header.split() == ["epoch", "loss", "accuracy", "val", "loss", "val", "acc",
-                              "seconds"]
+    assert header.split() == ["epoch", "loss", "accuracy", "val", "loss", "val", "acc", "seconds"]
     assert len(first) == len(header)
     assert first.split() == ["1", "1.0000", "0.9000", "0.5000", "0.5000", "1.2"]
     assert header.index("accuracy") + len("accuracy") == first.index("0.9000") + 6
@@ -33,8 +33,17 @@ def test_only_the_newest_rows_with_a_note_of_the_rest() -> None:
 
 
 def test_a_diverged_loss_keeps_to_its_column() -> None:
-    header, line = epoch_lines([EpochEnd(epoch=1, loss=11399831.0, accuracy=0.0987,
-                                         val_loss=13590909.0, val_accuracy=0.1,
-                                         seconds=0.4)])
+    header, line = epoch_lines(
+        [
+            EpochEnd(
+                epoch=1,
+                loss=11399831.0,
+                accuracy=0.0987,
+                val_loss=13590909.0,
+                val_accuracy=0.1,
+                seconds=0.4,
+            )
+        ]
+    )
     assert len(line) == len(header)
     assert line.split()[1:4] == ["1.14e+07", "0.0987", "1.36e+07"]

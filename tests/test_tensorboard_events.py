@@ -55,8 +55,9 @@ def _train(data: MnistData, root: Path, config: TrainConfig, **options: Any) -> 
 @pytest.fixture(scope="module")
 def saved(small_data: MnistData, tmp_path_factory: pytest.TempPathFactory) -> SessionResult:
     """A sweep trial's run with a validation split, saved in a runs folder of its own."""
-    return _train(small_data, tmp_path_factory.mktemp("runs"), CONFIG,
-                  sweep=SweepTrial("lr search", 3))
+    return _train(
+        small_data, tmp_path_factory.mktemp("runs"), CONFIG, sweep=SweepTrial("lr search", 3)
+    )
 
 
 def _events(folder: Path) -> event_accumulator.EventAccumulator:
@@ -67,15 +68,18 @@ def _events(folder: Path) -> event_accumulator.EventAccumulator:
 
 def _scalars(folder: Path, tag: str) -> list[tuple[int, float]]:
     """``(step, value)`` of one scalar tag (``tf.summary`` keeps scalars as tensors)."""
-    return [(event.step, float(tensor_util.make_ndarray(event.tensor_proto)))
-            for event in _events(folder).Tensors(tag)]
+    return [
+        (event.step, float(tensor_util.make_ndarray(event.tensor_proto)))
+        for event in _events(folder).Tensors(tag)
+    ]
 
 
 def _hparams(folder: Path) -> Any:
     """The HParams plugin's session start info in ``folder``'s events."""
     content = _events(folder).PluginTagToContent(hparams_metadata.PLUGIN_NAME)
     return hparams_metadata.parse_session_start_info_plugin_data(
-        content[hparams_metadata.SESSION_START_INFO_TAG])
+        content[hparams_metadata.SESSION_START_INFO_TAG]
+    )
 
 
 def _values(hparams: Any) -> dict[str, Any]:
@@ -90,16 +94,26 @@ def _hparams_dashboard(runs_dir: Path) -> dict[str, tuple[dict[str, Any], dict[s
     multiplexer.AddRunsFromDirectory(str(runs_dir))
     multiplexer.Reload()
     provider = data_provider.MultiplexerDataProvider(multiplexer, str(runs_dir))
-    backend = backend_context.Context(base_plugin.TBContext(
-        data_provider=provider, multiplexer=multiplexer, logdir=str(runs_dir)))
+    backend = backend_context.Context(
+        base_plugin.TBContext(data_provider=provider, multiplexer=multiplexer, logdir=str(runs_dir))
+    )
     request = api_pb2.ListSessionGroupsRequest(
-        start_index=0, slice_size=100, aggregation_type=api_pb2.AGGREGATION_AVG,
-        allowed_statuses=[api_pb2.STATUS_UNKNOWN, api_pb2.STATUS_SUCCESS])
+        start_index=0,
+        slice_size=100,
+        aggregation_type=api_pb2.AGGREGATION_AVG,
+        allowed_statuses=[api_pb2.STATUS_UNKNOWN, api_pb2.STATUS_SUCCESS],
+    )
     response = list_session_groups.Handler(context.RequestContext(), backend, "", request).run()
-    return {group.name: (_values(group.hparams),
-                         {f"{metric.name.group}/{metric.name.tag}": metric.value
-                          for metric in group.metric_values})
-            for group in response.session_groups}
+    return {
+        group.name: (
+            _values(group.hparams),
+            {
+                f"{metric.name.group}/{metric.name.tag}": metric.value
+                for metric in group.metric_values
+            },
+        )
+        for group in response.session_groups
+    }
 
 
 def _record(run: SessionResult) -> dict[str, Any]:
@@ -117,15 +131,19 @@ def test_epoch_scalars_are_the_history_for_train_and_validation(saved: SessionRe
             got = _scalars(events / folder, f"epoch_{name}")
             assert [step for step, _value in got] == [1, 2]
             assert [value for _step, value in got] == pytest.approx(
-                [value for _step, value in expected], rel=1e-6)
+                [value for _step, value in expected], rel=1e-6
+            )
 
 
 def test_the_step_curve_and_learning_rate_are_there(saved: SessionResult) -> None:
     train = saved.run.path / TENSORBOARD_DIR / "train"
     steps = _record(saved)["steps"]
     assert len(steps["step"]) >= 3
-    for column, tag in (("loss", "batch_loss"), ("accuracy", "batch_accuracy"),
-                        ("learning_rate", "batch_learning_rate")):
+    for column, tag in (
+        ("loss", "batch_loss"),
+        ("accuracy", "batch_accuracy"),
+        ("learning_rate", "batch_learning_rate"),
+    ):
         got = _scalars(train, tag)
         assert [step for step, _value in got] == steps["step"]
         assert [value for _step, value in got] == pytest.approx(steps[column], rel=1e-6)
@@ -135,8 +153,10 @@ def test_the_step_curve_and_learning_rate_are_there(saved: SessionResult) -> Non
 
 def test_test_metrics_and_the_config_as_hparams(saved: SessionResult) -> None:
     session = saved.run.path / TENSORBOARD_DIR
-    for tag, expected in (("test_accuracy", saved.evaluation.accuracy),
-                          ("test_loss", saved.evaluation.loss)):
+    for tag, expected in (
+        ("test_accuracy", saved.evaluation.accuracy),
+        ("test_loss", saved.evaluation.loss),
+    ):
         [(step, value)] = _scalars(session, tag)
         assert step == 2 and value == pytest.approx(expected, rel=1e-6)
     values = _values(_hparams(session).hparams)
@@ -161,13 +181,16 @@ def test_tensorboard_sees_each_saved_run_under_its_folder_name(saved: SessionRes
 
 
 def test_the_hparams_dashboard_lists_each_run_with_its_test_accuracy(
-        saved: SessionResult, tmp_path: Path) -> None:
+    saved: SessionResult, tmp_path: Path
+) -> None:
     original = saved.run.path
     shutil.copytree(original, tmp_path / original.name)
     shutil.copytree(original, tmp_path / "20990101-000000-mlp-copy")  # a copy is its own trial
     trials = _hparams_dashboard(tmp_path)
-    assert set(trials) == {f"{original.name}/{TENSORBOARD_DIR}",
-                           f"20990101-000000-mlp-copy/{TENSORBOARD_DIR}"}
+    assert set(trials) == {
+        f"{original.name}/{TENSORBOARD_DIR}",
+        f"20990101-000000-mlp-copy/{TENSORBOARD_DIR}",
+    }
     for hparams, metrics in trials.values():
         assert hparams["study"] == "lr search" and hparams["trial"] == 3
         assert hparams["hidden_units"] == "16,8" and hparams["status"] == "completed"
@@ -178,7 +201,8 @@ def test_the_hparams_dashboard_lists_each_run_with_its_test_accuracy(
 
 
 def test_a_stopped_run_has_events_and_its_delete_leaves_nothing(
-        small_data: MnistData, tmp_path: Path) -> None:
+    small_data: MnistData, tmp_path: Path
+) -> None:
     stop = threading.Event()
 
     def stop_after_first_epoch(event: TrainingEvent) -> None:
@@ -187,8 +211,13 @@ def test_a_stopped_run_has_events_and_its_delete_leaves_nothing(
 
     with _ticking():
         store = RunStore(tmp_path / "runs")
-        session = train_evaluate_save(CONFIG.replace(epochs=20, validation_split=0.0),
-                                      small_data, store, stop_after_first_epoch, stop)
+        session = train_evaluate_save(
+            CONFIG.replace(epochs=20, validation_split=0.0),
+            small_data,
+            store,
+            stop_after_first_epoch,
+            stop,
+        )
     run = session.run
     assert run.status == "stopped" and run.epochs_done == 1
     events = run.path / TENSORBOARD_DIR
@@ -201,8 +230,9 @@ def test_a_stopped_run_has_events_and_its_delete_leaves_nothing(
     assert not list(store.root.iterdir())
 
 
-def test_events_that_cannot_be_written_leave_no_run(small_data: MnistData, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_events_that_cannot_be_written_leave_no_run(
+    small_data: MnistData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import tensorflow as tf
 
     def disk_full(*_args: Any) -> None:
@@ -224,11 +254,14 @@ def test_a_run_without_events_still_lists_and_opens(saved: SessionResult, tmp_pa
     assert store.load_model(runs[0]) is not None
 
 
-def test_the_users_changes_are_a_text_and_a_diverged_loss_is_nan(saved: SessionResult,
-                                                                 tmp_path: Path) -> None:
+def test_the_users_changes_are_a_text_and_a_diverged_loss_is_nan(
+    saved: SessionResult, tmp_path: Path
+) -> None:
     record = _record(saved)
-    record["controls"] = [{"step": 7, "kind": "learning_rate", "value": 0.001},
-                          {"step": 9, "kind": "pause", "value": 1.5}]
+    record["controls"] = [
+        {"step": 7, "kind": "learning_rate", "value": 0.001},
+        {"step": 9, "kind": "pause", "value": 1.5},
+    ]
     record["history"][-1]["loss"] = None  # as run.json holds a diverged loss
     write_run_events(tmp_path, record)
     events = tmp_path / TENSORBOARD_DIR
@@ -238,7 +271,8 @@ def test_the_users_changes_are_a_text_and_a_diverged_loss_is_nan(saved: SessionR
 
 
 def test_the_events_read_as_those_of_tf_summary_and_the_hparams_plugin(
-        saved: SessionResult, tmp_path: Path) -> None:
+    saved: SessionResult, tmp_path: Path
+) -> None:
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp
 
@@ -250,8 +284,7 @@ def test_the_events_read_as_those_of_tf_summary_and_the_hparams_plugin(
     writer = tf.summary.create_file_writer(str(tmp_path / "reference"))
     with writer.as_default():
         tf.summary.scalar("test_accuracy", record["test"]["accuracy"], step=2)
-        tf.summary.text("controls", ours.Tensors("controls")[0].tensor_proto.string_val[0],
-                        step=0)
+        tf.summary.text("controls", ours.Tensors("controls")[0].tensor_proto.string_val[0], step=0)
         hp.hparams(_values(session.hparams), start_time_secs=session.start_time_secs)
     writer.close()
     reference = _events(tmp_path / "reference")
@@ -259,8 +292,10 @@ def test_the_events_read_as_those_of_tf_summary_and_the_hparams_plugin(
         assert ours.SummaryMetadata(tag) == reference.SummaryMetadata(tag)
         mine, theirs = ours.Tensors(tag)[0], reference.Tensors(tag)[0]
         assert mine.step == theirs.step
-        assert tensor_util.make_ndarray(mine.tensor_proto).tolist() == \
-            tensor_util.make_ndarray(theirs.tensor_proto).tolist()
+        assert (
+            tensor_util.make_ndarray(mine.tensor_proto).tolist()
+            == tensor_util.make_ndarray(theirs.tensor_proto).tolist()
+        )
     expected = _hparams(tmp_path / "reference")
     expected.group_name = ""  # theirs: a hash of the values; ours: none, so the folder's name
     assert session == expected

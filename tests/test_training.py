@@ -24,8 +24,12 @@ from mnist_tui.core.training import train
 FAST = TrainConfig(hidden_units=(32,), batch_size=64, epochs=3, learning_rate=0.01)
 
 
-def run(config: TrainConfig, data: MnistData, stop: threading.Event | None = None,
-        on_event: object = None) -> tuple[list[TrainingEvent], object]:
+def run(
+    config: TrainConfig,
+    data: MnistData,
+    stop: threading.Event | None = None,
+    on_event: object = None,
+) -> tuple[list[TrainingEvent], object]:
     events: list[TrainingEvent] = []
 
     def sink(event: TrainingEvent) -> None:
@@ -47,8 +51,9 @@ def _leaves(value: object) -> list[object]:
     return [value]
 
 
-def test_the_per_step_curve_is_recorded_and_saved(small_data: MnistData, tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_per_step_curve_is_recorded_and_saved(
+    small_data: MnistData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mnist_tui.core.runs import RunStore
     from mnist_tui.core.session import train_evaluate_save
 
@@ -68,13 +73,18 @@ def test_the_per_step_curve_is_recorded_and_saved(small_data: MnistData, tmp_pat
     assert session.run.steps == steps  # saved in run.json and read back unchanged
 
 
-def test_a_long_curve_is_thinned_evenly(small_data: MnistData,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_long_curve_is_thinned_evenly(
+    small_data: MnistData, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("mnist_tui.core.training.PROGRESS_INTERVAL", 0.0)
     monkeypatch.setattr("mnist_tui.core.training.MAX_STEP_POINTS", 8)
     monkeypatch.setattr("mnist_tui.core.training.steps_per_execution", lambda _config: 1)
-    result = train(TrainConfig(hidden_units=(8,), batch_size=16, epochs=2), small_data.x_train,
-                   small_data.y_train, lambda _e: None)
+    result = train(
+        TrainConfig(hidden_units=(8,), batch_size=16, epochs=2),
+        small_data.x_train,
+        small_data.y_train,
+        lambda _e: None,
+    )
     steps = [p.step for p in result.finished.steps]
     assert 4 <= len(steps) < 8
     gaps = {b - a for a, b in itertools.pairwise(steps)}
@@ -103,8 +113,9 @@ def test_events_in_order_with_plain_values(small_data: MnistData) -> None:
     assert result.finished is finished
 
 
-def test_batch_progress_is_throttled(small_data: MnistData,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_batch_progress_is_throttled(
+    small_data: MnistData, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mnist_tui.core import training
 
     monkeypatch.setattr(training, "TARGET_EXECUTION_FLOPS", 1)  # one step per call
@@ -141,8 +152,13 @@ def test_stop_mid_run_keeps_whole_epochs(small_data: MnistData) -> None:
 
 
 def test_early_stopping(small_data: MnistData) -> None:
-    config = FAST.replace(epochs=60, validation_split=0.25, early_stopping_patience=1,
-                          learning_rate=0.05, lr_schedule="constant")
+    config = FAST.replace(
+        epochs=60,
+        validation_split=0.25,
+        early_stopping_patience=1,
+        learning_rate=0.05,
+        lr_schedule="constant",
+    )
     _, result = run(config, small_data)
     assert result.finished.outcome == "early_stopped"
     assert result.finished.epochs_done < 60
@@ -165,15 +181,22 @@ def test_same_seed_same_weights(small_data: MnistData) -> None:
 
 @pytest.mark.parametrize("optimizer", ["sgd", "rmsprop", "adamw", "nadam"])
 def test_every_optimizer_learns(small_data: MnistData, optimizer: str) -> None:
-    config = FAST.replace(optimizer=optimizer, epochs=4, learning_rate=0.05 if
-                          optimizer == "sgd" else 0.005)
+    config = FAST.replace(
+        optimizer=optimizer, epochs=4, learning_rate=0.05 if optimizer == "sgd" else 0.005
+    )
     _, result = run(config, small_data)
     assert result.finished.history[-1].accuracy > 0.8
 
 
 def test_cnn_builds_and_trains(small_data: MnistData) -> None:
-    config = TrainConfig(architecture="cnn", conv_filters=(8, 16), hidden_units=(32,),
-                         batch_size=64, epochs=2, learning_rate=0.005)
+    config = TrainConfig(
+        architecture="cnn",
+        conv_filters=(8, 16),
+        hidden_units=(32,),
+        batch_size=64,
+        epochs=2,
+        learning_rate=0.005,
+    )
     _, result = run(config, small_data)
     assert result.model.layers[1].__class__.__name__ == "Conv2D"
     assert result.finished.history[-1].accuracy > 0.5

@@ -25,8 +25,9 @@ from mnist_tui.core.runs import RUN_FILE, RunStore
 from mnist_tui.core.session import train_evaluate_save
 from mnist_tui.core.training import TrainResult, train
 
-FAST = TrainConfig(hidden_units=(32,), batch_size=64, epochs=3, learning_rate=0.01,
-                   lr_schedule="constant")
+FAST = TrainConfig(
+    hidden_units=(32,), batch_size=64, epochs=3, learning_rate=0.01, lr_schedule="constant"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -41,9 +42,14 @@ def one_step_per_call_and_every_tick(monkeypatch: pytest.MonkeyPatch) -> None:
 class Background:
     """``train`` in a thread of its own, its events collected as they come."""
 
-    def __init__(self, config: TrainConfig, data: MnistData, control: TrainingControl,
-                 stop: threading.Event | None = None,
-                 on_event: Callable[[TrainingEvent], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        data: MnistData,
+        control: TrainingControl,
+        stop: threading.Event | None = None,
+        on_event: Callable[[TrainingEvent], None] | None = None,
+    ) -> None:
         self.events: list[TrainingEvent] = []
         self.result: TrainResult | None = None
         self.stop = stop or threading.Event()
@@ -54,8 +60,9 @@ class Background:
                 on_event(event)
 
         def work() -> None:
-            self.result = train(config, data.x_train, data.y_train, sink, self.stop,
-                                control=control)
+            self.result = train(
+                config, data.x_train, data.y_train, sink, self.stop, control=control
+            )
 
         self.thread = threading.Thread(target=work, daemon=True)
         self.thread.start()
@@ -113,8 +120,9 @@ def test_pause_blocks_progress_and_resume_continues(small_data: MnistData) -> No
 
 def test_stop_while_paused_ends_promptly(small_data: MnistData) -> None:
     control = TrainingControl()
-    run = Background(FAST.replace(epochs=20), small_data, control,
-                     on_event=pause_at_first_progress(control))
+    run = Background(
+        FAST.replace(epochs=20), small_data, control, on_event=pause_at_first_progress(control)
+    )
     run.wait_for(run.paused)
     asked = time.perf_counter()
     run.stop.set()
@@ -125,8 +133,9 @@ def test_stop_while_paused_ends_promptly(small_data: MnistData) -> None:
     assert control.paused  # it ended without being resumed
 
 
-def test_halving_the_rate_acts_at_the_next_call_and_is_saved(small_data: MnistData,
-                                                             tmp_path: Path) -> None:
+def test_halving_the_rate_acts_at_the_next_call_and_is_saved(
+    small_data: MnistData, tmp_path: Path
+) -> None:
     control = TrainingControl()
     asked: list[BatchProgress] = []
 
@@ -141,8 +150,9 @@ def test_halving_the_rate_acts_at_the_next_call_and_is_saved(small_data: MnistDa
         events.append(event)
         halve_once(event)
 
-    session = train_evaluate_save(FAST.replace(epochs=1), small_data, RunStore(tmp_path), sink,
-                                  control=control)
+    session = train_evaluate_save(
+        FAST.replace(epochs=1), small_data, RunStore(tmp_path), sink, control=control
+    )
     result = session.result
     before = asked[0].point
     assert before is not None and before.learning_rate == pytest.approx(0.01)
@@ -156,8 +166,9 @@ def test_halving_the_rate_acts_at_the_next_call_and_is_saved(small_data: MnistDa
     assert later and all(p.learning_rate == pytest.approx(0.005) for p in later)
     assert result.finished.controls == tuple(applied)
     saved = json.loads((session.run.path / RUN_FILE).read_text())
-    assert saved["controls"] == [{"step": applied[0].step, "kind": "learning_rate",
-                                  "value": pytest.approx(0.005)}]
+    assert saved["controls"] == [
+        {"step": applied[0].step, "kind": "learning_rate", "value": pytest.approx(0.005)}
+    ]
     loaded = RunStore(tmp_path).load(session.run.run_id)
     assert loaded.controls == tuple(applied)
 
@@ -203,8 +214,7 @@ def test_early_stopping_can_be_turned_on_and_off(small_data: MnistData) -> None:
 
     turned_off = TrainingControl(early_stopping=True)
     turned_off.set_early_stopping(False)
-    run = Background(noisy.replace(epochs=8, early_stopping_patience=1), small_data,
-                     turned_off)
+    run = Background(noisy.replace(epochs=8, early_stopping_patience=1), small_data, turned_off)
     run.thread.join(120)
     assert run.result is not None and run.result.finished.outcome == "completed"
     assert run.result.finished.epochs_done == 8 and run.result.finished.kept_epoch is None
@@ -214,20 +224,21 @@ def test_early_stopping_can_be_turned_on_and_off(small_data: MnistData) -> None:
 def saved_run(small_data: MnistData, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run trained and saved without steering: its folder."""
     store = RunStore(tmp_path_factory.mktemp("runs"))
-    return train_evaluate_save(FAST.replace(epochs=1), small_data, store,
-                               lambda _e: None).run.path
+    return train_evaluate_save(FAST.replace(epochs=1), small_data, store, lambda _e: None).run.path
 
 
-@pytest.mark.parametrize(("controls", "problem"), [
-    ("pause", "controls must be a list"),
-    ([{"step": 1, "kind": "explode", "value": 0}], "controls[0].kind"),
-    ([{"step": -1, "kind": "pause", "value": 0}], "controls[0].step"),
-    ([{"step": 1, "kind": "learning_rate", "value": float("inf")}], "controls[0].value"),
-    ([{"step": 1, "kind": "pause", "value": 0, "extra": 1}], "unknown key"),
-    ([{"step": 1, "kind": "pause", "value": 0}] * 1001, "more than 1,000"),
-])
-def test_the_record_refuses_bad_controls(saved_run: Path, controls: object,
-                                         problem: str) -> None:
+@pytest.mark.parametrize(
+    ("controls", "problem"),
+    [
+        ("pause", "controls must be a list"),
+        ([{"step": 1, "kind": "explode", "value": 0}], "controls[0].kind"),
+        ([{"step": -1, "kind": "pause", "value": 0}], "controls[0].step"),
+        ([{"step": 1, "kind": "learning_rate", "value": float("inf")}], "controls[0].value"),
+        ([{"step": 1, "kind": "pause", "value": 0, "extra": 1}], "unknown key"),
+        ([{"step": 1, "kind": "pause", "value": 0}] * 1001, "more than 1,000"),
+    ],
+)
+def test_the_record_refuses_bad_controls(saved_run: Path, controls: object, problem: str) -> None:
     record = json.loads((saved_run / RUN_FILE).read_text())
     assert record["controls"] == []
     record["controls"] = controls

@@ -31,8 +31,11 @@ def blocks(language: str) -> list[str]:
 
 def commands(block: str) -> list[str]:
     """The block's command lines, comments cut (a `#` after two spaces or more)."""
-    return [re.split(r"\s{2,}#", line)[0].strip() for line in block.splitlines()
-            if line.strip() and not line.startswith("#")]
+    return [
+        re.split(r"\s{2,}#", line)[0].strip()
+        for line in block.splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
 
 
 def run(line: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -43,8 +46,13 @@ def run(line: str, cwd: Path, stdin: bytes | None = None) -> subprocess.Complete
         stdin = (cwd / source).read_bytes()
     argv = shlex.split(line)
     assert argv[0] == "mnist-tui", line
-    return subprocess.run([sys.executable, "-I", "-m", "mnist_tui", *argv[1:]], cwd=cwd,
-                          input=stdin, capture_output=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-I", "-m", "mnist_tui", *argv[1:]],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +76,18 @@ def workdir(real_mnist: MnistData, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.mark.real_mnist
 def test_the_plain_keras_code_runs_as_written(workdir: Path) -> None:
     (code,) = blocks("python")
-    (run_id,) = [p.name for p in (workdir / "saved_models").iterdir()
-                 if not p.name.startswith(".") and p.is_dir()]
-    done = subprocess.run([sys.executable, "-I", "-c", code.replace("<run-id>", run_id)],
-                          cwd=workdir, capture_output=True, text=True, timeout=300)
+    (run_id,) = [
+        p.name
+        for p in (workdir / "saved_models").iterdir()
+        if not p.name.startswith(".") and p.is_dir()
+    ]
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", code.replace("<run-id>", run_id)],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert re.fullmatch(r"(?s).*\[\d\]\n", done.stdout)
 
@@ -81,7 +97,8 @@ def test_the_export_and_predict_commands_run_as_written(workdir: Path) -> None:
     shell = blocks("sh")
     exports, predicts = commands(shell[0]), commands(shell[1])
     assert [line.split("|")[-1].split()[1] for line in exports + predicts] == (
-        ["export"] * 3 + ["predict"] * 4)
+        ["export"] * 3 + ["predict"] * 4
+    )
     for line in exports:
         done = run(line, workdir)
         assert done.returncode == 0, (line, done.stderr[-2000:])
@@ -114,17 +131,21 @@ def test_tensorboard_shows_the_runs(workdir: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([str(BIN / argv[0]), *argv[1:], "--host", "127.0.0.1",
-                               "--port", str(port)], cwd=workdir,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(BIN / argv[0]), *argv[1:], "--host", "127.0.0.1", "--port", str(port)],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         runs: list[str] = []
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not any(r.endswith("/train") for r in runs):
             time.sleep(0.5)
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/data/runs",
-                                            timeout=5) as answer:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/data/runs", timeout=5
+                ) as answer:
                     runs = json.loads(answer.read())
             except OSError:
                 continue
@@ -137,6 +158,10 @@ def test_tensorboard_shows_the_runs(workdir: Path) -> None:
 
 def test_the_section_names_only_real_images() -> None:
     """The predict lines name the files the fixture makes (a guard on the test itself)."""
-    names = {word for line in commands(blocks("sh")[1]) for word in shlex.split(line)
-             if re.search(r"\.(png|jpg)$|/$", word)}
+    names = {
+        word
+        for line in commands(blocks("sh")[1])
+        for word in shlex.split(line)
+        if re.search(r"\.(png|jpg)$|/$", word)
+    }
     assert names == {"my-digit.png", "scans/", "a.png", "b.jpg"}

@@ -31,8 +31,9 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def parsers(parser: argparse.ArgumentParser, name: str
-            ) -> Iterator[tuple[str, str, argparse.ArgumentParser]]:
+def parsers(
+    parser: argparse.ArgumentParser, name: str
+) -> Iterator[tuple[str, str, argparse.ArgumentParser]]:
     """``(command, one-line help, parser)`` for ``parser`` and each subcommand under it,
     depth first, in the order ``--help`` lists them."""
     yield name, parser.description or "", parser
@@ -55,7 +56,8 @@ def options(parser: argparse.ArgumentParser) -> list[tuple[str, str]]:
             metavar = ""
             if action.nargs != 0:
                 metavar = " " + formatter._format_args(
-                    action, formatter._get_default_metavar_for_optional(action))
+                    action, formatter._get_default_metavar_for_optional(action)
+                )
             names = ", ".join(f"`{option}{metavar}`" for option in action.option_strings)
         else:
             names = f"`{formatter._format_args(action, action.dest)}`"
@@ -68,11 +70,17 @@ def cli_page() -> str:
     from mnist_tui.cli.parser import build_parser
 
     parser = build_parser()
-    lines = [GENERATED, "", "# Command line", "",
-             "Every command and option of `mnist-tui`, as `--help` gives them. Exit codes: "
-             "0 done, 2 bad arguments, 3 no usable data, 4 a missing or broken run (or "
-             "image), 5 a sweep storage problem, 6 `serve`'s port in use, 129/130/143 "
-             "stopped by SIGHUP, Ctrl-C or SIGTERM.", ""]
+    lines = [
+        GENERATED,
+        "",
+        "# Command line",
+        "",
+        "Every command and option of `mnist-tui`, as `--help` gives them. Exit codes: "
+        "0 done, 2 bad arguments, 3 no usable data, 4 a missing or broken run (or "
+        "image), 5 a sweep storage problem, 6 `serve`'s port in use, 129/130/143 "
+        "stopped by SIGHUP, Ctrl-C or SIGTERM.",
+        "",
+    ]
     for command, summary, sub in parsers(parser, "mnist-tui"):
         lines += [f"## `{command}`", ""]
         if summary:
@@ -92,17 +100,27 @@ def app_page() -> str:
     from mnist_tui.ui.screens.dialogs import help_groups
 
     app = MnistApp()
-    lines = [GENERATED, "", "# The app", "",
-             "`mnist-tui` with no command opens the app. Its tabs, in the order of the tab "
-             "bar; a digit key switches to a tab whenever the cursor is not in a text field "
-             "(Escape leaves one):", "",
-             "| key | tab |", "| --- | --- |"]
+    lines = [
+        GENERATED,
+        "",
+        "# The app",
+        "",
+        "`mnist-tui` with no command opens the app. Its tabs, in the order of the tab "
+        "bar; a digit key switches to a tab whenever the cursor is not in a text field "
+        "(Escape leaves one):",
+        "",
+        "| key | tab |",
+        "| --- | --- |",
+    ]
     lines += [f"| `{number}` | {tab.title()} |" for number, tab in enumerate(TABS, 1)]
     lines += ["", "Every key, by where it acts (`f1` in the app shows the same list):", ""]
     for title, rows in help_groups(app):
         lines += [f"## {title}", "", "| keys | action | what it does |", "| --- | --- | --- |"]
-        lines += [f"| {' '.join(f'`{key}`' for key in row.keys)} | {_cell(row.description)} "
-                  f"| {_cell(row.tooltip)} |" for row in rows]
+        lines += [
+            f"| {' '.join(f'`{key}`' for key in row.keys)} | {_cell(row.description)} "
+            f"| {_cell(row.tooltip)} |"
+            for row in rows
+        ]
         lines.append("")
     return "\n".join(lines)
 
@@ -155,10 +173,14 @@ async def _screenshot(path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 if a page is stale")
-    parser.add_argument("--screenshot", action="store_true",
-                        help="also make docs/screenshot.svg (trains a run: about 10 s)")
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if a page is stale"
+    )
+    parser.add_argument(
+        "--screenshot",
+        action="store_true",
+        help="also make docs/screenshot.svg (trains a run: about 10 s)",
+    )
     args = parser.parse_args(argv)
     os.environ["COLUMNS"] = WIDTH
     sys.path.insert(0, str(ROOT))

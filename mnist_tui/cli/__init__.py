@@ -33,8 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from mnist_tui.cli.outputs import surviving_a_lost_terminal
                 from mnist_tui.ui.app import MnistApp
 
-                app = MnistApp(config=config_from_args(args), data_path=args.data,
-                               runs_dir=args.runs_dir)
+                app = MnistApp(
+                    config=config_from_args(args), data_path=args.data, runs_dir=args.runs_dir
+                )
                 with surviving_a_lost_terminal():  # a hangup still ends with 129
                     app.run()
                     if app.farewell:  # quit mid-training: which run was saved, after the save
@@ -63,8 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-LENIENT_ERRORS = frozenset({"replace", "backslashreplace", "namereplace", "xmlcharrefreplace",
-                            "ignore"})
+LENIENT_ERRORS = frozenset(
+    {"replace", "backslashreplace", "namereplace", "xmlcharrefreplace", "ignore"}
+)
 
 
 def degrade_unencodable_output() -> None:

@@ -38,38 +38,50 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     annotation = _annotation_from_args(args)
     # TensorFlow loads while the digits are read and verified (both take a while).
-    loading = threading.Thread(target=importlib.import_module, args=("mnist_tui.core.session",),
-                               name="import-tensorflow", daemon=True)
+    loading = threading.Thread(
+        target=importlib.import_module,
+        args=("mnist_tui.core.session",),
+        name="import-tensorflow",
+        daemon=True,
+    )
     loading.start()
     data = load_data(args)
     loading.join()
     from mnist_tui.core.session import NothingTrained, train_evaluate_save  # TensorFlow
 
     out, err = console(), console(stderr=True)
-    err.print(f"[bold]Config[/] {escape(config.summary())} ({plural(config.epochs, 'epoch')}, "
-              f"seed {config.seed})")
+    err.print(
+        f"[bold]Config[/] {escape(config.summary())} ({plural(config.epochs, 'epoch')}, "
+        f"seed {config.seed})"
+    )
     signals = StopSignals(threading.Event())
     machine = args.json or args.jsonl
-    progress = (LiveTrainingView(err) if err.is_terminal and not machine
-                else LogLinesView(sys.stderr))
+    progress = (
+        LiveTrainingView(err) if err.is_terminal and not machine else LogLinesView(sys.stderr)
+    )
     view = TeeView(progress, JsonLinesView(sys.stdout)) if args.jsonl else progress
     try:
         with signals.installed(), view:
-            session = train_evaluate_save(config, data, RunStore(args.runs_dir), view,
-                                          signals.stop, annotation)
+            session = train_evaluate_save(
+                config, data, RunStore(args.runs_dir), view, signals.stop, annotation
+            )
     except NothingTrained as exc:
         err.print(escape(str(exc)))
         return signals.exit_code or 130  # interrupted, as a Ctrl-C before any work is
     run = session.run
     if session.warning:
-        err.print(f"[yellow]warning[/] {escape(run.run_id)} was {escape(session.warning)}",
-                  soft_wrap=True)
+        err.print(
+            f"[yellow]warning[/] {escape(run.run_id)} was {escape(session.warning)}", soft_wrap=True
+        )
     if args.json:
         print_json(run.data)
     if machine:
         return signals.exit_code
-    status = {"completed": "[green]completed[/]", "stopped": "[yellow]stopped by you[/]",
-              "early_stopped": f"[cyan]stopped early ({NO_GAIN})[/]"}[run.status]
+    status = {
+        "completed": "[green]completed[/]",
+        "stopped": "[yellow]stopped by you[/]",
+        "early_stopped": f"[cyan]stopped early ({NO_GAIN})[/]",
+    }[run.status]
     if run.status == "stopped" and signals.received not in (None, signal.SIGINT):
         status = f"[yellow]stopped by {signal.Signals(signals.received).name}[/]"
     out.print(f"Training {status}: {epochs_text(run.epochs_done)} in {run.train_seconds:.1f}s")
@@ -83,8 +95,10 @@ def _explain_loss(out: Console, config: TrainConfig) -> None:
     """A smoothed training loss of 0.6 beside 99% would look like a fault: say why."""
     note = config.loss_note
     if note:
-        out.print(f"[dim]{note[0].upper()}{note[1:]}; the test loss is plain "
-                  "cross-entropy.[/]", soft_wrap=True)
+        out.print(
+            f"[dim]{note[0].upper()}{note[1:]}; the test loss is plain cross-entropy.[/]",
+            soft_wrap=True,
+        )
 
 
 def _annotation_from_args(args: argparse.Namespace) -> Annotation | None:
@@ -101,34 +115,52 @@ def cmd_runs(args: argparse.Namespace) -> int:
     every, bad = store.list()
     runs = sort_runs(filter_runs(every, args.filter, args.study), args.sort, args.reverse)
     if args.json:
-        print_json({
-            "runs_dir": str(store.root),
-            "runs": [_run_row(run) for run in runs],
-            "problems": [{"path": str(b.path), "reason": b.reason} for b in bad],
-            "notes": [{"path": str(run.path), "reason": run.annotation_problem}
-                      for run in every if run.annotation_problem]})
+        print_json(
+            {
+                "runs_dir": str(store.root),
+                "runs": [_run_row(run) for run in runs],
+                "problems": [{"path": str(b.path), "reason": b.reason} for b in bad],
+                "notes": [
+                    {"path": str(run.path), "reason": run.annotation_problem}
+                    for run in every
+                    if run.annotation_problem
+                ],
+            }
+        )
         return 0
     out, err = console(), console(stderr=True)
     if not every:
         out.print(f"No saved runs in {escape(str(store.root))}. Train one with: mnist-tui train")
     elif not runs:
         asked = ([f"study {args.study!r}"] if args.study else []) + (
-            [repr(args.filter)] if args.filter else [])
-        out.print(f"None of the {plural(len(every), 'run')} in {escape(str(store.root))} "
-                  f"matches {escape(' and '.join(asked))}.")
+            [repr(args.filter)] if args.filter else []
+        )
+        out.print(
+            f"None of the {plural(len(every), 'run')} in {escape(str(store.root))} "
+            f"matches {escape(' and '.join(asked))}."
+        )
     else:
         shown = "" if len(runs) == len(every) else f" ({len(runs)} of {len(every)} match)"
-        table = Table(title=f"Runs in {escape(str(store.root))}{shown}", title_justify="left",
-                      header_style="bold")
+        table = Table(
+            title=f"Runs in {escape(str(store.root))}{shown}",
+            title_justify="left",
+            header_style="bold",
+        )
         table.add_column("id", no_wrap=True)
         table.add_column("name")
         table.add_column("settings")
         for header in ("epochs", "status", "test acc", "date"):
             table.add_column(header, justify="right" if header != "status" else "left")
         for run in runs:
-            table.add_row(escape(run.run_id), escape(run.name), escape(run.summary),
-                          run.progress_text, run.status,
-                          f"{run.test_accuracy:.2%}", run.created[:16].replace("T", " "))
+            table.add_row(
+                escape(run.run_id),
+                escape(run.name),
+                escape(run.summary),
+                run.progress_text,
+                run.status,
+                f"{run.test_accuracy:.2%}",
+                run.created[:16].replace("T", " "),
+            )
         out.print(table)
     for item in bad:
         err.print(f"[yellow]skipped[/] {escape(item.reason)}")
@@ -144,22 +176,34 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     run = store.load(args.run)
     if args.name is None and args.note is None and args.tag is None:
         raise CliError("give --name, --note or --tag (an empty value clears it)")
-    run = store.annotate(run, name=args.name, note=args.note,
-                         tags=None if args.tag is None else args.tag)
+    run = store.annotate(
+        run, name=args.name, note=args.note, tags=None if args.tag is None else args.tag
+    )
     note = run.annotation
-    console().print(f"{run.run_id}: name {note.name or '-'!r}, tags "
-                     f"{', '.join(note.tags) or '-'}, note {note.note or '-'!r}", markup=False)
+    console().print(
+        f"{run.run_id}: name {note.name or '-'!r}, tags "
+        f"{', '.join(note.tags) or '-'}, note {note.note or '-'!r}",
+        markup=False,
+    )
     return 0
 
 
 def _run_row(run: RunInfo) -> dict[str, Any]:
-    return {"run_id": run.run_id, "path": str(run.path), "status": run.status,
-            **run.annotation.to_dict(), "train_seconds": run.train_seconds,
-            "param_count": run.param_count,
-            "created": run.created, "architecture": run.config.architecture,
-            "epochs": run.epochs_done, "test_accuracy": run.test_accuracy,
-            "test_loss": run.test_loss, "config": run.config.to_dict(),
-            "sweep": run.sweep.to_dict() if run.sweep is not None else None}
+    return {
+        "run_id": run.run_id,
+        "path": str(run.path),
+        "status": run.status,
+        **run.annotation.to_dict(),
+        "train_seconds": run.train_seconds,
+        "param_count": run.param_count,
+        "created": run.created,
+        "architecture": run.config.architecture,
+        "epochs": run.epochs_done,
+        "test_accuracy": run.test_accuracy,
+        "test_loss": run.test_loss,
+        "config": run.config.to_dict(),
+        "sweep": run.sweep.to_dict() if run.sweep is not None else None,
+    }
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -172,10 +216,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print_json({"run_id": run.run_id, **evaluation.metrics_dict()})
         return 0
     out = console()
-    out.print(f"[bold]{escape(run.label)}[/]  {escape(run.summary)}  ({run.status}, "
-              f"{epochs_text(run.epochs_done)})")
-    out.print(f"Test accuracy [bold]{evaluation.accuracy:.2%}[/]  loss {evaluation.loss:.4f}  "
-              f"errors {evaluation.errors:,} of {len(evaluation.labels):,}")
+    out.print(
+        f"[bold]{escape(run.label)}[/]  {escape(run.summary)}  ({run.status}, "
+        f"{epochs_text(run.epochs_done)})"
+    )
+    out.print(
+        f"Test accuracy [bold]{evaluation.accuracy:.2%}[/]  loss {evaluation.loss:.4f}  "
+        f"errors {evaluation.errors:,} of {len(evaluation.labels):,}"
+    )
     out.print(f"Most confused (true→predicted): {confusions_text(evaluation.confusion)}")
     if run.history:
         out.print(epoch_table(run.history, title="History"))
@@ -187,8 +235,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def confusion_table(confusion: np.ndarray) -> Table:
     """Counts with rows true and columns predicted; mistakes shaded by size."""
-    table = Table(title="Confusion matrix (rows: true, columns: predicted)",
-                  title_justify="left", header_style="bold")
+    table = Table(
+        title="Confusion matrix (rows: true, columns: predicted)",
+        title_justify="left",
+        header_style="bold",
+    )
     table.add_column("true", justify="right", style="bold")
     for digit in range(confusion.shape[1]):
         table.add_column(str(digit), justify="right")
@@ -213,8 +264,9 @@ def per_class_table(evaluation: Evaluation) -> Table:
     for header in ("digit", "precision", "recall", "f1", "support"):
         table.add_column(header, justify="right")
     for row in evaluation.per_class:
-        table.add_row(str(row.digit), fmt(row.precision), fmt(row.recall), fmt(row.f1),
-                      str(row.support))
+        table.add_row(
+            str(row.digit), fmt(row.precision), fmt(row.recall), fmt(row.f1), str(row.support)
+        )
     return table
 
 
@@ -225,28 +277,34 @@ def cmd_show(args: argparse.Namespace) -> int:
     data = load_data(args)
     evaluation = store.evaluation(run, data.x_test, data.y_test)
     order: SampleOrder = args.order or ("confidence" if args.misclassified else "index")
-    indices = select_samples(evaluation, mistakes_only=args.misclassified,
-                             true_class=args.true, pred_class=args.pred, order=order)
+    indices = select_samples(
+        evaluation,
+        mistakes_only=args.misclassified,
+        true_class=args.true,
+        pred_class=args.pred,
+        order=order,
+    )
     out = console()
     what = "misclassified digits" if args.misclassified else "test digits"
-    out.print(f"[bold]{escape(run.label)}[/]: {len(indices):,} {what} match; showing "
-              f"{min(args.limit, len(indices))} (order: {order})")
+    out.print(
+        f"[bold]{escape(run.label)}[/]: {len(indices):,} {what} match; showing "
+        f"{min(args.limit, len(indices))} (order: {order})"
+    )
     use_ascii = args.ascii or not (out.encoding or "").lower().startswith("utf")
-    blocks = [
-        _digit_block(int(i), data, evaluation, use_ascii) for i in indices[: args.limit]
-    ]
+    blocks = [_digit_block(int(i), data, evaluation, use_ascii) for i in indices[: args.limit]]
     _print_side_by_side(out, blocks)
     return 0
 
 
-def _digit_block(index: int, data: MnistData, evaluation: Evaluation, use_ascii: bool
-                 ) -> list[str]:
+def _digit_block(index: int, data: MnistData, evaluation: Evaluation, use_ascii: bool) -> list[str]:
     image = data.x_test[index]
     art = render_ascii(image) if use_ascii else render_halfblocks(image)
     true, pred = int(evaluation.labels[index]), int(evaluation.predictions[index])
     mark = "ok" if true == pred else "WRONG"
-    header = [f"#{index} true {true} pred {pred}",
-              f"conf {evaluation.confidence[index]:.1%} {mark}"]
+    header = [
+        f"#{index} true {true} pred {pred}",
+        f"conf {evaluation.confidence[index]:.1%} {mark}",
+    ]
     width = max(len(line) for line in art)
     return [line.ljust(width) for line in header + art]
 
@@ -257,11 +315,16 @@ def _print_side_by_side(out: Console, blocks: list[list[str]]) -> None:
     width = max(len(line) for block in blocks for line in block) + 3
     per_row = max(1, out.width // width)
     for start in range(0, len(blocks), per_row):
-        row = blocks[start:start + per_row]
+        row = blocks[start : start + per_row]
         height = max(len(block) for block in row)
         for line in range(height):
-            out.print("".join((block[line] if line < len(block) else "").ljust(width)
-                              for block in row).rstrip(), markup=False, highlight=False)
+            out.print(
+                "".join(
+                    (block[line] if line < len(block) else "").ljust(width) for block in row
+                ).rstrip(),
+                markup=False,
+                highlight=False,
+            )
         out.print()
 
 
@@ -269,24 +332,36 @@ def cmd_data(args: argparse.Namespace) -> int:
     """Load and verify MNIST, and say where it came from."""
     data = load_data(args, quiet=args.json)
     report = {
-        "source": data.source, "location": data.location, "verified": data.verified,
+        "source": data.source,
+        "location": data.location,
+        "verified": data.verified,
         "cache": str(default_cache_dir() / "mnist.npz"),
-        "arrays": {name: {"shape": list(getattr(data, name).shape),
-                          "dtype": str(getattr(data, name).dtype),
-                          "sha256": data.digests.get(name, "")} for name in ARRAY_NAMES},
+        "arrays": {
+            name: {
+                "shape": list(getattr(data, name).shape),
+                "dtype": str(getattr(data, name).dtype),
+                "sha256": data.digests.get(name, ""),
+            }
+            for name in ARRAY_NAMES
+        },
     }
     if args.json:
         print_json(report)
         return 0
     out = console()
     out.print(f"MNIST from [bold]{escape(data.source)}[/]: {escape(data.location)}")
-    out.print("[green]verified[/]: every array matches its SHA-256 digest" if data.verified
-              else "[red]not verified[/]")
+    out.print(
+        "[green]verified[/]: every array matches its SHA-256 digest"
+        if data.verified
+        else "[red]not verified[/]"
+    )
     out.print(f"cache: {escape(str(report['cache']))}")
     for name in ARRAY_NAMES:
         array = getattr(data, name)
-        out.print(f"  {name:8} {array.dtype} {'x'.join(map(str, array.shape)):>10}  "
-                  f"sha256 {data.digests.get(name, '')[:16]}...")
+        out.print(
+            f"  {name:8} {array.dtype} {'x'.join(map(str, array.shape)):>10}  "
+            f"sha256 {data.digests.get(name, '')[:16]}..."
+        )
     return 0
 
 
@@ -299,8 +374,12 @@ def cmd_delete(args: argparse.Namespace) -> int:
             raise CliError(f"refusing to delete {run.run_id} without --yes (no terminal to ask)")
         # The question goes through the console: ``input``'s own prompt is written to
         # stderr, which carries TensorFlow's native log to a file while the CLI runs.
-        console().print(f"Delete run {run.label} ({run.summary}, test accuracy "
-                         f"{run.test_accuracy:.2%})? [y/N] ", end="", markup=False)
+        console().print(
+            f"Delete run {run.label} ({run.summary}, test accuracy "
+            f"{run.test_accuracy:.2%})? [y/N] ",
+            end="",
+            markup=False,
+        )
         try:
             answer = input()
         except EOFError:  # ctrl+d: no answer is no
@@ -336,7 +415,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "train": cmd_train, "runs": cmd_runs, "annotate": cmd_annotate, "compare": cmd_compare,
-    "export": cmd_export, "evaluate": cmd_evaluate, "show": cmd_show, "data": cmd_data,
-    "delete": cmd_delete, "sweep": cmd_sweep, "serve": cmd_serve,
-    "predict": cmd_predict}
+    "train": cmd_train,
+    "runs": cmd_runs,
+    "annotate": cmd_annotate,
+    "compare": cmd_compare,
+    "export": cmd_export,
+    "evaluate": cmd_evaluate,
+    "show": cmd_show,
+    "data": cmd_data,
+    "delete": cmd_delete,
+    "sweep": cmd_sweep,
+    "serve": cmd_serve,
+    "predict": cmd_predict,
+}

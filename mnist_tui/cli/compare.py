@@ -31,8 +31,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return 0
     out: Console = console()
     for index, run in enumerate(runs):
-        out.print(f"[bold]{run_letter(index)}[/] {escape(run.label)}  "
-                  f"{escape(run.summary)}")
+        out.print(f"[bold]{run_letter(index)}[/] {escape(run.label)}  {escape(run.summary)}")
     for table in compare_tables(runs):
         out.print(table)
     for line in disagreement_lines(evaluations):

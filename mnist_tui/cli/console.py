@@ -24,9 +24,12 @@ class PrintableConsole(Console):
     not text and pass as they are."""
 
     def _render_buffer(self, buffer: Iterable[Segment]) -> str:
-        return str(super()._render_buffer(
-            segment if segment.control else Segment(printable(segment.text), segment.style)
-            for segment in buffer))
+        return str(
+            super()._render_buffer(
+                segment if segment.control else Segment(printable(segment.text), segment.style)
+                for segment in buffer
+            )
+        )
 
 
 def console(stderr: bool = False) -> Console:
@@ -34,16 +37,15 @@ def console(stderr: bool = False) -> Console:
     emoji codes, text made printable (:class:`PrintableConsole`)."""
     stream = sys.stderr if stderr else sys.stdout
     # Off a terminal (pipes, logs, CI) rich would assume 80 columns and wrap tables.
-    return PrintableConsole(stderr=stderr, highlight=False, emoji=False,
-                            width=None if stream.isatty() else 140)
-
+    return PrintableConsole(
+        stderr=stderr, highlight=False, emoji=False, width=None if stream.isatty() else 140
+    )
 
 
 def load_data(args: argparse.Namespace, quiet: bool = False) -> MnistData:
     """Load MNIST, narrating to stderr (so ``--json`` output stays clean)."""
     err = console(stderr=True)
-    say = (lambda _m: None) if quiet else (
-        lambda message: err.print(f"[dim]{escape(message)}[/]"))
+    say = (lambda _m: None) if quiet else (lambda message: err.print(f"[dim]{escape(message)}[/]"))
     return load_mnist(getattr(args, "data", None), progress=say)
 
 

@@ -31,8 +31,9 @@ from mnist_tui.core.printable import printable
 from mnist_tui.core.run_record import RunInfo
 from mnist_tui.core.runs import RunStore
 
-EPOCH_FIELDS = tuple(field.name for field in dataclasses.fields(EpochEnd)
-                     if field.name != "val_confusion")
+EPOCH_FIELDS = tuple(
+    field.name for field in dataclasses.fields(EpochEnd) if field.name != "val_confusion"
+)
 """The per-epoch columns: the figures, not the validation confusion matrix (a 10x10
 table is no CSV cell; it stays in run.json)."""
 
@@ -41,8 +42,9 @@ def history_rows(run: RunInfo, per_step: bool) -> tuple[tuple[str, ...], list[di
     """The columns and rows of a run's history: one row per epoch, or per progress tick."""
     if per_step:
         return STEP_FIELDS, [dataclasses.asdict(point) for point in run.steps]
-    return EPOCH_FIELDS, [{name: getattr(row, name) for name in EPOCH_FIELDS}
-                          for row in run.history]
+    return EPOCH_FIELDS, [
+        {name: getattr(row, name) for name in EPOCH_FIELDS} for row in run.history
+    ]
 
 
 def to_csv(columns: Sequence[str], rows: list[dict[str, Any]]) -> str:
@@ -51,9 +53,14 @@ def to_csv(columns: Sequence[str], rows: list[dict[str, Any]]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if value is None or (isinstance(value, float)
-                                                 and not math.isfinite(value)) else value
-                         for value in (row[name] for name in columns)])
+        writer.writerow(
+            [
+                ""
+                if value is None or (isinstance(value, float) and not math.isfinite(value))
+                else value
+                for value in (row[name] for name in columns)
+            ]
+        )
     return buffer.getvalue()
 
 
@@ -71,8 +78,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format in FORMATS:
         return export_run_model(args, run)
     if args.per_step and not run.steps:
-        raise CliError(f"{run.run_id} has no per-step history (saved before it was "
-                       "recorded); export it per epoch")
+        raise CliError(
+            f"{run.run_id} has no per-step history (saved before it was "
+            "recorded); export it per epoch"
+        )
     columns, rows = history_rows(run, args.per_step)
     text = to_csv(columns, rows) if args.format == "csv" else to_jsonl(rows)
     if args.out is None:
@@ -107,13 +116,18 @@ def export_run_model(args: argparse.Namespace, run: RunInfo) -> int:
             err.print(f"[dim]{escape(stage)}...[/]")
 
     try:
-        result = export_model(model, run.config, run.run_id, fmt, out, data.x_test,
-                              progress=say)
+        result = export_model(model, run.config, run.run_id, fmt, out, data.x_test, progress=say)
     except ExportError as exc:
         raise CliError(str(exc)) from None
     if args.json:
-        print_json({"path": str(result.path), "size": result.size,
-                    "seconds": round(result.seconds, 2), **result.contract(run.run_id)})
+        print_json(
+            {
+                "path": str(result.path),
+                "size": result.size,
+                "seconds": round(result.seconds, 2),
+                **result.contract(run.run_id),
+            }
+        )
         return 0
     _print_export(result)
     return 0
@@ -123,13 +137,20 @@ def _print_export(result: ExportResult) -> None:
     out = console()
     check = result.verification
     shape = "x".join("N" if d is None else str(d) for d in result.input.shape)
-    out.print(f"Exported {escape(result.format)} to "
-              f"{escape(str(result.path))} ({result.size / 1e6:.1f} MB, "
-              f"{result.seconds:.1f} s)")
-    out.print(f"  verified: argmax agrees on {check.agree:,} of {check.digits:,} test "
-              f"digits; probabilities within {check.max_difference:.1e}")
-    out.print(f"  input:  {escape(result.input.name)}  {result.input.dtype} {shape}, "
-              "grey level / 255 (0 paper, 1 ink: white on black, as MNIST)")
-    out.print(f"  output: {escape(result.output.name)}  {result.output.dtype} Nx10, "
-              "probabilities of 0-9")
+    out.print(
+        f"Exported {escape(result.format)} to "
+        f"{escape(str(result.path))} ({result.size / 1e6:.1f} MB, "
+        f"{result.seconds:.1f} s)"
+    )
+    out.print(
+        f"  verified: argmax agrees on {check.agree:,} of {check.digits:,} test "
+        f"digits; probabilities within {check.max_difference:.1e}"
+    )
+    out.print(
+        f"  input:  {escape(result.input.name)}  {result.input.dtype} {shape}, "
+        "grey level / 255 (0 paper, 1 ink: white on black, as MNIST)"
+    )
+    out.print(
+        f"  output: {escape(result.output.name)}  {result.output.dtype} Nx10, probabilities of 0-9"
+    )
     out.print(f"  how to run it: {escape(str(result.path / 'README.md'))}")

@@ -16,10 +16,13 @@ import threading
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
-                     if hasattr(signal, name))
-STOP_NOTICE = (b"\nStopping after the current batch; the run will be saved. "
-               b"Press Ctrl-C again to abort without saving.\n")
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+STOP_NOTICE = (
+    b"\nStopping after the current batch; the run will be saved. "
+    b"Press Ctrl-C again to abort without saving.\n"
+)
 
 
 LOST_READER = frozenset({errno.EPIPE, errno.EIO})

@@ -35,16 +35,21 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise CliError(f"{self.prog}: {message} (see {self.prog} --help)")
 
-    def parse_known_args(self, args: Any = None, namespace: Any = None  # type: ignore[override]
-                         ) -> tuple[argparse.Namespace, list[str]]:
+    def parse_known_args(  # type: ignore[override]
+        self,
+        args: Any = None,
+        namespace: Any = None,
+    ) -> tuple[argparse.Namespace, list[str]]:
         parsed, extras = super().parse_known_args(args, namespace)
         unknown = [item for item in extras if item.startswith("--")]
         if unknown and self._subcommand(parsed) is None:  # the parser that knows its options
-            guesses = difflib.get_close_matches(unknown[0].split("=")[0], self._options(),
-                                                n=1, cutoff=0.7)
+            guesses = difflib.get_close_matches(
+                unknown[0].split("=")[0], self._options(), n=1, cutoff=0.7
+            )
             if guesses:
-                self.error(f"unrecognized arguments: {' '.join(extras)} (did you mean "
-                           f"{guesses[0]}?)")
+                self.error(
+                    f"unrecognized arguments: {' '.join(extras)} (did you mean {guesses[0]}?)"
+                )
         return parsed, extras
 
     def _subcommand(self, parsed: argparse.Namespace) -> _Parser | None:
@@ -56,8 +61,12 @@ class _Parser(argparse.ArgumentParser):
         return None
 
     def _options(self) -> list[str]:
-        return [option for action in self._actions for option in action.option_strings
-                if option.startswith("--")]
+        return [
+            option
+            for action in self._actions
+            for option in action.option_strings
+            if option.startswith("--")
+        ]
 
 
 def _default(sub: bool) -> Any:
@@ -70,48 +79,71 @@ def add_config_options(parser: argparse.ArgumentParser, *, sub: bool = False) ->
     """One ``--field-name`` option per config field, plus ``--preset`` and ``--config``."""
     group = parser.add_argument_group("hyperparameters (defaults: the seed MLP)")
     presets = "; ".join(f"{name!r} ({PRESET_HINTS[name]})" for name in PRESETS)
-    group.add_argument("--preset", choices=sorted(PRESETS), default=_default(sub),
-                       help=f"start from a named preset: {presets} (test accuracy in "
-                       "training seconds on a 2-core CPU)".replace("%", "%%"))
-    group.add_argument("--config", type=Path, metavar="FILE", default=_default(sub),
-                       help="start from a JSON config (e.g. a run's settings)")
+    group.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=_default(sub),
+        help=f"start from a named preset: {presets} (test accuracy in "
+        "training seconds on a 2-core CPU)".replace("%", "%%"),
+    )
+    group.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        default=_default(sub),
+        help="start from a JSON config (e.g. a run's settings)",
+    )
     defaults = TrainConfig()
     for name, spec in FIELDS.items():
         choices = f" ({'|'.join(spec.choices)})" if spec.choices else ""
         group.add_argument(
-            f"--{name.replace('_', '-')}", dest=f"cfg_{name}", metavar="VALUE",
+            f"--{name.replace('_', '-')}",
+            dest=f"cfg_{name}",
+            metavar="VALUE",
             default=_default(sub),
-            help=f"{spec.hint}{choices}; default {format_field(name, getattr(defaults, name))}")
+            help=f"{spec.hint}{choices}; default {format_field(name, getattr(defaults, name))}",
+        )
 
 
 def add_data_option(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
     """``--data PATH``."""
-    parser.add_argument("--data", metavar="PATH", default=_default(sub),
-                        help="MNIST .npz or IDX folder (default: $MNIST_TUI_DATA, then cache, "
-                             "Keras, download)")
+    parser.add_argument(
+        "--data",
+        metavar="PATH",
+        default=_default(sub),
+        help="MNIST .npz or IDX folder (default: $MNIST_TUI_DATA, then cache, Keras, download)",
+    )
 
 
 def add_runs_option(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
     """``--runs-dir DIR``."""
-    parser.add_argument("--runs-dir", type=Path, metavar="DIR", default=_default(sub),
-                        help="where runs are kept (default: $MNIST_TUI_RUNS_DIR or ./saved_models)")
+    parser.add_argument(
+        "--runs-dir",
+        type=Path,
+        metavar="DIR",
+        default=_default(sub),
+        help="where runs are kept (default: $MNIST_TUI_RUNS_DIR or ./saved_models)",
+    )
 
 
-def add_annotation_options(parser: argparse.ArgumentParser, *, replacing: bool = False
-                           ) -> None:
+def add_annotation_options(parser: argparse.ArgumentParser, *, replacing: bool = False) -> None:
     """``--name``, ``--note`` and ``--tag`` (repeatable, or comma-separated)."""
-    verb = "set (\"\" clears)" if replacing else "give"
+    verb = 'set ("" clears)' if replacing else "give"
     parser.add_argument("--name", metavar="TEXT", help=f"{verb} the run's name")
     parser.add_argument("--note", metavar="TEXT", help=f"{verb} a note on the run")
-    parser.add_argument("--tag", action="append", metavar="TAG",
-                        help="a tag (repeat, or a,b,c)" + ("; replaces the run's tags"
-                                                           if replacing else ""))
+    parser.add_argument(
+        "--tag",
+        action="append",
+        metavar="TAG",
+        help="a tag (repeat, or a,b,c)" + ("; replaces the run's tags" if replacing else ""),
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Merge preset, config file and per-field options into a validated config."""
-    given = {name: raw for name in FIELDS
-             if (raw := getattr(args, f"cfg_{name}", None)) is not None}
+    given = {
+        name: raw for name in FIELDS if (raw := getattr(args, f"cfg_{name}", None)) is not None
+    }
     try:
         values: dict[str, Any] = {}
         if getattr(args, "preset", None):
@@ -162,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mnist-tui",
         description="Train and inspect neural networks on MNIST. With no command, opens "
-                    "the full-screen app (the options below prefill its form).")
+        "the full-screen app (the options below prefill its form).",
+    )
     from mnist_tui import __version__
 
     parser.add_argument("--version", action="version", version=f"mnist-tui {__version__}")
@@ -176,25 +209,37 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_option(train, sub=True)
     add_runs_option(train, sub=True)
     output = train.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true",
-                        help="print the saved run as JSON (progress goes to stderr)")
-    output.add_argument("--jsonl", action="store_true",
-                        help="stream every engine event (started, progress, epoch, finished, "
-                             "saved) as one JSON object per line on stdout")
+    output.add_argument(
+        "--json", action="store_true", help="print the saved run as JSON (progress goes to stderr)"
+    )
+    output.add_argument(
+        "--jsonl",
+        action="store_true",
+        help="stream every engine event (started, progress, epoch, finished, "
+        "saved) as one JSON object per line on stdout",
+    )
     add_annotation_options(train)
 
     runs = commands.add_parser("runs", help="list saved runs")
     add_runs_option(runs, sub=True)
     runs.add_argument("--json", action="store_true", help="machine-readable output")
-    runs.add_argument("--sort", choices=sorted(SORT_KEYS), default="date",
-                      help="order: date and acc newest/best first, loss, duration and params "
-                           "lowest first (default date)")
+    runs.add_argument(
+        "--sort",
+        choices=sorted(SORT_KEYS),
+        default="date",
+        help="order: date and acc newest/best first, loss, duration and params "
+        "lowest first (default date)",
+    )
     runs.add_argument("--reverse", action="store_true", help="the other way round")
-    runs.add_argument("--filter", metavar="TEXT", default="",
-                      help="only runs whose id, name, note, tags, settings or sweep study "
-                           "hold every word")
-    runs.add_argument("--study", metavar="NAME",
-                      help="only the trials of the sweep study of exactly this name")
+    runs.add_argument(
+        "--filter",
+        metavar="TEXT",
+        default="",
+        help="only runs whose id, name, note, tags, settings or sweep study hold every word",
+    )
+    runs.add_argument(
+        "--study", metavar="NAME", help="only the trials of the sweep study of exactly this name"
+    )
 
     annotate = commands.add_parser("annotate", help="name a run, note on it, tag it")
     annotate.add_argument("run", help=RUN_HELP)
@@ -202,35 +247,53 @@ def build_parser() -> argparse.ArgumentParser:
     add_runs_option(annotate, sub=True)
 
     compare = commands.add_parser("compare", help="compare 2 to 6 runs side by side")
-    compare.add_argument("runs", nargs="+", metavar="RUN",
-                         help="run names or ids, unique prefixes of either, 'latest', or "
-                              "folders (the first is the baseline for disagreements)")
+    compare.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN",
+        help="run names or ids, unique prefixes of either, 'latest', or "
+        "folders (the first is the baseline for disagreements)",
+    )
     add_data_option(compare, sub=True)
     add_runs_option(compare, sub=True)
     compare.add_argument("--json", action="store_true", help="machine-readable output")
 
     export = commands.add_parser(
-        "export", help="a run's model (SavedModel, ONNX, LiteRT) or its history (CSV, JSONL)",
+        "export",
+        help="a run's model (SavedModel, ONNX, LiteRT) or its history (CSV, JSONL)",
         description="Export a run's model for another runtime, verified: the exported "
-                    "model, run by its own runtime, must agree with the Keras model on the "
-                    "10,000 test digits (argmax on 9,999 or more, probabilities within 1e-4). "
-                    "Or export its training history as CSV or JSON Lines.")
+        "model, run by its own runtime, must agree with the Keras model on the "
+        "10,000 test digits (argmax on 9,999 or more, probabilities within 1e-4). "
+        "Or export its training history as CSV or JSON Lines.",
+    )
     export.add_argument("run", help=RUN_HELP)
-    export.add_argument("--format", choices=("csv", "jsonl", *EXPORT_FORMATS), default="csv",
-                        help="savedmodel, onnx or tflite (LiteRT): the model, into a new "
-                             "folder with contract.json and README.md; csv (a header row, "
-                             "one row per epoch or step) or jsonl: the history (default csv)")
-    export.add_argument("--per-step", action="store_true",
-                        help="history: one row per progress tick (step, samples seen, loss, "
-                             "accuracy, learning rate) instead of per epoch")
-    export.add_argument("--out", type=Path, metavar="PATH",
-                        help="history: write to the file PATH (atomically, in a folder that "
-                             "exists; a link, FIFO or device such as /dev/stdout is written "
-                             "through) instead of stdout; "
-                             "model: the new folder to create (default ./RUN-ID-FORMAT; an "
-                             "existing one is never replaced)")
-    export.add_argument("--json", action="store_true",
-                        help="model: print the export's contract and figures as JSON")
+    export.add_argument(
+        "--format",
+        choices=("csv", "jsonl", *EXPORT_FORMATS),
+        default="csv",
+        help="savedmodel, onnx or tflite (LiteRT): the model, into a new "
+        "folder with contract.json and README.md; csv (a header row, "
+        "one row per epoch or step) or jsonl: the history (default csv)",
+    )
+    export.add_argument(
+        "--per-step",
+        action="store_true",
+        help="history: one row per progress tick (step, samples seen, loss, "
+        "accuracy, learning rate) instead of per epoch",
+    )
+    export.add_argument(
+        "--out",
+        type=Path,
+        metavar="PATH",
+        help="history: write to the file PATH (atomically, in a folder that "
+        "exists; a link, FIFO or device such as /dev/stdout is written "
+        "through) instead of stdout; "
+        "model: the new folder to create (default ./RUN-ID-FORMAT; an "
+        "existing one is never replaced)",
+    )
+    export.add_argument(
+        "--json", action="store_true", help="model: print the export's contract and figures as JSON"
+    )
     add_data_option(export, sub=True)
     add_runs_option(export, sub=True)
 
@@ -245,36 +308,53 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--misclassified", action="store_true", help="only the mistakes")
     show.add_argument("--true", type=digit, metavar="D", help="only digits whose label is D")
     show.add_argument("--pred", type=digit, metavar="D", help="only digits predicted as D")
-    show.add_argument("--order", choices=("index", "confidence"),
-                      help="sort by index or by the model's confidence (default: confidence "
-                           "with --misclassified, else index)")
-    show.add_argument("--limit", type=positive, default=12, metavar="N",
-                      help="how many digits (default 12)")
-    show.add_argument("--ascii", action="store_true",
-                      help="ASCII ramp instead of Unicode half-blocks")
+    show.add_argument(
+        "--order",
+        choices=("index", "confidence"),
+        help="sort by index or by the model's confidence (default: confidence "
+        "with --misclassified, else index)",
+    )
+    show.add_argument(
+        "--limit", type=positive, default=12, metavar="N", help="how many digits (default 12)"
+    )
+    show.add_argument(
+        "--ascii", action="store_true", help="ASCII ramp instead of Unicode half-blocks"
+    )
     add_data_option(show, sub=True)
     add_runs_option(show, sub=True)
 
     predict = commands.add_parser(
-        "predict", help="classify your own images with a saved run's model",
+        "predict",
+        help="classify your own images with a saved run's model",
         description="Classify your own images of digits with a saved run's model. Each "
-                    "image (PNG, JPEG, BMP, GIF's first frame, PGM/PPM, TIFF, WebP, or a 2-D "
-                    ".npy array; any size, colour mode or bit depth) is made into a digit as "
-                    "the Draw tab's are: dark ink on light paper or light on dark (told by "
-                    "the border), cropped to the ink, fitted in 20x20 and centred by mass in "
-                    "28x28. An image that cannot be read (damaged, too large, not a regular "
-                    "file, blank) gets a line 'FILE: reason' on stderr and the others still "
-                    "run. Exit codes: 0 every image was classified; 4 any image could not be "
-                    "(or the run is missing or broken); 2 bad arguments.")
+        "image (PNG, JPEG, BMP, GIF's first frame, PGM/PPM, TIFF, WebP, or a 2-D "
+        ".npy array; any size, colour mode or bit depth) is made into a digit as "
+        "the Draw tab's are: dark ink on light paper or light on dark (told by "
+        "the border), cropped to the ink, fitted in 20x20 and centred by mass in "
+        "28x28. An image that cannot be read (damaged, too large, not a regular "
+        "file, blank) gets a line 'FILE: reason' on stderr and the others still "
+        "run. Exit codes: 0 every image was classified; 4 any image could not be "
+        "(or the run is missing or broken); 2 bad arguments.",
+    )
     predict.add_argument("run", help=RUN_HELP)
-    predict.add_argument("images", nargs="+", metavar="IMAGE",
-                         help="an image file; a folder (its image files, sorted by name, not "
-                              "its subfolders); or - for one image on standard input")
-    predict.add_argument("--json", action="store_true",
-                         help="a JSON list: per image its file, prediction, confidence and "
-                              "10 probabilities, or its file and an error")
-    predict.add_argument("--no-art", action="store_true",
-                         help="leave out the 28x28 digit the model saw, drawn as text")
+    predict.add_argument(
+        "images",
+        nargs="+",
+        metavar="IMAGE",
+        help="an image file; a folder (its image files, sorted by name, not "
+        "its subfolders); or - for one image on standard input",
+    )
+    predict.add_argument(
+        "--json",
+        action="store_true",
+        help="a JSON list: per image its file, prediction, confidence and "
+        "10 probabilities, or its file and an error",
+    )
+    predict.add_argument(
+        "--no-art",
+        action="store_true",
+        help="leave out the 28x28 digit the model saw, drawn as text",
+    )
     add_runs_option(predict, sub=True)
 
     data = commands.add_parser("data", help="load and verify MNIST; say where it came from")
@@ -287,21 +367,33 @@ def build_parser() -> argparse.ArgumentParser:
     add_runs_option(delete, sub=True)
 
     serve = commands.add_parser(
-        "serve", help="serve the app in a browser (each tab gets an app of its own)",
+        "serve",
+        help="serve the app in a browser (each tab gets an app of its own)",
         description="Serve the full-screen app as a web page (textual-serve). The options "
-                    "below prefill its form, as for the app in a terminal.")
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default 127.0.0.1; one that is not "
-                            "loopback needs --public)")
-    serve.add_argument("--port", type=port_number, default=8000,
-                       help="port to listen on (default 8000)")
-    serve.add_argument("--public", action="store_true",
-                       help="allow a --host that is not loopback: anyone who can reach the "
-                            "port can train models and delete runs")
-    serve.add_argument("--max-sessions", type=positive, metavar="N",
-                       help="most tabs served at once, each an app of its own (about 220 MB "
-                            "idle, more while training; default one per GB of memory, at "
-                            "most 16); a tab beyond it is told why")
+        "below prefill its form, as for the app in a terminal.",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; one that is not loopback needs --public)",
+    )
+    serve.add_argument(
+        "--port", type=port_number, default=8000, help="port to listen on (default 8000)"
+    )
+    serve.add_argument(
+        "--public",
+        action="store_true",
+        help="allow a --host that is not loopback: anyone who can reach the "
+        "port can train models and delete runs",
+    )
+    serve.add_argument(
+        "--max-sessions",
+        type=positive,
+        metavar="N",
+        help="most tabs served at once, each an app of its own (about 220 MB "
+        "idle, more while training; default one per GB of memory, at "
+        "most 16); a tab beyond it is told why",
+    )
     add_config_options(serve, sub=True)
     add_data_option(serve, sub=True)
     add_runs_option(serve, sub=True)

@@ -53,8 +53,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out, err = console(), console(stderr=True)
     use_ascii = not (out.encoding or "").lower().startswith("utf")
     if not args.json:
-        out.print(f"[bold]{escape(run.label)}[/]  {escape(run.summary)}  "
-                  f"(test accuracy {run.test_accuracy:.2%})", soft_wrap=True, emoji=False)
+        out.print(
+            f"[bold]{escape(run.label)}[/]  {escape(run.summary)}  "
+            f"(test accuracy {run.test_accuracy:.2%})",
+            soft_wrap=True,
+            emoji=False,
+        )
     total = failed = 0
     first = True
     if args.json:
@@ -63,8 +67,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         total += 1
         if read.error:
             failed += 1
-            err.print(escape(f"{shown_name(read.name)}: {shown_name(read.error)}"),
-                      soft_wrap=True, emoji=False)
+            err.print(
+                escape(f"{shown_name(read.name)}: {shown_name(read.error)}"),
+                soft_wrap=True,
+                emoji=False,
+            )
         if args.json:
             sys.stdout.write(("\n" if first else ",\n") + _json_line(read, probabilities))
             first = False
@@ -90,8 +97,7 @@ def _reads(arguments: list[str]) -> Iterator[Read]:
             yield Read(name, None, str(exc))
 
 
-def classified(reads: Iterator[Read], predict: Predict
-               ) -> Iterator[tuple[Read, np.ndarray | None]]:
+def classified(reads: Iterator[Read], predict: Predict) -> Iterator[tuple[Read, np.ndarray | None]]:
     """Each read with its probabilities (None for a failed one), in order; the model
     reads up to :data:`BATCH` digits a call, and none waits over :data:`FLUSH_SECONDS`."""
     pending: list[Read] = []
@@ -108,8 +114,7 @@ def classified(reads: Iterator[Read], predict: Predict
     yield from _flush(pending, predict)
 
 
-def _flush(pending: list[Read], predict: Predict
-           ) -> Iterator[tuple[Read, np.ndarray | None]]:
+def _flush(pending: list[Read], predict: Predict) -> Iterator[tuple[Read, np.ndarray | None]]:
     digits = [read.digit for read in pending if read.digit is not None]
     answers = iter(predict(np.stack(digits)) if digits else ())
     for read in pending:
@@ -122,32 +127,42 @@ def _json_line(read: Read, probabilities: np.ndarray | None) -> str:
         value: dict[str, object] = {"file": name, "error": read.error}
     else:
         best = int(np.argmax(probabilities))
-        value = {"file": name, "prediction": best,
-                 "confidence": float(probabilities[best]),
-                 "probabilities": [float(p) for p in probabilities]}
+        value = {
+            "file": name,
+            "prediction": best,
+            "confidence": float(probabilities[best]),
+            "probabilities": [float(p) for p in probabilities],
+        }
     return _escape_controls(strict_json.dumps(value))
 
 
 def _escape_controls(text: str) -> str:
     """JSON text with every control or format character (only ever inside a string)
     written as ``\\uXXXX``: the same JSON, safe on a terminal."""
-    return "".join(_json_escape(c) if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")
-                   else c for c in text)
+    return "".join(
+        _json_escape(c) if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text
+    )
 
 
 def _json_escape(char: str) -> str:
     units = char.encode("utf-16-be")
-    return "".join(f"\\u{int.from_bytes(units[i:i + 2], 'big'):04x}"
-                   for i in range(0, len(units), 2))
+    return "".join(
+        f"\\u{int.from_bytes(units[i : i + 2], 'big'):04x}" for i in range(0, len(units), 2)
+    )
 
 
-def _print_result(out: Console, read: Read, probabilities: np.ndarray, *, art: bool,
-                  use_ascii: bool) -> None:
+def _print_result(
+    out: Console, read: Read, probabilities: np.ndarray, *, art: bool, use_ascii: bool
+) -> None:
     order = np.argsort(-probabilities, kind="stable")
     best, *others = (int(i) for i in order[:3])
     guesses = ", ".join(f"{i} ({probabilities[i]:.1%})" for i in others)
-    out.print(f"{escape(shown_name(read.name))}: [bold]{best}[/] ({probabilities[best]:.1%}); "
-              f"next {guesses}", soft_wrap=True, emoji=False)
+    out.print(
+        f"{escape(shown_name(read.name))}: [bold]{best}[/] ({probabilities[best]:.1%}); "
+        f"next {guesses}",
+        soft_wrap=True,
+        emoji=False,
+    )
     if art and read.digit is not None:  # our own glyphs only: written as they are, at speed
         drawn = render_ascii(read.digit) if use_ascii else render_halfblocks(read.digit)
         out.file.write("".join(f"{line.rstrip()}\n" for line in drawn) + "\n")

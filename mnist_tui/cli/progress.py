@@ -78,16 +78,23 @@ class LiveTrainingView:
                 self._started = event
                 self._console.print(escape(event.description))
                 self._overall = self._progress.add_task(
-                    "overall", total=event.epochs * event.steps_per_epoch, rate="", metrics="")
+                    "overall", total=event.epochs * event.steps_per_epoch, rate="", metrics=""
+                )
                 self._epoch_task = self._progress.add_task(
-                    "epoch 1", total=event.steps_per_epoch, rate="", metrics="")
+                    "epoch 1", total=event.steps_per_epoch, rate="", metrics=""
+                )
             case BatchProgress() if self._started and self._epoch_task is not None:
                 self._progress.update(
-                    self._epoch_task, completed=event.step, description=f"epoch {event.epoch}",
+                    self._epoch_task,
+                    completed=event.step,
+                    description=f"epoch {event.epoch}",
                     rate=f"{event.samples_per_second:,.0f} samples/s",
-                    metrics=f"loss {event.loss:.4f} acc {event.accuracy:.4f}")
-                self._progress.update(self._overall_id(), completed=(event.epoch - 1)
-                                      * self._started.steps_per_epoch + event.step)
+                    metrics=f"loss {event.loss:.4f} acc {event.accuracy:.4f}",
+                )
+                self._progress.update(
+                    self._overall_id(),
+                    completed=(event.epoch - 1) * self._started.steps_per_epoch + event.step,
+                )
             case EpochEnd() if self._started and self._epoch_task is not None:
                 self._rows.append(event)
                 steps = self._started.steps_per_epoch
@@ -95,9 +102,13 @@ class LiveTrainingView:
                 if event.epoch < self._started.epochs:
                     # The next epoch starts with no figures of its own, not the last
                     # one's (a fast epoch may end before its first progress report).
-                    self._progress.reset(self._epoch_task, total=steps,
-                                         description=f"epoch {event.epoch + 1}",
-                                         rate="", metrics="")
+                    self._progress.reset(
+                        self._epoch_task,
+                        total=steps,
+                        description=f"epoch {event.epoch + 1}",
+                        rate="",
+                        metrics="",
+                    )
                 else:
                     self._progress.update(self._epoch_task, completed=steps)
                 self._live.update(self._render())
@@ -134,13 +145,20 @@ class LogLinesView:
         match event:
             case TrainingStarted():
                 self._epochs = event.epochs
-                self._say(f"{event.description}, {plural(event.epochs, 'epoch')} x "
-                          f"{plural(event.steps_per_epoch, 'step')}")
+                self._say(
+                    f"{event.description}, {plural(event.epochs, 'epoch')} x "
+                    f"{plural(event.steps_per_epoch, 'step')}"
+                )
             case EpochEnd():
-                val = (f" val_loss {fmt(event.val_loss)} val_accuracy {fmt(event.val_accuracy)}"
-                       if event.val_loss is not None else "")
-                self._say(f"epoch {event.epoch}/{self._epochs} loss {fmt(event.loss)} "
-                          f"accuracy {fmt(event.accuracy)}{val} ({event.seconds:.1f}s)")
+                val = (
+                    f" val_loss {fmt(event.val_loss)} val_accuracy {fmt(event.val_accuracy)}"
+                    if event.val_loss is not None
+                    else ""
+                )
+                self._say(
+                    f"epoch {event.epoch}/{self._epochs} loss {fmt(event.loss)} "
+                    f"accuracy {fmt(event.accuracy)}{val} ({event.seconds:.1f}s)"
+                )
             case TrainingFinished():
                 self._say(event.summary)
             case EvaluationStarted():

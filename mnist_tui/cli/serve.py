@@ -96,9 +96,14 @@ def parse_message(text: str) -> tuple[str, Any] | None:
             return kind, value.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate
             return None
-    if kind == "resize" and isinstance(value, dict) and all(
+    if (
+        kind == "resize"
+        and isinstance(value, dict)
+        and all(
             type(value.get(side)) is int and 1 <= value[side] <= MOST_CELLS
-            for side in ("width", "height")):
+            for side in ("width", "height")
+        )
+    ):
         return kind, value
     return None
 
@@ -122,11 +127,15 @@ def check_host(host: str, public: bool, port: int) -> str | None:
     if is_loopback(host):
         return None
     if not public:
-        raise CliError(f"--host {host} is not a loopback address (127.0.0.1, ::1, localhost): "
-                       "anyone who reaches it could train and delete runs; add --public to "
-                       "serve it anyway")
-    return (f"warning: serving on {host}, with no password: anyone who can reach port {port} "
-            "can train models and delete runs")
+        raise CliError(
+            f"--host {host} is not a loopback address (127.0.0.1, ::1, localhost): "
+            "anyone who reaches it could train and delete runs; add --public to "
+            "serve it anyway"
+        )
+    return (
+        f"warning: serving on {host}, with no password: anyone who can reach port {port} "
+        "can train models and delete runs"
+    )
 
 
 def app_command(args: argparse.Namespace) -> str:
@@ -175,10 +184,17 @@ class AppServer(Server):
     """textual-serve's server with our page, our messages, websockets and their messages
     checked, and at most ``max_sessions`` apps at once."""
 
-    def __init__(self, command: str, host: str, port: int, public: bool,
-                 max_sessions: int | None = None) -> None:
-        super().__init__(command, host=host, port=port, title="mnist-tui",
-                         public_url=page_url(host, port), templates_path=PAGE_TEMPLATES)
+    def __init__(
+        self, command: str, host: str, port: int, public: bool, max_sessions: int | None = None
+    ) -> None:
+        super().__init__(
+            command,
+            host=host,
+            port=port,
+            title="mnist-tui",
+            public_url=page_url(host, port),
+            templates_path=PAGE_TEMPLATES,
+        )
         self.public = public
         self.max_sessions = max_sessions or default_max_sessions()
         self.sessions: set[asyncio.Task[object]] = set()
@@ -193,30 +209,44 @@ class AppServer(Server):
         """The page; when every session is taken, a page that says so (503)."""
         if self.full:
             return aiohttp_jinja2.render_template(
-                "busy.html", request, {"heading": busy_words(self.max_sessions),
-                                       "max_sessions": self.max_sessions}, status=503)
+                "busy.html",
+                request,
+                {"heading": busy_words(self.max_sessions), "max_sessions": self.max_sessions},
+                status=503,
+            )
         return await super().handle_index(request)
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """Start an app for an allowed page while a session is free; stop it when the page
         or the server goes. Anything else is refused with one log line."""
         if not web.WebSocketResponse().can_prepare(request).ok:
-            log.warning("refused %s %s from %s: not a websocket request", request.method,
-                        request.path, request.remote)
+            log.warning(
+                "refused %s %s from %s: not a websocket request",
+                request.method,
+                request.path,
+                request.remote,
+            )
             raise web.HTTPUpgradeRequired(
                 headers={"Upgrade": "websocket"},
-                text="mnist-tui serve: /ws takes a websocket from the page; open / instead")
+                text="mnist-tui serve: /ws takes a websocket from the page; open / instead",
+            )
         if not request_allowed(request.host, request.headers.get("Origin"), self.public):
-            log.warning("refused a websocket from a page of another site (%s)",
-                        request.headers.get("Origin"))
+            log.warning(
+                "refused a websocket from a page of another site (%s)",
+                request.headers.get("Origin"),
+            )
             raise web.HTTPForbidden(text="mnist-tui serve: this page may not start the app")
         if not all(size_allowed(request.query.get(side)) for side in ("width", "height")):
-            log.warning("refused a websocket asking for a %sx%s terminal",
-                        request.query.get("width"), request.query.get("height"))
+            log.warning(
+                "refused a websocket asking for a %sx%s terminal",
+                request.query.get("width"),
+                request.query.get("height"),
+            )
             raise web.HTTPBadRequest(text=f"mnist-tui serve: at most {MOST_CELLS} cells a side")
         if self.full:
-            log.warning("refused a session: %d in use, as many as --max-sessions allows",
-                        self.max_sessions)
+            log.warning(
+                "refused a session: %d in use, as many as --max-sessions allows", self.max_sessions
+            )
             websocket = web.WebSocketResponse()
             await websocket.prepare(request)
             reason = f"{busy_words(self.max_sessions)}: close another tab, then Restart."
@@ -230,8 +260,9 @@ class AppServer(Server):
         finally:
             self.sessions.discard(task)
 
-    async def _process_messages(self, websocket: web.WebSocketResponse,
-                                app_service: AppService) -> None:
+    async def _process_messages(
+        self, websocket: web.WebSocketResponse, app_service: AppService
+    ) -> None:
         """textual-serve's loop over the page's messages, each checked first: a bad one is
         ignored with one log line (the first :data:`BAD_MESSAGES_LOGGED` of a session)."""
         bad = 0
@@ -242,8 +273,11 @@ class AppServer(Server):
             if parsed is None:
                 bad += 1
                 if bad <= BAD_MESSAGES_LOGGED:
-                    shown = (repr(message.data[:80]) if message.type == WSMsgType.TEXT
-                             else f"{len(message.data)} bytes of binary data")
+                    shown = (
+                        repr(message.data[:80])
+                        if message.type == WSMsgType.TEXT
+                        else f"{len(message.data)} bytes of binary data"
+                    )
                     log.warning("ignored a bad message from a browser tab: %s", shown)
                 elif bad == BAD_MESSAGES_LOGGED + 1:
                     log.warning("further bad messages from this tab are ignored unlogged")
@@ -274,17 +308,26 @@ class AppServer(Server):
         self.debug = debug
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
         tabs = "1 tab" if self.max_sessions == 1 else f"{self.max_sessions} tabs"
-        web.run_app(self._make_app(), host=self.host, port=self.port, access_log=None,
-                    print=lambda *_: print(f"Open {self.public_url} in a browser (at most "
-                                           f"{tabs} at once, each an app of its own; Ctrl+C "
-                                           "stops)", flush=True))
+        web.run_app(
+            self._make_app(),
+            host=self.host,
+            port=self.port,
+            access_log=None,
+            print=lambda *_: print(
+                f"Open {self.public_url} in a browser (at most "
+                f"{tabs} at once, each an app of its own; Ctrl+C "
+                "stops)",
+                flush=True,
+            ),
+        )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the app until Ctrl+C; a port that cannot be had is one line and exit 6."""
     warning = check_host(args.host, args.public, args.port)
-    server = AppServer(app_command(args), bind_host(args.host), args.port, args.public,
-                       args.max_sessions)
+    server = AppServer(
+        app_command(args), bind_host(args.host), args.port, args.public, args.max_sessions
+    )
     if warning:
         print(warning, file=sys.stderr, flush=True)
     try:

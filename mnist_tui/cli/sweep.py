@@ -74,8 +74,9 @@ def space_from_args(args: argparse.Namespace) -> SearchSpace | None:
 
     Bad specs are a :class:`CliError` naming each option with the form's reason.
     """
-    given = {name: raw for name in FIELDS
-             if (raw := getattr(args, f"cfg_{name}", None)) is not None}
+    given = {
+        name: raw for name in FIELDS if (raw := getattr(args, f"cfg_{name}", None)) is not None
+    }
     preset, config = getattr(args, "preset", None), getattr(args, "config", None)
     if not given and not preset and not config:
         return None
@@ -112,10 +113,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         name = args.study or new_study_name(space.architecture if space else "mlp")
         settings = _study_settings(storage, name, space, args.pruner, announce=not worker)
         if not worker:
-            err.print(f"[bold]Study[/] {escape(name)} in {escape(storage.display)}: "
-                      f"{escape(settings.space.architecture)}, searching "
-                      f"{escape(settings.space.describe() or 'nothing (all fixed)')}; "
-                      f"pruner {settings.pruner}")
+            err.print(
+                f"[bold]Study[/] {escape(name)} in {escape(storage.display)}: "
+                f"{escape(settings.space.architecture)}, searching "
+                f"{escape(settings.space.describe() or 'nothing (all fixed)')}; "
+                f"pruner {settings.pruner}"
+            )
         trials = args.trials if args.trials or args.timeout else DEFAULT_TRIALS
         signals = StopSignals(threading.Event())
         if args.workers > 1:
@@ -127,8 +130,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
-def _study_settings(storage: SweepStorage, name: str, space: SearchSpace | None,
-                    pruner: str | None, *, announce: bool) -> SweepSettings:
+def _study_settings(
+    storage: SweepStorage,
+    name: str,
+    space: SearchSpace | None,
+    pruner: str | None,
+    *,
+    announce: bool,
+) -> SweepSettings:
     """The settings of study ``name``: created from ``space`` if it is new, else read
     back and checked to be the ones asked for."""
     if storage.study_id(name) is None:
@@ -142,20 +151,31 @@ def _study_settings(storage: SweepStorage, name: str, space: SearchSpace | None,
     if space is not None and space != settings.space:
         asked, kept = space.texts(), settings.space.texts()
         differ = [field for field in FIELDS if asked.get(field) != kept.get(field)]
-        raise CliError(f"study {name!r} searches another space (--"
-                       f"{differ[0].replace('_', '-')} is {kept.get(differ[0])!r} there, "
-                       f"{asked.get(differ[0])!r} here): give no space options to resume "
-                       "or join it, or a new --study name to search this one")
+        raise CliError(
+            f"study {name!r} searches another space (--"
+            f"{differ[0].replace('_', '-')} is {kept.get(differ[0])!r} there, "
+            f"{asked.get(differ[0])!r} here): give no space options to resume "
+            "or join it, or a new --study name to search this one"
+        )
     if pruner is not None and pruner != settings.pruner:
         raise CliError(f"study {name!r} prunes with {settings.pruner!r}, not {pruner!r}")
     if announce:
-        console(stderr=True).print(f"Resuming study {escape(name)}: "
-                                   f"{plural(len(storage.study(name).trials), 'trial')} so far")
+        console(stderr=True).print(
+            f"Resuming study {escape(name)}: "
+            f"{plural(len(storage.study(name).trials), 'trial')} so far"
+        )
     return settings
 
 
-def _run_here(args: argparse.Namespace, storage: SweepStorage, name: str, store: RunStore,
-              trials: int | None, view: SweepLogView, signals: StopSignals) -> int:
+def _run_here(
+    args: argparse.Namespace,
+    storage: SweepStorage,
+    name: str,
+    store: RunStore,
+    trials: int | None,
+    view: SweepLogView,
+    signals: StopSignals,
+) -> int:
     """One worker in this process."""
     if args.threads:
         from mnist_tui.core.sweep import configure_threads
@@ -166,8 +186,17 @@ def _run_here(args: argparse.Namespace, storage: SweepStorage, name: str, store:
 
     seed = None if args.sampler_seed is None else args.sampler_seed + args.worker_index
     with signals.installed():
-        run_worker(storage, name, data, store, view, trials=trials, timeout=args.timeout,
-                   stop=signals.stop, sampler_seed=seed)
+        run_worker(
+            storage,
+            name,
+            data,
+            store,
+            view,
+            trials=trials,
+            timeout=args.timeout,
+            stop=signals.stop,
+            sampler_seed=seed,
+        )
     return signals.exit_code
 
 
@@ -177,16 +206,33 @@ def storage_url(args: argparse.Namespace, runs_dir: Path) -> str:
     return args.storage or os.environ.get(STORAGE_ENV) or default_storage_url(runs_dir)
 
 
-def worker_command(args: argparse.Namespace, study: str, trials: int | None, index: int,
-                   threads: int) -> list[str]:
+def worker_command(
+    args: argparse.Namespace, study: str, trials: int | None, index: int, threads: int
+) -> list[str]:
     """The command line of local worker ``index`` (1-based): this command on one process,
     isolated (``python -I``), on the study already created. The storage URL is not in it
     (``ps`` shows command lines): :func:`worker_env` carries it."""
     runs_dir = Path(args.runs_dir or default_runs_dir()).absolute()
-    command = [sys.executable, "-I", "-m", "mnist_tui", "sweep", "run", "--study", study,
-               "--threads", str(threads), "--worker-index", str(index),
-               "--parent-pid", str(os.getpid()),
-               "--heartbeat", str(args.heartbeat), "--runs-dir", str(runs_dir)]
+    command = [
+        sys.executable,
+        "-I",
+        "-m",
+        "mnist_tui",
+        "sweep",
+        "run",
+        "--study",
+        study,
+        "--threads",
+        str(threads),
+        "--worker-index",
+        str(index),
+        "--parent-pid",
+        str(os.getpid()),
+        "--heartbeat",
+        str(args.heartbeat),
+        "--runs-dir",
+        str(runs_dir),
+    ]
     if trials is not None:
         command += ["--trials", str(trials)]
     if args.timeout is not None:
@@ -234,8 +280,9 @@ def _parent_death_signal(signum: int) -> bool:
         return False
 
 
-def _run_workers(args: argparse.Namespace, study: str, url: str, trials: int | None,
-                 signals: StopSignals) -> int:
+def _run_workers(
+    args: argparse.Namespace, study: str, url: str, trials: int | None, signals: StopSignals
+) -> int:
     """K worker processes on the study, each with its share of trials and of the cores;
     each ends when this process dies (:func:`end_with_parent`).
 
@@ -245,12 +292,13 @@ def _run_workers(args: argparse.Namespace, study: str, url: str, trials: int | N
     """
     from mnist_tui.core.sweep import split_trials, threads_per_worker
 
-    shares = (split_trials(trials, args.workers) if trials is not None
-              else [None] * args.workers)
+    shares = split_trials(trials, args.workers) if trials is not None else [None] * args.workers
     threads = args.threads or threads_per_worker(args.workers)
     err = console(stderr=True)
-    err.print(f"Starting {args.workers} workers ({threads} TensorFlow "
-              f"thread{'s' if threads > 1 else ''} each)")
+    err.print(
+        f"Starting {args.workers} workers ({threads} TensorFlow "
+        f"thread{'s' if threads > 1 else ''} each)"
+    )
     procs: list[subprocess.Popen[bytes]] = []
     forwarded = 0
     try:
@@ -258,10 +306,16 @@ def _run_workers(args: argparse.Namespace, study: str, url: str, trials: int | N
             for index, share in enumerate(shares, 1):
                 if share == 0:
                     continue
-                procs.append(subprocess.Popen(
-                    worker_command(args, study, share, index, threads), env=worker_env(url),
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                    stderr=_stderr_fd(), start_new_session=True))
+                procs.append(
+                    subprocess.Popen(
+                        worker_command(args, study, share, index, threads),
+                        env=worker_env(url),
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=_stderr_fd(),
+                        start_new_session=True,
+                    )
+                )
             while any(proc.poll() is None for proc in procs):
                 if signals.stop.is_set() and not forwarded and signals.received is not None:
                     _forward(procs, signals.received)
@@ -276,8 +330,9 @@ def _run_workers(args: argparse.Namespace, study: str, url: str, trials: int | N
     if signals.received is not None and not forwarded:
         _forward(procs, signals.received)
     codes = [proc.returncode for proc in procs]
-    failed = [(index, code) for index, code in enumerate(codes, 1)
-              if code not in (0, signals.exit_code)]
+    failed = [
+        (index, code) for index, code in enumerate(codes, 1) if code not in (0, signals.exit_code)
+    ]
     for index, code in failed:
         err.print(f"[red]worker {index} exited with code {code}[/]")
     if failed and signals.received is None:
@@ -328,15 +383,19 @@ class SweepLogView:
                 params = " ".join(f"{name}={value}" for name, value in event.params)
                 self._say(f"trial {event.number} started: {params or event.config.summary()}")
             case TrialProgress(event=EpochEnd() as epoch):
-                self._say(f"trial {event.number} epoch {epoch.epoch}/"
-                          f"{self._epochs.get(event.number, '?')} val_accuracy "
-                          f"{_acc(epoch.val_accuracy)} ({epoch.seconds:.1f}s)")
+                self._say(
+                    f"trial {event.number} epoch {epoch.epoch}/"
+                    f"{self._epochs.get(event.number, '?')} val_accuracy "
+                    f"{_acc(epoch.val_accuracy)} ({epoch.seconds:.1f}s)"
+                )
             case TrialEnded():
                 run = f", run {event.run_id}" if event.run_id else ""
                 why = f" ({event.reason})" if event.reason else ""
-                self._say(f"trial {event.number} {event.state}{why}: val {_acc(event.val_accuracy)}"
-                          f" test {_acc(event.test_accuracy)}, "
-                          f"{plural(event.epochs, 'epoch')} in {event.seconds:.1f}s{run}")
+                self._say(
+                    f"trial {event.number} {event.state}{why}: val {_acc(event.val_accuracy)}"
+                    f" test {_acc(event.test_accuracy)}, "
+                    f"{plural(event.epochs, 'epoch')} in {event.seconds:.1f}s{run}"
+                )
             case TrialLost():
                 self.lost(event.number, event.worker)
             case _:
@@ -348,17 +407,21 @@ def _print_outcome(study: StudyView, display: str, args: argparse.Namespace) -> 
     out.print(f"Study [bold]{escape(study.name)}[/]: {_counts(study)}")
     best = study.best
     if best is not None:
-        out.print(f"Best: trial {best.number}, val accuracy [bold]{_acc(best.val_accuracy)}[/], "
-                  f"test accuracy {_acc(best.test_accuracy)}, run {escape(best.run_id or '-')}")
+        out.print(
+            f"Best: trial {best.number}, val accuracy [bold]{_acc(best.val_accuracy)}[/], "
+            f"test accuracy {_acc(best.test_accuracy)}, run {escape(best.run_id or '-')}"
+        )
         out.print(f"      {escape(_params(best))}")
     storage = f" --storage {escape(display)}" if args.storage else ""
     out.print(f"More trials: mnist-tui sweep run --study {escape(study.name)}{storage}")
 
 
 def _counts(study: StudyView) -> str:
-    parts = [f"{study.count(state)} {state}" for state in
-             ("complete", "pruned", "stopped", "failed", "running", "waiting")
-             if study.count(state)]
+    parts = [
+        f"{study.count(state)} {state}"
+        for state in ("complete", "pruned", "stopped", "failed", "running", "waiting")
+        if study.count(state)
+    ]
     return f"{plural(len(study.trials), 'trial')}" + (f" ({', '.join(parts)})" if parts else "")
 
 
@@ -397,20 +460,30 @@ def _cmd_list(args: argparse.Namespace) -> int:
         where = display or str(args.runs_dir or default_runs_dir())
         out.print(f"No sweeps in {escape(where)}. Start one with: mnist-tui sweep run")
         return 0
-    table = Table(title=f"Studies in {escape(display)}", title_justify="left",
-                  header_style="bold")
-    for header in ("study", "trials", "complete", "pruned", "failed", "running",
-                   "best val", "its test", "started"):
+    table = Table(title=f"Studies in {escape(display)}", title_justify="left", header_style="bold")
+    for header in (
+        "study",
+        "trials",
+        "complete",
+        "pruned",
+        "failed",
+        "running",
+        "best val",
+        "its test",
+        "started",
+    ):
         table.add_column(header, justify="left" if header == "study" else "right")
     for study in studies:
         best = study.best
         started = study.started
-        table.add_row(escape(study.name), str(len(study.trials)),
-                      *(str(study.count(state)) for state in
-                        ("complete", "pruned", "failed", "running")),
-                      _acc(best.val_accuracy if best else None),
-                      _acc(best.test_accuracy if best else None),
-                      started.strftime("%Y-%m-%d %H:%M") if started else "-")
+        table.add_row(
+            escape(study.name),
+            str(len(study.trials)),
+            *(str(study.count(state)) for state in ("complete", "pruned", "failed", "running")),
+            _acc(best.val_accuracy if best else None),
+            _acc(best.test_accuracy if best else None),
+            started.strftime("%Y-%m-%d %H:%M") if started else "-",
+        )
     out.print(table)
     return 0
 
@@ -423,16 +496,22 @@ def _cmd_show(args: argparse.Namespace) -> int:
     with storage:
         study = storage.find(args.study)
     if args.json:
-        print_json({**_study_row(study), "storage": storage.display,
-                    "trials": [_trial_row(trial) for trial in study.trials]})
+        print_json(
+            {
+                **_study_row(study),
+                "storage": storage.display,
+                "trials": [_trial_row(trial) for trial in study.trials],
+            }
+        )
         return 0
     out = console()
-    out.print(f"Study [bold]{escape(study.name)}[/] in {escape(storage.display)}: "
-              f"{_counts(study)}")
+    out.print(f"Study [bold]{escape(study.name)}[/] in {escape(storage.display)}: {_counts(study)}")
     if study.settings is not None:
-        out.print(f"{escape(study.settings.space.architecture)}, searching "
-                  f"{escape(study.settings.space.describe() or 'nothing')}; "
-                  f"pruner {study.settings.pruner}")
+        out.print(
+            f"{escape(study.settings.space.architecture)}, searching "
+            f"{escape(study.settings.space.describe() or 'nothing')}; "
+            f"pruner {study.settings.pruner}"
+        )
     else:
         out.print(f"[yellow]not an mnist-tui sweep[/]: {escape(study.problem)}")
     best = study.best
@@ -442,10 +521,16 @@ def _cmd_show(args: argparse.Namespace) -> int:
     low, high = _curve_bounds(study.trials)
     for trial in study.trials:
         mark = " ★" if best is not None and trial.number == best.number else ""
-        table.add_row(f"{trial.number}{mark}", trial.state, _acc(trial.val_accuracy),
-                      _acc(trial.test_accuracy), _spark(trial.val_curve, low, high),
-                      "-" if trial.seconds is None else f"{trial.seconds:.1f}",
-                      escape(_params(trial)), escape(trial.run_id or "-"))
+        table.add_row(
+            f"{trial.number}{mark}",
+            trial.state,
+            _acc(trial.val_accuracy),
+            _acc(trial.test_accuracy),
+            _spark(trial.val_curve, low, high),
+            "-" if trial.seconds is None else f"{trial.seconds:.1f}",
+            escape(_params(trial)),
+            escape(trial.run_id or "-"),
+        )
     out.print(table)
     return 0
 
@@ -458,9 +543,10 @@ def _curve_bounds(trials: Sequence[TrialView]) -> tuple[float, float]:
 def _spark(curve: Sequence[float], low: float, high: float) -> str:
     """A validation curve in block characters, on the study's common scale."""
     span = high - low
-    return "".join(SPARKS[0 if span <= 0 else
-                          min(len(SPARKS) - 1, int((value - low) / span * len(SPARKS)))]
-                   for value in curve[-40:])
+    return "".join(
+        SPARKS[0 if span <= 0 else min(len(SPARKS) - 1, int((value - low) / span * len(SPARKS)))]
+        for value in curve[-40:]
+    )
 
 
 def _study_row(study: StudyView) -> dict[str, Any]:
@@ -473,8 +559,10 @@ def _study_row(study: StudyView) -> dict[str, Any]:
         "pruner": study.settings.pruner if study.settings else None,
         "problem": study.problem or None,
         "trials": len(study.trials),
-        "states": {state: study.count(state) for state in
-                   ("complete", "pruned", "stopped", "failed", "running", "waiting")},
+        "states": {
+            state: study.count(state)
+            for state in ("complete", "pruned", "stopped", "failed", "running", "waiting")
+        },
         "best_trial": best.number if best else None,
         "best_val_accuracy": best.val_accuracy if best else None,
         "best_test_accuracy": best.test_accuracy if best else None,
@@ -484,10 +572,18 @@ def _study_row(study: StudyView) -> dict[str, Any]:
 
 
 def _trial_row(trial: TrialView) -> dict[str, Any]:
-    row: dict[str, Any] = strict_json.finite_or_none({
-        "number": trial.number, "state": trial.state, "params": dict(trial.params),
-        "val_accuracy": trial.val_accuracy, "test_accuracy": trial.test_accuracy,
-        "val_curve": list(trial.val_curve), "seconds": trial.seconds, "run_id": trial.run_id,
-        "worker": trial.worker,
-        "started": trial.started.isoformat(timespec="seconds") if trial.started else None})
+    row: dict[str, Any] = strict_json.finite_or_none(
+        {
+            "number": trial.number,
+            "state": trial.state,
+            "params": dict(trial.params),
+            "val_accuracy": trial.val_accuracy,
+            "test_accuracy": trial.test_accuracy,
+            "val_curve": list(trial.val_curve),
+            "seconds": trial.seconds,
+            "run_id": trial.run_id,
+            "worker": trial.worker,
+            "started": trial.started.isoformat(timespec="seconds") if trial.started else None,
+        }
+    )
     return row

@@ -60,20 +60,25 @@ class Annotation:
             raise AnnotationError(f"at most {MAX_TAGS} tags")
         for tag in self.tags:
             if not (0 < len(tag) <= MAX_TAG and _TAG.match(tag)):
-                raise AnnotationError(f"a tag is 1 to {MAX_TAG} letters, digits or _ . + -, "
-                                      f"not {tag[:40]!r}")
+                raise AnnotationError(
+                    f"a tag is 1 to {MAX_TAG} letters, digits or _ . + -, not {tag[:40]!r}"
+                )
 
     @classmethod
     def of(cls, name: str = "", note: str = "", tags: Iterable[str] = ()) -> Annotation:
         """Build from user text: spaces trimmed, tags split on commas, deduplicated."""
         return cls(name=name.strip(), note=note.strip(), tags=normalise_tags(tags))
 
-    def updated(self, name: str | None = None, note: str | None = None,
-                tags: Iterable[str] | None = None) -> Annotation:
+    def updated(
+        self, name: str | None = None, note: str | None = None, tags: Iterable[str] | None = None
+    ) -> Annotation:
         """A copy with the given parts replaced (``None`` keeps a part)."""
-        return replace(self, name=self.name if name is None else name.strip(),
-                       note=self.note if note is None else note.strip(),
-                       tags=self.tags if tags is None else normalise_tags(tags))
+        return replace(
+            self,
+            name=self.name if name is None else name.strip(),
+            note=self.note if note is None else note.strip(),
+            tags=self.tags if tags is None else normalise_tags(tags),
+        )
 
     @property
     def empty(self) -> bool:
@@ -92,10 +97,13 @@ def _check_text(what: str, text: str, allowed: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise AnnotationError(f"the {what} is not valid text: it holds "
-                              f"{exc.object[exc.start]!a} (bytes that are not UTF-8)") from None
-    bad = next((char for char in text
-                if unicodedata.category(char) == "Cc" and char not in allowed), None)
+        raise AnnotationError(
+            f"the {what} is not valid text: it holds "
+            f"{exc.object[exc.start]!a} (bytes that are not UTF-8)"
+        ) from None
+    bad = next(
+        (char for char in text if unicodedata.category(char) == "Cc" and char not in allowed), None
+    )
     if bad is not None:
         raise AnnotationError(f"the {what} holds a control character ({bad!a})")
 
@@ -120,8 +128,12 @@ def read_annotation(folder: Path) -> Annotation:
     if not isinstance(data, dict):
         raise AnnotationError(f"{ANNOTATION_FILE} must be an object")
     name, note, tags = data.get("name", ""), data.get("note", ""), data.get("tags", [])
-    if not (isinstance(name, str) and isinstance(note, str) and isinstance(tags, list)
-            and all(isinstance(tag, str) for tag in tags)):
+    if not (
+        isinstance(name, str)
+        and isinstance(note, str)
+        and isinstance(tags, list)
+        and all(isinstance(tag, str) for tag in tags)
+    ):
         raise AnnotationError(f"{ANNOTATION_FILE}: name and note must be text, tags a list")
     try:
         return Annotation(name=name, note=note, tags=tuple(tags))
@@ -138,8 +150,12 @@ def write_annotation(folder: Path, annotation: Annotation) -> None:
     atomic_write_text(path, strict_json.dumps(annotation.to_dict(), indent=2))
 
 
-def update_annotation(folder: Path, name: str | None = None, note: str | None = None,
-                      tags: Iterable[str] | None = None) -> Annotation:
+def update_annotation(
+    folder: Path,
+    name: str | None = None,
+    note: str | None = None,
+    tags: Iterable[str] | None = None,
+) -> Annotation:
     """Change the folder's name, note or tags (``None`` keeps one); return the result.
 
     The file is read, changed and written under an exclusive lock on :data:`LOCK_FILE`,

@@ -99,8 +99,7 @@ def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
     """
     folder = target.parent
     if not folder.is_dir():
-        raise FileNotFoundError(errno.ENOENT, f"its folder {folder} does not exist",
-                                str(target))
+        raise FileNotFoundError(errno.ENOENT, f"its folder {folder} does not exist", str(target))
     tmp = _new_temporary(target, suffix)
     try:
         yield tmp
@@ -113,8 +112,9 @@ def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def atomic_write(target: Path, write: Callable[[IO[bytes]], object], *,
-                 through_links: bool = False) -> None:
+def atomic_write(
+    target: Path, write: Callable[[IO[bytes]], object], *, through_links: bool = False
+) -> None:
     """Call ``write`` with a binary file that becomes ``target`` only if it succeeds.
 
     See :func:`atomic_path`. By default whatever else is at ``target`` (a symbolic link,
@@ -144,8 +144,7 @@ def atomic_write_text(target: Path, text: str, *, through_links: bool = False) -
 def _new_temporary(target: Path, suffix: str) -> Path:
     """Create an empty file beside ``target``, with the mode a new file gets (the umask's)."""
     for _ in range(100):
-        tmp = target.with_name(f".{target.name}.{owner_tag()}{secrets.token_hex(4)}"
-                               f"{suffix}.tmp")
+        tmp = target.with_name(f".{target.name}.{owner_tag()}{secrets.token_hex(4)}{suffix}.tmp")
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
         except FileExistsError:

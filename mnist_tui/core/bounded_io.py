@@ -87,8 +87,7 @@ def read_npy_bounded(
     if len(data) != count * dtype.itemsize:
         raise ValueError(f"{name} is truncated")
     array = np.frombuffer(data, dtype=dtype)
-    return (array.reshape(found_shape, order="F") if fortran
-            else array.reshape(found_shape)).copy()
+    return (array.reshape(found_shape, order="F") if fortran else array.reshape(found_shape)).copy()
 
 
 def _size(count: int) -> str:

@@ -68,13 +68,15 @@ class Disagreement:
 
     def counts(self) -> dict[str, int]:
         """The three counts."""
-        return {"a_right_b_wrong": len(self.a_only), "b_right_a_wrong": len(self.b_only),
-                "both_wrong": len(self.both_wrong)}
+        return {
+            "a_right_b_wrong": len(self.a_only),
+            "b_right_a_wrong": len(self.b_only),
+            "both_wrong": len(self.both_wrong),
+        }
 
     def indices(self, which: DisagreementSet) -> np.ndarray:
         """The test indices of one set, ascending."""
-        return {"a_only": self.a_only, "b_only": self.b_only,
-                "both_wrong": self.both_wrong}[which]
+        return {"a_only": self.a_only, "b_only": self.b_only, "both_wrong": self.both_wrong}[which]
 
 
 def check_count(count: int) -> None:
@@ -119,10 +121,10 @@ def metric_rows(runs: list[RunInfo]) -> list[MetricRow]:
 
     Fewer parameters and seconds count as better; epochs have no better.
     """
+
     def row(name: str, values: list[float], higher: bool | None, fmt: str) -> MetricRow:
         as_tuple = tuple(values)
-        return MetricRow(name, as_tuple, None if higher is None else _best(as_tuple, higher),
-                         fmt)
+        return MetricRow(name, as_tuple, None if higher is None else _best(as_tuple, higher), fmt)
 
     return [
         row("test accuracy", [run.test_accuracy for run in runs], True, "{:.2%}"),
@@ -136,21 +138,25 @@ def metric_rows(runs: list[RunInfo]) -> list[MetricRow]:
 
 def recall_by_digit(runs: list[RunInfo]) -> np.ndarray:
     """(10, runs) recall of each digit in each run."""
-    return np.array([[metrics.recall for metrics in per_class_metrics(run.confusion)]
-                     for run in runs]).T.reshape(NUM_CLASSES, len(runs))
+    return np.array(
+        [[metrics.recall for metrics in per_class_metrics(run.confusion)] for run in runs]
+    ).T.reshape(NUM_CLASSES, len(runs))
 
 
 def disagreement(evaluations: list[Evaluation], a: int, b: int) -> Disagreement:
     """Where runs ``a`` and ``b`` differ on the same test digits."""
     first, second = evaluations[a], evaluations[b]
-    if len(first.labels) != len(second.labels) or not np.array_equal(first.labels,
-                                                                        second.labels):
+    if len(first.labels) != len(second.labels) or not np.array_equal(first.labels, second.labels):
         raise CompareError("the runs were evaluated on different test sets")
     right_a = first.predictions == first.labels
     right_b = second.predictions == second.labels
-    return Disagreement(a=a, b=b, a_only=np.flatnonzero(right_a & ~right_b),
-                        b_only=np.flatnonzero(right_b & ~right_a),
-                        both_wrong=np.flatnonzero(~right_a & ~right_b))
+    return Disagreement(
+        a=a,
+        b=b,
+        a_only=np.flatnonzero(right_a & ~right_b),
+        b_only=np.flatnonzero(right_b & ~right_a),
+        both_wrong=np.flatnonzero(~right_a & ~right_b),
+    )
 
 
 def disagreements(evaluations: list[Evaluation]) -> list[Disagreement]:
@@ -163,10 +169,16 @@ def run_pairs(count: int) -> list[tuple[int, int]]:
     return list(combinations(range(count), 2))
 
 
-def disagreement_samples(evaluations: list[Evaluation], a: int, b: int,
-                         which: DisagreementSet, *, true_class: int | None = None,
-                         pred_class: int | None = None,
-                         order: SampleOrder = "confidence") -> np.ndarray:
+def disagreement_samples(
+    evaluations: list[Evaluation],
+    a: int,
+    b: int,
+    which: DisagreementSet,
+    *,
+    true_class: int | None = None,
+    pred_class: int | None = None,
+    order: SampleOrder = "confidence",
+) -> np.ndarray:
     """The test indices of one set of :func:`disagreement` (``a`` against ``b``),
     narrowed and ordered for browsing.
 
@@ -199,11 +211,16 @@ def comparison_dict(runs: list[RunInfo], evaluations: list[Evaluation]) -> dict[
     return {
         "runs": [{"run_id": run.run_id, "name": run.name} for run in runs],
         "settings": {row.name: list(row.values) for row in differing_settings(runs)},
-        "metrics": {row.name: {"values": list(row.values),
-                               "best": None if row.best is None else runs[row.best].run_id}
-                    for row in metric_rows(runs)},
-        "recall": {str(digit): [float(v) for v in recalls[digit]]
-                   for digit in range(NUM_CLASSES)},
-        "disagreements": [{"a": runs[d.a].run_id, "b": runs[d.b].run_id, **d.counts()}
-                          for d in disagreements(evaluations)],
+        "metrics": {
+            row.name: {
+                "values": list(row.values),
+                "best": None if row.best is None else runs[row.best].run_id,
+            }
+            for row in metric_rows(runs)
+        },
+        "recall": {str(digit): [float(v) for v in recalls[digit]] for digit in range(NUM_CLASSES)},
+        "disagreements": [
+            {"a": runs[d.a].run_id, "b": runs[d.b].run_id, **d.counts()}
+            for d in disagreements(evaluations)
+        ],
     }

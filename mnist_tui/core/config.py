@@ -41,10 +41,16 @@ class ConfigError(ValueError):
 def _problems(values: Mapping[str, Any]) -> dict[str, str]:
     """What is wrong with parsed field values: each field's range, then the rules that
     join two fields (only where both are among ``values``)."""
-    errors = {name: reason for name, value in values.items()
-              if (reason := FIELDS[name].check(value)) is not None}
-    if ("validation_split" in values and values.get("early_stopping_patience")
-            and not values["validation_split"]):
+    errors = {
+        name: reason
+        for name, value in values.items()
+        if (reason := FIELDS[name].check(value)) is not None
+    }
+    if (
+        "validation_split" in values
+        and values.get("early_stopping_patience")
+        and not values["validation_split"]
+    ):
         errors["early_stopping_patience"] = "needs a validation split above 0"
     if not errors and values.keys() >= MEMORY_FIELDS:
         from mnist_tui.core.memory import memory_problem
@@ -56,8 +62,9 @@ def _problems(values: Mapping[str, Any]) -> dict[str, str]:
     return errors
 
 
-MEMORY_FIELDS = frozenset({"architecture", "hidden_units", "conv_filters", "batch_size",
-                           "optimizer", "momentum"})
+MEMORY_FIELDS = frozenset(
+    {"architecture", "hidden_units", "conv_filters", "batch_size", "optimizer", "momentum"}
+)
 """The fields that decide how much memory a run needs."""
 
 
@@ -152,8 +159,9 @@ class TrainConfig:
             defaults = cls()
             known = {name: getattr(defaults, name) for name in FIELDS if name not in errors}
             problems = {**_problems({**known, **values}), **errors}
-            raise ConfigError({name: problems[name] for name in [*FIELDS, *problems]
-                               if name in problems})
+            raise ConfigError(
+                {name: problems[name] for name in [*FIELDS, *problems] if name in problems}
+            )
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -213,8 +221,10 @@ class TrainConfig:
         """``label smoothing 0.1: the training loss stays above 0.50`` (``""`` without)."""
         if not self.label_smoothing:
             return ""
-        return (f"label smoothing {format_field('label_smoothing', self.label_smoothing)}: "
-                f"the training loss stays above {self.loss_floor:.2f}")
+        return (
+            f"label smoothing {format_field('label_smoothing', self.label_smoothing)}: "
+            f"the training loss stays above {self.loss_floor:.2f}"
+        )
 
 
 def steered_rate_text(configured: float, steered: float) -> str:
@@ -233,12 +243,23 @@ def applies(name: str, config: TrainConfig | Any) -> bool:
     return True
 
 
-SUMMARY_NAMES = {"conv_kernel": "k", "batch_norm": "bn", "activation": "", "optimizer": "",
-                 "dropout": "drop", "learning_rate": "lr",
-                 "lr_schedule": "schedule", "momentum": "mom", "batch_size": "bs",
-                 "epochs": "ep", "validation_split": "val", "seed": "seed",
-                 "early_stopping_patience": "pat", "label_smoothing": "ls",
-                 "augment": "aug"}
+SUMMARY_NAMES = {
+    "conv_kernel": "k",
+    "batch_norm": "bn",
+    "activation": "",
+    "optimizer": "",
+    "dropout": "drop",
+    "learning_rate": "lr",
+    "lr_schedule": "schedule",
+    "momentum": "mom",
+    "batch_size": "bs",
+    "epochs": "ep",
+    "validation_split": "val",
+    "seed": "seed",
+    "early_stopping_patience": "pat",
+    "label_smoothing": "ls",
+    "augment": "aug",
+}
 """The settings a summary names when they differ from the defaults, and their short
 names (empty: the value alone, e.g. ``gelu``)."""
 
@@ -322,8 +343,9 @@ def _parse_choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
     return parse
 
 
-def _range(low: float, high: float, *, low_open: bool = False, high_open: bool = False
-           ) -> Callable[[Any], str | None]:
+def _range(
+    low: float, high: float, *, low_open: bool = False, high_open: bool = False
+) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         too_low = value <= low if low_open else value < low
         too_high = value >= high if high_open else value > high
@@ -333,8 +355,10 @@ def _range(low: float, high: float, *, low_open: bool = False, high_open: bool =
             return f"must be between {low} and {high}, got {number_text(value)}"
         left = "(" if low_open else "["
         right = ")" if high_open else "]"
-        return (f"must be in {left}{number_text(low)}, {number_text(high)}{right}, "
-                f"got {number_text(value)}")
+        return (
+            f"must be in {left}{number_text(low)}, {number_text(high)}{right}, "
+            f"got {number_text(value)}"
+        )
 
     return check
 
@@ -363,44 +387,156 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
 FIELDS: dict[str, FieldSpec] = {
     spec.name: spec
     for spec in (
-        FieldSpec("architecture", "Architecture", "mlp (dense) or cnn (convnet)",
-                  _parse_choice(ARCHITECTURES), _one_of(ARCHITECTURES), ARCHITECTURES, "choice"),
-        FieldSpec("hidden_units", "Hidden units", "dense layer sizes, e.g. 256,128",
-                  _parse_int_list, _sizes(1, 8192, 8), kind="int_list"),
-        FieldSpec("conv_filters", "Conv filters", "cnn only: filters per conv block, e.g. 32,64",
-                  _parse_int_list, _sizes(1, 1024, 3), kind="int_list"),
-        FieldSpec("conv_kernel", "Conv kernel", "cnn only: first conv's side, 3-7 (later 3)",
-                  _parse_int, _range(3, 7), kind="int"),
-        FieldSpec("batch_norm", "Batch norm", "cnn only: normalise each conv block",
-                  _parse_choice(SWITCHES), _one_of(SWITCHES), SWITCHES, "choice"),
-        FieldSpec("dropout", "Dropout", "rate in [0, 1), 0 = off",
-                  _parse_float, _range(0.0, 1.0, high_open=True), kind="float"),
-        FieldSpec("activation", "Activation", "hidden-layer nonlinearity",
-                  _parse_choice(ACTIVATIONS), _one_of(ACTIVATIONS), ACTIVATIONS, "choice"),
-        FieldSpec("optimizer", "Optimizer", "update rule",
-                  _parse_choice(OPTIMIZERS), _one_of(OPTIMIZERS), OPTIMIZERS, "choice"),
-        FieldSpec("learning_rate", "Learning rate", "step size, e.g. 0.001",
-                  _parse_float, _range(0.0, 10.0, low_open=True), kind="float"),
-        FieldSpec("lr_schedule", "LR schedule", "cosine to 0, one_cycle, or constant",
-                  _parse_choice(LR_SCHEDULES), _one_of(LR_SCHEDULES), LR_SCHEDULES, "choice"),
-        FieldSpec("momentum", "Momentum", "sgd/rmsprop only, in [0, 1)",
-                  _parse_float, _range(0.0, 1.0, high_open=True), kind="float"),
-        FieldSpec("batch_size", "Batch size", "samples per step, 1-8192",
-                  _parse_int, _range(1, 8192), kind="int"),
-        FieldSpec("epochs", "Epochs", "passes over the data, 1-1000",
-                  _parse_int, _range(1, 1000), kind="int"),
-        FieldSpec("validation_split", "Validation split", "held-out fraction, 0-0.5",
-                  _parse_float, _range(0.0, 0.5), kind="float"),
-        FieldSpec("seed", "Seed", "0 to 2^31-1, for reproducible runs",
-                  _parse_int, _range(0, 2**31 - 1), kind="int"),
-        FieldSpec("early_stopping_patience", "Early stop patience",
-                  "epochs without val-loss gain, 0 = off",
-                  _parse_int, _range(0, 1000), kind="int"),
-        FieldSpec("label_smoothing", "Label smoothing",
-                  "target share spread to other digits, 0-0.5, 0 = off",
-                  _parse_float, _range(0.0, 0.5, high_open=True), kind="float"),
-        FieldSpec("augment", "Augment", "shift digits by up to 2 px, turn up to 10 degrees",
-                  _parse_choice(SWITCHES), _one_of(SWITCHES), SWITCHES, "choice"),
+        FieldSpec(
+            "architecture",
+            "Architecture",
+            "mlp (dense) or cnn (convnet)",
+            _parse_choice(ARCHITECTURES),
+            _one_of(ARCHITECTURES),
+            ARCHITECTURES,
+            "choice",
+        ),
+        FieldSpec(
+            "hidden_units",
+            "Hidden units",
+            "dense layer sizes, e.g. 256,128",
+            _parse_int_list,
+            _sizes(1, 8192, 8),
+            kind="int_list",
+        ),
+        FieldSpec(
+            "conv_filters",
+            "Conv filters",
+            "cnn only: filters per conv block, e.g. 32,64",
+            _parse_int_list,
+            _sizes(1, 1024, 3),
+            kind="int_list",
+        ),
+        FieldSpec(
+            "conv_kernel",
+            "Conv kernel",
+            "cnn only: first conv's side, 3-7 (later 3)",
+            _parse_int,
+            _range(3, 7),
+            kind="int",
+        ),
+        FieldSpec(
+            "batch_norm",
+            "Batch norm",
+            "cnn only: normalise each conv block",
+            _parse_choice(SWITCHES),
+            _one_of(SWITCHES),
+            SWITCHES,
+            "choice",
+        ),
+        FieldSpec(
+            "dropout",
+            "Dropout",
+            "rate in [0, 1), 0 = off",
+            _parse_float,
+            _range(0.0, 1.0, high_open=True),
+            kind="float",
+        ),
+        FieldSpec(
+            "activation",
+            "Activation",
+            "hidden-layer nonlinearity",
+            _parse_choice(ACTIVATIONS),
+            _one_of(ACTIVATIONS),
+            ACTIVATIONS,
+            "choice",
+        ),
+        FieldSpec(
+            "optimizer",
+            "Optimizer",
+            "update rule",
+            _parse_choice(OPTIMIZERS),
+            _one_of(OPTIMIZERS),
+            OPTIMIZERS,
+            "choice",
+        ),
+        FieldSpec(
+            "learning_rate",
+            "Learning rate",
+            "step size, e.g. 0.001",
+            _parse_float,
+            _range(0.0, 10.0, low_open=True),
+            kind="float",
+        ),
+        FieldSpec(
+            "lr_schedule",
+            "LR schedule",
+            "cosine to 0, one_cycle, or constant",
+            _parse_choice(LR_SCHEDULES),
+            _one_of(LR_SCHEDULES),
+            LR_SCHEDULES,
+            "choice",
+        ),
+        FieldSpec(
+            "momentum",
+            "Momentum",
+            "sgd/rmsprop only, in [0, 1)",
+            _parse_float,
+            _range(0.0, 1.0, high_open=True),
+            kind="float",
+        ),
+        FieldSpec(
+            "batch_size",
+            "Batch size",
+            "samples per step, 1-8192",
+            _parse_int,
+            _range(1, 8192),
+            kind="int",
+        ),
+        FieldSpec(
+            "epochs",
+            "Epochs",
+            "passes over the data, 1-1000",
+            _parse_int,
+            _range(1, 1000),
+            kind="int",
+        ),
+        FieldSpec(
+            "validation_split",
+            "Validation split",
+            "held-out fraction, 0-0.5",
+            _parse_float,
+            _range(0.0, 0.5),
+            kind="float",
+        ),
+        FieldSpec(
+            "seed",
+            "Seed",
+            "0 to 2^31-1, for reproducible runs",
+            _parse_int,
+            _range(0, 2**31 - 1),
+            kind="int",
+        ),
+        FieldSpec(
+            "early_stopping_patience",
+            "Early stop patience",
+            "epochs without val-loss gain, 0 = off",
+            _parse_int,
+            _range(0, 1000),
+            kind="int",
+        ),
+        FieldSpec(
+            "label_smoothing",
+            "Label smoothing",
+            "target share spread to other digits, 0-0.5, 0 = off",
+            _parse_float,
+            _range(0.0, 0.5, high_open=True),
+            kind="float",
+        ),
+        FieldSpec(
+            "augment",
+            "Augment",
+            "shift digits by up to 2 px, turn up to 10 degrees",
+            _parse_choice(SWITCHES),
+            _one_of(SWITCHES),
+            SWITCHES,
+            "choice",
+        ),
     )
 }
 
@@ -446,17 +582,41 @@ def format_field(name: str, value: Any) -> str:
 
 PRESETS: dict[str, TrainConfig] = {
     "seed MLP": TrainConfig(),
-    "deeper MLP": TrainConfig(hidden_units=(512, 256, 128), dropout=0.3, epochs=10,
-                              learning_rate=0.003, validation_split=0.1,
-                              early_stopping_patience=3),
-    "CNN quick": TrainConfig(architecture="cnn", conv_filters=(16, 32), conv_kernel=5,
-                             batch_norm="on", hidden_units=(128,), dropout=0.0,
-                             learning_rate=0.005, lr_schedule="one_cycle",
-                             label_smoothing=0.1, batch_size=64, epochs=1),
-    "CNN": TrainConfig(architecture="cnn", conv_filters=(16, 32), conv_kernel=5,
-                       batch_norm="on", hidden_units=(128,), dropout=0.2, learning_rate=0.01,
-                       lr_schedule="one_cycle", label_smoothing=0.1, batch_size=128, epochs=5,
-                       augment="on"),
+    "deeper MLP": TrainConfig(
+        hidden_units=(512, 256, 128),
+        dropout=0.3,
+        epochs=10,
+        learning_rate=0.003,
+        validation_split=0.1,
+        early_stopping_patience=3,
+    ),
+    "CNN quick": TrainConfig(
+        architecture="cnn",
+        conv_filters=(16, 32),
+        conv_kernel=5,
+        batch_norm="on",
+        hidden_units=(128,),
+        dropout=0.0,
+        learning_rate=0.005,
+        lr_schedule="one_cycle",
+        label_smoothing=0.1,
+        batch_size=64,
+        epochs=1,
+    ),
+    "CNN": TrainConfig(
+        architecture="cnn",
+        conv_filters=(16, 32),
+        conv_kernel=5,
+        batch_norm="on",
+        hidden_units=(128,),
+        dropout=0.2,
+        learning_rate=0.01,
+        lr_schedule="one_cycle",
+        label_smoothing=0.1,
+        batch_size=128,
+        epochs=5,
+        augment="on",
+    ),
 }
 """Named starting points offered by the TUI and ``mnist-tui train --preset``."""
 

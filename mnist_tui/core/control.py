@@ -15,8 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-RequestKind = Literal["learning_rate", "learning_rate_factor", "stop_after_epoch",
-                      "early_stopping"]
+RequestKind = Literal["learning_rate", "learning_rate_factor", "stop_after_epoch", "early_stopping"]
 """What a request asks: set the rate, multiply it, end after this epoch (1) or not (0),
 early stopping on (1) or off (0)."""
 PAUSE_POLL = 0.1
@@ -42,8 +41,10 @@ def rate_after(current: float, requests: Iterable[ControlRequest]) -> float:
     rate = current
     for request in requests:
         if request.kind in RATE_KINDS:
-            rate = min(request.value if request.kind == "learning_rate"
-                       else rate * request.value, MAX_LEARNING_RATE)
+            rate = min(
+                request.value if request.kind == "learning_rate" else rate * request.value,
+                MAX_LEARNING_RATE,
+            )
     return rate
 
 

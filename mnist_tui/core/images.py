@@ -46,8 +46,23 @@ FAINT = 0.1
 and shading of the paper, which would widen the digit's bounding box."""
 FORMATS = ("PNG", "JPEG", "BMP", "GIF", "PPM", "TIFF", "WEBP")
 """The Pillow decoders tried (never one that runs a program, as EPS's does)."""
-SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm", ".pbm",
-                      ".pnm", ".tif", ".tiff", ".webp", ".npy"})
+SUFFIXES = frozenset(
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".bmp",
+        ".gif",
+        ".pgm",
+        ".ppm",
+        ".pbm",
+        ".pnm",
+        ".tif",
+        ".tiff",
+        ".webp",
+        ".npy",
+    }
+)
 """The files a folder contributes (case-insensitive)."""
 NPY_MAGIC = b"\x93NUMPY"
 
@@ -63,9 +78,12 @@ def image_files(folder: Path) -> list[Path]:
     Only names are listed; nothing is opened. ``ImageError`` if it cannot be listed."""
     try:
         with os.scandir(folder) as entries:
-            names = [entry.name for entry in entries
-                     if Path(entry.name).suffix.lower() in SUFFIXES
-                     and not entry.is_dir(follow_symlinks=False)]
+            names = [
+                entry.name
+                for entry in entries
+                if Path(entry.name).suffix.lower() in SUFFIXES
+                and not entry.is_dir(follow_symlinks=False)
+            ]
     except OSError as exc:
         raise ImageError(f"the folder cannot be read ({exc.strerror or exc})") from None
     return [folder / name for name in sorted(names)]
@@ -105,8 +123,9 @@ def read_stream(stream: IO[bytes], max_bytes: int = MAX_BYTES) -> bytes:
     return data
 
 
-def grey_levels(data: bytes, *, max_pixels: int = MAX_PIXELS,
-                work_side: int = WORK_SIDE) -> np.ndarray:
+def grey_levels(
+    data: bytes, *, max_pixels: int = MAX_PIXELS, work_side: int = WORK_SIDE
+) -> np.ndarray:
     """The image in ``data`` as float32 grey levels in [0, 1] (0 black, 1 white), 2-D, its
     longer side at most ``work_side``: an ``.npy`` array (by its magic bytes) or an image
     of one of :data:`FORMATS`, upright as its EXIF orientation says."""
@@ -161,8 +180,13 @@ def shown_name(text: str) -> str:
         if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
             out.append(f"\\x{code - 0xDC00:02x}")
         elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
-            out.append(f"\\x{code:02x}" if code < 0x100 else
-                       f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+            out.append(
+                f"\\x{code:02x}"
+                if code < 0x100
+                else f"\\u{code:04x}"
+                if code < 0x10000
+                else f"\\U{code:08x}"
+            )
         else:
             out.append(char)
     return "".join(out)
@@ -204,14 +228,16 @@ def iter_sources(arguments: Iterable[str]) -> Iterator[Source]:
             yield Source(argument, path, str(exc))
             continue
         if not files:
-            yield Source(argument, path, "the folder holds no image files "
-                                         f"({' '.join(sorted(SUFFIXES))})")
+            yield Source(
+                argument, path, f"the folder holds no image files ({' '.join(sorted(SUFFIXES))})"
+            )
         for file in files:
             yield Source(str(file), file)
 
 
-def read_source(source: Source, stdin: IO[bytes] | None = None,
-                max_bytes: int = MAX_BYTES) -> bytes:
+def read_source(
+    source: Source, stdin: IO[bytes] | None = None, max_bytes: int = MAX_BYTES
+) -> bytes:
     """The bytes of ``source`` (standard input from ``stdin``), bounded as
     :func:`read_file` bounds them."""
     if source.problem:
@@ -226,9 +252,17 @@ def read_source(source: Source, stdin: IO[bytes] | None = None,
 def _check_regular(info: os.stat_result, max_bytes: int) -> None:
     mode = info.st_mode
     if not stat.S_ISREG(mode):
-        kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else
-                "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else
-                "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        kind = (
+            "a folder"
+            if stat.S_ISDIR(mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "not a regular file"
+        )
         raise ImageError(f"it is {kind}, not an image file (not opened)")
     if info.st_size > max_bytes:
         raise ImageError(f"it is larger than {_size(max_bytes)} ({_size(info.st_size)})")
@@ -292,8 +326,9 @@ def _shrink_array(levels: np.ndarray, work_side: int) -> np.ndarray:
         return levels
     height, width = levels.shape
     padded = np.pad(levels, ((0, -height % factor), (0, -width % factor)), mode="edge")
-    shrunk: np.ndarray = padded.reshape(padded.shape[0] // factor, factor,
-                                        padded.shape[1] // factor, factor).mean(axis=(1, 3))
+    shrunk: np.ndarray = padded.reshape(
+        padded.shape[0] // factor, factor, padded.shape[1] // factor, factor
+    ).mean(axis=(1, 3))
     return shrunk.astype(np.float32)
 
 
@@ -305,19 +340,24 @@ def _image_grey(data: bytes, max_pixels: int, work_side: int) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"it declares too many pixels ({_exception_text(exc)}); at most "
-                         f"{max_pixels / 1e6:g} megapixels are decoded") from None
+        raise ImageError(
+            f"it declares too many pixels ({_exception_text(exc)}); at most "
+            f"{max_pixels / 1e6:g} megapixels are decoded"
+        ) from None
     except UnidentifiedImageError:
-        raise ImageError("it is not an image this reads (PNG, JPEG, BMP, GIF, PGM/PPM, "
-                         "TIFF, WebP or .npy)") from None
+        raise ImageError(
+            "it is not an image this reads (PNG, JPEG, BMP, GIF, PGM/PPM, TIFF, WebP or .npy)"
+        ) from None
     except Exception as exc:  # a hostile header can raise anything Pillow's parsers raise
         raise ImageError(f"its header is damaged ({_exception_text(exc)})") from None
     width, height = image.size
     if width <= 0 or height <= 0:
         raise ImageError(f"it has no pixels ({width}x{height})")
     if width * height > max_pixels:
-        raise ImageError(f"it is {width}x{height} pixels ({width * height / 1e6:.0f} "
-                         f"megapixels); at most {max_pixels / 1e6:g} megapixels are decoded")
+        raise ImageError(
+            f"it is {width}x{height} pixels ({width * height / 1e6:.0f} "
+            f"megapixels); at most {max_pixels / 1e6:g} megapixels are decoded"
+        )
     try:
         return _decode(image, work_side)
     except MemoryError:
@@ -354,8 +394,11 @@ def _decode(image: Image.Image, work_side: int) -> np.ndarray:
     pixels = np.asarray(image, dtype=np.float32)
     if image.mode in ("RGBa", "La"):
         colour = pixels[..., :-1]
-        luma = (colour @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-                if colour.shape[-1] == 3 else colour[..., 0])
+        luma = (
+            colour @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+            if colour.shape[-1] == 3
+            else colour[..., 0]
+        )
         grey = (luma + 255.0 - pixels[..., -1]) / 255.0  # over white paper
         composited: np.ndarray = np.clip(grey, 0.0, 1.0).astype(np.float32)
         return composited
@@ -378,10 +421,19 @@ def _orientation(image: Image.Image) -> Image.Transpose | None:
         value = image.getexif().get(_EXIF_ORIENTATION)
     except Exception:  # a damaged EXIF block only loses the orientation
         return None
-    return {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
-            4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
-            6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-            8: Image.Transpose.ROTATE_90}.get(value) if isinstance(value, int) else None
+    return (
+        {
+            2: Image.Transpose.FLIP_LEFT_RIGHT,
+            3: Image.Transpose.ROTATE_180,
+            4: Image.Transpose.FLIP_TOP_BOTTOM,
+            5: Image.Transpose.TRANSPOSE,
+            6: Image.Transpose.ROTATE_270,
+            7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90,
+        }.get(value)
+        if isinstance(value, int)
+        else None
+    )
 
 
 def _exception_text(exc: BaseException) -> str:

@@ -112,10 +112,12 @@ def memory_problem(config: ModelShape) -> str | None:
     limit = training_memory_limit()
     if estimate.total <= limit:
         return None
-    return (f"needs about {_gb(estimate.total)} to train ({_gb(estimate.weights)} of weights "
-            f"and {config.optimizer} state, {_gb(estimate.activations)} per batch of "
-            f"{config.batch_size}); at most {_gb(limit)} here (half this machine's memory): "
-            "use fewer or smaller layers or a smaller batch")
+    return (
+        f"needs about {_gb(estimate.total)} to train ({_gb(estimate.weights)} of weights "
+        f"and {config.optimizer} state, {_gb(estimate.activations)} per batch of "
+        f"{config.batch_size}); at most {_gb(limit)} here (half this machine's memory): "
+        "use fewer or smaller layers or a smaller batch"
+    )
 
 
 def _gb(count: int) -> str:

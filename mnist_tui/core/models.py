@@ -25,29 +25,35 @@ def build_model(config: TrainConfig) -> keras.Model:
         layers.append(keras.layers.Reshape((28, 28, 1)))
     if config.augment == "on":  # active in training only; seeded by the run's seed
         shift = AUGMENT_SHIFT / 28
-        layers += [keras.layers.RandomTranslation(shift, shift, fill_mode="constant"),
-                   keras.layers.RandomRotation(AUGMENT_DEGREES / 360, fill_mode="constant")]
+        layers += [
+            keras.layers.RandomTranslation(shift, shift, fill_mode="constant"),
+            keras.layers.RandomRotation(AUGMENT_DEGREES / 360, fill_mode="constant"),
+        ]
     if config.architecture == "cnn":
         normalise = config.batch_norm == "on"
         for block, filters in enumerate(config.conv_filters):
             kernel = config.conv_kernel if block == 0 else 3
             if normalise:  # the normalisation's shift replaces the convolution's bias
-                layers += [keras.layers.Conv2D(filters, kernel, use_bias=False),
-                           keras.layers.BatchNormalization(),
-                           keras.layers.Activation(config.activation)]
+                layers += [
+                    keras.layers.Conv2D(filters, kernel, use_bias=False),
+                    keras.layers.BatchNormalization(),
+                    keras.layers.Activation(config.activation),
+                ]
             else:
-                layers.append(keras.layers.Conv2D(filters, kernel,
-                                                  activation=config.activation))
+                layers.append(keras.layers.Conv2D(filters, kernel, activation=config.activation))
             layers.append(keras.layers.MaxPooling2D(2))
         layers.append(keras.layers.Flatten())
         layers.append(keras.layers.Dropout(config.dropout))
-        layers += [keras.layers.Dense(units, activation=config.activation)
-                   for units in config.hidden_units]
+        layers += [
+            keras.layers.Dense(units, activation=config.activation) for units in config.hidden_units
+        ]
     else:
         layers.append(keras.layers.Flatten())
         for units in config.hidden_units:  # each hidden layer followed by its dropout
-            layers += [keras.layers.Dense(units, activation=config.activation),
-                       keras.layers.Dropout(config.dropout)]
+            layers += [
+                keras.layers.Dense(units, activation=config.activation),
+                keras.layers.Dropout(config.dropout),
+            ]
     layers.append(keras.layers.Dense(10, activation="softmax", name="probabilities"))
     return keras.Sequential(layers, name=f"mnist_{config.architecture}")
 
@@ -80,12 +86,14 @@ class ScaledRate(keras.optimizers.schedules.LearningRateSchedule):  # type: igno
     (:meth:`set_scale`) acts at the next compiled call without retracing.
     """
 
-    def __init__(self, base: float | keras.optimizers.schedules.LearningRateSchedule,
-                 scale: float = 1.0) -> None:
+    def __init__(
+        self, base: float | keras.optimizers.schedules.LearningRateSchedule, scale: float = 1.0
+    ) -> None:
         super().__init__()
         self.base = base
-        self.scale = keras.Variable(scale, dtype="float32", trainable=False,
-                                    name="learning_rate_scale")
+        self.scale = keras.Variable(
+            scale, dtype="float32", trainable=False, name="learning_rate_scale"
+        )
 
     def __call__(self, step: Any) -> Any:
         base = self.base(step) if callable(self.base) else self.base
@@ -101,8 +109,7 @@ class ScaledRate(keras.optimizers.schedules.LearningRateSchedule):  # type: igno
         return float(keras.ops.convert_to_numpy(self.scale))
 
     def get_config(self) -> dict[str, Any]:
-        base = (keras.optimizers.schedules.serialize(self.base)
-                if callable(self.base) else self.base)
+        base = keras.optimizers.schedules.serialize(self.base) if callable(self.base) else self.base
         return {"base": base, "scale": self.scale_value}
 
     @classmethod
@@ -118,16 +125,18 @@ class SmoothedCrossentropy(keras.losses.Loss):  # type: ignore[misc]
     """Cross-entropy against integer labels whose one-hot targets are smoothed: each
     keeps ``1 - smoothing`` (plus its share) and the other classes share the rest."""
 
-    def __init__(self, smoothing: float, name: str = "smoothed_crossentropy",
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, smoothing: float, name: str = "smoothed_crossentropy", **kwargs: Any
+    ) -> None:
         super().__init__(name=name, **kwargs)
         self.smoothing = float(smoothing)
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         labels = keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32")
         targets = keras.ops.one_hot(labels, keras.ops.shape(y_pred)[-1])
-        return keras.losses.categorical_crossentropy(targets, y_pred,
-                                                     label_smoothing=self.smoothing)
+        return keras.losses.categorical_crossentropy(
+            targets, y_pred, label_smoothing=self.smoothing
+        )
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "smoothing": self.smoothing}
@@ -170,8 +179,7 @@ def build_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.O
     mid-run."""
     base: Any = config.learning_rate
     if config.lr_schedule == "cosine":
-        base = keras.optimizers.schedules.CosineDecay(config.learning_rate,
-                                                      max(1, total_steps))
+        base = keras.optimizers.schedules.CosineDecay(config.learning_rate, max(1, total_steps))
     elif config.lr_schedule == "one_cycle":
         base = OneCycle(config.learning_rate, total_steps)
     return _optimizer(config, ScaledRate(base))
@@ -206,8 +214,11 @@ def portable_model(model: keras.Model, config: TrainConfig) -> keras.Model:
     """
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
-    copy.compile(optimizer=_optimizer(config, float(config.learning_rate)),
-                 loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    copy.compile(
+        optimizer=_optimizer(config, float(config.learning_rate)),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     # Built, so the file holds as many optimizer variables as a loaded copy makes (else
     # Keras warns at every load that it skipped them).
     copy.optimizer.build(copy.trainable_variables)

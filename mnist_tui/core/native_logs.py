@@ -52,9 +52,13 @@ def native_stderr_to_log() -> Iterator[TextIO]:
     sys.stderr.flush()
     saved_fd = os.dup(2)
     log_fd = _open_log()
-    terminal = os.fdopen(os.dup(saved_fd), "w", buffering=1,
-                         encoding=getattr(sys.stderr, "encoding", None) or "utf-8",
-                         errors="replace")
+    terminal = os.fdopen(
+        os.dup(saved_fd),
+        "w",
+        buffering=1,
+        encoding=getattr(sys.stderr, "encoding", None) or "utf-8",
+        errors="replace",
+    )
     old_stderr, old_dunder = sys.stderr, sys.__stderr__
     os.dup2(log_fd, 2)
     os.close(log_fd)

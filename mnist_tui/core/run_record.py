@@ -131,8 +131,7 @@ class RunInfo:
     def label(self) -> str:
         """How the run is named to a user: ``name (id)``, or the id alone; printable (a
         folder name's control characters read as escapes such as ``\\x1b``)."""
-        return printable(f"{self.name} ({self.run_id})" if self.name else self.run_id,
-                         lines=False)
+        return printable(f"{self.name} ({self.run_id})" if self.name else self.run_id, lines=False)
 
     @property
     def steered_rate(self) -> float | None:
@@ -237,8 +236,10 @@ def _steps(value: Any) -> tuple[StepPoint, ...]:
             checked[name] = [_float(item, where, 0.0, 1.0) for item in column]
         else:
             checked[name] = [_loss(item, where) for item in column]
-    return tuple(StepPoint(**dict(zip(STEP_FIELDS, row, strict=True)))
-                 for row in zip(*(checked[name] for name in STEP_FIELDS), strict=True))
+    return tuple(
+        StepPoint(**dict(zip(STEP_FIELDS, row, strict=True)))
+        for row in zip(*(checked[name] for name in STEP_FIELDS), strict=True)
+    )
 
 
 def _controls(value: Any) -> tuple[ControlApplied, ...]:
@@ -253,10 +254,13 @@ def _controls(value: Any) -> tuple[ControlApplied, ...]:
         if unknown:
             raise RecordError(f"{where} has an unknown key {_short(repr(unknown[0]))}")
         kind = _choice(row.get("kind"), f"{where}.kind", CONTROL_KINDS)
-        controls.append(ControlApplied(
-            step=_int(row.get("step"), f"{where}.step", 0, 10**12),
-            kind=next(known for known in CONTROL_KINDS if known == kind),
-            value=_float(row.get("value"), f"{where}.value", 0.0, MAX_SECONDS)))
+        controls.append(
+            ControlApplied(
+                step=_int(row.get("step"), f"{where}.step", 0, 10**12),
+                kind=next(known for known in CONTROL_KINDS if known == kind),
+                value=_float(row.get("value"), f"{where}.value", 0.0, MAX_SECONDS),
+            )
+        )
     return tuple(controls)
 
 
@@ -271,8 +275,9 @@ def _sweep(value: Any) -> SweepTrial | None:
     problem = study_name_problem(study)
     if problem is not None:
         raise RecordError(f"sweep.study: {problem}")
-    return SweepTrial(study=study,
-                      trial=_int(sweep.get("trial"), "sweep.trial", 0, MAX_TRIAL_NUMBER))
+    return SweepTrial(
+        study=study, trial=_int(sweep.get("trial"), "sweep.trial", 0, MAX_TRIAL_NUMBER)
+    )
 
 
 def _epoch_row(value: Any, where: str) -> EpochEnd:
@@ -281,9 +286,11 @@ def _epoch_row(value: Any, where: str) -> EpochEnd:
         epoch=_int(row.get("epoch"), f"{where}.epoch", 1, MAX_EPOCHS),
         loss=_loss(row.get("loss"), f"{where}.loss"),
         accuracy=_float(row.get("accuracy"), f"{where}.accuracy", 0.0, 1.0),
-        val_loss=None if row.get("val_loss") is None
+        val_loss=None
+        if row.get("val_loss") is None
         else _loss(row.get("val_loss"), f"{where}.val_loss"),
-        val_accuracy=None if row.get("val_accuracy") is None
+        val_accuracy=None
+        if row.get("val_accuracy") is None
         else _float(row.get("val_accuracy"), f"{where}.val_accuracy", 0.0, 1.0),
         seconds=_float(row.get("seconds"), f"{where}.seconds", 0.0, MAX_SECONDS),
         val_confusion=_val_confusion(row.get("val_confusion"), f"{where}.val_confusion"),
@@ -324,8 +331,9 @@ def _float(value: Any, where: str, low: float, high: float) -> float:
         raise RecordError(f"{where} must be a number, not {_kind(value)}")
     number = _as_float(value, where)
     if not math.isfinite(number) or not low <= number <= high:
-        raise RecordError(f"{where} must be a finite number between {low:g} and {high:g}, "
-                          f"got {_digits(value)}")
+        raise RecordError(
+            f"{where} must be a finite number between {low:g} and {high:g}, got {_digits(value)}"
+        )
     return number
 
 
@@ -350,8 +358,7 @@ def _as_float(value: int | float, where: str) -> float:
 
 def _choice(value: Any, where: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        raise RecordError(f"{where} must be one of {', '.join(choices)}, "
-                          f"got {_short(repr(value))}")
+        raise RecordError(f"{where} must be one of {', '.join(choices)}, got {_short(repr(value))}")
     return str(value)
 
 
@@ -376,17 +383,22 @@ def _confusion(value: Any, where: str) -> np.ndarray:
     rows = _list(value, where, 10)
     if len(rows) != 10:
         raise RecordError(f"{where} must be 10x10")
-    cells = [[_int(cell, where, 0, MAX_COUNT) for cell in _list(row, where, 10)]
-             for row in rows]
+    cells = [[_int(cell, where, 0, MAX_COUNT) for cell in _list(row, where, 10)] for row in rows]
     if any(len(row) != 10 for row in cells):
         raise RecordError(f"{where} must be 10x10")
     return np.asarray(cells, dtype=np.int64)
 
 
 def _kind(value: Any) -> str:
-    return {type(None): "null", bool: "true/false", str: "text", list: "a list",
-            dict: "an object", int: "a number", float: "a number"}.get(type(value),
-                                                                         type(value).__name__)
+    return {
+        type(None): "null",
+        bool: "true/false",
+        str: "text",
+        list: "a list",
+        dict: "an object",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
 
 
 def _digits(value: Any) -> str:

@@ -91,8 +91,12 @@ def library_versions() -> dict[str, str]:
     import keras
     import tensorflow as tf
 
-    return {"python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "numpy": np.__version__}
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
 
 
 class RunStore:
@@ -159,15 +163,15 @@ class RunStore:
         }
         if sweep is not None:
             record["sweep"] = sweep.to_dict()
-        staging = Path(tempfile.mkdtemp(prefix=f".{run_id}.{owner_tag()}", suffix=".partial",
-                                        dir=self.root))
+        staging = Path(
+            tempfile.mkdtemp(prefix=f".{run_id}.{owner_tag()}", suffix=".partial", dir=self.root)
+        )
         try:
             from mnist_tui.core.models import portable_model  # Keras, loaded by now
 
             portable_model(model, config).save(staging / MODEL_FILE)
             np.save(staging / PROBABILITIES_FILE, evaluation.probabilities.astype(np.float32))
-            (staging / RUN_FILE).write_text(strict_json.dumps(record, indent=2),
-                                            encoding="utf-8")
+            (staging / RUN_FILE).write_text(strict_json.dumps(record, indent=2), encoding="utf-8")
             if annotation is not None:
                 write_annotation(staging, annotation)
             from mnist_tui.core.tensorboard_events import write_run_events
@@ -224,8 +228,10 @@ class RunStore:
         """
         ref = run_ref.strip()
         if not ref or ref in (".", "..") or ref.startswith("."):
-            raise RunError(f"{run_ref!r} is not a run id or name: give one, a unique prefix "
-                           "of either, 'latest' or a run folder's path")
+            raise RunError(
+                f"{run_ref!r} is not a run id or name: give one, a unique prefix "
+                "of either, 'latest' or a run folder's path"
+            )
         if os.sep in ref or (os.altsep and os.altsep in ref):
             candidate = Path(ref).expanduser()
             if (candidate / RUN_FILE).is_file():
@@ -240,16 +246,22 @@ class RunStore:
         if ref == "latest" and runs:
             return runs[0].path
         folded = ref.casefold()
-        for matches in ([run for run in runs if run.name == ref],
-                        [run for run in runs if run.run_id.startswith(ref)],
-                        [run for run in runs if run.name.casefold().startswith(folded)]):
+        for matches in (
+            [run for run in runs if run.name == ref],
+            [run for run in runs if run.run_id.startswith(ref)],
+            [run for run in runs if run.name.casefold().startswith(folded)],
+        ):
             if len(matches) == 1:
                 return matches[0].path
             if matches:
-                raise RunError(f"{ref!r} fits {len(matches)} runs: {_candidates(matches)}; "
-                               "give more of the name or id")
-        raise RunError(f"no run {ref!r} in {self.root} (give its name or id, a unique prefix "
-                       "of either, 'latest' or a run folder's path)")
+                raise RunError(
+                    f"{ref!r} fits {len(matches)} runs: {_candidates(matches)}; "
+                    "give more of the name or id"
+                )
+        raise RunError(
+            f"no run {ref!r} in {self.root} (give its name or id, a unique prefix "
+            "of either, 'latest' or a run folder's path)"
+        )
 
     def load(self, run_ref: str) -> RunInfo:
         """Read one run's record (no model load)."""
@@ -268,32 +280,41 @@ class RunStore:
             model = keras.models.load_model(path, safe_mode=True, compile=False)
         except Exception as exc:
             if "safe_mode" in str(exc) or "safe mode" in str(exc).lower():
-                raise RunError(f"{run.run_id}: {MODEL_FILE} was refused: it asks to run code "
-                               "(a Lambda layer or custom object), which mnist-tui never "
-                               "loads. Train the run again instead.") from None
-            raise RunError(f"{run.run_id}: {MODEL_FILE} could not be loaded "
-                           f"({_first_line(exc)})") from exc
+                raise RunError(
+                    f"{run.run_id}: {MODEL_FILE} was refused: it asks to run code "
+                    "(a Lambda layer or custom object), which mnist-tui never "
+                    "loads. Train the run again instead."
+                ) from None
+            raise RunError(
+                f"{run.run_id}: {MODEL_FILE} could not be loaded ({_first_line(exc)})"
+            ) from exc
         inputs = tuple(getattr(model, "input_shape", ()) or ())[1:]
         outputs = tuple(getattr(model, "output_shape", ()) or ())[1:]
         if inputs != MODEL_INPUT_SHAPE or outputs != (NUM_CLASSES,):
-            raise RunError(f"{run.run_id}: {MODEL_FILE} is not an MNIST digit classifier "
-                           f"(it takes {inputs or '?'} and gives {outputs or '?'}; expected "
-                           f"{MODEL_INPUT_SHAPE} and ({NUM_CLASSES},))")
+            raise RunError(
+                f"{run.run_id}: {MODEL_FILE} is not an MNIST digit classifier "
+                f"(it takes {inputs or '?'} and gives {outputs or '?'}; expected "
+                f"{MODEL_INPUT_SHAPE} and ({NUM_CLASSES},))"
+            )
         return model
 
     def _check_model_archive(self, run: RunInfo) -> None:
         path = run.model_path
         if not zipfile.is_zipfile(path):  # Keras would call it "File not found"
-            raise RunError(f"{run.run_id}: {MODEL_FILE} is damaged (not a .keras archive: "
-                           "truncated or overwritten)")
+            raise RunError(
+                f"{run.run_id}: {MODEL_FILE} is damaged (not a .keras archive: "
+                "truncated or overwritten)"
+            )
         try:
             with zipfile.ZipFile(path) as archive:
                 unpacked = sum(item.file_size for item in archive.infolist())
         except (OSError, zipfile.BadZipFile) as exc:
             raise RunError(f"{run.run_id}: {MODEL_FILE} is damaged ({exc})") from None
         if unpacked > 64 * MIB + MAX_MODEL_EXPANSION * path.stat().st_size:
-            raise RunError(f"{run.run_id}: {MODEL_FILE} would unpack to {unpacked:,} bytes "
-                           "(an archive bomb, not a saved model)")
+            raise RunError(
+                f"{run.run_id}: {MODEL_FILE} would unpack to {unpacked:,} bytes "
+                "(an archive bomb, not a saved model)"
+            )
 
     def load_evaluation(self, run: RunInfo, y_test: np.ndarray) -> Evaluation | None:
         """The saved test probabilities as an :class:`Evaluation`, if present and sound.
@@ -308,15 +329,20 @@ class RunStore:
         try:
             with path.open("rb") as handle:
                 probabilities = read_npy_bounded(
-                    handle, name=PROBABILITIES_FILE, max_bytes=MAX_PROBABILITIES_BYTES,
-                    shape=(len(y_test), NUM_CLASSES), dtypes=("float32", "float64"))
+                    handle,
+                    name=PROBABILITIES_FILE,
+                    max_bytes=MAX_PROBABILITIES_BYTES,
+                    shape=(len(y_test), NUM_CLASSES),
+                    dtypes=("float32", "float64"),
+                )
             check_probabilities(probabilities)
             return evaluate_probabilities(probabilities, y_test)
         except (OSError, ValueError):
             return None
 
-    def evaluation(self, run: RunInfo, x_test: np.ndarray, y_test: np.ndarray, *,
-                   fresh: bool = False) -> Evaluation:
+    def evaluation(
+        self, run: RunInfo, x_test: np.ndarray, y_test: np.ndarray, *, fresh: bool = False
+    ) -> Evaluation:
         """The run's results on the test digits: its saved probabilities (instant, no
         TensorFlow) unless ``fresh`` or unusable, else its model loaded and evaluated."""
         saved = None if fresh else self.load_evaluation(run, y_test)
@@ -326,8 +352,13 @@ class RunStore:
 
         return evaluate_model(self.load_model(run), x_test, y_test)
 
-    def annotate(self, run: RunInfo, name: str | None = None, note: str | None = None,
-                 tags: Sequence[str] | None = None) -> RunInfo:
+    def annotate(
+        self,
+        run: RunInfo,
+        name: str | None = None,
+        note: str | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> RunInfo:
         """Change a run's name, note or tags (``None`` keeps one) and return it read back.
 
         Only ``annotation.json`` is written (atomically): never the run's record, model
@@ -386,8 +417,10 @@ class RunStore:
         if failures or trash.exists():
             with contextlib.suppress(OSError):
                 os.rename(trash, folder)
-            raise RunError(f"could not delete {folder.name} ({'; '.join(failures[:3])}); "
-                           "what could not be removed is still in the runs folder")
+            raise RunError(
+                f"could not delete {folder.name} ({'; '.join(failures[:3])}); "
+                "what could not be removed is still in the runs folder"
+            )
         return folder
 
     def _check_deletable(self, folder: Path) -> None:
@@ -405,8 +438,9 @@ class RunStore:
         if not is_plain_file(path):
             if not path.exists() and not path.is_symlink():
                 raise RunError(f"{folder.name}: no {RUN_FILE} (not a run)")
-            raise RunError(f"{folder.name}: {RUN_FILE} is not a plain file (a link, FIFO "
-                           "or device: not read)")
+            raise RunError(
+                f"{folder.name}: {RUN_FILE} is not a plain file (a link, FIFO or device: not read)"
+            )
         try:
             text = read_text_bounded(path, MAX_RECORD_BYTES)
         except (OSError, ValueError) as exc:

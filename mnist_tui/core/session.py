@@ -65,8 +65,9 @@ def train_evaluate_save(
         started = datetime.now().astimezone()
         result = train(config, data.x_train, data.y_train, on_event, stop, control=control)
         if not result.trained:  # an untrained model is no run worth keeping
-            raise NothingTrained("Stopped before the first training step: nothing was "
-                                 "trained, and no run was saved.")
+            raise NothingTrained(
+                "Stopped before the first training step: nothing was trained, and no run was saved."
+            )
         on_event(EvaluationStarted(samples=len(data.y_test)))
         evaluation = evaluate_model(result.model, data.x_test, data.y_test)
         status: RunStatus = result.finished.outcome
@@ -82,8 +83,12 @@ def train_evaluate_save(
             train_seconds=result.finished.seconds,
             param_count=result.param_count,
             device=result.device,
-            dataset={"source": data.source, "location": data.location,
-                     "verified": data.verified, "sha256": data.digests},
+            dataset={
+                "source": data.source,
+                "location": data.location,
+                "verified": data.verified,
+                "sha256": data.digests,
+            },
             started=started,
             steps=result.finished.steps,
             sweep=sweep,
@@ -97,7 +102,14 @@ def train_evaluate_save(
                 raise
             run = save()  # if this fails too, that is the error to report
             warning = f"saved without its name, note and tags ({exc})"
-        on_event(RunSaved(run_id=run.run_id, path=str(run.path), outcome=status,
-                          test_loss=evaluation.loss, test_accuracy=evaluation.accuracy,
-                          warning=warning))
+        on_event(
+            RunSaved(
+                run_id=run.run_id,
+                path=str(run.path),
+                outcome=status,
+                test_loss=evaluation.loss,
+                test_accuracy=evaluation.accuracy,
+                warning=warning,
+            )
+        )
     return SessionResult(run=run, result=result, evaluation=evaluation, warning=warning)

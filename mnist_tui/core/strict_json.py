@@ -8,8 +8,7 @@ import math
 import re
 from typing import Any
 
-_ESCAPED = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
-                      "\ud800-\udfff]")
+_ESCAPED = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
 """What JSON may hold raw but is written as ``\\u`` escapes: lone surrogates (the text must
 encode as UTF-8), and DEL, C1 controls, bidi and zero-width characters (a terminal that
 shows the output must not act on them). JSON escapes the other controls itself."""
@@ -31,6 +30,7 @@ def dumps(value: Any, *, indent: int | None = None, ascii_only: bool = False) ->
     surrogate (from a file name's bytes that are not UTF-8) as its ``\\u`` escape, so the
     text always encodes as UTF-8, and so is every character a terminal would act on;
     ``ascii_only`` escapes every non-ASCII character."""
-    text = json.dumps(finite_or_none(value), indent=indent, allow_nan=False,
-                      ensure_ascii=ascii_only)
+    text = json.dumps(
+        finite_or_none(value), indent=indent, allow_nan=False, ensure_ascii=ascii_only
+    )
     return _ESCAPED.sub(lambda found: f"\\u{ord(found[0]):04x}", text)

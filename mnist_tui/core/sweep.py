@@ -156,9 +156,11 @@ def worker_limit() -> WorkerLimit:
     """At most one worker per core, and as many as the free memory holds at
     :data:`WORKER_MEMORY` each (never fewer than one)."""
     cores, memory = available_cores(), available_memory()
-    return WorkerLimit(max(1, min(cores, memory // WORKER_MEMORY)),
-                       f"{cores} cores, and {memory / 1e9:.1f} GB of free memory at about "
-                       f"{WORKER_MEMORY / 1e9:.1f} GB a worker")
+    return WorkerLimit(
+        max(1, min(cores, memory // WORKER_MEMORY)),
+        f"{cores} cores, and {memory / 1e9:.1f} GB of free memory at about "
+        f"{WORKER_MEMORY / 1e9:.1f} GB a worker",
+    )
 
 
 def threads_per_worker(workers: int, cores: int | None = None) -> int:
@@ -186,19 +188,27 @@ def _pruner(settings: SweepSettings) -> Any:
     if settings.pruner == "hyperband":
         epochs = settings.space.base_values().get("epochs")
         return optuna.pruners.HyperbandPruner(
-            min_resource=1, max_resource=epochs if isinstance(epochs, int) else "auto",
-            reduction_factor=3)
+            min_resource=1,
+            max_resource=epochs if isinstance(epochs, int) else "auto",
+            reduction_factor=3,
+        )
     if settings.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS,
-                                           n_warmup_steps=PRUNER_WARMUP_EPOCHS)
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_EPOCHS
+        )
     return optuna.pruners.NopPruner()
 
 
 def _diverged(event: EpochEnd) -> bool:
     val = event.val_accuracy
     loss = event.val_loss
-    return (val is None or not math.isfinite(val) or val <= CHANCE_ACCURACY
-            or loss is None or not math.isfinite(loss))
+    return (
+        val is None
+        or not math.isfinite(val)
+        or val <= CHANCE_ACCURACY
+        or loss is None
+        or not math.isfinite(loss)
+    )
 
 
 @dataclass(frozen=True)
@@ -266,27 +276,36 @@ def run_worker(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(
-            seed=sampler_seed, n_startup_trials=SAMPLER_STARTUP_TRIALS, constant_liar=True,
-            multivariate=True)
+            seed=sampler_seed,
+            n_startup_trials=SAMPLER_STARTUP_TRIALS,
+            constant_liar=True,
+            multivariate=True,
+        )
         with storage.using("use", only_storage_errors=True):
-            opened = optuna.load_study(study_name=study, storage=storage.optuna,
-                                       sampler=sampler, pruner=_pruner(settings))
+            opened = optuna.load_study(
+                study_name=study, storage=storage.optuna, sampler=sampler, pruner=_pruner(settings)
+            )
         began = time.monotonic()
         count = 0
-        while not stop.is_set() and (trials is None or count < trials) and (
-                timeout is None or time.monotonic() - began < timeout):
+        while (
+            not stop.is_set()
+            and (trials is None or count < trials)
+            and (timeout is None or time.monotonic() - began < timeout)
+        ):
             count += 1
             with storage.using("use", only_storage_errors=True), warnings.catch_warnings():
                 warnings.filterwarnings("ignore", "Heartbeat of storage")  # ours, not optimize's
                 optuna.storages.fail_stale_trials(opened)
                 trial = opened.ask()
                 trial_id = storage.optuna.get_trial_id_from_study_id_trial_number(
-                    study_id, trial.number)
+                    study_id, trial.number
+                )
             with _heartbeat(storage, trial_id):
                 try:
                     keras.backend.clear_session()  # the last trial's graph and weights go
-                    outcome = _run_trial(storage, settings, study, trial, worker, data,
-                                         store, on_event, stop)
+                    outcome = _run_trial(
+                        storage, settings, study, trial, worker, data, store, on_event, stop
+                    )
                 except BaseException:
                     with contextlib.suppress(Exception), storage.hurried():
                         opened.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -296,9 +315,17 @@ def run_worker(
     return WorkerResult(trials=tuple(ended), stopped=stop.is_set())
 
 
-def _run_trial(storage: SweepStorage, settings: SweepSettings, study: str, trial: Any,
-               worker: str, data: MnistData, store: RunStore, on_event: SweepSink,
-               stop: threading.Event) -> _Outcome:
+def _run_trial(
+    storage: SweepStorage,
+    settings: SweepSettings,
+    study: str,
+    trial: Any,
+    worker: str,
+    data: MnistData,
+    store: RunStore,
+    on_event: SweepSink,
+    stop: threading.Event,
+) -> _Outcome:
     """Train, evaluate and save one trial; the study hears of each epoch while it can."""
     from optuna.exceptions import UpdateFinishedTrialError
 
@@ -311,9 +338,12 @@ def _run_trial(storage: SweepStorage, settings: SweepSettings, study: str, trial
             config = settings.space.suggest(trial)
         except ConfigError as exc:
             reason = str(exc)[:MAX_TEXT]
-            outcome = _Outcome(TrialEnded(trial.number, "failed", None, None, None, 0,
-                                          time.perf_counter() - began, reason),
-                               attrs={"error": reason})
+            outcome = _Outcome(
+                TrialEnded(
+                    trial.number, "failed", None, None, None, 0, time.perf_counter() - began, reason
+                ),
+                attrs={"error": reason},
+            )
             on_event(outcome.ended)
             return outcome
     params = tuple((name, _text(value)) for name, value in trial.params.items())
@@ -361,11 +391,26 @@ def _run_trial(storage: SweepStorage, settings: SweepSettings, study: str, trial
     if stop.is_set():
         trial_stop.set()
     try:
-        session = train_evaluate_save(config, data, store, sink, trial_stop,
-                                      sweep=SweepTrial(study, trial.number), pruned=pruned)
+        session = train_evaluate_save(
+            config,
+            data,
+            store,
+            sink,
+            trial_stop,
+            sweep=SweepTrial(study, trial.number),
+            pruned=pruned,
+        )
     except NothingTrained:
-        outcome.ended = TrialEnded(trial.number, "stopped", None, None, None, 0,
-                                   time.perf_counter() - began, "stopped before training")
+        outcome.ended = TrialEnded(
+            trial.number,
+            "stopped",
+            None,
+            None,
+            None,
+            0,
+            time.perf_counter() - began,
+            "stopped before training",
+        )
         outcome.attrs["stopped"] = True
         on_event(outcome.ended)
         return outcome
@@ -373,10 +418,19 @@ def _run_trial(storage: SweepStorage, settings: SweepSettings, study: str, trial
     kept = session.result.finished.kept_epoch or run.epochs_done
     value = run.history[kept - 1].val_accuracy if run.history else None
     seconds = time.perf_counter() - began
-    state: TrialState = ("pruned" if run.status == "pruned" else
-                         "stopped" if run.status == "stopped" else "complete")
-    outcome.ended = TrialEnded(trial.number, state, value, run.test_accuracy, run.run_id,
-                               run.epochs_done, seconds, why_pruned)
+    state: TrialState = (
+        "pruned" if run.status == "pruned" else "stopped" if run.status == "stopped" else "complete"
+    )
+    outcome.ended = TrialEnded(
+        trial.number,
+        state,
+        value,
+        run.test_accuracy,
+        run.run_id,
+        run.epochs_done,
+        seconds,
+        why_pruned,
+    )
     outcome.attrs.update(run_id=run.run_id, test_accuracy=run.test_accuracy, seconds=seconds)
     if state == "stopped":
         outcome.attrs["stopped"] = True
@@ -384,8 +438,15 @@ def _run_trial(storage: SweepStorage, settings: SweepSettings, study: str, trial
     return outcome
 
 
-def _record(storage: SweepStorage, opened: Any, trial: Any, trial_id: int,
-            outcome: _Outcome, store: RunStore, worker: str) -> None:
+def _record(
+    storage: SweepStorage,
+    opened: Any,
+    trial: Any,
+    trial_id: int,
+    outcome: _Outcome,
+    store: RunStore,
+    worker: str,
+) -> None:
     """Tell the study how ``trial`` ended, its unreported epochs and attributes first.
 
     A trial another worker has failed meanwhile comes back as a new trial (when it
@@ -398,9 +459,13 @@ def _record(storage: SweepStorage, opened: Any, trial: Any, trial_id: int,
 
     ended = outcome.ended
     wanted = {"complete": OptunaState.COMPLETE, "pruned": OptunaState.PRUNED}.get(
-        ended.state, OptunaState.FAIL)
-    value = ended.val_accuracy if ended.val_accuracy is not None and math.isfinite(
-        ended.val_accuracy) else 0.0
+        ended.state, OptunaState.FAIL
+    )
+    value = (
+        ended.val_accuracy
+        if ended.val_accuracy is not None and math.isfinite(ended.val_accuracy)
+        else 0.0
+    )
     try:
         try:
             if not outcome.finished_elsewhere:
@@ -419,19 +484,29 @@ def _record(storage: SweepStorage, opened: Any, trial: Any, trial_id: int,
                 return  # told before a fault hid the answer
         if wanted == OptunaState.FAIL:
             return  # failed here too: nothing to add
-        opened.add_trial(optuna.trial.create_trial(
-            state=wanted, value=value if wanted == OptunaState.COMPLETE else None,
-            params=trial.params, distributions=trial.distributions,
-            intermediate_values=outcome.curve,
-            user_attrs={**outcome.attrs, "worker": worker, "retold": trial.number}))
+        opened.add_trial(
+            optuna.trial.create_trial(
+                state=wanted,
+                value=value if wanted == OptunaState.COMPLETE else None,
+                params=trial.params,
+                distributions=trial.distributions,
+                intermediate_values=outcome.curve,
+                user_attrs={**outcome.attrs, "worker": worker, "retold": trial.number},
+            )
+        )
     except Exception as exc:
         if not is_storage_error(exc):
             raise
-        saved = (f"its run {ended.run_id} is saved in {store.root}" if ended.run_id
-                 else "it saved no run")
-        raise SweepError(f"trial {ended.number} ended {ended.state}; {saved}, but the study "
-                         f"storage {storage.display} could not record it (tried for "
-                         f"{sweep_storage.RETRY_SECONDS:.0f} s): {storage.reason(exc)}") from None
+        saved = (
+            f"its run {ended.run_id} is saved in {store.root}"
+            if ended.run_id
+            else "it saved no run"
+        )
+        raise SweepError(
+            f"trial {ended.number} ended {ended.state}; {saved}, but the study "
+            f"storage {storage.display} could not record it (tried for "
+            f"{sweep_storage.RETRY_SECONDS:.0f} s): {storage.reason(exc)}"
+        ) from None
 
 
 @contextlib.contextmanager

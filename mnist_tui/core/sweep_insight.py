@@ -38,5 +38,6 @@ def param_importances(storage: SweepStorage, study: str) -> list[tuple[str, floa
             shares = optuna.importance.get_param_importances(loaded)
     except (ValueError, RuntimeError):  # e.g. no parameter varied in the finished trials
         return []
-    return [(str(name)[:40], float(share)) for name, share in shares.items()
-            if math.isfinite(share)]
+    return [
+        (str(name)[:40], float(share)) for name, share in shares.items() if math.isfinite(share)
+    ]

@@ -37,9 +37,9 @@ MAX_SPEC_TEXT = 1000
 DEFAULT_VALIDATION_SPLIT = 0.1
 FIXED_ONLY = {
     "architecture": "fixed for a whole sweep (each architecture has its own space): "
-                    "give mlp or cnn",
+    "give mlp or cnn",
     "validation_split": "fixed for a whole sweep, so that every trial is judged on the "
-                        "same held-out digits",
+    "same held-out digits",
     "seed": "fixed for a whole sweep, so that trials differ only in what is searched",
 }
 """Fields a sweep cannot vary, and why."""
@@ -52,8 +52,7 @@ MAX_MEMORY_CHECKS = 4096
 class Suggester(Protocol):
     """What a space needs from an Optuna trial (``optuna.Trial`` has all three)."""
 
-    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False
-                      ) -> float: ...
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float: ...
 
     def suggest_int(self, name: str, low: int, high: int, *, log: bool = False) -> int: ...
 
@@ -81,8 +80,10 @@ class Span:
 
     def text(self, name: str) -> str:
         """As a user writes it: ``1e-4..0.01:log``."""
-        return (f"{format_field(name, self.low)}{RANGE_MARK}{format_field(name, self.high)}"
-                f"{LOG_SUFFIX if self.log else ''}")
+        return (
+            f"{format_field(name, self.low)}{RANGE_MARK}{format_field(name, self.high)}"
+            f"{LOG_SUFFIX if self.log else ''}"
+        )
 
 
 @dataclass(frozen=True)
@@ -159,8 +160,10 @@ def _span(name: str, text: str) -> Span:
             raise ValueError(f"{which}: {exc}") from None
     low, high = ends
     if not low < high:
-        raise ValueError(f"the lower end must be below the upper end, got "
-                         f"{format_field(name, low)}..{format_field(name, high)}")
+        raise ValueError(
+            f"the lower end must be below the upper end, got "
+            f"{format_field(name, low)}..{format_field(name, high)}"
+        )
     if log and low <= 0:
         raise ValueError(f"a log range needs a lower end above 0, got {format_field(name, low)}")
     return Span(low, high, log)
@@ -171,12 +174,21 @@ def _int_lists(value: Any) -> Any:
 
 
 DEFAULT_SPACES: dict[str, dict[str, str]] = {
-    "mlp": {"learning_rate": "3e-4..3e-2:log", "batch_size": "128|256|512",
-            "dropout": "0..0.5", "hidden_units": "128|256|512|256,128|512,256",
-            "epochs": "10"},
-    "cnn": {"learning_rate": "3e-4..3e-3:log", "batch_size": "64|128|256",
-            "dropout": "0.2..0.6", "conv_filters": "16,32|32,64|64,128",
-            "hidden_units": "64|128|256", "epochs": "5"},
+    "mlp": {
+        "learning_rate": "3e-4..3e-2:log",
+        "batch_size": "128|256|512",
+        "dropout": "0..0.5",
+        "hidden_units": "128|256|512|256,128|512,256",
+        "epochs": "10",
+    },
+    "cnn": {
+        "learning_rate": "3e-4..3e-3:log",
+        "batch_size": "64|128|256",
+        "dropout": "0.2..0.6",
+        "conv_filters": "16,32|32,64|64,128",
+        "hidden_units": "64|128|256",
+        "epochs": "5",
+    },
 }
 """What a sweep searches when it is told nothing else, per architecture; every other
 field is fixed at its value in the base config (the validation split at 0.1)."""
@@ -319,16 +331,18 @@ def _check(specs: Mapping[str, ParamSpec]) -> None:
     errors: dict[str, str] = {}
     split = specs["validation_split"]
     if isinstance(split, Fixed) and not split.value:
-        errors["validation_split"] = ("a sweep chooses on validation accuracy: needs a "
-                                      "validation split above 0")
+        errors["validation_split"] = (
+            "a sweep chooses on validation accuracy: needs a validation split above 0"
+        )
     if errors:
         raise ConfigError(errors)
     for values in _corners(specs):
         try:
             TrainConfig.from_dict(values)
         except ConfigError as exc:
-            raise ConfigError({name: _at_extreme(name, why, specs)
-                               for name, why in exc.errors.items()}) from None
+            raise ConfigError(
+                {name: _at_extreme(name, why, specs) for name, why in exc.errors.items()}
+            ) from None
 
 
 def _at_extreme(name: str, why: str, specs: Mapping[str, ParamSpec]) -> str:

@@ -62,8 +62,7 @@ MAX_PARAMS = 64
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,199}$")
 
 TrialState = Literal["running", "complete", "pruned", "stopped", "failed", "waiting"]
-STATES: tuple[TrialState, ...] = ("running", "complete", "pruned", "stopped", "failed",
-                                  "waiting")
+STATES: tuple[TrialState, ...] = ("running", "complete", "pruned", "stopped", "failed", "waiting")
 
 
 class SweepError(Exception):
@@ -109,18 +108,28 @@ def _split_url(url: str) -> _UrlParts:
     if at >= 0:
         user, colon, secret = body[:at].partition(":")
         password = secret if colon else None
-        body = body[at + 1:]
+        body = body[at + 1 :]
     host, mark, query = body.partition("?")
-    params = tuple((name, value if eq else None) for name, eq, value in
-                   (part.partition("=") for part in query.split("&"))) if mark else ()
+    params = (
+        tuple(
+            (name, value if eq else None)
+            for name, eq, value in (part.partition("=") for part in query.split("&"))
+        )
+        if mark
+        else ()
+    )
     return _UrlParts(head, user, password, host, params)
 
 
 def _join_url(parts: _UrlParts, value: Callable[[str, str], str]) -> str:
-    userinfo = "" if parts.user is None else (
-        parts.user + ("" if parts.password is None else f":{parts.password}") + "@")
-    query = "&".join(name if item is None else f"{name}={value(name, item)}"
-                     for name, item in parts.query)
+    userinfo = (
+        ""
+        if parts.user is None
+        else (parts.user + ("" if parts.password is None else f":{parts.password}") + "@")
+    )
+    query = "&".join(
+        name if item is None else f"{name}={value(name, item)}" for name, item in parts.query
+    )
     return f"{parts.head}{userinfo}{parts.host}" + (f"?{query}" if parts.query else "")
 
 
@@ -140,10 +149,14 @@ def redact(text: str, url: str) -> str:
     secrets = [value for name, value in parts.query if value and _SECRET_NAME.search(name)]
     if parts.password:
         secrets.append(parts.password)
-    for secret in sorted({form for value in secrets for form in (value, unquote(value))},
-                         key=len, reverse=True):
-        text = (text.replace(secret, _HIDDEN) if len(secret) >= 4 else
-                re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", _HIDDEN, text))
+    for secret in sorted(
+        {form for value in secrets for form in (value, unquote(value))}, key=len, reverse=True
+    ):
+        text = (
+            text.replace(secret, _HIDDEN)
+            if len(secret) >= 4
+            else re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", _HIDDEN, text)
+        )
     return text
 
 
@@ -153,10 +166,14 @@ def connect_url(url: str) -> str:
     parts = _split_url(url)
     if parts.user is None or "@" not in parts.user + (parts.password or ""):
         return url
-    return _join_url(dataclasses.replace(
-        parts, user=parts.user.replace("@", "%40"),
-        password=None if parts.password is None else parts.password.replace("@", "%40")),
-        lambda _name, item: item)
+    return _join_url(
+        dataclasses.replace(
+            parts,
+            user=parts.user.replace("@", "%40"),
+            password=None if parts.password is None else parts.password.replace("@", "%40"),
+        ),
+        lambda _name, item: item,
+    )
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -164,9 +181,9 @@ def sqlite_file(url: str) -> Path | None:
     ``None`` for any other storage."""
     if not url.startswith("sqlite:///"):
         return None
-    path, _mark, query = url[len("sqlite:///"):].partition("?")
+    path, _mark, query = url[len("sqlite:///") :].partition("?")
     if path.startswith("file:") and re.search(r"(^|&)uri=true(&|$)", query, re.IGNORECASE):
-        path = unquote(path[len("file:"):])
+        path = unquote(path[len("file:") :])
     return Path(path) if path and path != ":memory:" else None
 
 
@@ -193,8 +210,9 @@ class SweepSettings:
         if not isinstance(value, dict):
             raise SweepError("it has no mnist-tui sweep settings (a study of another tool?)")
         if value.get("format") != SETTINGS_FORMAT:
-            raise SweepError(f"its settings format {_short(repr(value.get('format')))} is not "
-                             f"{SETTINGS_FORMAT}")
+            raise SweepError(
+                f"its settings format {_short(repr(value.get('format')))} is not {SETTINGS_FORMAT}"
+            )
         space = value.get("space")
         if not isinstance(space, dict) or len(space) > 64:
             raise SweepError("its search space is not an object of field specs")
@@ -204,8 +222,9 @@ class SweepSettings:
             raise SweepError(f"its search space is invalid: {_short(str(exc), 300)}") from None
         pruner = value.get("pruner")
         if pruner not in PRUNERS:
-            raise SweepError(f"its pruner {_short(repr(pruner))} is not one of "
-                             f"{', '.join(PRUNERS)}")
+            raise SweepError(
+                f"its pruner {_short(repr(pruner))} is not one of {', '.join(PRUNERS)}"
+            )
         return cls(space=parsed, pruner=str(pruner))
 
 
@@ -273,8 +292,11 @@ def newest_first(studies: list[StudyView]) -> list[StudyView]:
     whose newest trial started last first; those without a trial after them, the one
     created last first."""
     order = {id(study): index for index, study in enumerate(studies)}
-    return sorted(studies, reverse=True,
-                  key=lambda study: (_seconds_since_epoch(study.last_started), order[id(study)]))
+    return sorted(
+        studies,
+        reverse=True,
+        key=lambda study: (_seconds_since_epoch(study.last_started), order[id(study)]),
+    )
 
 
 def _seconds_since_epoch(when: datetime | None) -> float:
@@ -288,14 +310,34 @@ def _seconds_since_epoch(when: datetime | None) -> float:
 LostTrial = Callable[[int, str], None]
 """Told a trial's number and worker when its heartbeats stopped and it was marked failed."""
 
-_RETRIED = ("create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
-            "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
-            "get_study_user_attrs", "get_study_system_attrs", "get_all_studies",
-            "create_new_trial", "_create_new_trial", "set_trial_param", "_set_trial_param",
-            "get_trial_param", "set_trial_state_values", "set_trial_intermediate_value",
-            "set_trial_user_attr", "set_trial_system_attr",
-            "get_trial_id_from_study_id_trial_number", "get_trial", "get_all_trials",
-            "_get_trials", "get_best_trial", "_get_best_trial_id", "_get_stale_trial_ids")
+_RETRIED = (
+    "create_new_study",
+    "delete_study",
+    "set_study_user_attr",
+    "set_study_system_attr",
+    "get_study_id_from_name",
+    "get_study_name_from_id",
+    "get_study_directions",
+    "get_study_user_attrs",
+    "get_study_system_attrs",
+    "get_all_studies",
+    "create_new_trial",
+    "_create_new_trial",
+    "set_trial_param",
+    "_set_trial_param",
+    "get_trial_param",
+    "set_trial_state_values",
+    "set_trial_intermediate_value",
+    "set_trial_user_attr",
+    "set_trial_system_attr",
+    "get_trial_id_from_study_id_trial_number",
+    "get_trial",
+    "get_all_trials",
+    "_get_trials",
+    "get_best_trial",
+    "_get_best_trial_id",
+    "_get_stale_trial_ids",
+)
 """The relational storage's calls that reach the database, each retried as a whole."""
 _PATIENT_CLASS: list[type[Any]] = []
 
@@ -340,8 +382,11 @@ def _patient_class() -> type[Any]:
         base.__init__(self, *args, **kwargs)
 
     namespace: dict[str, Any] = {name: retried(name) for name in _RETRIED}
-    namespace.update(__init__=__init__, record_heartbeat=record_heartbeat,
-                     _get_stale_trial_ids=_get_stale_trial_ids)
+    namespace.update(
+        __init__=__init__,
+        record_heartbeat=record_heartbeat,
+        _get_stale_trial_ids=_get_stale_trial_ids,
+    )
     _PATIENT_CLASS.append(type("PatientRDBStorage", (base,), namespace))
     return _PATIENT_CLASS[0]
 
@@ -360,8 +405,14 @@ class SweepStorage:
     ``on_lost`` hears of trials it marks failed because their worker went silent.
     """
 
-    def __init__(self, url: str, *, heartbeat: int | None = None,
-                 on_lost: LostTrial | None = None, create: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        heartbeat: int | None = None,
+        on_lost: LostTrial | None = None,
+        create: bool = True,
+    ) -> None:
         import optuna
         from optuna.exceptions import ExperimentalWarning
 
@@ -380,8 +431,7 @@ class SweepStorage:
             _check_sqlite_file(file, create and not _read_only(url))
             kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
         elif url.startswith("postgresql"):
-            kwargs = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT},
-                      "pool_pre_ping": True}
+            kwargs = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT}, "pool_pre_ping": True}
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         patient = _patient_class()
         for attempt in range(1, OPEN_ATTEMPTS + 1):
@@ -390,16 +440,21 @@ class SweepStorage:
                     warnings.simplefilter("ignore", ExperimentalWarning)
                     warnings.simplefilter("ignore", FutureWarning)
                     self.optuna = patient(
-                        self, connect_url(url), engine_kwargs=kwargs, heartbeat_interval=heartbeat,
+                        self,
+                        connect_url(url),
+                        engine_kwargs=kwargs,
+                        heartbeat_interval=heartbeat,
                         grace_period=None if heartbeat is None else GRACE_HEARTBEATS * heartbeat,
-                        heartbeat_stale_trial_callback=None if heartbeat is None else self._lost)
+                        heartbeat_stale_trial_callback=None if heartbeat is None else self._lost,
+                    )
                 break
             except Exception as exc:
                 if attempt < OPEN_ATTEMPTS and _schema_race(exc):
                     time.sleep(0.2 * attempt)  # another worker is creating the tables
                     continue
-                raise SweepError(f"cannot open the study storage {self.display}: "
-                                 f"{self.reason(exc)}") from None
+                raise SweepError(
+                    f"cannot open the study storage {self.display}: {self.reason(exc)}"
+                ) from None
 
     def _lost(self, _study: Any, trial: Any) -> None:
         if self._on_lost is not None:
@@ -474,8 +529,7 @@ class SweepStorage:
             self._local.hurried = before
 
     @contextlib.contextmanager
-    def using(self, doing: str = "read", *, only_storage_errors: bool = False
-              ) -> Iterator[None]:
+    def using(self, doing: str = "read", *, only_storage_errors: bool = False) -> Iterator[None]:
         """Turn an error inside the block (a storage's error only, with
         ``only_storage_errors``) into a :class:`SweepError`: ``cannot {doing} the study
         storage URL: reason``."""
@@ -486,8 +540,9 @@ class SweepStorage:
         except Exception as exc:
             if only_storage_errors and not is_storage_error(exc):
                 raise
-            raise SweepError(f"cannot {doing} the study storage {self.display}: "
-                             f"{self.reason(exc)}") from None
+            raise SweepError(
+                f"cannot {doing} the study storage {self.display}: {self.reason(exc)}"
+            ) from None
 
     # --- studies -----------------------------------------------------------------------
 
@@ -512,10 +567,12 @@ class SweepStorage:
         with self.using("write to"):
             try:
                 study_id = self.optuna.create_new_study(
-                    [optuna.study.StudyDirection.MAXIMIZE], name)
+                    [optuna.study.StudyDirection.MAXIMIZE], name
+                )
             except optuna.exceptions.DuplicatedStudyError:
-                raise StudyExists(f"a study named {name!r} exists already in "
-                                  f"{self.display}") from None
+                raise StudyExists(
+                    f"a study named {name!r} exists already in {self.display}"
+                ) from None
             self.optuna.set_study_user_attr(study_id, SETTINGS_ATTR, settings.to_dict())
 
     def settings(self, name: str) -> SweepSettings:
@@ -547,8 +604,7 @@ class SweepStorage:
         except SweepError as exc:
             problem = str(exc)
         now = datetime.now()
-        views = tuple(view for trial in trials
-                      if (view := _trial_view(trial, now)) is not None)
+        views = tuple(view for trial in trials if (view := _trial_view(trial, now)) is not None)
         return StudyView(name=name, settings=settings, problem=problem, trials=views)
 
     def studies(self) -> list[StudyView]:
@@ -568,8 +624,7 @@ class SweepStorage:
 
 def _check_sqlite_file(file: Path, create: bool) -> None:
     if file.is_symlink() or (file.exists() and not file.is_file()):
-        raise SweepError(f"{file} is not a plain file (a link, folder, FIFO or device): "
-                         "not opened")
+        raise SweepError(f"{file} is not a plain file (a link, folder, FIFO or device): not opened")
     if not file.exists():
         if not create:
             raise SweepError(f"no sweeps yet: {file} does not exist")
@@ -586,7 +641,8 @@ def _schema_race(exc: BaseException) -> bool:
     from sqlalchemy.exc import IntegrityError, ProgrammingError
 
     return isinstance(exc, (IntegrityError, ProgrammingError)) or (
-        "already exists" in str(exc) or "duplicate key" in str(exc))
+        "already exists" in str(exc) or "duplicate key" in str(exc)
+    )
 
 
 def _causes(exc: BaseException, *, context: bool) -> Iterator[BaseException]:
@@ -605,11 +661,20 @@ def is_storage_error(exc: BaseException) -> bool:
     from sqlalchemy.exc import SQLAlchemyError
 
     return isinstance(exc, (SQLAlchemyError, StorageInternalError)) or type(
-        exc).__module__.startswith(("psycopg", "sqlite3", "pymysql", "MySQLdb"))
+        exc
+    ).__module__.startswith(("psycopg", "sqlite3", "pymysql", "MySQLdb"))
 
 
-_LASTING = ("authentication", "password", "permission denied", "does not exist",
-            "read-only", "readonly", "no such table", "no pg_hba.conf entry")
+_LASTING = (
+    "authentication",
+    "password",
+    "permission denied",
+    "does not exist",
+    "read-only",
+    "readonly",
+    "no such table",
+    "no pg_hba.conf entry",
+)
 """Words of a database error that no waiting mends."""
 
 
@@ -645,9 +710,13 @@ def storage_reason(exc: BaseException) -> str:
     return _short(text, 300)
 
 
-_OPTUNA_STATES: dict[str, TrialState] = {"RUNNING": "running", "COMPLETE": "complete",
-                                         "PRUNED": "pruned", "FAIL": "failed",
-                                         "WAITING": "waiting"}
+_OPTUNA_STATES: dict[str, TrialState] = {
+    "RUNNING": "running",
+    "COMPLETE": "complete",
+    "PRUNED": "pruned",
+    "FAIL": "failed",
+    "WAITING": "waiting",
+}
 
 
 def _trial_view(trial: Any, now: datetime) -> TrialView | None:
@@ -659,10 +728,15 @@ def _trial_view(trial: Any, now: datetime) -> TrialView | None:
     state: TrialState = _OPTUNA_STATES.get(trial.state.name, "failed")
     if state == "failed" and attrs.get("stopped") is True:
         state = "stopped"
-    params = tuple((str(name)[:MAX_TEXT], _param_text(value))
-                   for name, value in list(trial.params.items())[:MAX_PARAMS])
-    curve = [(step, value) for step, value in trial.intermediate_values.items()
-             if isinstance(step, int) and _unit(value) is not None]
+    params = tuple(
+        (str(name)[:MAX_TEXT], _param_text(value))
+        for name, value in list(trial.params.items())[:MAX_PARAMS]
+    )
+    curve = [
+        (step, value)
+        for step, value in trial.intermediate_values.items()
+        if isinstance(step, int) and _unit(value) is not None
+    ]
     val_curve = tuple(float(value) for _step, value in sorted(curve)[:MAX_EPOCHS])
     value = _unit(trial.value) if state == "complete" else None
     run_id = attrs.get("run_id")
@@ -672,10 +746,17 @@ def _trial_view(trial: Any, now: datetime) -> TrialView | None:
     if seconds is None and started is not None:
         seconds = max(0.0, ((ended or now) - started).total_seconds())
     return TrialView(
-        number=number, state=state, params=params, val_curve=val_curve, val_accuracy=value,
+        number=number,
+        state=state,
+        params=params,
+        val_curve=val_curve,
+        val_accuracy=value,
         test_accuracy=_unit(attrs.get("test_accuracy")),
         run_id=run_id if isinstance(run_id, str) and _RUN_ID.match(run_id) else None,
-        seconds=seconds, worker=_text(attrs.get("worker")), started=started)
+        seconds=seconds,
+        worker=_text(attrs.get("worker")),
+        started=started,
+    )
 
 
 def _unit(value: Any) -> float | None:

@@ -34,8 +34,11 @@ __all__ = ["TENSORBOARD_DIR", "write_run_events"]
 
 TENSORBOARD_DIR = "tensorboard"
 """The folder inside a run that holds its TensorBoard events."""
-STEP_TAGS = {"loss": "batch_loss", "accuracy": "batch_accuracy",
-             "learning_rate": "batch_learning_rate"}
+STEP_TAGS = {
+    "loss": "batch_loss",
+    "accuracy": "batch_accuracy",
+    "learning_rate": "batch_learning_rate",
+}
 """The per-step curve's columns (``run.json``'s ``steps``) and their tags."""
 HPARAMS_TAG = "_hparams_/session_start_info"
 """Where the HParams plugin looks for a session's hyperparameters."""
@@ -56,19 +59,40 @@ def write_run_events(folder: Path, record: Mapping[str, Any]) -> None:
     summaries = _Summaries()
     history: list[Mapping[str, Any]] = list(record.get("history") or ())
     steps: Mapping[str, list[Any]] = record.get("steps") or {}
-    train: Events = [(row["epoch"], summaries.scalars(
-        "train", {"epoch_loss": row["loss"], "epoch_accuracy": row["accuracy"]}))
-        for row in history]
+    train: Events = [
+        (
+            row["epoch"],
+            summaries.scalars(
+                "train", {"epoch_loss": row["loss"], "epoch_accuracy": row["accuracy"]}
+            ),
+        )
+        for row in history
+    ]
     for index, step in enumerate(steps.get("step") or ()):
-        train.append((step, summaries.scalars(
-            "train", {tag: steps[column][index] for column, tag in STEP_TAGS.items()})))
-    validation: Events = [(row["epoch"], summaries.scalars(
-        "validation", {"epoch_loss": row["val_loss"], "epoch_accuracy": row["val_accuracy"]}))
-        for row in history if row.get("val_loss") is not None]
+        train.append(
+            (
+                step,
+                summaries.scalars(
+                    "train", {tag: steps[column][index] for column, tag in STEP_TAGS.items()}
+                ),
+            )
+        )
+    validation: Events = [
+        (
+            row["epoch"],
+            summaries.scalars(
+                "validation", {"epoch_loss": row["val_loss"], "epoch_accuracy": row["val_accuracy"]}
+            ),
+        )
+        for row in history
+        if row.get("val_loss") is not None
+    ]
     test = record["test"]
     session: Events = [
-        (len(history), summaries.scalars(
-            "", {"test_loss": test["loss"], "test_accuracy": test["accuracy"]})),
+        (
+            len(history),
+            summaries.scalars("", {"test_loss": test["loss"], "test_accuracy": test["accuracy"]}),
+        ),
         (0, summaries.hparams(_hparams(record), _seconds(record.get("started")))),
     ]
     if record.get("controls"):
@@ -84,8 +108,9 @@ def write_run_events(folder: Path, record: Mapping[str, Any]) -> None:
 
 def _write(tf: Any, logdir: Path, events: Events) -> None:
     """One event file in ``logdir``, flushed once, when the writer closes."""
-    writer = tf.summary.create_file_writer(str(logdir), max_queue=len(events) + 1,
-                                           flush_millis=10**9)
+    writer = tf.summary.create_file_writer(
+        str(logdir), max_queue=len(events) + 1, flush_millis=10**9
+    )
     try:
         with writer.as_default():
             for step, summary in events:
@@ -127,8 +152,9 @@ class _Summaries:
         entry.metadata.plugin_data.plugin_name = "text"
         return summary
 
-    def hparams(self, values: Mapping[str, bool | int | float | str],
-                start_time_secs: float) -> Any:
+    def hparams(
+        self, values: Mapping[str, bool | int | float | str], start_time_secs: float
+    ) -> Any:
         """The HParams plugin's ``hparams(values, start_time_secs=...)``, with no trial
         id: the plugin then names the trial after the folder the events are in."""
         from tensorboard.plugins.hparams import plugin_data_pb2
@@ -182,4 +208,3 @@ def _seconds(stamp: Any) -> float:
         return datetime.fromisoformat(stamp).timestamp()
     except (TypeError, ValueError):
         return time.time()
-

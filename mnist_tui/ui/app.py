@@ -74,8 +74,9 @@ from mnist_tui.ui.widgets.sweep_view import SweepView
 from mnist_tui.ui.widgets.training_view import TrainingView
 
 TABS = ("setup", "training", "results", "samples", "runs", "sweep", "draw")
-STEERING = frozenset({"pause", "scale_rate", "set_rate", "stop_after_epoch",
-                      "toggle_early_stopping"})
+STEERING = frozenset(
+    {"pause", "scale_rate", "set_rate", "stop_after_epoch", "toggle_early_stopping"}
+)
 """Actions that steer a running training (keys of the Training tab, palette commands)."""
 
 
@@ -84,11 +85,14 @@ class Pane(Protocol):
 
     def focus_main(self) -> None:
         """Put the focus where the tab's keys act."""
+
+
 TEXTUAL_COMMANDS = frozenset({"Theme", "Change theme", "Keys", "Quit", "Quit the application"})
 """Textual's own palette entries that are useful here (by title)."""
 FINISHED = frozenset({WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED})
-QUIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
-                     if hasattr(signal, name))
+QUIT_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 """Signals that quit the app as ctrl+q does (SIGHUP: the terminal or SSH session went away)."""
 SignalHandler = Callable[[int, FrameType | None], object] | int | None
 """What ``signal.getsignal`` returns."""
@@ -104,8 +108,7 @@ class MnistApp(App[None]):
 
     training: reactive[bool] = reactive(False, init=False, bindings=True)
     """A training runs (Train is off, Stop on, the form locked while shown)."""
-    data: reactive[MnistData | None] = reactive(None, init=False, always_update=True,
-                                                bindings=True)
+    data: reactive[MnistData | None] = reactive(None, init=False, always_update=True, bindings=True)
     """The loaded, verified MNIST (``None`` until it is loaded)."""
     device: reactive[str] = reactive("TensorFlow not loaded yet", init=False)
     """Where TensorFlow trains, once it is imported."""
@@ -117,20 +120,59 @@ class MnistApp(App[None]):
     """The running training waits between steps (the engine confirmed the pause)."""
 
     BINDINGS = [
-        Binding("ctrl+t", "train", "Train", priority=True, id="app.train",
-                tooltip="Train a model with the settings in the form"),
-        Binding("ctrl+s", "stop", "Stop", priority=True, id="app.stop",
-                tooltip="Stop training now; what was learned is evaluated and saved"),
+        Binding(
+            "ctrl+t",
+            "train",
+            "Train",
+            priority=True,
+            id="app.train",
+            tooltip="Train a model with the settings in the form",
+        ),
+        Binding(
+            "ctrl+s",
+            "stop",
+            "Stop",
+            priority=True,
+            id="app.stop",
+            tooltip="Stop training now; what was learned is evaluated and saved",
+        ),
         Binding("f1", "help", "Help", id="app.help", tooltip="Keys and what they do"),
-        Binding("ctrl+a", "select_all", "Select all", show=False, priority=True,
-                id="app.select_all",
-                tooltip="In a text field: select all of it, so what is typed replaces it"),
-        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit",
-                tooltip="Quit (a running training is stopped and saved first)"),
-        Binding("escape", "leave_field", "Leave field", show=False, id="app.leave_field",
-                tooltip=f"Leave the text field for its tab's keys (1-{len(TABS)} switch tabs)"),
-        *[Binding(str(n), f"show_tab('{tab}')", tab.title(), show=False, id=f"app.tab.{tab}",
-                  tooltip=f"Show the {tab.title()} tab") for n, tab in enumerate(TABS, 1)],
+        Binding(
+            "ctrl+a",
+            "select_all",
+            "Select all",
+            show=False,
+            priority=True,
+            id="app.select_all",
+            tooltip="In a text field: select all of it, so what is typed replaces it",
+        ),
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            priority=True,
+            id="app.quit",
+            tooltip="Quit (a running training is stopped and saved first)",
+        ),
+        Binding(
+            "escape",
+            "leave_field",
+            "Leave field",
+            show=False,
+            id="app.leave_field",
+            tooltip=f"Leave the text field for its tab's keys (1-{len(TABS)} switch tabs)",
+        ),
+        *[
+            Binding(
+                str(n),
+                f"show_tab('{tab}')",
+                tab.title(),
+                show=False,
+                id=f"app.tab.{tab}",
+                tooltip=f"Show the {tab.title()} tab",
+            )
+            for n, tab in enumerate(TABS, 1)
+        ],
     ]
 
     def __init__(
@@ -174,14 +216,21 @@ class MnistApp(App[None]):
         self.results_view = ResultsView(id="results-view")
         self.viewer = SampleViewer(id="viewer")
         self.runs_view = RunsView(id="runs-view")
-        self.sweep_view = SweepView(self._initial_config,
-                                    new_study_name(self._initial_config.architecture),
-                                    default_storage_url(self.store.root), id="sweep-view")
+        self.sweep_view = SweepView(
+            self._initial_config,
+            new_study_name(self._initial_config.architecture),
+            default_storage_url(self.store.root),
+            id="sweep-view",
+        )
         self.draw_view = DrawView(id="draw-view")
         self._later_tabs: dict[str, Widget] = {
-            "training": self.training_view, "results": self.results_view,
-            "samples": self.viewer, "runs": self.runs_view, "sweep": self.sweep_view,
-            "draw": self.draw_view}
+            "training": self.training_view,
+            "results": self.results_view,
+            "samples": self.viewer,
+            "runs": self.runs_view,
+            "sweep": self.sweep_view,
+            "draw": self.draw_view,
+        }
         """The widget of each tab after Setup, mounted once the first frame is out."""
         self.tabs_mounted = False
         """Every tab's widget is mounted (:meth:`_mount_later_tabs`)."""
@@ -243,8 +292,9 @@ class MnistApp(App[None]):
         try:
             save_preference("theme", theme)
         except OSError as exc:
-            self.notify(f"The theme could not be remembered: {exc}", severity="warning",
-                        markup=False)
+            self.notify(
+                f"The theme could not be remembered: {exc}", severity="warning", markup=False
+            )
 
     def on_unmount(self) -> None:
         self._quitting = True
@@ -311,8 +361,13 @@ class MnistApp(App[None]):
 
     # --- data and engine ---------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="data",
-          description="Loading MNIST and TensorFlow")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="data",
+        description="Loading MNIST and TensorFlow",
+    )
     def load_data(self) -> None:
         """Load and verify MNIST, then import TensorFlow, off the UI thread."""
 
@@ -382,8 +437,7 @@ class MnistApp(App[None]):
         if self._stop.is_set():
             return "The training is stopping."
         config = self._training_config
-        if action == "toggle_early_stopping" and (config is None
-                                                  or not config.validation_split):
+        if action == "toggle_early_stopping" and (config is None or not config.validation_split):
             return "Early stopping needs a validation split: set one in Setup for a new run."
         return None
 
@@ -392,15 +446,16 @@ class MnistApp(App[None]):
         Training tab's steering keys too, while that tab has the focus)."""
         bindings = [(b, b.action) for b in self.BINDINGS if isinstance(b, Binding)]
         if isinstance(self.focused, TrainingView):
-            bindings += [(b, b.action.removeprefix("app.").split("(")[0])
-                         for b in Binding.make_bindings(TrainingView.BINDINGS)]
+            bindings += [
+                (b, b.action.removeprefix("app.").split("(")[0])
+                for b in Binding.make_bindings(TrainingView.BINDINGS)
+            ]
         for binding, action in bindings:
             if event.key in binding.key.split(","):
                 reason = self.why_not(action)
                 if reason is not None:
                     event.stop()
-                    self.notify(reason, title=binding.description, severity="warning",
-                                markup=False)
+                    self.notify(reason, title=binding.description, severity="warning", markup=False)
                 return
 
     @on(ConfigForm.Changed)
@@ -411,9 +466,13 @@ class MnistApp(App[None]):
 
     @on(SweepView.Start)
     def _sweep_start(self, message: SweepView.Start) -> None:
-        reason = ("A training is running: let it end or stop it (ctrl+s) first."
-                  if self.training else None if self.data is not None
-                  else "MNIST is not loaded yet: see the status line.")
+        reason = (
+            "A training is running: let it end or stop it (ctrl+s) first."
+            if self.training
+            else None
+            if self.data is not None
+            else "MNIST is not loaded yet: see the status line."
+        )
         if reason is not None or self.data is None:
             self.notify(reason or "", title="Sweep", severity="warning", markup=False)
             return
@@ -431,23 +490,30 @@ class MnistApp(App[None]):
         self.refresh_bindings()
         result = message.result
         if self._quitting and result is not None:
-            self.farewell = (f"Sweep {'stopped' if result.stopped else 'finished'}: "
-                             f"{plural(len(result.trials), 'trial')} run, each saved in "
-                             f"{self.store.root}")
+            self.farewell = (
+                f"Sweep {'stopped' if result.stopped else 'finished'}: "
+                f"{plural(len(result.trials), 'trial')} run, each saved in "
+                f"{self.store.root}"
+            )
 
     @on(SweepView.Chosen)
     def _sweep_chosen(self, message: SweepView.Chosen) -> None:
         try:
             runs = [self.store.load(run_id) for run_id in message.run_ids]
         except RunError as exc:
-            self.notify(f"The trial's run cannot be read: {exc}", title="Sweep",
-                        severity="warning", markup=False)
+            self.notify(
+                f"The trial's run cannot be read: {exc}",
+                title="Sweep",
+                severity="warning",
+                markup=False,
+            )
             return
         if message.what == "best":
             self.form.set_config(runs[0].config)
             self.action_show_tab("setup")
-            self.notify(f"Settings of the best trial, {runs[0].label}, loaded into the form",
-                        markup=False)
+            self.notify(
+                f"Settings of the best trial, {runs[0].label}, loaded into the form", markup=False
+            )
         elif self.data is not None:
             self.compare_runs(runs, self.data)
 
@@ -465,8 +531,12 @@ class MnistApp(App[None]):
         try:
             annotation = self.form.annotation
         except AnnotationError as exc:
-            self.notify(f"The run's tags cannot be kept: {exc}", title="Train",
-                        severity="warning", markup=False)
+            self.notify(
+                f"The run's tags cannot be kept: {exc}",
+                title="Train",
+                severity="warning",
+                markup=False,
+            )
             return
         if not self.tabs_mounted:  # a key typed ahead at start: train once they are
             self._train_when_mounted = True
@@ -483,8 +553,9 @@ class MnistApp(App[None]):
         view.reset()
         view.set_loss_floor(config.loss_floor)
         view.set_status(f"Starting: {config.summary()}, {plural(config.epochs, 'epoch')}…")
-        self.results_view.follow_training(config.summary(), config.epochs,
-                                          validation=config.validation_split > 0)
+        self.results_view.follow_training(
+            config.summary(), config.epochs, validation=config.validation_split > 0
+        )
         self._stale_tabs.discard("results")  # about this run now, until it ends
         self.action_show_tab("training")
         # Only now: with the Setup tab gone, the form needs no locking (a restyle of
@@ -492,14 +563,26 @@ class MnistApp(App[None]):
         self.training = True
         # The Training tab is drawn first: its first layout and paint would otherwise
         # compete for the GIL with the worker's model building and tracing.
-        self.call_after_refresh(self.train_worker, config, self.data, self._stop,
-                                None if annotation.empty else annotation, self._control)
+        self.call_after_refresh(
+            self.train_worker,
+            config,
+            self.data,
+            self._stop,
+            None if annotation.empty else annotation,
+            self._control,
+        )
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="training",
-          description="Training")
-    def train_worker(self, config: TrainConfig, data: MnistData, stop: threading.Event,
-                     annotation: Annotation | None = None,
-                     control: TrainingControl | None = None) -> None:
+    @work(
+        thread=True, exclusive=True, exit_on_error=False, group="training", description="Training"
+    )
+    def train_worker(
+        self,
+        config: TrainConfig,
+        data: MnistData,
+        stop: threading.Event,
+        annotation: Annotation | None = None,
+        control: TrainingControl | None = None,
+    ) -> None:
         """Train, evaluate and save through the core; report through messages only."""
         from mnist_tui.core.session import NothingTrained, train_evaluate_save
 
@@ -507,8 +590,9 @@ class MnistApp(App[None]):
             self.post_message(EngineEvent(event))
 
         try:
-            result = train_evaluate_save(config, data, self.store, report, stop, annotation,
-                                         control=control)
+            result = train_evaluate_save(
+                config, data, self.store, report, stop, annotation, control=control
+            )
         except NothingTrained as exc:
             if self._quitting:
                 self.farewell = f"Training stopped: {exc}"
@@ -516,9 +600,11 @@ class MnistApp(App[None]):
             return
         run = result.run
         if self._quitting:  # the app has gone: the command line says what was saved
-            self.farewell = (f"Training {OUTCOME_TEXT[run.status]}: saved run {run.label}, "
-                             f"{epochs_text(run.epochs_done)}, test accuracy "
-                             f"{run.test_accuracy:.2%}, in {run.path}")
+            self.farewell = (
+                f"Training {OUTCOME_TEXT[run.status]}: saved run {run.label}, "
+                f"{epochs_text(run.epochs_done)}, test accuracy "
+                f"{run.test_accuracy:.2%}, in {run.path}"
+            )
         self.post_message(RunReady(run, result.evaluation, fresh=True))
 
     def action_stop(self) -> None:
@@ -565,8 +651,11 @@ class MnistApp(App[None]):
         if target is None:
             return
         when = "when training resumes" if self._control.paused else "at the next step"
-        change = (f"stays {self._rate:.3g}" if math.isclose(target, self._rate, rel_tol=1e-6)
-                  else f"{self._rate:.3g} → {target:.3g}")
+        change = (
+            f"stays {self._rate:.3g}"
+            if math.isclose(target, self._rate, rel_tol=1e-6)
+            else f"{self._rate:.3g} → {target:.3g}"
+        )
         self.training_view.set_status(f"Learning rate {change} {when}…")
 
     def action_stop_after_epoch(self) -> None:
@@ -597,8 +686,11 @@ class MnistApp(App[None]):
                 self._rate = event.value
                 text = f"Learning rate now {event.value:.3g} (from step {event.step:,})"
             case "stop_after_epoch":
-                text = ("The run stops when this epoch ends" if event.value
-                        else "The run carries on past this epoch")
+                text = (
+                    "The run stops when this epoch ends"
+                    if event.value
+                    else "The run carries on past this epoch"
+                )
             case "early_stopping":
                 text = f"Early stopping {'on' if event.value else 'off'}"
         view.set_status(f"{text}.")
@@ -629,10 +721,16 @@ class MnistApp(App[None]):
             case RunSaved():
                 view.set_status(
                     f"Run {OUTCOME_TEXT[event.outcome]}: test accuracy "
-                    f"{event.test_accuracy:.2%}. Saved to {event.path}  (3: results, 4: samples)")
+                    f"{event.test_accuracy:.2%}. Saved to {event.path}  (3: results, 4: samples)"
+                )
                 if event.warning:
-                    self.notify(f"The run was {event.warning}.", title="Run saved",
-                                severity="warning", markup=False, timeout=12)
+                    self.notify(
+                        f"The run was {event.warning}.",
+                        title="Run saved",
+                        severity="warning",
+                        markup=False,
+                        timeout=12,
+                    )
 
     @property
     def results_follow_training(self) -> bool:
@@ -678,9 +776,13 @@ class MnistApp(App[None]):
             self._training_over()
             if self._opened_while_training and self.shown_run is not None:
                 # The user is looking at another run: the new one waits in Runs.
-                self.notify(f"{run.label}: test accuracy {run.test_accuracy:.2%}. Still "
-                            f"showing {self.shown_run.label}; open the new run from Runs (5).",
-                            title="Run saved", markup=False, timeout=8)
+                self.notify(
+                    f"{run.label}: test accuracy {run.test_accuracy:.2%}. Still "
+                    f"showing {self.shown_run.label}; open the new run from Runs (5).",
+                    title="Run saved",
+                    markup=False,
+                    timeout=8,
+                )
                 self._draw_tab(self.query_one(TabbedContent).active)
                 return
         self._evaluation = message.evaluation
@@ -731,8 +833,9 @@ class MnistApp(App[None]):
         if event.worker.group == "training":
             self._training_over("Training failed: no results.")
             self.training_view.set_status("Training failed: see the message.")
-        self.push_screen(ErrorScreen(f"{event.worker.description} failed",
-                                     f"{type(error).__name__}: {error}"))
+        self.push_screen(
+            ErrorScreen(f"{event.worker.description} failed", f"{type(error).__name__}: {error}")
+        )
 
     # --- results, samples, runs ------------------------------------------------------------------
 
@@ -741,16 +844,20 @@ class MnistApp(App[None]):
         self._draw_tab("samples")
         viewer = self.viewer
         mistakes = message.true_class != message.pred_class
-        viewer.apply_filter(mistakes=mistakes, true_class=message.true_class,
-                            pred_class=message.pred_class,
-                            order="confidence" if mistakes else "index")
+        viewer.apply_filter(
+            mistakes=mistakes,
+            true_class=message.true_class,
+            pred_class=message.pred_class,
+            order="confidence" if mistakes else "index",
+        )
         self.action_show_tab("samples")
 
     def refresh_runs(self) -> None:
         """Read the runs directory into the Runs tab."""
         runs, bad = self.store.list()
-        self.runs_view.show_runs(str(self.store.root), runs, bad,
-                                 shown=self.shown_run.run_id if self.shown_run else None)
+        self.runs_view.show_runs(
+            str(self.store.root), runs, bad, shown=self.shown_run.run_id if self.shown_run else None
+        )
 
     @on(RunsView.RefreshRequested)
     def _refresh_requested(self) -> None:
@@ -770,8 +877,11 @@ class MnistApp(App[None]):
             case "annotate":
                 self.push_screen(AnnotateScreen(run), self._annotated)
             case _ if self.data is None:
-                self.notify("MNIST is not loaded yet, so runs cannot be opened.",
-                            severity="warning", markup=False)
+                self.notify(
+                    "MNIST is not loaded yet, so runs cannot be opened.",
+                    severity="warning",
+                    markup=False,
+                )
             case "compare":
                 self.compare_runs(message.runs, self.data)
             case "export":
@@ -782,10 +892,14 @@ class MnistApp(App[None]):
                 else:
                     self.training_view.set_loss_floor(run.config.loss_floor)
                     self.training_view.show_history(
-                        list(run.history), f"Saved run {run_title(run)}, test accuracy "
-                        f"{run.test_accuracy:.2%}", planned=run.config.epochs,
-                        steps=run.steps, train_samples=run.config.train_count(
-                            len(self.data.x_train) if self.data else 0))
+                        list(run.history),
+                        f"Saved run {run_title(run)}, test accuracy {run.test_accuracy:.2%}",
+                        planned=run.config.epochs,
+                        steps=run.steps,
+                        train_samples=run.config.train_count(
+                            len(self.data.x_train) if self.data else 0
+                        ),
+                    )
                 self.open_run(run, self.data)
 
     def _confirm_delete(self, runs: list[RunInfo], note: str = "") -> None:
@@ -807,13 +921,22 @@ class MnistApp(App[None]):
                 self.notify(f"Deleted {', '.join(run.label for run in runs)}", markup=False)
             self.refresh_runs()
 
-        lines = "\n".join(f"{run.label}  {run.summary}  test accuracy "
-                          f"{run.test_accuracy:.2%}" for run in runs)
-        what, gone = (("this run", "Its folder is") if len(runs) == 1
-                      else (f"these {len(runs)} runs", "Their folders are"))
-        self.push_screen(ConfirmScreen(f"Delete {what}?\n{lines}\n\n"
-                                       + (f"{note}\n" if note else "")
-                                       + f"{gone} removed for good."), delete)
+        lines = "\n".join(
+            f"{run.label}  {run.summary}  test accuracy {run.test_accuracy:.2%}" for run in runs
+        )
+        what, gone = (
+            ("this run", "Its folder is")
+            if len(runs) == 1
+            else (f"these {len(runs)} runs", "Their folders are")
+        )
+        self.push_screen(
+            ConfirmScreen(
+                f"Delete {what}?\n{lines}\n\n"
+                + (f"{note}\n" if note else "")
+                + f"{gone} removed for good."
+            ),
+            delete,
+        )
 
     def _annotated(self, edit: AnnotationEdit | None) -> None:
         if edit is None:
@@ -830,8 +953,13 @@ class MnistApp(App[None]):
         self.notify(f"Saved the name, note and tags of {run.label}", markup=False)
         self.refresh_runs()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="compare",
-          description="Comparing the runs")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="compare",
+        description="Comparing the runs",
+    )
     def compare_runs(self, runs: list[RunInfo], data: MnistData) -> None:
         """Each run's test results (saved probabilities, else its model), then compare."""
         evaluations = [self.store.evaluation(run, data.x_test, data.y_test) for run in runs]
@@ -842,8 +970,9 @@ class MnistApp(App[None]):
         self._show_comparison(message.runs, message.evaluations)
 
     def _show_comparison(self, runs: list[RunInfo], evaluations: list[Evaluation]) -> None:
-        self.push_screen(CompareScreen(runs, evaluations,
-                                       len(self.data.x_train) if self.data else 0))
+        self.push_screen(
+            CompareScreen(runs, evaluations, len(self.data.x_train) if self.data else 0)
+        )
 
     @on(BrowseDisagreements)
     def _browse_disagreements(self, message: BrowseDisagreements) -> None:
@@ -853,11 +982,11 @@ class MnistApp(App[None]):
             return
         if isinstance(self.screen, CompareScreen):
             self.pop_screen()
-        self._browsed = (message.runs, message.evaluations,
-                         self.query_one(TabbedContent).active)
+        self._browsed = (message.runs, message.evaluations, self.query_one(TabbedContent).active)
         self._draw_tab("samples")  # the run on show is what leaving the comparison returns to
-        self.viewer.show_disagreements(message.evaluations,
-                                       [run.label for run in message.runs], self.data.x_test)
+        self.viewer.show_disagreements(
+            message.evaluations, [run.label for run in message.runs], self.data.x_test
+        )
         self.action_show_tab("samples")
 
     @on(SampleViewer.ComparisonLeft)
@@ -882,8 +1011,13 @@ class MnistApp(App[None]):
             self.results_view.clear(note)
         self.viewer.clear(note)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="open-run",
-          description="Opening the run")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="open-run",
+        description="Opening the run",
+    )
     def open_run(self, run: RunInfo, data: MnistData) -> None:
         """Saved probabilities if present (instant), else load the model and evaluate."""
         evaluation = self.store.evaluation(run, data.x_test, data.y_test)
@@ -897,8 +1031,11 @@ class MnistApp(App[None]):
         self._sync_form_lock(tab)
         self._draw_tab(tab)
         focused = self.focused
-        shown_in = next((node for node in focused.ancestors if isinstance(node, TabPane)),
-                        None) if focused is not None else None
+        shown_in = (
+            next((node for node in focused.ancestors if isinstance(node, TabPane)), None)
+            if focused is not None
+            else None
+        )
         if self.tabs_mounted and (focused is None or shown_in not in (None, event.pane)):
             # The focus goes to the tab's main widget, never left on a hidden tab (the tab
             # bar keeps it, for arrow keys): closing a dialog hands the focus back, and
@@ -907,10 +1044,15 @@ class MnistApp(App[None]):
 
     def pane(self, tab: str) -> Pane:
         """The widget of ``tab``."""
-        panes: dict[str, Pane] = {"setup": self.form, "training": self.training_view,
-                                  "results": self.results_view, "samples": self.viewer,
-                                  "runs": self.runs_view, "sweep": self.sweep_view,
-                                  "draw": self.draw_view}
+        panes: dict[str, Pane] = {
+            "setup": self.form,
+            "training": self.training_view,
+            "results": self.results_view,
+            "samples": self.viewer,
+            "runs": self.runs_view,
+            "sweep": self.sweep_view,
+            "draw": self.draw_view,
+        }
         return panes[tab]
 
     def _sync_form_lock(self, tab: str | None = None) -> None:
@@ -982,37 +1124,72 @@ class MnistApp(App[None]):
         panel and quitting (not the screenshot, maximize or minimize entries)."""
         for command in super().get_system_commands(screen):
             if command.title == "Quit":  # Textual's says "as soon as possible"
-                yield SystemCommand("Quit", "Quit the application" + (
-                    "; the running training is stopped and its run saved first"
-                    if self.training else "") + f" ({self.key_of('quit')})", self._quit)
+                yield SystemCommand(
+                    "Quit",
+                    "Quit the application"
+                    + (
+                        "; the running training is stopped and its run saved first"
+                        if self.training
+                        else ""
+                    )
+                    + f" ({self.key_of('quit')})",
+                    self._quit,
+                )
             elif command.title in TEXTUAL_COMMANDS:
                 yield command
-        ours = [("Train", "Train with the settings in the form", "train", self.action_train),
-                ("Stop training", "Stop now; the run is evaluated and saved", "stop",
-                 self.action_stop)]
+        ours = [
+            ("Train", "Train with the settings in the form", "train", self.action_train),
+            ("Stop training", "Stop now; the run is evaluated and saved", "stop", self.action_stop),
+        ]
         pausing = "Resume training" if self._control.paused else "Pause training"
-        ours += [(pausing, "Wait between steps, or carry on", "pause", self.action_pause),
-                 ("Halve the learning rate", "From the next step", "scale_rate",
-                  lambda: self.action_scale_rate(0.5)),
-                 ("Double the learning rate", "From the next step", "scale_rate",
-                  lambda: self.action_scale_rate(2.0)),
-                 ("Set the learning rate", "Type a new rate for the rest of the run",
-                  "set_rate", self.action_set_rate),
-                 ("Stop after this epoch", "End and save the run when this epoch ends "
-                  "(again: carry on)", "stop_after_epoch", self.action_stop_after_epoch),
-                 ("Toggle early stopping", "Turn early stopping on or off",
-                  "toggle_early_stopping", self.action_toggle_early_stopping)]
+        ours += [
+            (pausing, "Wait between steps, or carry on", "pause", self.action_pause),
+            (
+                "Halve the learning rate",
+                "From the next step",
+                "scale_rate",
+                lambda: self.action_scale_rate(0.5),
+            ),
+            (
+                "Double the learning rate",
+                "From the next step",
+                "scale_rate",
+                lambda: self.action_scale_rate(2.0),
+            ),
+            (
+                "Set the learning rate",
+                "Type a new rate for the rest of the run",
+                "set_rate",
+                self.action_set_rate,
+            ),
+            (
+                "Stop after this epoch",
+                "End and save the run when this epoch ends (again: carry on)",
+                "stop_after_epoch",
+                self.action_stop_after_epoch,
+            ),
+            (
+                "Toggle early stopping",
+                "Turn early stopping on or off",
+                "toggle_early_stopping",
+                self.action_toggle_early_stopping,
+            ),
+        ]
         for title, help_text, action, callback in ours:
             if self.why_not(action) is None:
-                yield SystemCommand(title, f"{help_text} ({self.key_of(action, title)})",
-                                    callback)
+                yield SystemCommand(title, f"{help_text} ({self.key_of(action, title)})", callback)
         for number, tab in enumerate(TABS, 1):
-            yield SystemCommand(f"Show {tab.title()}", f"Switch to the {tab.title()} tab "
-                                f"({number})", lambda tab=tab: self.action_show_tab(tab))
+            yield SystemCommand(
+                f"Show {tab.title()}",
+                f"Switch to the {tab.title()} tab ({number})",
+                lambda tab=tab: self.action_show_tab(tab),
+            )
         if self.shown_run is not None:
-            yield SystemCommand("Mistakes only", "Browse the misclassified digits of "
-                                f"{self.shown_run.label}, most confident first",
-                                self._browse_mistakes)
+            yield SystemCommand(
+                "Mistakes only",
+                f"Browse the misclassified digits of {self.shown_run.label}, most confident first",
+                self._browse_mistakes,
+            )
         yield SystemCommand("Refresh runs", "Read the runs directory again", self.refresh_runs)
         if screen.query(TabbedContent) and screen.query_one(TabbedContent).active == "sweep":
             yield from self._sweep_commands()
@@ -1022,29 +1199,37 @@ class MnistApp(App[None]):
         view = self.sweep_view
         for binding in Binding.make_bindings(SweepView.BINDINGS):
             if view.check_action(binding.action, ()) is True:
-                yield SystemCommand(f"Sweep: {binding.description}",
-                                    f"{binding.tooltip} ({self.get_key_display(binding)})",
-                                    partial(view.run_action, binding.action))
+                yield SystemCommand(
+                    f"Sweep: {binding.description}",
+                    f"{binding.tooltip} ({self.get_key_display(binding)})",
+                    partial(view.run_action, binding.action),
+                )
         if view.running:
-            yield SystemCommand("Sweep: Stop", "Save the trial in training as stopped and "
-                                f"start no other ({self.key_of('stop')})", self.action_stop)
+            yield SystemCommand(
+                "Sweep: Stop",
+                f"Save the trial in training as stopped and start no other ({self.key_of('stop')})",
+                self.action_stop,
+            )
 
     def key_of(self, action: str, title: str = "") -> str:
         """How the key of an app action is shown, e.g. ``^t`` (a steering action's key is
         the Training tab's; ``title`` tells halving from doubling)."""
         bindings = [b for b in self.BINDINGS if isinstance(b, Binding)]
-        bindings += [b for b in Binding.make_bindings(TrainingView.BINDINGS)
-                     if b.action.startswith(f"app.{action}")
-                     and ("Double" not in title or "2" in b.action)
-                     and ("Halve" not in title or "0.5" in b.action)]
-        binding = next(b for b in bindings
-                       if b.action.removeprefix("app.").split("(")[0] == action)
+        bindings += [
+            b
+            for b in Binding.make_bindings(TrainingView.BINDINGS)
+            if b.action.startswith(f"app.{action}")
+            and ("Double" not in title or "2" in b.action)
+            and ("Halve" not in title or "0.5" in b.action)
+        ]
+        binding = next(b for b in bindings if b.action.removeprefix("app.").split("(")[0] == action)
         return self.get_key_display(binding)
 
     def _browse_mistakes(self) -> None:
         self._draw_tab("samples")
-        self.viewer.apply_filter(mistakes=True, true_class=None, pred_class=None,
-                                 order="confidence")
+        self.viewer.apply_filter(
+            mistakes=True, true_class=None, pred_class=None, order="confidence"
+        )
         self.action_show_tab("samples")
 
 

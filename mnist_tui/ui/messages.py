@@ -51,8 +51,11 @@ class EngineEvent(Message):
 
     def can_replace(self, message: Message) -> bool:
         # A burst of batch progress collapses to the newest one.
-        return (isinstance(self.event, BatchProgress) and isinstance(message, EngineEvent)
-                and isinstance(message.event, BatchProgress))
+        return (
+            isinstance(self.event, BatchProgress)
+            and isinstance(message, EngineEvent)
+            and isinstance(message.event, BatchProgress)
+        )
 
 
 @dataclass

@@ -22,10 +22,12 @@ _render = Strip.render
 
 def _guarded_render(self: Strip, console: Console) -> str:
     if self._render_cache is None and any(
-            not control and has_acting(text) for text, _style, control in self._segments):
-        self._segments = [segment if segment.control
-                          else Segment(strip_acting(segment.text), segment.style)
-                          for segment in self._segments]
+        not control and has_acting(text) for text, _style, control in self._segments
+    ):
+        self._segments = [
+            segment if segment.control else Segment(strip_acting(segment.text), segment.style)
+            for segment in self._segments
+        ]
     return _render(self, console)
 
 

@@ -23,8 +23,13 @@ from mnist_tui.ui.app import MnistApp
 @pytest.fixture(scope="session")
 def slice_data(real_mnist: MnistData) -> MnistData:
     """3,000 training and 500 test digits of the real MNIST: quick to train, real to look at."""
-    return MnistData(real_mnist.x_train[:3000], real_mnist.y_train[:3000],
-                     real_mnist.x_test[:500], real_mnist.y_test[:500], source="slice")
+    return MnistData(
+        real_mnist.x_train[:3000],
+        real_mnist.y_train[:3000],
+        real_mnist.x_test[:500],
+        real_mnist.y_test[:500],
+        source="slice",
+    )
 
 
 FAST = TrainConfig(hidden_units=(64,), batch_size=128, epochs=2, validation_split=0.1)
@@ -65,8 +70,11 @@ def make_app(slice_data: MnistData, tmp_path: Path) -> Callable[..., MnistApp]:
     """An app factory: small real data, a private runs directory, a chosen config."""
 
     def make(config: TrainConfig = FAST, runs_dir: Path | None = None) -> MnistApp:
-        return MnistApp(config=config, runs_dir=runs_dir or tmp_path / "runs",
-                        data_loader=lambda _say: slice_data)
+        return MnistApp(
+            config=config,
+            runs_dir=runs_dir or tmp_path / "runs",
+            data_loader=lambda _say: slice_data,
+        )
 
     return make
 
@@ -81,8 +89,12 @@ async def wait_for(condition: Callable[[], bool], pilot: object, timeout: float 
         await pilot.pause(0.05)  # type: ignore[attr-defined]
 
 
-def write_fixed_run(runs_dir: Path, data: MnistData, run_id: str = "20261124-120000-mlp-0001",
-                    accuracy_target: float = 0.9) -> Path:
+def write_fixed_run(
+    runs_dir: Path,
+    data: MnistData,
+    run_id: str = "20261124-120000-mlp-0001",
+    accuracy_target: float = 0.9,
+) -> Path:
     """A complete saved run with fixed, seeded predictions (for stable snapshots)."""
     rng = np.random.default_rng(0)
     labels = data.y_test.astype(int)
@@ -95,25 +107,47 @@ def write_fixed_run(runs_dir: Path, data: MnistData, run_id: str = "20261124-120
     evaluation = evaluate_probabilities(probabilities, labels)
     folder = runs_dir / run_id
     folder.mkdir(parents=True)
-    history = [{"epoch": e, "loss": 0.5 / e, "accuracy": 0.8 + 0.05 * e,
-                "val_loss": 0.6 / e, "val_accuracy": 0.78 + 0.05 * e, "seconds": 1.0}
-               for e in (1, 2, 3)]
+    history = [
+        {
+            "epoch": e,
+            "loss": 0.5 / e,
+            "accuracy": 0.8 + 0.05 * e,
+            "val_loss": 0.6 / e,
+            "val_accuracy": 0.78 + 0.05 * e,
+            "seconds": 1.0,
+        }
+        for e in (1, 2, 3)
+    ]
     per_epoch = TrainConfig(epochs=3).train_count(len(data.x_train))
     ticks = [(e, k) for e in (1, 2, 3) for k in range(1, 9)]  # 8 progress ticks an epoch
-    steps = {"step": [(e - 1) * 8 + k for e, k in ticks],
-             "samples": [(e - 1) * per_epoch + per_epoch * k // 8 for e, k in ticks],
-             "epoch": [e for e, _ in ticks],
-             "loss": [0.5 / (e - 1 + k / 8) + 0.08 * (-1) ** k for e, k in ticks],
-             "loss_mean": [0.5 / (e - 1 + k / 8) + 0.1 / k for e, k in ticks],
-             "accuracy": [0.8 + 0.05 * (e - 1 + k / 8) for e, k in ticks],
-             "accuracy_mean": [0.8 + 0.05 * (e - 1 + k / 16) for e, k in ticks],
-             "learning_rate": [0.0005 * (1 + math.cos(math.pi * ((e - 1) * 8 + k) / 24))
-                               for e, k in ticks]}
-    record = {"format": 1, "run_id": run_id, "status": "completed", "steps": steps,
-              "created": "2026-11-24T12:00:00+00:00", "started": "2026-11-24T11:59:50+00:00",
-              "config": TrainConfig(epochs=3).to_dict(), "history": history,
-              "test": evaluation.metrics_dict(), "train_seconds": 3.0, "param_count": 101770,
-              "device": "CPU", "dataset": {"source": "slice"}, "versions": {}}
+    steps = {
+        "step": [(e - 1) * 8 + k for e, k in ticks],
+        "samples": [(e - 1) * per_epoch + per_epoch * k // 8 for e, k in ticks],
+        "epoch": [e for e, _ in ticks],
+        "loss": [0.5 / (e - 1 + k / 8) + 0.08 * (-1) ** k for e, k in ticks],
+        "loss_mean": [0.5 / (e - 1 + k / 8) + 0.1 / k for e, k in ticks],
+        "accuracy": [0.8 + 0.05 * (e - 1 + k / 8) for e, k in ticks],
+        "accuracy_mean": [0.8 + 0.05 * (e - 1 + k / 16) for e, k in ticks],
+        "learning_rate": [
+            0.0005 * (1 + math.cos(math.pi * ((e - 1) * 8 + k) / 24)) for e, k in ticks
+        ],
+    }
+    record = {
+        "format": 1,
+        "run_id": run_id,
+        "status": "completed",
+        "steps": steps,
+        "created": "2026-11-24T12:00:00+00:00",
+        "started": "2026-11-24T11:59:50+00:00",
+        "config": TrainConfig(epochs=3).to_dict(),
+        "history": history,
+        "test": evaluation.metrics_dict(),
+        "train_seconds": 3.0,
+        "param_count": 101770,
+        "device": "CPU",
+        "dataset": {"source": "slice"},
+        "versions": {},
+    }
     (folder / RUN_FILE).write_text(json.dumps(record))
     np.save(folder / "test_probabilities.npy", probabilities)
     return folder
@@ -125,8 +159,15 @@ def screen_lines(app: MnistApp) -> list[str]:
 
     from rich.console import Console
 
-    console = Console(width=app.size.width, height=app.size.height, file=io.StringIO(),
-                      record=True, color_system=None, legacy_windows=False)
-    console.print(app.screen._compositor.render_update(
-        full=True, screen_stack=app._background_screens))
+    console = Console(
+        width=app.size.width,
+        height=app.size.height,
+        file=io.StringIO(),
+        record=True,
+        color_system=None,
+        legacy_windows=False,
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
     return console.export_text().splitlines()

@@ -36,8 +36,11 @@ def text_of(app: MnistApp, selector: str) -> str:
 
 def footer_keys_off(app: MnistApp) -> dict[str, bool]:
     """Whether the footer shows the Train and Stop keys as unavailable."""
-    return {key.action: key.has_class("-disabled") for key in app.query(FooterKey)
-            if key.action in ("train", "stop")}
+    return {
+        key.action: key.has_class("-disabled")
+        for key in app.query(FooterKey)
+        if key.action in ("train", "stop")
+    }
 
 
 def epoch_table_lines(app: MnistApp) -> list[str]:
@@ -55,7 +58,8 @@ async def test_bad_value_blocks_training_until_fixed(make_app: AppFactory) -> No
         await pilot.pause()
         assert "whole numbers separated by commas" in text_of(app, "#hint-hidden_units")
         assert text_of(app, "#form-error") == (  # named and why: the field may be out of sight
-            "Fix Hidden units to train: use whole numbers separated by commas, e.g. 256,128.")
+            "Fix Hidden units to train: use whole numbers separated by commas, e.g. 256,128."
+        )
         assert app.query_one("#train-button", Button).disabled
         assert app.check_action("train", ()) is None
         await pilot.press("ctrl+t")
@@ -105,7 +109,8 @@ async def test_presets_fill_the_form(make_app: AppFactory) -> None:
         await pilot.press("end", "ctrl+u", "2")  # no preset any more: the hint says so
         await pilot.pause()
         assert str(app.query_one("#preset-hint", Static).render()) == (
-            "start from a known-good recipe")
+            "start from a known-good recipe"
+        )
 
 
 async def test_train_results_samples_journey(make_app: AppFactory, tmp_path: Path) -> None:
@@ -122,7 +127,8 @@ async def test_train_results_samples_journey(make_app: AppFactory, tmp_path: Pat
         chart = app.query_one("#loss-plot", LineChart)
         train = next(line for line in chart.series if line.name == "train")
         assert [train.value_at(row.epoch) for row in view.history] == [
-            row.loss for row in view.history]  # each epoch's own figure at its end
+            row.loss for row in view.history
+        ]  # each epoch's own figure at its end
         drawn = "".join(chart.render_line(y).text for y in range(chart.size.height))
         assert any("\u2800" < char <= "\u28ff" for char in drawn)  # braille dots: a line
         epoch_bar, overall_bar = app.query_one(ProgressLines).rows
@@ -160,7 +166,8 @@ async def test_train_results_samples_journey(make_app: AppFactory, tmp_path: Pat
 
 
 async def test_long_lived_objects_frozen_and_each_runs_model_collected(
-        make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import gc
     import weakref
 
@@ -202,8 +209,17 @@ async def test_long_lived_objects_frozen_and_each_runs_model_collected(
 async def test_a_short_terminal_shows_the_newest_epochs(make_app: AppFactory) -> None:
     from mnist_tui.core.events import EpochEnd
 
-    history = [EpochEnd(epoch=e, loss=1 / e, accuracy=1 - 1 / (e + 1), val_loss=None,
-                        val_accuracy=None, seconds=0.3) for e in range(1, 13)]
+    history = [
+        EpochEnd(
+            epoch=e,
+            loss=1 / e,
+            accuracy=1 - 1 / (e + 1),
+            val_loss=None,
+            val_accuracy=None,
+            seconds=0.3,
+        )
+        for e in range(1, 13)
+    ]
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("2")
@@ -217,12 +233,15 @@ async def test_a_short_terminal_shows_the_newest_epochs(make_app: AppFactory) ->
         assert shown < table.size.height  # 24 rows leave the table less than its 8 lines
         lines = text_of(app, "#epoch-table").splitlines()
         rows = len(epoch_table_lines(app))
-        assert lines == [lines[0], *lines[1:rows + 1], f"(last {rows} of 12 epochs)"]
+        assert lines == [lines[0], *lines[1 : rows + 1], f"(last {rows} of 12 epochs)"]
         assert len(lines) == shown and rows >= 1  # every line on screen, the newest last
         assert epoch_table_lines(app)[-1].split()[0] == "12"
         await pilot.press("4")  # an epoch ends while another tab is shown
-        view.show_epoch(EpochEnd(epoch=13, loss=0.07, accuracy=0.93, val_loss=None,
-                                 val_accuracy=None, seconds=0.3))
+        view.show_epoch(
+            EpochEnd(
+                epoch=13, loss=0.07, accuracy=0.93, val_loss=None, val_accuracy=None, seconds=0.3
+            )
+        )
         await pilot.press("2")
         await pilot.pause()
         assert len(text_of(app, "#epoch-table").splitlines()) == shown
@@ -233,7 +252,8 @@ async def test_a_short_terminal_shows_the_newest_epochs(make_app: AppFactory) ->
 
 
 async def test_grid_rows_and_enlarging_the_current_digit(
-        make_app: AppFactory, tmp_path: Path, slice_data: MnistData) -> None:
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData
+) -> None:
     write_fixed_run(tmp_path / "runs", slice_data)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -256,8 +276,9 @@ async def test_grid_rows_and_enlarging_the_current_digit(
         assert viewer._position == 2  # in the large view a row is one digit
 
 
-async def test_confusion_cell_opens_filtered_viewer(make_app: AppFactory, tmp_path: Path,
-                                                    slice_data: MnistData) -> None:
+async def test_confusion_cell_opens_filtered_viewer(
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData
+) -> None:
     write_fixed_run(tmp_path / "runs", slice_data)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -309,8 +330,9 @@ async def test_stop_mid_run_keeps_and_saves(make_app: AppFactory, tmp_path: Path
         assert app.animation_level == animation_level  # the user's level is back
 
 
-async def test_the_runs_cursor_stays_on_the_opened_run(make_app: AppFactory, tmp_path: Path,
-                                                      slice_data: MnistData) -> None:
+async def test_the_runs_cursor_stays_on_the_opened_run(
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData
+) -> None:
     from mnist_tui.ui.widgets.runs_view import RunsView
 
     for run_id in ("20261124-120000-mlp-aaaa", "20261124-130000-mlp-bbbb"):
@@ -329,8 +351,9 @@ async def test_the_runs_cursor_stays_on_the_opened_run(make_app: AppFactory, tmp
         assert runs.selected is not None and runs.selected.run_id == chosen.run_id
 
 
-async def test_open_delete_and_reuse_a_saved_run(make_app: AppFactory, tmp_path: Path,
-                                                 slice_data: MnistData) -> None:
+async def test_open_delete_and_reuse_a_saved_run(
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData
+) -> None:
     runs_dir = tmp_path / "runs"
     write_fixed_run(runs_dir, slice_data, run_id="20261124-120000-mlp-aaaa")
     (runs_dir / "not-a-run").mkdir()
@@ -341,8 +364,9 @@ async def test_open_delete_and_reuse_a_saved_run(make_app: AppFactory, tmp_path:
         assert app.query_one("#runs-table", DataTable).row_count == 1
         assert "not a run" in text_of(app, "#runs-problems")
         await pilot.press("enter")
-        await wait_for(lambda: "20261124-120000-mlp-aaaa" in text_of(app, "#results-summary"),
-                       pilot)
+        await wait_for(
+            lambda: "20261124-120000-mlp-aaaa" in text_of(app, "#results-summary"), pilot
+        )
         assert len(epoch_table_lines(app)) == 3  # its history, no training
 
         await pilot.press("5", "s")
@@ -384,7 +408,8 @@ async def test_missing_data_shows_what_was_tried(tmp_path: Path) -> None:
 
 
 async def test_worker_failure_is_a_dialog_and_the_app_lives_on(
-        make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import mnist_tui.core.session as session
 
     def broken(*_args: object, **_kwargs: object) -> None:
@@ -418,8 +443,7 @@ async def test_help_screen(make_app: AppFactory) -> None:
         assert type(app.screen).__name__ == "Screen"
 
 
-async def test_the_theme_is_remembered_and_a_damaged_file_forgotten(
-        make_app: AppFactory) -> None:
+async def test_the_theme_is_remembered_and_a_damaged_file_forgotten(make_app: AppFactory) -> None:
     from textual import constants
 
     from mnist_tui.ui.preferences import preferences_path
@@ -441,7 +465,8 @@ async def test_the_theme_is_remembered_and_a_damaged_file_forgotten(
 
 
 async def test_stop_before_the_first_step_says_nothing_was_saved(
-        make_app: AppFactory, tmp_path: Path) -> None:
+    make_app: AppFactory, tmp_path: Path
+) -> None:
     app = make_app(FAST.replace(epochs=1))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.device != "TensorFlow not loaded yet", pilot)
@@ -491,8 +516,9 @@ async def test_escape_leaves_a_field_so_digits_switch_tabs(make_app: AppFactory)
 
 def test_ui_import_does_not_load_tensorflow() -> None:
     code = "import mnist_tui.ui.app, sys; print('tensorflow' in sys.modules)"
-    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+    )
     assert done.stdout.strip() == "False"
 
 
@@ -526,8 +552,12 @@ QUIT_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.parametrize("preset", ["seed MLP", "CNN quick", "CNN"])
 def test_quit_mid_training_exits_promptly(tmp_path: Path, preset: str) -> None:
-    proc = subprocess.Popen([sys.executable, "-I", "-c", QUIT_SCRIPT, str(tmp_path), preset],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-c", QUIT_SCRIPT, str(tmp_path), preset],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     out, err = proc.communicate(timeout=180)
     ended = time.time()
     assert proc.returncode == 0, err

@@ -34,8 +34,7 @@ def notices(app: MnistApp) -> list[str]:
 
 def table_text(app: MnistApp) -> list[str]:
     table = app.query_one("#runs-table", DataTable)
-    return [" ".join(str(cell) for cell in table.get_row_at(row)) for row in
-            range(table.row_count)]
+    return [" ".join(str(cell) for cell in table.get_row_at(row)) for row in range(table.row_count)]
 
 
 def hold_later_tabs(monkeypatch: pytest.MonkeyPatch) -> Callable[[MnistApp], None]:
@@ -51,7 +50,8 @@ def hold_later_tabs(monkeypatch: pytest.MonkeyPatch) -> Callable[[MnistApp], Non
 
 
 async def test_keys_before_the_later_tabs_mount_are_safe(
-        make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     release = hold_later_tabs(monkeypatch)
     app = make_app(config=TrainConfig())
     # Textual's own run_test: the suite's pilot would wait for the tabs.
@@ -79,7 +79,8 @@ async def test_keys_before_the_later_tabs_mount_are_safe(
 
 
 async def test_cycles_are_collected_again_after_the_first_frame(
-        make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     release = hold_later_tabs(monkeypatch)
     gc.disable()  # as the ``mnist-tui`` entry point starts the app
     try:
@@ -96,7 +97,8 @@ async def test_cycles_are_collected_again_after_the_first_frame(
 
 @pytest.mark.parametrize("mount_meanwhile", [False, True])
 async def test_quitting_before_the_later_tabs_mount(
-        make_app: AppFactory, monkeypatch: pytest.MonkeyPatch, mount_meanwhile: bool) -> None:
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch, mount_meanwhile: bool
+) -> None:
     mount = MnistApp._mount_later_tabs
     hold_later_tabs(monkeypatch)
     app = make_app()
@@ -113,7 +115,8 @@ async def test_quitting_before_the_later_tabs_mount(
 
 
 async def test_the_runs_table_is_measured_as_it_is_filled(
-        make_app: AppFactory, slice_data: MnistData, tmp_path: Path) -> None:
+    make_app: AppFactory, slice_data: MnistData, tmp_path: Path
+) -> None:
     write_fixed_run(tmp_path / "runs", slice_data)
     app = make_app(runs_dir=tmp_path / "runs")
     async with app.run_test(size=SIZE):
@@ -157,8 +160,7 @@ async def test_the_palette_offers_what_can_run_now_with_its_key(make_app: AppFac
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
-        commands = {command.title: command.help
-                    for command in app.get_system_commands(app.screen)}
+        commands = {command.title: command.help for command in app.get_system_commands(app.screen)}
         assert "Train" in commands and "^t" in commands["Train"]
         assert "Stop training" not in commands  # nothing to stop
         assert "Mistakes only" not in commands  # no run on show
@@ -168,7 +170,8 @@ async def test_the_palette_offers_what_can_run_now_with_its_key(make_app: AppFac
 
 
 async def test_quitting_mid_training_names_the_run_saved_after_the_save(
-        make_app: AppFactory, tmp_path: Path) -> None:
+    make_app: AppFactory, tmp_path: Path
+) -> None:
     app = make_app(config=FAST.replace(epochs=1000))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
@@ -187,7 +190,8 @@ async def test_quitting_mid_training_names_the_run_saved_after_the_save(
 
 
 async def test_runs_can_be_found_marked_named_compared_and_deleted(
-        make_app: AppFactory, tmp_path: Path, slice_data: MnistData) -> None:
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData
+) -> None:
     runs_dir = tmp_path / "runs"
     for run_id, target in (("20261124-120000-mlp-aaaa", 0.9), ("20261124-130000-mlp-bbbb", 0.7)):
         write_fixed_run(runs_dir, slice_data, run_id=run_id, accuracy_target=target)
@@ -229,13 +233,16 @@ async def test_runs_can_be_found_marked_named_compared_and_deleted(
 
 
 async def test_a_finished_run_does_not_replace_the_run_the_user_opened_meanwhile(
-        make_app: AppFactory, tmp_path: Path, slice_data: MnistData) -> None:
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData
+) -> None:
     write_fixed_run(tmp_path / "runs", slice_data, run_id="20261124-120000-mlp-aaaa")
     app = make_app(config=FAST.replace(epochs=1000))
     said: list[str] = []
     notify = app.notify
-    app.notify = lambda message, **kw: (said.append(str(message)),  # type: ignore[method-assign]
-                                        notify(message, **kw))[1]
+    app.notify = lambda message, **kw: (
+        said.append(str(message)),  # type: ignore[method-assign]
+        notify(message, **kw),
+    )[1]
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
         await pilot.press("ctrl+t")
@@ -243,20 +250,23 @@ async def test_a_finished_run_does_not_replace_the_run_the_user_opened_meanwhile
         await pilot.press("5", "enter")  # open the saved run while training runs
         await wait_for(lambda: app.shown_run is not None, pilot)
         await pilot.press("4")
-        assert "20261124-120000-mlp-aaaa" in str(app.viewer.query_one(
-            "#viewer-title", Static).render())
+        assert "20261124-120000-mlp-aaaa" in str(
+            app.viewer.query_one("#viewer-title", Static).render()
+        )
         assert app.training  # still training: the run was opened meanwhile
         await pilot.press("ctrl+s")
         await wait_for(lambda: not app.training, pilot)
         await pilot.pause()
         assert app.shown_run is not None and app.shown_run.run_id == "20261124-120000-mlp-aaaa"
-        assert "20261124-120000-mlp-aaaa" in str(app.viewer.query_one(
-            "#viewer-title", Static).render())
+        assert "20261124-120000-mlp-aaaa" in str(
+            app.viewer.query_one("#viewer-title", Static).render()
+        )
         assert any("Still showing 20261124-120000-mlp-aaaa" in text for text in said), said
 
 
-async def test_a_run_named_in_the_form_is_saved_with_its_name(make_app: AppFactory,
-                                                              tmp_path: Path) -> None:
+async def test_a_run_named_in_the_form_is_saved_with_its_name(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
     app = make_app(config=FAST.replace(epochs=1))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
@@ -271,7 +281,10 @@ async def test_a_run_named_in_the_form_is_saved_with_its_name(make_app: AppFacto
         await wait_for(lambda: app.shown_run is not None, pilot)
         run = RunStore(tmp_path / "runs").load("latest")
         assert (run.name, run.annotation.note, run.annotation.tags) == (
-            "first [try]", "a baseline", ("base", "mlp"))
+            "first [try]",
+            "a baseline",
+            ("base", "mlp"),
+        )
         assert app.query_one("#run-name", Input).value == ""  # the next run needs its own
         await pilot.press("3")
         assert "first [try]" in str(app.query_one("#results-summary", Static).render())

@@ -13,8 +13,11 @@ from mnist_tui.ui.widgets.line_chart import LineChart
 from mnist_tui.ui.widgets.runs_view import RunsView
 from tests.ui.conftest import wait_for, write_fixed_run
 
-RUNS = (("20261124-120000-mlp-aaaa", 0.9), ("20261124-130000-mlp-bbbb", 0.7),
-        ("20261124-140000-mlp-cccc", 0.8))
+RUNS = (
+    ("20261124-120000-mlp-aaaa", 0.9),
+    ("20261124-130000-mlp-bbbb", 0.7),
+    ("20261124-140000-mlp-cccc", 0.8),
+)
 
 
 async def open_compare(app: MnistApp, pilot: object) -> CompareScreen:
@@ -28,7 +31,8 @@ async def open_compare(app: MnistApp, pilot: object) -> CompareScreen:
 
 
 async def test_the_compared_runs_are_overlaid_by_epoch_then_by_samples(
-        make_app: Callable[..., MnistApp], tmp_path: Path, slice_data: MnistData) -> None:
+    make_app: Callable[..., MnistApp], tmp_path: Path, slice_data: MnistData
+) -> None:
     for run_id, target in RUNS:
         write_fixed_run(tmp_path / "runs", slice_data, run_id=run_id, accuracy_target=target)
     app = make_app()
@@ -56,7 +60,8 @@ async def test_the_compared_runs_are_overlaid_by_epoch_then_by_samples(
 
 
 async def test_the_readout_names_each_run_at_the_cursor(
-        make_app: Callable[..., MnistApp], tmp_path: Path, slice_data: MnistData) -> None:
+    make_app: Callable[..., MnistApp], tmp_path: Path, slice_data: MnistData
+) -> None:
     for run_id, target in RUNS[:2]:
         write_fixed_run(tmp_path / "runs", slice_data, run_id=run_id, accuracy_target=target)
     app = make_app()
@@ -71,5 +76,19 @@ async def test_the_readout_names_each_run_at_the_cursor(
         await pilot.press("home", "right")
         await pilot.pause()
         shown = " ".join(accuracy.render_line(y).text for y in range(3)).split()
-        assert shown[:14] == ["epoch", "2", "A", "train", "0.9000", "A", "val", "0.8800",
-                              "B", "train", "0.9000", "B", "val", "0.8800"]
+        assert shown[:14] == [
+            "epoch",
+            "2",
+            "A",
+            "train",
+            "0.9000",
+            "A",
+            "val",
+            "0.8800",
+            "B",
+            "train",
+            "0.9000",
+            "B",
+            "val",
+            "0.8800",
+        ]

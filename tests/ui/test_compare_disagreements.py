@@ -23,8 +23,11 @@ SIZE = (120, 40)
 AppFactory = Callable[..., MnistApp]
 NAME = "[bold]night[/] run\\"
 """A name that is not markup, ending in a backslash (``escape`` would change it)."""
-RUNS = (("20261124-120000-mlp-aaaa", 1, 0.8), ("20261124-130000-mlp-bbbb", 2, 0.7),
-        ("20261124-140000-mlp-cccc", 3, 0.75))
+RUNS = (
+    ("20261124-120000-mlp-aaaa", 1, 0.8),
+    ("20261124-130000-mlp-bbbb", 2, 0.7),
+    ("20261124-140000-mlp-cccc", 3, 0.75),
+)
 
 
 def write_run(runs_dir: Path, data: MnistData, run_id: str, seed: int, skill: float) -> Path:
@@ -34,8 +37,9 @@ def write_run(runs_dir: Path, data: MnistData, run_id: str, seed: int, skill: fl
     rng = np.random.default_rng(seed)
     labels = data.y_test.astype(int)
     count = len(labels)
-    guesses = np.where(rng.random(count) < skill, labels,
-                       (labels + rng.integers(1, 10, count)) % 10)
+    guesses = np.where(
+        rng.random(count) < skill, labels, (labels + rng.integers(1, 10, count)) % 10
+    )
     probabilities = np.full((count, 10), 0.01, dtype=np.float32)
     probabilities[np.arange(count), guesses] = rng.choice([0.55, 0.7, 0.85, 0.95], count)
     probabilities /= probabilities.sum(axis=1, keepdims=True)  # rows of probabilities
@@ -50,15 +54,19 @@ def saved(run: RunInfo) -> np.ndarray:
     return np.load(run.path / "test_probabilities.npy")
 
 
-def numpy_sets(first: np.ndarray, second: np.ndarray, labels: np.ndarray
-               ) -> dict[str, np.ndarray]:
+def numpy_sets(first: np.ndarray, second: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
     """Each set, surest wrong answer first (ties by index), straight from numpy."""
     right_a, right_b = first.argmax(1) == labels, second.argmax(1) == labels
     sure_a, sure_b = first.max(1), second.max(1)
-    sets = {"a_only": (right_a & ~right_b, sure_b), "b_only": (right_b & ~right_a, sure_a),
-            "both_wrong": (~right_a & ~right_b, np.maximum(sure_a, sure_b))}
-    return {which: np.flatnonzero(keep)[np.lexsort((np.flatnonzero(keep), -sure[keep]))]
-            for which, (keep, sure) in sets.items()}
+    sets = {
+        "a_only": (right_a & ~right_b, sure_b),
+        "b_only": (right_b & ~right_a, sure_a),
+        "both_wrong": (~right_a & ~right_b, np.maximum(sure_a, sure_b)),
+    }
+    return {
+        which: np.flatnonzero(keep)[np.lexsort((np.flatnonzero(keep), -sure[keep]))]
+        for which, (keep, sure) in sets.items()
+    }
 
 
 def text_of(app: MnistApp, selector: str) -> str:
@@ -79,7 +87,8 @@ async def compare(app: MnistApp, pilot: object, count: int) -> list[RunInfo]:
 
 
 async def test_two_runs_disagreements_with_both_predictions(
-        make_app: AppFactory, tmp_path: Path, slice_data: MnistData) -> None:
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData
+) -> None:
     runs_dir = tmp_path / "runs"
     for run_id, seed, skill in RUNS[:2]:
         write_run(runs_dir, slice_data, run_id, seed, skill)
@@ -93,9 +102,10 @@ async def test_two_runs_disagreements_with_both_predictions(
         expected = numpy_sets(first, second, labels)
         assert all(len(found) > 5 for found in expected.values())  # all three worth a look
         counts_line = " ".join(str(w.render()) for w in app.screen.query(".compare-disagreements"))
-        assert (f"A right, B wrong: {len(expected['a_only'])} · B right, A wrong: "
-                f"{len(expected['b_only'])} · both wrong: {len(expected['both_wrong'])}"
-                in counts_line)
+        assert (
+            f"A right, B wrong: {len(expected['a_only'])} · B right, A wrong: "
+            f"{len(expected['b_only'])} · both wrong: {len(expected['both_wrong'])}" in counts_line
+        )
         assert "d" in app.screen.active_bindings  # in the compare screen's footer
         await pilot.press("d")
         viewer = app.query_one(SampleViewer)
@@ -111,9 +121,11 @@ async def test_two_runs_disagreements_with_both_predictions(
         assert title[1].endswith(f"vs  B {runs[1].label}")
         assert app.query_one("#viewer-title").region.height == 2
         sets = text_of(app, "#viewer-sets")
-        assert sets == (f"f A right, B wrong: {len(expected['a_only'])}  ·  "
-                        f"s B right, A wrong: {len(expected['b_only'])}  ·  "
-                        f"w both wrong: {len(expected['both_wrong'])}")
+        assert sets == (
+            f"f A right, B wrong: {len(expected['a_only'])}  ·  "
+            f"s B right, A wrong: {len(expected['b_only'])}  ·  "
+            f"w both wrong: {len(expected['both_wrong'])}"
+        )
 
         # A right, B wrong, B's surest wrong answers first.
         assert viewer.browse_set == "a_only"
@@ -122,10 +134,20 @@ async def test_two_runs_disagreements_with_both_predictions(
         info = text_of(app, "#digit-info").splitlines()
         pred_b = int(second[index].argmax())
         assert info[0] == f"test #{index}   true {labels[index]}"
-        assert info[1].split() == ["A", "predicted", str(labels[index]),
-                                   "B", "predicted", str(pred_b)]
-        assert info[2].split() == ["correct", f"{float(first[index].max()):.1%}",
-                                   "WRONG", f"{float(second[index].max()):.1%}"]
+        assert info[1].split() == [
+            "A",
+            "predicted",
+            str(labels[index]),
+            "B",
+            "predicted",
+            str(pred_b),
+        ]
+        assert info[2].split() == [
+            "correct",
+            f"{float(first[index].max()):.1%}",
+            "WRONG",
+            f"{float(second[index].max()):.1%}",
+        ]
         bars = info[3:]  # a line per digit: A's and B's probabilities side by side
         assert len(bars) == 10
         assert f"{float(first[index][pred_b]):6.1%}" in bars[pred_b]
@@ -136,8 +158,9 @@ async def test_two_runs_disagreements_with_both_predictions(
         assert {"f", "s", "w", "escape"} <= set(keys) and "m" not in keys
         assert "b" not in keys  # one pair only
         footer = screen_lines(app)[-1]
-        assert all(key in footer for key in ("esc Back", "f 1st right", "s 2nd right",
-                                             "w Both wrong")), footer
+        assert all(
+            key in footer for key in ("esc Back", "f 1st right", "s 2nd right", "w Both wrong")
+        ), footer
 
         for key, which in (("s", "b_only"), ("w", "both_wrong"), ("f", "a_only")):
             await pilot.press(key)
@@ -148,26 +171,35 @@ async def test_two_runs_disagreements_with_both_predictions(
         assert "reverse" in str(app.query_one("#viewer-sets", Static).render().spans)
         index = int(expected["b_only"][0])
         info = text_of(app, "#digit-info").splitlines()
-        assert info[1].split() == ["A", "predicted", str(int(first[index].argmax())),
-                                   "B", "predicted", str(labels[index])]
+        assert info[1].split() == [
+            "A",
+            "predicted",
+            str(int(first[index].argmax())),
+            "B",
+            "predicted",
+            str(labels[index]),
+        ]
         assert info[2].split()[::2] == ["WRONG", "correct"]
 
         await pilot.press("o")  # by index
         assert viewer.selection.tolist() == sorted(expected["b_only"].tolist())
         await pilot.press("t", "t", "t")  # true class 2
-        assert viewer.selection.tolist() == [i for i in sorted(expected["b_only"].tolist())
-                                             if labels[i] == 2]
+        assert viewer.selection.tolist() == [
+            i for i in sorted(expected["b_only"].tolist()) if labels[i] == 2
+        ]
         await pilot.press("c")  # the whole set, surest first again
         assert viewer.selection.tolist() == expected["b_only"].tolist()
         await pilot.press("p", "p")  # the wrong answer (A's, here) is 1
-        assert viewer.selection.tolist() == [i for i in expected["b_only"].tolist()
-                                             if first[i].argmax() == 1]
+        assert viewer.selection.tolist() == [
+            i for i in expected["b_only"].tolist() if first[i].argmax() == 1
+        ]
         await pilot.press("c", "g")
         await pilot.pause()
         grid = str(app.query_one("#digit-grid", Static).render())
         index = int(expected["b_only"][0])
-        assert grid[2:].startswith(f"{labels[index]} A{int(first[index].argmax())} "
-                                   f"B{labels[index]}")  # after the current cell's mark
+        assert grid[2:].startswith(
+            f"{labels[index]} A{int(first[index].argmax())} B{labels[index]}"
+        )  # after the current cell's mark
         await pilot.press("g", "escape")  # back to the comparison
         await wait_for(lambda: isinstance(app.screen, CompareScreen), pilot)
         assert not viewer.comparing
@@ -177,7 +209,8 @@ async def test_two_runs_disagreements_with_both_predictions(
 
 
 async def test_three_runs_choose_the_pair_and_opening_a_run_leaves(
-        make_app: AppFactory, tmp_path: Path, slice_data: MnistData) -> None:
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData
+) -> None:
     for run_id, seed, skill in RUNS:
         write_run(tmp_path / "runs", slice_data, run_id, seed, skill)
     app = make_app()
@@ -225,8 +258,9 @@ async def test_three_runs_choose_the_pair_and_opening_a_run_leaves(
         await pilot.press("5")
         app.query_one(RunsView).table.move_cursor(row=1)
         await pilot.press("enter")  # opening a run leaves the comparison
-        await wait_for(lambda: app.shown_run is not None and app.shown_run.path != shown.path,
-                       pilot)
+        await wait_for(
+            lambda: app.shown_run is not None and app.shown_run.path != shown.path, pilot
+        )
         await pilot.press("4")
         await pilot.pause()
         assert not viewer.comparing

@@ -115,7 +115,8 @@ async def test_the_keyboard_draws_erases_and_clears() -> None:
 
 
 async def test_the_bars_follow_the_model_and_the_note_shows_without_one(
-        slice_data: MnistData) -> None:
+    slice_data: MnistData,
+) -> None:
     async with Host().run_test(size=COMPACT) as pilot:
         view = view_of(pilot)
         assert "Open a run" in text_of(pilot, "#draw-bars")
@@ -176,14 +177,14 @@ async def test_a_failing_model_is_reported_not_fatal() -> None:
         await pilot.press("space")
         await settled(pilot)
         assert "could not classify the drawing: weights went missing" in text_of(
-            pilot, "#draw-bars")
+            pilot, "#draw-bars"
+        )
         view.show_model("run", FakeModel(2), "")
         await settled(pilot)
         assert text_of(pilot, "#draw-verdict") == "Predicted 2 · 80.0%"
 
 
-async def test_t_brings_test_digits_and_their_nearest_are_themselves(
-        slice_data: MnistData) -> None:
+async def test_t_brings_test_digits_and_their_nearest_are_themselves(slice_data: MnistData) -> None:
     async with Host().run_test(size=LARGE) as pilot:
         view = view_of(pilot)
         view.show_model("run", FakeModel(7), "")
@@ -192,7 +193,8 @@ async def test_t_brings_test_digits_and_their_nearest_are_themselves(
         await settled(pilot)
         assert view.nearest[0] == 0
         assert text_of(pilot, "#draw-verdict") == (
-            f"test #0 (a {slice_data.y_test[0]}) → 7 · 80.0%")
+            f"test #0 (a {slice_data.y_test[0]}) → 7 · 80.0%"
+        )
         await pilot.press("t")
         await settled(pilot)
         assert view.nearest[0] == 1
@@ -206,12 +208,19 @@ async def test_t_brings_test_digits_and_their_nearest_are_themselves(
 async def test_keys_are_described_once_in_the_bindings_and_the_hint() -> None:
     async with Host().run_test(size=COMPACT) as pilot:
         bindings = Binding.make_bindings(DrawView.BINDINGS)
-        assert all(b.id and b.id.startswith("draw.") and b.tooltip and b.description
-                   for b in bindings)
+        assert all(
+            b.id and b.id.startswith("draw.") and b.tooltip and b.description for b in bindings
+        )
         hint = text_of(pilot, "#draw-hint")
         assert hint == view_of(pilot).key_hint()
-        for part in ("↑↓←→ move", "space paint", "⌫ erase", "c clear", "t test digit",
-                     "right-drag: erase"):
+        for part in (
+            "↑↓←→ move",
+            "space paint",
+            "⌫ erase",
+            "c clear",
+            "t test digit",
+            "right-drag: erase",
+        ):
             assert part in hint
 
 
@@ -227,13 +236,15 @@ def tiny_model(slice_data: MnistData) -> object:
     keras.utils.set_random_seed(0)
     model = build_model(TrainConfig(hidden_units=(32,), dropout=0.0))
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    model.fit(as_float_images(slice_data.x_train), slice_data.y_train, epochs=1,
-              batch_size=64, verbose=0)
+    model.fit(
+        as_float_images(slice_data.x_train), slice_data.y_train, epochs=1, batch_size=64, verbose=0
+    )
     return model
 
 
 async def test_a_real_model_classifies_the_drawing_as_it_would_the_digit(
-        slice_data: MnistData, tiny_model: object) -> None:
+    slice_data: MnistData, tiny_model: object
+) -> None:
     from mnist_tui.core.training import as_float_images
 
     model = tiny_model
@@ -246,14 +257,17 @@ async def test_a_real_model_classifies_the_drawing_as_it_would_the_digit(
             digit = slice_data.x_test[index]
             view.load_image(digit)
             await settled(pilot)
-            expected = model.predict(as_float_images(mnist_input(digit)[None]),  # type: ignore[attr-defined]
-                                     verbose=0)[0]
+            expected = model.predict(
+                as_float_images(mnist_input(digit)[None]),  # type: ignore[attr-defined]
+                verbose=0,
+            )[0]
             assert view.probabilities is not None
             assert np.allclose(view.probabilities, expected, atol=1e-5)
             answers.append(int(np.argmax(view.probabilities)))
             assert text_of(pilot, "#draw-verdict").startswith(f"Predicted {answers[-1]} ·")
-        assert sum(a == int(y) for a, y in zip(answers, slice_data.y_test[:8],
-                                                 strict=True)) >= 5  # it learned something
+        assert (
+            sum(a == int(y) for a, y in zip(answers, slice_data.y_test[:8], strict=True)) >= 5
+        )  # it learned something
 
 
 async def test_the_drawing_reads_without_colour_at_both_sizes(slice_data: MnistData) -> None:

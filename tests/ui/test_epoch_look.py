@@ -46,13 +46,13 @@ def epoch_two_waits(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
 
 
 async def test_the_results_tab_looks_inside_each_epoch(
-        make_app: AppFactory, epoch_two_waits: threading.Event) -> None:
+    make_app: AppFactory, epoch_two_waits: threading.Event
+) -> None:
     app = make_app(config=PRESETS["seed MLP"])
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
         form = app.query_one(ConfigForm)
-        assert form.config == PRESETS["seed MLP"] and app.query_one("#preset").value == (
-            "seed MLP")  # type: ignore[attr-defined]
+        assert form.config == PRESETS["seed MLP"] and app.query_one("#preset").value == ("seed MLP")  # type: ignore[attr-defined]
         await pilot.click("#field-validation_split")
         await pilot.press("end", "ctrl+u", *"0.1")
         await pilot.pause()
@@ -66,19 +66,26 @@ async def test_the_results_tab_looks_inside_each_epoch(
             # Epoch 1's look, while epoch 2 waits: labelled as validation, not test.
             assert app.training
             assert text_of(app, "#confusion-caption").startswith(
-                "Confusion matrix (validation, epoch 1)")
+                "Confusion matrix (validation, epoch 1)"
+            )
             assert "validation, epoch 1" in text_of(app, "#per-class-caption")
             summary = text_of(app, "#results-summary")
             epochs = PRESETS["seed MLP"].epochs
             assert summary.startswith(f"Validation, epoch 1 of {epochs}") and "Test" not in summary
             (epoch,) = view.live_epochs
             assert epoch.val_confusion is not None
-            shown = [[int(str(confusion.get_cell_at((row, col))).replace("·", "0"))
-                      for col in range(10)] for row in range(10)]
+            shown = [
+                [int(str(confusion.get_cell_at((row, col))).replace("·", "0")) for col in range(10)]
+                for row in range(10)
+            ]
             assert shown == [list(row) for row in epoch.val_confusion]
             assert sum(map(sum, shown)) == 300  # a tenth of the 3,000 digits held out
-            recalls = [str(cells[2]) for cells in
-                       (app.query_one("#per-class", DataTable).get_row_at(r) for r in range(10))]
+            recalls = [
+                str(cells[2])
+                for cells in (
+                    app.query_one("#per-class", DataTable).get_row_at(r) for r in range(10)
+                )
+            ]
             diagonal = [shown[d][d] / sum(shown[d]) for d in range(10)]
             assert recalls == [f"{accuracy:.3f}" for accuracy in diagonal]
             assert "validation digits" in text_of(app, "#confusion-cell")
@@ -98,8 +105,10 @@ async def test_the_results_tab_looks_inside_each_epoch(
         chart = view.digit_chart
         assert chart.display and len(chart.series) == 10
         assert [line.marker for line in chart.series] == DIGITS
-        assert all(line.xs == tuple(float(e) for e in range(1, PRESETS["seed MLP"].epochs + 1))
-                   for line in chart.series)
+        assert all(
+            line.xs == tuple(float(e) for e in range(1, PRESETS["seed MLP"].epochs + 1))
+            for line in chart.series
+        )
         drawn = "".join(chart.render_line(y).text for y in range(chart.size.height))
         assert sum(digit in drawn for digit in DIGITS) >= 5  # the digits mark the lines
         after_training = chart.series

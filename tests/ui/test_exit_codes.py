@@ -57,7 +57,8 @@ async def stopped_runs(runs_dir: Path, timeout: float = 60.0) -> list[RunInfo]:
 
 @pytest.mark.parametrize("signum", QUIT_SIGNALS, ids=lambda s: signal.Signals(s).name)
 async def test_a_quit_signal_mid_training_stops_saves_and_exits_128_plus_n(
-        make_app: AppFactory, tmp_path: Path, caught: list[int], signum: int) -> None:
+    make_app: AppFactory, tmp_path: Path, caught: list[int], signum: int
+) -> None:
     app = make_app(FAST.replace(epochs=1000))
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
@@ -80,8 +81,9 @@ async def test_a_quit_signal_mid_training_stops_saves_and_exits_128_plus_n(
     assert run.status == "stopped" and 1 <= run.epochs_done < 300
 
 
-async def test_a_hangup_ignored_at_start_stays_ignored(make_app: AppFactory,
-                                                       caught: list[int]) -> None:
+async def test_a_hangup_ignored_at_start_stays_ignored(
+    make_app: AppFactory, caught: list[int]
+) -> None:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -117,8 +119,14 @@ def scripted_app(ending: str, data: MnistData) -> type[MnistApp]:
 
 @pytest.mark.parametrize(("ending", "code"), [("raise", 1), ("sigterm", 143)])
 def test_main_returns_the_apps_exit_code(
-        ending: str, code: int, slice_data: MnistData, tmp_path: Path, caught: list[int],
-        monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    ending: str,
+    code: int,
+    slice_data: MnistData,
+    tmp_path: Path,
+    caught: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setenv("MNIST_TUI_LOG_DIR", str(tmp_path / "logs"))
     monkeypatch.setattr(mnist_tui.ui.app, "MnistApp", scripted_app(ending, slice_data))
     assert main(["--runs-dir", str(tmp_path / "runs")]) == code
@@ -131,7 +139,8 @@ def test_main_returns_the_apps_exit_code(
 
 @pytest.mark.parametrize(("ending", "code"), [("sigterm", 143), ("hangup", 129)])
 def test_in_a_terminal_the_run_is_saved_before_the_process_ends(
-        real_mnist: MnistData, tmp_path: Path, ending: str, code: int) -> None:
+    real_mnist: MnistData, tmp_path: Path, ending: str, code: int
+) -> None:
     """``mnist-tui`` in a pseudo-terminal: train, then SIGTERM, or the terminal closes
     (the kernel sends the app, its session leader, SIGHUP): exit 128 + N, run on disk."""
     import fcntl
@@ -145,8 +154,21 @@ def test_in_a_terminal_the_run_is_saved_before_the_process_ends(
     if pid == 0:  # the child: the app, as a user starts it in a 120x40 terminal
         fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
         os.environ.update(TERM="xterm-256color", MNIST_TUI_LOG_DIR=str(tmp_path / "logs"))
-        os.execvp(sys.executable, [sys.executable, "-I", "-m", "mnist_tui", "--runs-dir",
-                                   str(runs_dir), "--epochs", "50", "--batch-size", "256"])
+        os.execvp(
+            sys.executable,
+            [
+                sys.executable,
+                "-I",
+                "-m",
+                "mnist_tui",
+                "--runs-dir",
+                str(runs_dir),
+                "--epochs",
+                "50",
+                "--batch-size",
+                "256",
+            ],
+        )
     shown, stage, began = b"", "loading", time.monotonic()
     status = None
     try:

@@ -24,14 +24,14 @@ def text_of(screen: ExportScreen, selector: str) -> str:
 
 
 async def test_train_from_the_defaults_then_export_it_as_tflite(
-        make_app: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_app: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     app = make_app(TrainConfig())  # the form as a new user gets it
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
         await pilot.press("ctrl+t")
-        await wait_for(lambda: app.shown_run is not None and not app.training, pilot,
-                       timeout=120)
+        await wait_for(lambda: app.shown_run is not None and not app.training, pilot, timeout=120)
         run = app.shown_run
         assert run is not None
         await pilot.press("5", "x")
@@ -42,8 +42,7 @@ async def test_train_from_the_defaults_then_export_it_as_tflite(
         assert screen.format == "tflite"
         assert screen.query_one("#export-path", Input).value == f"{run.run_id}-tflite"
         screen.query_one("#export", Button).press()
-        await wait_for(lambda: "Verified" in text_of(screen, "#export-status"), pilot,
-                       timeout=120)
+        await wait_for(lambda: "Verified" in text_of(screen, "#export-status"), pilot, timeout=120)
         status = text_of(screen, "#export-status")
         assert "argmax agrees on 500 of 500 test digits" in status
         assert "Input serving_default_digit:0: float32 Nx28x28" in status
@@ -61,8 +60,8 @@ async def test_train_from_the_defaults_then_export_it_as_tflite(
 
 
 async def test_a_folder_that_exists_is_refused_at_the_field(
-        make_app: AppFactory, tmp_path: Path, slice_data: MnistData,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     run_id = "20261124-120000-mlp-aaaa"
     write_fixed_run(tmp_path / "runs", slice_data, run_id=run_id)

@@ -54,8 +54,9 @@ async def type_into(pilot: Pilot[Any], field: str, text: str) -> Input:
 
 @pytest.mark.parametrize("preset", list(PRESETS))
 @pytest.mark.parametrize("field", ["hidden_units", "conv_filters"])
-async def test_a_typed_list_keeps_every_character(make_app: AppFactory, preset: str,
-                                                  field: str) -> None:
+async def test_a_typed_list_keeps_every_character(
+    make_app: AppFactory, preset: str, field: str
+) -> None:
     app = make_app(config=PRESETS[preset])
     async with app.run_test(size=SIZE) as pilot:
         assert app.query_one("#preset", Select).value == preset
@@ -68,15 +69,19 @@ async def test_a_typed_list_keeps_every_character(make_app: AppFactory, preset: 
         assert app.query_one("#preset", Select).value == Select.NULL  # "custom"
 
 
-@pytest.mark.parametrize(("field", "typed", "value"), [
-    ("learning_rate", "0.001", 0.001),
-    ("learning_rate", "0.0105", 0.0105),  # passes through the preset's 0.01
-    ("dropout", "0.205", 0.205),  # passes through the preset's 0.2
-    ("epochs", "05", 5),  # the preset's 5, as typed
-    ("batch_size", "2560", 2560),
-])
-async def test_a_typed_number_keeps_every_character(make_app: AppFactory, field: str,
-                                                    typed: str, value: float) -> None:
+@pytest.mark.parametrize(
+    ("field", "typed", "value"),
+    [
+        ("learning_rate", "0.001", 0.001),
+        ("learning_rate", "0.0105", 0.0105),  # passes through the preset's 0.01
+        ("dropout", "0.205", 0.205),  # passes through the preset's 0.2
+        ("epochs", "05", 5),  # the preset's 5, as typed
+        ("batch_size", "2560", 2560),
+    ],
+)
+async def test_a_typed_number_keeps_every_character(
+    make_app: AppFactory, field: str, typed: str, value: float
+) -> None:
     app = make_app(config=TrainConfig())
     async with app.run_test(size=SIZE) as pilot:
         widget = await type_into(pilot, field, typed)
@@ -112,8 +117,12 @@ def look(widget: Widget) -> tuple[Any, ...]:
     """What sets a widget apart on screen: the kinds of its border and outline edges,
     its text style, and its background as painted (tints and opacity included)."""
     styles = widget.styles
-    return (tuple(edge[0] for edge in styles.border), tuple(edge[0] for edge in styles.outline),
-            str(styles.text_style), widget.background_colors[1])
+    return (
+        tuple(edge[0] for edge in styles.border),
+        tuple(edge[0] for edge in styles.outline),
+        str(styles.text_style),
+        widget.background_colors[1],
+    )
 
 
 def clearly_apart(focused: tuple[Any, ...], blurred: tuple[Any, ...]) -> bool:
@@ -123,8 +132,9 @@ def clearly_apart(focused: tuple[Any, ...], blurred: tuple[Any, ...]) -> bool:
 
 
 @pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
-async def test_the_focus_is_plain_to_see(make_app: AppFactory, tmp_path: Path,
-                                         slice_data: MnistData, theme: str) -> None:
+async def test_the_focus_is_plain_to_see(
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData, theme: str
+) -> None:
     write_fixed_run(tmp_path / "runs", slice_data)
     app = make_app(config=TrainConfig())
     async with app.run_test(size=SIZE) as pilot:
@@ -134,15 +144,22 @@ async def test_the_focus_is_plain_to_see(make_app: AppFactory, tmp_path: Path,
         def current(select_id: str) -> SelectCurrent:
             return app.query_one(f"#{select_id}", Select).query_one(SelectCurrent)
 
-        selects = ["preset", "field-architecture", "field-activation", "field-optimizer",
-                   "field-lr_schedule"]
+        selects = [
+            "preset",
+            "field-architecture",
+            "field-activation",
+            "field-optimizer",
+            "field-lr_schedule",
+        ]
         for focused_id in selects:
             app.query_one(f"#{focused_id}").focus()
             await pilot.pause()
             for other in selects:
                 if other != focused_id:
                     assert clearly_apart(look(current(focused_id)), look(current(other))), (
-                        focused_id, other)
+                        focused_id,
+                        other,
+                    )
         units, dropout = (app.query_one(f"#field-{n}", Input) for n in ("hidden_units", "dropout"))
         units.focus()
         await pilot.pause()
@@ -183,8 +200,7 @@ async def test_the_focus_is_plain_to_see(make_app: AppFactory, tmp_path: Path,
 # --- 3. fields that do not apply --------------------------------------------------------
 
 
-async def test_a_field_that_does_not_apply_is_dimmed_and_not_checked(
-        make_app: AppFactory) -> None:
+async def test_a_field_that_does_not_apply_is_dimmed_and_not_checked(make_app: AppFactory) -> None:
     app = make_app(config=TrainConfig())  # an mlp trained with adam
     async with app.run_test(size=SIZE) as pilot:
         form = app.query_one(ConfigForm)
@@ -240,8 +256,9 @@ async def test_each_list_field_gives_its_own_example(make_app: AppFactory) -> No
 # --- 4. the confusion matrix's cursor ---------------------------------------------------
 
 
-async def test_the_confusion_cursor_names_its_cell(make_app: AppFactory, tmp_path: Path,
-                                                   slice_data: MnistData) -> None:
+async def test_the_confusion_cursor_names_its_cell(
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData
+) -> None:
     write_fixed_run(tmp_path / "runs", slice_data)
     counts = RunStore(tmp_path / "runs").list()[0][0].confusion
     app = make_app()
@@ -262,8 +279,10 @@ async def test_the_confusion_cursor_names_its_cell(make_app: AppFactory, tmp_pat
         shown = counts[9, 4]
         digits = "digit" if shown == 1 else "digits"
         assert text_of(app, "#confusion-cell") == (
-            f"true 9 → predicted 4: {shown} {digits}, Enter to view" if shown
-            else "true 9 → predicted 4: none")
+            f"true 9 → predicted 4: {shown} {digits}, Enter to view"
+            if shown
+            else "true 9 → predicted 4: none"
+        )
         await pilot.press("end", "up")
         await pilot.pause()
         assert text_of(app, "#confusion-cell").startswith("true 8 → predicted 9: ")
@@ -278,7 +297,8 @@ async def test_the_confusion_cursor_names_its_cell(make_app: AppFactory, tmp_pat
 
 
 async def test_ascii_digits_are_a_key_away_and_remembered(
-        make_app: AppFactory, tmp_path: Path, slice_data: MnistData) -> None:
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData
+) -> None:
     write_fixed_run(tmp_path / "runs", slice_data)
 
     def drawn(app: MnistApp) -> set[str]:
@@ -296,8 +316,9 @@ async def test_ascii_digits_are_a_key_away_and_remembered(
         await open_samples(app, pilot)
         viewer = app.query_one(SampleViewer)
         assert drawn(app) & BLOCKS  # half-blocks at first
-        binding = next((b for b in viewer.BINDINGS if isinstance(b, Binding)
-                        and b.id == "viewer.ascii"), None)
+        binding = next(
+            (b for b in viewer.BINDINGS if isinstance(b, Binding) and b.id == "viewer.ascii"), None
+        )
         assert binding is not None and binding.description and binding.tooltip
         await pilot.press(binding.key)
         await pilot.pause()
@@ -371,13 +392,13 @@ Snap = Callable[..., bool]
 
 
 @pytest.fixture
-def default_app(slice_data: MnistData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                ) -> MnistApp:
+def default_app(slice_data: MnistData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> MnistApp:
     """The app with a user's defaults over a saved run with fixed predictions."""
     monkeypatch.chdir(tmp_path)
     write_fixed_run(tmp_path / "runs", slice_data)
-    return MnistApp(config=TrainConfig(), runs_dir=Path("runs"),
-                    data_loader=lambda _say: slice_data)
+    return MnistApp(
+        config=TrainConfig(), runs_dir=Path("runs"), data_loader=lambda _say: slice_data
+    )
 
 
 def test_setup_form_in_a_light_theme(snap_compare: Snap, default_app: MnistApp) -> None:

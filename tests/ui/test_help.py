@@ -27,16 +27,24 @@ from mnist_tui.ui.widgets.training_view import TrainingView
 from tests.ui.conftest import screen_lines
 
 AppFactory = Callable[..., MnistApp]
-WIDGETS = (ConfigForm, TrainingView, ResultsView, SampleViewer, RunsView, LineChart,
-           CompareScreen, CompareCurves, SweepView, DrawView)
+WIDGETS = (
+    ConfigForm,
+    TrainingView,
+    ResultsView,
+    SampleViewer,
+    RunsView,
+    LineChart,
+    CompareScreen,
+    CompareCurves,
+    SweepView,
+    DrawView,
+)
 COLUMNS = re.compile(r"\s{2,}")
 
 
 def own_bindings(cls: type) -> list[Binding]:
     """The bindings ``cls`` declares itself, one per key."""
     return list(Binding.make_bindings(vars(cls).get("BINDINGS", [])))
-
-
 
 
 def key_rows(lines: list[str]) -> list[list[str]]:
@@ -49,8 +57,13 @@ def key_rows(lines: list[str]) -> list[list[str]]:
 def help_table_text(app: MnistApp) -> list[str]:
     """The whole key table, scrolled or not, as lines."""
     table = app.screen.query_one("#help-keys", Static)
-    console = Console(width=table.content_region.width, file=io.StringIO(), record=True,
-                      color_system=None, legacy_windows=False)
+    console = Console(
+        width=table.content_region.width,
+        file=io.StringIO(),
+        record=True,
+        color_system=None,
+        legacy_windows=False,
+    )
     console.print(table.content)
     return console.export_text().splitlines()
 
@@ -70,9 +83,10 @@ async def test_every_key_is_listed_and_only_real_keys(make_app: AppFactory) -> N
             for binding in own_bindings(source):
                 real_keys.add(app.get_key_display(binding))
                 if binding.show and binding.description:
-                    assert any(app.get_key_display(binding) in keys.split()
-                               and what == binding.description for keys, what in listed), (
-                        source.__name__, binding.key, binding.description)
+                    assert any(
+                        app.get_key_display(binding) in keys.split() and what == binding.description
+                        for keys, what in listed
+                    ), (source.__name__, binding.key, binding.description)
         shown_keys = {key for keys, _ in listed for key in keys.split()}
         from textual.screen import Screen
         from textual.widgets import DataTable
@@ -94,7 +108,7 @@ async def test_a_page_of_keys_at_80x24_and_it_scrolls(make_app: AppFactory) -> N
         await pilot.pause()
         table = app.screen.query_one("#help-keys", Static)
         box = table.content_region.intersection(app.screen.query_one(VerticalScroll).region)
-        visible = [line[box.x:box.right] for line in screen_lines(app)[box.y:box.bottom]]
+        visible = [line[box.x : box.right] for line in screen_lines(app)[box.y : box.bottom]]
         rows = key_rows(visible)
         assert len(rows) >= 12, visible
         assert any("close" in line for line in screen_lines(app))  # how to leave it

@@ -94,7 +94,8 @@ def hostile_runs(tmp_path: Path, saved_run: Path) -> Path:
 
 
 async def test_runs_tab_open_and_delete_show_names_as_written(
-        make_app: AppFactory, hostile_runs: Path) -> None:
+    make_app: AppFactory, hostile_runs: Path
+) -> None:
     app = make_app(runs_dir=hostile_runs)
     root = str(hostile_runs)
     summary = RunStore(hostile_runs).list()[0][0].config.summary()  # both runs share it
@@ -120,9 +121,11 @@ async def test_runs_tab_open_and_delete_show_names_as_written(
         await wait_for(lambda: app.shown_run is not None, pilot)
         await pilot.pause()
         assert shown(app.query_one("#results-summary", Static)).startswith(
-            f"{OPENED}  {summary}  (completed)\nTest accuracy ")
+            f"{OPENED}  {summary}  (completed)\nTest accuracy "
+        )
         assert shown(app.query_one("#train-status", Static)).startswith(
-            f"Saved run {OPENED}  {summary}  (completed)")
+            f"Saved run {OPENED}  {summary}  (completed)"
+        )
 
         await pilot.press("5")
         table.move_cursor(row=table.get_row_index(str(hostile_runs / OPENED)))
@@ -142,12 +145,12 @@ async def test_runs_tab_open_and_delete_show_names_as_written(
 
         table.move_cursor(row=0)
         await pilot.press("s")
-        await wait_for(lambda: f"Settings of {OTHER} loaded into the form" in toasts(app), pilot,
-                       timeout=5)
+        await wait_for(
+            lambda: f"Settings of {OTHER} loaded into the form" in toasts(app), pilot, timeout=5
+        )
 
 
-async def test_training_into_a_bracketed_runs_folder(make_app: AppFactory,
-                                                     tmp_path: Path) -> None:
+async def test_training_into_a_bracketed_runs_folder(make_app: AppFactory, tmp_path: Path) -> None:
     runs_dir = tmp_path.joinpath(*HOSTILE_ROOT)
     app = make_app(FAST.replace(epochs=1), runs_dir=runs_dir)
     async with app.run_test(size=SIZE) as pilot:
@@ -162,14 +165,14 @@ async def test_training_into_a_bracketed_runs_folder(make_app: AppFactory,
         assert shown(app.query_one("#status-bar", Static)).endswith(f"runs: {runs_dir}")
 
 
-async def test_a_bracketed_data_path_in_the_status_bar_and_the_error(
-        tmp_path: Path) -> None:
+async def test_a_bracketed_data_path_in_the_status_bar_and_the_error(tmp_path: Path) -> None:
     data_file = tmp_path / "a[" / "]b" / "[red]mnist.npz"
     go_on = threading.Event()
 
     def load(say: Callable[[str], None]) -> MnistData:
-        say(f"Could not write the cache in {data_file.parent} ([Errno 13] [bold]denied); "
-            "continuing")
+        say(
+            f"Could not write the cache in {data_file.parent} ([Errno 13] [bold]denied); continuing"
+        )
         go_on.wait(30)
         return load_mnist(data_file, sources=("path",), progress=say)
 
@@ -177,8 +180,9 @@ async def test_a_bracketed_data_path_in_the_status_bar_and_the_error(
     async with app.run_test(size=SIZE) as pilot:
         bar = app.query_one("#status-bar", Static)
         await wait_for(lambda: "continuing" in shown(bar), pilot)
-        assert shown(bar) == (f"Could not write the cache in {data_file.parent} "
-                              "([Errno 13] [bold]denied); continuing")
+        assert shown(bar) == (
+            f"Could not write the cache in {data_file.parent} ([Errno 13] [bold]denied); continuing"
+        )
         go_on.set()
         await wait_for(lambda: isinstance(app.screen, ErrorScreen), pilot)
         await pilot.pause()
@@ -196,14 +200,18 @@ async def test_error_dialog_and_form_hints_show_brackets(make_app: AppFactory) -
         assert shown(app.query_one("#hint-epochs", Static)) == "✗ '[/]' is not a whole number"
         assert shown(app.query_one("#hint-dropout", Static)) == "✗ '[red]0.5' is not a number"
 
-        app.push_screen(ErrorScreen("Could not delete [red]x[/red] a[/]b\\",
-                                    "could not delete [bold]: [Errno 13] a[/]b"))
+        app.push_screen(
+            ErrorScreen(
+                "Could not delete [red]x[/red] a[/]b\\", "could not delete [bold]: [Errno 13] a[/]b"
+            )
+        )
         await pilot.pause()
         title = app.screen.query_one(".dialog-title", Static)
         assert shown(title) == "Could not delete [red]x[/red] a[/]b\\"
         visual = title.visual
         assert isinstance(visual, Content) and visual.spans  # still bold
         assert shown(app.screen.query_one(".dialog-text", Static)) == (
-            "could not delete [bold]: [Errno 13] a[/]b")
+            "could not delete [bold]: [Errno 13] a[/]b"
+        )
         await pilot.press("escape")
         assert not isinstance(app.screen, ErrorScreen)

@@ -95,16 +95,24 @@ async def test_the_chart_draws_legend_axes_ticks_and_both_lines() -> None:
     app = ChartApp()
     async with app.run_test(size=(60, 16)) as pilot:
         chart = app.query_one(LineChart)
-        chart.set_data([Series("train", EPOCHS, (0.9, 0.5, 0.2)),
-                        Series("val", EPOCHS, (1.0, 0.6, 0.4), colour=1, dashed=True)])
+        chart.set_data(
+            [
+                Series("train", EPOCHS, (0.9, 0.5, 0.2)),
+                Series("val", EPOCHS, (1.0, 0.6, 0.4), colour=1, dashed=True),
+            ]
+        )
         await pilot.pause()
         lines = chart_text(chart)
         assert lines[0].split() == ["loss", "━━", "train", "┄┄", "val"]
         assert lines[1].lstrip().startswith("1.04 ┤")  # the top, 5% above the highest
         assert lines[-1].split() == ["epoch", "1", "2", "3"]
         assert all(len(line) == 60 for line in lines)
-        colours = {segment.style.color for y in range(1, 13) for segment in chart.render_line(y)
-                   if segment.style and "\u2800" < segment.text.strip()[:1] <= "\u28ff"}
+        colours = {
+            segment.style.color
+            for y in range(1, 13)
+            for segment in chart.render_line(y)
+            if segment.style and "\u2800" < segment.text.strip()[:1] <= "\u28ff"
+        }
         assert len(colours) == 2  # train and val each in their own colour
 
 
@@ -164,18 +172,25 @@ async def test_the_cursor_reads_every_line_moves_with_keys_and_the_mouse() -> No
     app = ChartApp()
     async with app.run_test(size=(60, 32)) as pilot:
         chart = app.query_one("#chart", LineChart)
-        chart.set_data([Series("train", EPOCHS, (0.9, 0.5, 0.2)),
-                        Series("val", EPOCHS, (1.0, 0.6, 0.4), colour=1, dashed=True)])
+        chart.set_data(
+            [
+                Series("train", EPOCHS, (0.9, 0.5, 0.2)),
+                Series("val", EPOCHS, (1.0, 0.6, 0.4), colour=1, dashed=True),
+            ]
+        )
         chart.focus()
         await pilot.press("right")  # the cursor appears at the newest point
         assert chart.cursor == 3.0
         await pilot.press("left")
         await pilot.pause()
-        assert chart_text(chart)[0].split() == ["epoch", "2", "train", "0.5000", "val",
-                                                "0.6000"]
-        highlighted = [segment for segment in chart.render_line(10)
-                       if segment.style and segment.style.bgcolor
-                       and segment.style.bgcolor != chart.rich_style.bgcolor]
+        assert chart_text(chart)[0].split() == ["epoch", "2", "train", "0.5000", "val", "0.6000"]
+        highlighted = [
+            segment
+            for segment in chart.render_line(10)
+            if segment.style
+            and segment.style.bgcolor
+            and segment.style.bgcolor != chart.rich_style.bgcolor
+        ]
         assert len("".join(s.text for s in highlighted)) == 1  # one column marks the x
         await pilot.press("home")
         assert chart.cursor == 1.0
@@ -208,9 +223,12 @@ async def test_markers_tell_lines_apart_without_colour() -> None:
     app = ChartApp()
     async with app.run_test(size=(60, 16)) as pilot:
         chart = app.query_one("#chart", LineChart)
-        chart.set_data([Series("A train", EPOCHS, (0.9, 0.5, 0.2), marker="A", legend="A"),
-                        Series("B train", EPOCHS, (0.3, 0.35, 0.4), colour=1, marker="B",
-                               legend="B")])
+        chart.set_data(
+            [
+                Series("A train", EPOCHS, (0.9, 0.5, 0.2), marker="A", legend="A"),
+                Series("B train", EPOCHS, (0.3, 0.35, 0.4), colour=1, marker="B", legend="B"),
+            ]
+        )
         await pilot.pause()
         lines = chart_text(chart)
         assert lines[0].split() == ["loss", "A━━", "A", "B━━", "B"]
@@ -224,7 +242,8 @@ def test_a_long_line_thinned_to_four_points_a_column_draws_the_same_dots() -> No
     ys = np.clip(np.cumsum(rng.normal(0, 1.5, len(xs))) + 30, 0, 63)
     dots = np.column_stack([xs, ys])
     assert len(thinned(dots, 40)) == 160
-    assert np.array_equal(braille_cells(thinned(dots, 40), rows=16, cols=20),
-                          braille_cells(dots, rows=16, cols=20))
+    assert np.array_equal(
+        braille_cells(thinned(dots, 40), rows=16, cols=20), braille_cells(dots, rows=16, cols=20)
+    )
     short = dots[:100]
     assert thinned(short, 40) is short  # nothing to gain

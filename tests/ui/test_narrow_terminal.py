@@ -27,33 +27,52 @@ ACCURACY = re.compile(r"acc \d\.\d{3}$")
 """A running accuracy, whole, at the end of a progress line."""
 
 
-
-
 def line_with(app: MnistApp, text: str) -> str:
     """The first row of the screen that holds ``text``."""
     return next(line for line in screen_lines(app) if text in line)
 
 
-STARTED = TrainingStarted(epochs=5, steps_per_epoch=235, train_samples=60_000, val_samples=0,
-                          param_count=101_770, device="CPU")
-BATCH = BatchProgress(epoch=2, step=117, steps=235, loss=0.23456, accuracy=0.93219,
-                      samples_per_second=12_345.6, epoch_seconds=2.4)
+STARTED = TrainingStarted(
+    epochs=5,
+    steps_per_epoch=235,
+    train_samples=60_000,
+    val_samples=0,
+    param_count=101_770,
+    device="CPU",
+)
+BATCH = BatchProgress(
+    epoch=2,
+    step=117,
+    steps=235,
+    loss=0.23456,
+    accuracy=0.93219,
+    samples_per_second=12_345.6,
+    epoch_seconds=2.4,
+)
 
 
-FIGURES = (Figure("steps", "117/235"), Figure("throughput", "12,346/s"),
-           Figure("eta", "ETA 0:02"), Figure("loss", "loss 0.235"), Figure("accuracy", "acc 0.932"))
+FIGURES = (
+    Figure("steps", "117/235"),
+    Figure("throughput", "12,346/s"),
+    Figure("eta", "ETA 0:02"),
+    Figure("loss", "loss 0.235"),
+    Figure("accuracy", "acc 0.932"),
+)
 
 
-@pytest.mark.parametrize(("room", "bar", "kept"), [
-    (100, 32, ("steps", "throughput", "eta", "loss", "accuracy")),  # everything, a full bar
-    (64, 12, ("steps", "throughput", "eta", "loss", "accuracy")),  # the bar shrinks first
-    (60, 17, ("throughput", "eta", "loss", "accuracy")),  # then the counts go, the bar regrows
-    (45, 12, ("eta", "loss", "accuracy")),  # then the throughput
-    (40, 7, ("eta", "loss", "accuracy")),  # then the bar goes below its minimum
-    (32, 9, ("loss", "accuracy")),  # then the ETA goes (and what it left, the bar takes)
-    (12, 1, ("accuracy",)),  # then the loss; the accuracy stays
-    (5, 0, ("accuracy",)),  # (and is cut only when nothing else is left)
-])
+@pytest.mark.parametrize(
+    ("room", "bar", "kept"),
+    [
+        (100, 32, ("steps", "throughput", "eta", "loss", "accuracy")),  # everything, a full bar
+        (64, 12, ("steps", "throughput", "eta", "loss", "accuracy")),  # the bar shrinks first
+        (60, 17, ("throughput", "eta", "loss", "accuracy")),  # then the counts go, the bar regrows
+        (45, 12, ("eta", "loss", "accuracy")),  # then the throughput
+        (40, 7, ("eta", "loss", "accuracy")),  # then the bar goes below its minimum
+        (32, 9, ("loss", "accuracy")),  # then the ETA goes (and what it left, the bar takes)
+        (12, 1, ("accuracy",)),  # then the loss; the accuracy stays
+        (5, 0, ("accuracy",)),  # (and is cut only when nothing else is left)
+    ],
+)
 def test_fit_row_gives_way_in_order(room: int, bar: int, kept: tuple[str, ...]) -> None:
     from mnist_tui.ui.widgets.training_view import GIVE_WAY
 
@@ -62,8 +81,9 @@ def test_fit_row_gives_way_in_order(room: int, bar: int, kept: tuple[str, ...]) 
 
 
 @pytest.mark.parametrize("size", [NARROW, ROOMY])
-async def test_the_epoch_line_keeps_loss_accuracy_and_eta_whole(make_app: AppFactory,
-                                                                 size: tuple[int, int]) -> None:
+async def test_the_epoch_line_keeps_loss_accuracy_and_eta_whole(
+    make_app: AppFactory, size: tuple[int, int]
+) -> None:
     app = make_app(config=TrainConfig())
     async with app.run_test(size=size) as pilot:
         await pilot.press("2")
@@ -104,8 +124,9 @@ async def test_figures_give_way_whole_in_a_designed_order(make_app: AppFactory) 
 
 
 @pytest.mark.parametrize("size", [NARROW, ROOMY])
-async def test_a_real_training_reads_whole_at_each_size(make_app: AppFactory,
-                                                        size: tuple[int, int]) -> None:
+async def test_a_real_training_reads_whole_at_each_size(
+    make_app: AppFactory, size: tuple[int, int]
+) -> None:
     app = make_app(config=TrainConfig())  # what a user gets: the seed MLP's default run
     async with app.run_test(size=size) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
@@ -117,6 +138,7 @@ async def test_a_real_training_reads_whole_at_each_size(make_app: AppFactory,
             def shown(event: object) -> None:
                 show(event)
                 lines.append(progress.render_line(0).text.rstrip())  # what is painted
+
             return shown
 
         view.show_batch = spy(view.show_batch)  # type: ignore[method-assign,assignment]
@@ -138,8 +160,17 @@ async def test_a_real_training_reads_whole_at_each_size(make_app: AppFactory,
 
 
 async def test_a_saved_run_shows_its_last_epochs_figures(make_app: AppFactory) -> None:
-    history = [EpochEnd(epoch=e, loss=0.5 / e, accuracy=0.8 + 0.05 * e, val_loss=None,
-                        val_accuracy=None, seconds=1.0) for e in (1, 2, 3)]
+    history = [
+        EpochEnd(
+            epoch=e,
+            loss=0.5 / e,
+            accuracy=0.8 + 0.05 * e,
+            val_loss=None,
+            val_accuracy=None,
+            seconds=1.0,
+        )
+        for e in (1, 2, 3)
+    ]
     app = make_app()
     async with app.run_test(size=NARROW) as pilot:
         await pilot.press("2")
@@ -170,7 +201,8 @@ TABS = ("setup", "training", "results", "samples", "runs")
 
 
 async def test_the_footer_keeps_the_apps_keys_on_every_tab(
-        make_app: AppFactory, tmp_path: Path, slice_data: MnistData) -> None:
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData
+) -> None:
     write_fixed_run(tmp_path / "runs", slice_data)
     app = make_app(config=TrainConfig())
     async with app.run_test(size=NARROW) as pilot:
@@ -190,8 +222,7 @@ async def test_the_footer_keeps_the_apps_keys_on_every_tab(
             assert_every_key_whole(app)
 
 
-async def test_the_footer_while_training_and_in_very_narrow_terminals(
-        make_app: AppFactory) -> None:
+async def test_the_footer_while_training_and_in_very_narrow_terminals(make_app: AppFactory) -> None:
     app = make_app(FAST.replace(epochs=1000))  # still training when the checks end
     async with app.run_test(size=NARROW) as pilot:
         await wait_for(lambda: app.data is not None, pilot)

@@ -43,8 +43,15 @@ def one_step_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(training, "PROGRESS_INTERVAL", 0.0)
 
 
-def fixed_run(runs_dir: Path, data: MnistData, run_id: str, *, accuracy: float = 0.9,
-              name: str = "", **record: Any) -> Path:
+def fixed_run(
+    runs_dir: Path,
+    data: MnistData,
+    run_id: str,
+    *,
+    accuracy: float = 0.9,
+    name: str = "",
+    **record: Any,
+) -> Path:
     """A saved run (:func:`write_fixed_run`) with some of its ``run.json`` replaced."""
     folder = write_fixed_run(runs_dir, data, run_id=run_id, accuracy_target=accuracy)
     data_ = json.loads((folder / RUN_FILE).read_text())
@@ -99,11 +106,17 @@ async def start(app: MnistApp, pilot: Pilot[None], steps: int = 2) -> None:
 
 
 async def test_the_runs_list_fits_80_columns_and_shows_its_sort_column(
-        make_app: AppFactory, tmp_path: Path, slice_data: MnistData) -> None:
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData
+) -> None:
     runs_dir = tmp_path / "runs"
     fixed_run(runs_dir, slice_data, "20261124-120000-mlp-0001")
-    fixed_run(runs_dir, slice_data, "20261124-130000-mlp-0002", status="stopped",
-              config=PRESETS["deeper MLP"].to_dict())
+    fixed_run(
+        runs_dir,
+        slice_data,
+        "20261124-130000-mlp-0002",
+        status="stopped",
+        config=PRESETS["deeper MLP"].to_dict(),
+    )
     app = make_app(config=DEFAULTS)
     async with app.run_test(size=NARROW) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
@@ -116,10 +129,12 @@ async def test_the_runs_list_fits_80_columns_and_shows_its_sort_column(
         for key in ("c Compare", "/ Filter", "o Sort", "n Name", "d Delete"):
             assert key in footer, footer
         footer_widget = app.query_one(KeysFooter)
-        palette = next(key for key in footer_widget.children if key.has_class(
-            "-command-palette"))
-        assert all(key.region.right <= palette.region.x for key in footer_widget.children
-                   if key is not palette)
+        palette = next(key for key in footer_widget.children if key.has_class("-command-palette"))
+        assert all(
+            key.region.right <= palette.region.x
+            for key in footer_widget.children
+            if key is not palette
+        )
         assert "space marks runs" in "".join(screen_lines(app)[3:5])  # not in the footer
         headers = {"loss": "test loss", "duration": "train time", "params": "params"}
         for key in ("acc", "loss", "duration", "params", "name"):
@@ -133,11 +148,13 @@ async def test_the_runs_list_fits_80_columns_and_shows_its_sort_column(
 
 
 async def test_marks_move_down_and_escape_clears_them(
-        make_app: AppFactory, tmp_path: Path, slice_data: MnistData) -> None:
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData
+) -> None:
     runs_dir = tmp_path / "runs"
     for number in range(3):
-        fixed_run(runs_dir, slice_data, f"20261124-12000{number}-mlp-000{number}",
-                  name=f"run {number}")
+        fixed_run(
+            runs_dir, slice_data, f"20261124-12000{number}-mlp-000{number}", name=f"run {number}"
+        )
     app = make_app(config=DEFAULTS)
     async with app.run_test(size=ROOMY) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
@@ -162,9 +179,11 @@ async def test_marks_move_down_and_escape_clears_them(
 
 
 async def test_a_run_quit_in_its_first_epoch_lists_as_under_one(
-        make_app: AppFactory, tmp_path: Path, slice_data: MnistData) -> None:
-    folder = fixed_run(tmp_path / "runs", slice_data, "20261124-120000-mlp-0001",
-                       status="stopped", history=[])
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData
+) -> None:
+    folder = fixed_run(
+        tmp_path / "runs", slice_data, "20261124-120000-mlp-0001", status="stopped", history=[]
+    )
     record = json.loads((folder / RUN_FILE).read_text())
     record["steps"] = {name: values[:5] for name, values in record["steps"].items()}
     (folder / RUN_FILE).write_text(json.dumps(record))  # 5 of 8 ticks of epoch 1
@@ -184,7 +203,8 @@ async def test_a_run_quit_in_its_first_epoch_lists_as_under_one(
 
 
 async def test_steering_says_the_net_change_once_and_the_run_reads_as_steered(
-        make_app: AppFactory) -> None:
+    make_app: AppFactory,
+) -> None:
     app = make_app(config=DEFAULTS)
     async with steered(app, ROOMY) as pilot:
         await start(app, pilot)
@@ -212,7 +232,9 @@ async def test_steering_says_the_net_change_once_and_the_run_reads_as_steered(
         run = app.shown_run
         assert run is not None
         assert [(c.kind, round(c.value, 6)) for c in run.controls if c.kind != "resume"] == [
-            ("pause", 0.0), ("learning_rate", 0.0015)]
+            ("pause", 0.0),
+            ("learning_rate", 0.0015),
+        ]
         assert "lr=0.01→0.0015" in run.summary
         await pilot.press("3")
         await pilot.pause()
@@ -227,8 +249,11 @@ async def test_the_palettes_quit_says_a_training_is_saved_first(make_app: AppFac
     async with steered(app, ROOMY) as pilot:
 
         def quit_help() -> str:
-            return next(command.help for command in app.get_system_commands(app.screen)
-                        if command.title == "Quit")
+            return next(
+                command.help
+                for command in app.get_system_commands(app.screen)
+                if command.title == "Quit"
+            )
 
         await wait_for(lambda: app.data is not None, pilot)
         assert quit_help() == "Quit the application (^q)"
@@ -280,7 +305,8 @@ async def test_a_stop_mid_epoch_shows_that_epoch_partly_done(make_app: AppFactor
 
 
 async def test_escape_from_disagreements_goes_back_to_the_comparison(
-        make_app: AppFactory, tmp_path: Path, slice_data: MnistData) -> None:
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData
+) -> None:
     runs_dir = tmp_path / "runs"
     fixed_run(runs_dir, slice_data, "20261124-120000-mlp-0001", accuracy=0.9)
     fixed_run(runs_dir, slice_data, "20261124-130000-mlp-0002", accuracy=0.6)
@@ -302,7 +328,8 @@ async def test_escape_from_disagreements_goes_back_to_the_comparison(
 
 
 async def test_the_grid_fills_its_rows_and_marks_the_current_digit(
-        make_app: AppFactory, tmp_path: Path, slice_data: MnistData) -> None:
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData
+) -> None:
     fixed_run(tmp_path / "runs", slice_data, "20261124-120000-mlp-0001")
     app = make_app(config=DEFAULTS)
     async with app.run_test(size=NARROW) as pilot:
@@ -322,9 +349,14 @@ async def test_the_grid_fills_its_rows_and_marks_the_current_digit(
 
 
 async def test_a_smoothed_runs_loss_says_where_its_floor_is(
-        make_app: AppFactory, tmp_path: Path, slice_data: MnistData) -> None:
-    fixed_run(tmp_path / "runs", slice_data, "20261124-120000-cnn-0001",
-              config=PRESETS["CNN quick"].to_dict())
+    make_app: AppFactory, tmp_path: Path, slice_data: MnistData
+) -> None:
+    fixed_run(
+        tmp_path / "runs",
+        slice_data,
+        "20261124-120000-cnn-0001",
+        config=PRESETS["CNN quick"].to_dict(),
+    )
     app = make_app(config=DEFAULTS)
     async with app.run_test(size=NARROW) as pilot:
         await wait_for(lambda: app.data is not None, pilot)

@@ -35,11 +35,19 @@ from tests.postgres_server import free_port
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
-    reason="Chromium is not installed: `make chromium` or `apt-get install chromium`")
+    reason="Chromium is not installed: `make chromium` or `apt-get install chromium`",
+)
 
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"]
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SMALL = ["--epochs", "1", "--hidden-units", "32", "--batch-size", "1024"]
 """One quick epoch of a small MLP (the served app trains on the real MNIST)."""
 
@@ -102,10 +110,26 @@ def _serve(tmp_path: Path, *options: str) -> Iterator[Served]:
     runs_dir = tmp_path / "runs"
     env = {**os.environ, "MNIST_TUI_NO_DOWNLOAD": "1", "MNIST_TUI_LOG_DIR": str(tmp_path / "log")}
     process = subprocess.Popen(
-        [sys.executable, "-I", "-m", "mnist_tui", "serve", "--port", str(port),
-         "--runs-dir", str(runs_dir), *SMALL, *options],
-        cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-I",
+            "-m",
+            "mnist_tui",
+            "serve",
+            "--port",
+            str(port),
+            "--runs-dir",
+            str(runs_dir),
+            *SMALL,
+            *options,
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         _wait_for_port(port, process, timeout=30)
         yield Served(process, f"http://127.0.0.1:{port}", runs_dir)
@@ -123,8 +147,9 @@ def served(real_mnist: MnistData, tmp_path: Path) -> Iterator[Served]:
         yield server
 
 
-def _wait_until(read: Callable[[], Any], holds: Callable[[Any], bool], what: str,
-                timeout: float) -> Any:
+def _wait_until(
+    read: Callable[[], Any], holds: Callable[[Any], bool], what: str, timeout: float
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = read()
@@ -147,8 +172,11 @@ def test_train_in_the_browser(served: Served, tmp_path: Path) -> None:
     requests: list[str] = []
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
         browser = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=BROWSER_ARGS,
-            viewport={"width": 1280, "height": 1280})  # tall enough for the whole form
+            profile,
+            executable_path=CHROMIUM,
+            args=BROWSER_ARGS,
+            viewport={"width": 1280, "height": 1280},
+        )  # tall enough for the whole form
         try:
             page = browser.new_page()
             page.on("request", lambda request: requests.append(request.url))
@@ -164,22 +192,30 @@ def test_train_in_the_browser(served: Served, tmp_path: Path) -> None:
 
             def ready(shown: dict[str, Any] | None) -> bool:  # the form, and MNIST loaded
                 return "Train  (ctrl+t)" in text(shown) and any(
-                    line.lstrip().startswith("MNIST ") and " ✓ " in line
-                    for line in shown["rows"])  # type: ignore[index]
+                    line.lstrip().startswith("MNIST ") and " ✓ " in line for line in shown["rows"]
+                )  # type: ignore[index]
 
             shown = _wait_until(screen, ready, "the Setup form with MNIST loaded", timeout=30)
             assert "Hidden units" in text(shown) and "1 Setup" in text(shown)
             row = next(y for y, line in enumerate(shown["rows"]) if "Train  (ctrl+t)" in line)
             column = shown["rows"][row].index("Train  (ctrl+t)")
-            page.mouse.click(shown["left"] + (column + 2.5) * shown["cellWidth"],
-                             shown["top"] + (row + 0.5) * shown["cellHeight"])
+            page.mouse.click(
+                shown["left"] + (column + 2.5) * shown["cellWidth"],
+                shown["top"] + (row + 0.5) * shown["cellHeight"],
+            )
 
-            shown = _wait_until(screen, lambda s: "test accuracy" in text(s),
-                                "the run's test accuracy", timeout=45)
-            runs = _wait_until(lambda: _completed_runs(served.runs_dir), bool,
-                               "a completed run folder", timeout=10)
-            shown = _wait_until(screen, lambda s: "training…" not in text(s),
-                                "the status line without training…", timeout=10)
+            shown = _wait_until(
+                screen, lambda s: "test accuracy" in text(s), "the run's test accuracy", timeout=45
+            )
+            runs = _wait_until(
+                lambda: _completed_runs(served.runs_dir), bool, "a completed run folder", timeout=10
+            )
+            shown = _wait_until(
+                screen,
+                lambda s: "training…" not in text(s),
+                "the status line without training…",
+                timeout=10,
+            )
             page.screenshot(path=tmp_path / "serve.png")
         finally:
             browser.close()
@@ -209,9 +245,11 @@ def _hold_a_session(port: int) -> socket.socket:
     """A websocket opened by hand and left open: it holds a session (an app starts for it)."""
     held = socket.create_connection(("127.0.0.1", port), timeout=10)
     key = base64.b64encode(os.urandom(16)).decode()
-    held.sendall(f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                 "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+    held.sendall(
+        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
     answer = b""
     while b"\r\n\r\n" not in answer and len(answer) < 4096:
         answer += held.recv(4096) or b"\r\n\r\n"
@@ -225,27 +263,41 @@ def test_a_tab_beyond_max_sessions_reads_why(tmp_path: Path) -> None:
     page that says why and what to do; the session is freed when its holder goes."""
     from playwright.sync_api import Route, sync_playwright
 
-    with _serve(tmp_path, "--max-sessions", "1") as server, sync_playwright() as playwright, \
-            tempfile.TemporaryDirectory() as profile, contextlib.ExitStack() as holders:
+    with (
+        _serve(tmp_path, "--max-sessions", "1") as server,
+        sync_playwright() as playwright,
+        tempfile.TemporaryDirectory() as profile,
+        contextlib.ExitStack() as holders,
+    ):
         port = int(server.url.rsplit(":", 1)[1])
         browser = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=BROWSER_ARGS)
+            profile, executable_path=CHROMIUM, args=BROWSER_ARGS
+        )
         holders.callback(browser.close)
 
         def take_the_session(route: Route) -> None:  # the page waits for its font to connect
             holders.enter_context(_hold_a_session(port))
-            _wait_until(lambda: _index_status(server.url), lambda status: status == 503,
-                        "the session taken", timeout=15)
+            _wait_until(
+                lambda: _index_status(server.url),
+                lambda status: status == 503,
+                "the session taken",
+                timeout=15,
+            )
             route.continue_()
 
         late = browser.new_page()
         late.route("**/RobotoMono-VariableFont_wght.ttf", take_the_session)
         late.goto(server.url)
         message = late.locator(".closed-dialog .message")
-        _wait_until(message.inner_text, lambda text: "session is in use" in text,
-                    "the refusal in the closed dialog", timeout=15)
-        assert message.inner_text() == ("The only session is in use: close another tab, "
-                                        "then Restart.")
+        _wait_until(
+            message.inner_text,
+            lambda text: "session is in use" in text,
+            "the refusal in the closed dialog",
+            timeout=15,
+        )
+        assert message.inner_text() == (
+            "The only session is in use: close another tab, then Restart."
+        )
         assert late.locator(".closed-dialog").is_visible()
 
         new = browser.new_page()
@@ -255,8 +307,12 @@ def test_a_tab_beyond_max_sessions_reads_why(tmp_path: Path) -> None:
         assert "--max-sessions N" in text
 
         holders.close()
-        _wait_until(lambda: _index_status(server.url), lambda status: status == 200,
-                    "the session freed", timeout=30)
+        _wait_until(
+            lambda: _index_status(server.url),
+            lambda status: status == 200,
+            "the session freed",
+            timeout=30,
+        )
         server.process.send_signal(signal.SIGINT)
         out, _ = server.process.communicate(timeout=30)
     assert server.process.returncode == 0, out

@@ -25,15 +25,17 @@ def fixed_app(slice_data: MnistData, tmp_path: Path, monkeypatch: pytest.MonkeyP
     return MnistApp(config=FAST, runs_dir=Path("runs"), data_loader=lambda _say: slice_data)
 
 
-def ready(then: Callable[[Pilot[Any]], Awaitable[None]] | None = None
-          ) -> Callable[[Pilot[Any]], Awaitable[None]]:
+def ready(
+    then: Callable[[Pilot[Any]], Awaitable[None]] | None = None,
+) -> Callable[[Pilot[Any]], Awaitable[None]]:
     """Wait for the data and TensorFlow to load (the status bar settles), then ``then``."""
 
     async def run_before(pilot: Pilot[Any]) -> None:
         app = pilot.app
         assert isinstance(app, MnistApp)
-        await wait_for(lambda: app.data is not None and app.device.startswith(("CPU", "GPU")),
-                       pilot)
+        await wait_for(
+            lambda: app.data is not None and app.device.startswith(("CPU", "GPU")), pilot
+        )
         if then is not None:
             await then(pilot)
         await pilot.pause()

@@ -87,8 +87,7 @@ async def test_halving_the_rate_shows_on_the_chart(make_app: AppFactory) -> None
         await wait_for(lambda: not app.training and app.shown_run is not None, pilot)
         run = app.shown_run
         assert run is not None
-        assert [(c.kind, round(c.value, 6)) for c in run.controls] == [
-            ("learning_rate", 0.005)]
+        assert [(c.kind, round(c.value, 6)) for c in run.controls] == [("learning_rate", 0.005)]
 
 
 async def test_doubling_the_rate_while_paused_acts_on_resume(make_app: AppFactory) -> None:
@@ -106,7 +105,9 @@ async def test_doubling_the_rate_while_paused_acts_on_resume(make_app: AppFactor
         run = app.shown_run
         assert run is not None
         assert [(c.kind, round(c.value, 6)) for c in run.controls if c.kind != "resume"] == [
-            ("pause", 0.0), ("learning_rate", 0.04)]  # the two changes act as one
+            ("pause", 0.0),
+            ("learning_rate", 0.04),
+        ]  # the two changes act as one
         assert [c.kind for c in run.controls][:2] == ["pause", "resume"]
 
 
@@ -117,8 +118,14 @@ async def test_steering_keys_only_while_training(make_app: AppFactory) -> None:
         await pilot.press("2")
         await pilot.pause()
         assert isinstance(app.focused, TrainingView)
-        steering = {"p": "Pause/resume", "minus": "LR ×0.5", "plus": "LR ×2",
-                    "r": "Set LR", "f": "Finish epoch", "e": "Early stop"}
+        steering = {
+            "p": "Pause/resume",
+            "minus": "LR ×0.5",
+            "plus": "LR ×2",
+            "r": "Set LR",
+            "f": "Finish epoch",
+            "e": "Early stop",
+        }
         active = app.screen.active_bindings
         for key, description in steering.items():
             assert active[key].binding.description == description
@@ -140,7 +147,10 @@ async def test_steering_keys_only_while_training(make_app: AppFactory) -> None:
         per_epoch = math.ceil(run.config.train_count(3000) / run.config.batch_size)
         assert run.steps[-1].step == run.epochs_done * per_epoch  # at an epoch's end
         assert [c.kind for c in run.controls] == [  # f takes effect at the next step
-            "pause", "resume", "stop_after_epoch"], run.controls
+            "pause",
+            "resume",
+            "stop_after_epoch",
+        ], run.controls
         assert not any(app.screen.active_bindings[key].enabled for key in steering)
 
 

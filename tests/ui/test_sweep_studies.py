@@ -32,8 +32,15 @@ def past_study(runs_dir: Path, data: MnistData, name: str, trials: int = 2) -> N
     space = SearchSpace.build(TrainConfig().to_dict(), {"epochs": "1", "hidden_units": "16|32"})
     with SweepStorage(default_storage_url(runs_dir)) as storage:
         storage.create(name, SweepSettings(space, "none"))
-        run_worker(storage, name, data, RunStore(runs_dir), lambda _event: None,
-                   trials=trials, sampler_seed=0)
+        run_worker(
+            storage,
+            name,
+            data,
+            RunStore(runs_dir),
+            lambda _event: None,
+            trials=trials,
+            sampler_seed=0,
+        )
 
 
 def text(app: MnistApp, selector: str) -> str:
@@ -72,7 +79,8 @@ async def test_the_sweep_tab_never_traps_the_keys(make_app: AppFactory) -> None:
 
 
 async def test_a_past_study_is_listed_reopened_and_resumed(
-        make_app: AppFactory, slice_data: MnistData, tmp_path: Path) -> None:
+    make_app: AppFactory, slice_data: MnistData, tmp_path: Path
+) -> None:
     runs_dir = tmp_path / "runs"
     past_study(runs_dir, slice_data, "old-study")
     app = make_app(TrainConfig())
@@ -89,13 +97,17 @@ async def test_a_past_study_is_listed_reopened_and_resumed(
         assert text(app, "#sweep-status").startswith("Study old-study: 2 trials: 2 done")
         chart = app.query_one("#sweep-chart", LineChart)
         assert [line.name for line in chart.series] == ["trial", "best"]
-        await wait_for(lambda: "Which settings mattered (2 complete trials" in
-                       text(app, "#sweep-importance"), pilot)
+        await wait_for(
+            lambda: "Which settings mattered (2 complete trials" in text(app, "#sweep-importance"),
+            pilot,
+        )
         lines = screen_lines(app)
-        ticks = lines[chart.region.bottom - 1][chart.region.x:chart.region.right]
+        ticks = lines[chart.region.bottom - 1][chart.region.x : chart.region.right]
         assert ticks.split() == ["trial", "0", "1"]  # whole trials, not 0.1 … 0.9
-        rows = [line[trials.region.x:trials.region.right]
-                for line in lines[trials.region.y + 1:trials.region.y + 3]]
+        rows = [
+            line[trials.region.x : trials.region.right]
+            for line in lines[trials.region.y + 1 : trials.region.y + 3]
+        ]
         assert all("lr=" in row for row in rows), rows  # the rate is never cut off
         # The fields show the study's own space, which running more trials searches.
         units = app.query_one("#sweep-field-hidden_units", Input)
@@ -115,17 +127,21 @@ async def test_a_past_study_is_listed_reopened_and_resumed(
         await pilot.press("ctrl+r")  # one more trial (it may be over at once)
         view = app.query_one(SweepView)
         await wait_for(lambda: trials.row_count == 3 and not view.running, pilot, timeout=120)
-        await wait_for(lambda: text(app, "#sweep-status").startswith(
-            "Study old-study: 3 trials: 3 done"), pilot)
-        assert {run.sweep.study for run in RunStore(runs_dir).list()[0]
-                if run.sweep is not None} == {"old-study"}
+        await wait_for(
+            lambda: text(app, "#sweep-status").startswith("Study old-study: 3 trials: 3 done"),
+            pilot,
+        )
+        assert {
+            run.sweep.study for run in RunStore(runs_dir).list()[0] if run.sweep is not None
+        } == {"old-study"}
         await pilot.press("5", "slash", *"old-study")  # the Runs tab finds its trials
         await pilot.pause()
         assert app.query_one(RunsView).table.row_count == 3
 
 
 async def test_a_past_study_at_80x24_switches_between_space_and_trials(
-        make_app: AppFactory, slice_data: MnistData, tmp_path: Path) -> None:
+    make_app: AppFactory, slice_data: MnistData, tmp_path: Path
+) -> None:
     past_study(tmp_path / "runs", slice_data, "narrow-study")
     app = make_app(TrainConfig())
     async with app.run_test(size=(80, 24)) as pilot:
@@ -145,9 +161,11 @@ async def test_a_past_study_at_80x24_switches_between_space_and_trials(
 
 
 async def test_the_palette_offers_the_sweep_tabs_keys_while_it_is_shown(
-        make_app: AppFactory) -> None:
+    make_app: AppFactory,
+) -> None:
     app = make_app(TrainConfig())
     async with app.run_test(size=SIZE) as pilot:
+
         def titles() -> list[str]:
             return [command.title for command in app.get_system_commands(app.screen)]
 

@@ -31,16 +31,22 @@ async def set_field(app: MnistApp, pilot: object, name: str, value: str) -> None
 
 
 async def test_a_bad_range_is_named_beside_its_field_and_blocks_the_start(
-        make_app: AppFactory) -> None:
+    make_app: AppFactory,
+) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
         await pilot.press("6")
         view = app.query_one(SweepView)
-        fields = {name: app.query_one(f"#sweep-field-{name}", Input).value
-                  for name in ("learning_rate", "batch_size", "dropout")}
-        assert fields == {"learning_rate": "3e-4..3e-2:log", "batch_size": "128|256|512",
-                          "dropout": "0..0.5"}  # the MLP's defaults
+        fields = {
+            name: app.query_one(f"#sweep-field-{name}", Input).value
+            for name in ("learning_rate", "batch_size", "dropout")
+        }
+        assert fields == {
+            "learning_rate": "3e-4..3e-2:log",
+            "batch_size": "128|256|512",
+            "dropout": "0..0.5",
+        }  # the MLP's defaults
         assert view.request() is not None
         await set_field(app, pilot, "dropout", "0.5..0.1")
         assert text(app, "#sweep-hint-dropout") != ""
@@ -58,15 +64,20 @@ async def test_a_bad_range_is_named_beside_its_field_and_blocks_the_start(
 
 
 async def test_a_sweep_runs_live_and_its_best_trial_loads_into_the_form(
-        make_app: AppFactory, tmp_path: Path) -> None:
+    make_app: AppFactory, tmp_path: Path
+) -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
         await pilot.press("6")
         app.query_one("#sweep-study", Input).value = "tab-study"
         app.query_one("#sweep-trials", Input).value = "3"
-        for name, value in (("hidden_units", "16|32"), ("epochs", "2"),
-                            ("batch_size", "256"), ("learning_rate", "1e-3..1e-2:log")):
+        for name, value in (
+            ("hidden_units", "16|32"),
+            ("epochs", "2"),
+            ("batch_size", "256"),
+            ("learning_rate", "1e-3..1e-2:log"),
+        ):
             await set_field(app, pilot, name, value)
         view = app.query_one(SweepView)
         await pilot.press("ctrl+r")
@@ -86,8 +97,10 @@ async def test_a_sweep_runs_live_and_its_best_trial_loads_into_the_form(
         runs, _ = RunStore(tmp_path / "runs").list()
         assert len(runs) == 3 and all(run.config.validation_split == 0.1 for run in runs)
         await pilot.press("b")  # the best trial's settings into the form
-        await wait_for(lambda: app.query_one("#tabs").active == "setup",  # type: ignore[attr-defined]
-                       pilot)
+        await wait_for(
+            lambda: app.query_one("#tabs").active == "setup",  # type: ignore[attr-defined]
+            pilot,
+        )
         config = app.query_one(ConfigForm).config
         best = re.search(r"best #(\d+)", text(app, "#sweep-status"))
         assert best is not None and config is not None
@@ -101,8 +114,12 @@ async def test_a_sweep_runs_live_and_its_best_trial_loads_into_the_form(
 def test_a_trials_settings_read_short() -> None:
     from mnist_tui.ui.widgets.sweep_view import params_text
 
-    drawn = (("hidden_units", "256,128"), ("learning_rate", "0.014009123"),
-             ("activation", "gelu"), ("batch_size", "256"))
+    drawn = (
+        ("hidden_units", "256,128"),
+        ("learning_rate", "0.014009123"),
+        ("activation", "gelu"),
+        ("batch_size", "256"),
+    )
     assert params_text(drawn) == "lr=0.014 units=256,128 gelu bs=256"  # the rate first
 
 
@@ -111,8 +128,18 @@ def test_one_trial_reads_as_one_and_the_trial_axis_counts_whole_trials() -> None
     from mnist_tui.ui.widgets.line_chart import x_ticks
     from mnist_tui.ui.widgets.sweep_view import study_summary
 
-    trial = TrialView(number=0, state="running", params=(), val_curve=(), val_accuracy=None,
-                      test_accuracy=None, run_id=None, seconds=3.0, worker="", started=None)
+    trial = TrialView(
+        number=0,
+        state="running",
+        params=(),
+        val_curve=(),
+        val_accuracy=None,
+        test_accuracy=None,
+        run_id=None,
+        seconds=3.0,
+        worker="",
+        started=None,
+    )
     assert study_summary(StudyView("s", None, "", (trial,))) == "1 trial: 1 running"
     assert x_ticks(0, 1, 60, whole=True) == [0, 1]
     assert x_ticks(0, 0, 60, whole=True) == [0]
@@ -120,7 +147,8 @@ def test_one_trial_reads_as_one_and_the_trial_axis_counts_whole_trials() -> None
 
 
 async def test_ctrl_s_stops_a_sweep_and_keeps_its_trial_in_a_narrow_terminal(
-        make_app: AppFactory, tmp_path: Path) -> None:
+    make_app: AppFactory, tmp_path: Path
+) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(lambda: app.data is not None, pilot)

@@ -27,7 +27,8 @@ def terminal_output(app: MnistApp) -> str:
 
 
 async def test_a_hostile_run_name_never_acts_on_the_terminal(
-        make_app: AppFactory, slice_data: MnistData, tmp_path: Path) -> None:
+    make_app: AppFactory, slice_data: MnistData, tmp_path: Path
+) -> None:
     write_fixed_run(tmp_path / "runs", slice_data, run_id="20261124-120000-mlp-" + HOSTILE)
     app = make_app(TrainConfig())
     async with app.run_test(size=(120, 40)) as pilot:

@@ -30,9 +30,15 @@ class AnnotateScreen(ModalScreen[AnnotationEdit | None]):
     only returns what can be kept.
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="annotate.cancel",
-                        tooltip="Close without changing the run")]
-
+    BINDINGS = [
+        Binding(
+            "escape",
+            "cancel",
+            "Cancel",
+            id="annotate.cancel",
+            tooltip="Close without changing the run",
+        )
+    ]
 
     def __init__(self, run: RunInfo) -> None:
         super().__init__()
@@ -58,9 +64,11 @@ class AnnotateScreen(ModalScreen[AnnotationEdit | None]):
 
     def _edit(self) -> AnnotationEdit | None:
         try:
-            annotation = Annotation.of(self.query_one("#annotate-name", Input).value,
-                                       self.query_one("#annotate-note", Input).value,
-                                       [self.query_one("#annotate-tags", Input).value])
+            annotation = Annotation.of(
+                self.query_one("#annotate-name", Input).value,
+                self.query_one("#annotate-note", Input).value,
+                [self.query_one("#annotate-tags", Input).value],
+            )
         except AnnotationError as exc:
             self.query_one("#annotate-error", Static).update(str(exc))
             return None

@@ -60,8 +60,9 @@ class ConfirmScreen(ModalScreen[bool]):
 class ErrorScreen(ModalScreen[None]):
     """Show an error (a plain-text title and message, shown as written); the app lives on."""
 
-    BINDINGS = [Binding("escape,enter", "dismiss", "Close", id="error.close",
-                        tooltip="Close this message")]
+    BINDINGS = [
+        Binding("escape,enter", "dismiss", "Close", id="error.close", tooltip="Close this message")
+    ]
 
     def __init__(self, title: str, message: str) -> None:
         super().__init__()
@@ -69,8 +70,7 @@ class ErrorScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog error-dialog"):
-            yield Static(Content.styled(self._title, "bold"), classes="dialog-title",
-                         markup=False)
+            yield Static(Content.styled(self._title, "bold"), classes="dialog-title", markup=False)
             with VerticalScroll(classes="dialog-scroll"):
                 yield Static(self._message, classes="dialog-text", markup=False)
             with Horizontal(classes="dialog-buttons"):
@@ -94,8 +94,21 @@ class HelpSource:
 HELP_GROUPS: tuple[tuple[str, tuple[HelpSource, ...]], ...] = (
     ("Setup", (HelpSource(ConfigForm),)),
     ("Training", (HelpSource(TrainingView),)),
-    ("Results", (HelpSource(ResultsView), HelpSource(DataTable, {"select_cursor": (
-        "Digits", "Show the digits of the confusion-matrix cell under the cursor")}))),
+    (
+        "Results",
+        (
+            HelpSource(ResultsView),
+            HelpSource(
+                DataTable,
+                {
+                    "select_cursor": (
+                        "Digits",
+                        "Show the digits of the confusion-matrix cell under the cursor",
+                    )
+                },
+            ),
+        ),
+    ),
     ("Samples", (HelpSource(SampleViewer),)),
     ("Runs", (HelpSource(RunsView),)),
     ("Charts", (HelpSource(LineChart),)),
@@ -125,8 +138,9 @@ def declared_bindings(cls: type[DOMNode], *, inherited: bool = False) -> list[Bi
     return list(merged.values())
 
 
-def help_rows(bindings: Iterable[Binding], app: App[object],
-              only: Mapping[str, tuple[str, str]] | None = None) -> list[HelpRow]:
+def help_rows(
+    bindings: Iterable[Binding], app: App[object], only: Mapping[str, tuple[str, str]] | None = None
+) -> list[HelpRow]:
     """One row per action that has a description, its keys together (``→ l j``)."""
     keys: dict[str, list[str]] = {}
     first: dict[str, Binding] = {}
@@ -148,21 +162,38 @@ def help_groups(app: App[object]) -> list[tuple[str, list[HelpRow]]]:
     """Every key of the app, grouped by where it acts (groups with no keys left out)."""
     anywhere = declared_bindings(type(app), inherited=True)
     if app.ENABLE_COMMAND_PALETTE:
-        anywhere.append(Binding(app.COMMAND_PALETTE_BINDING, "command_palette", "palette",
-                                key_display=app.COMMAND_PALETTE_DISPLAY,
-                                tooltip="Open the command palette: every action by name"))
+        anywhere.append(
+            Binding(
+                app.COMMAND_PALETTE_BINDING,
+                "command_palette",
+                "palette",
+                key_display=app.COMMAND_PALETTE_DISPLAY,
+                tooltip="Open the command palette: every action by name",
+            )
+        )
     groups = [("App", help_rows(anywhere, app))]
     for title, sources in HELP_GROUPS:
-        groups.append((title, [row for source in sources for row in help_rows(
-            declared_bindings(source.widget), app, source.only)]))
+        groups.append(
+            (
+                title,
+                [
+                    row
+                    for source in sources
+                    for row in help_rows(declared_bindings(source.widget), app, source.only)
+                ],
+            )
+        )
     return [(title, rows) for title, rows in groups if rows]
 
 
 def help_table(groups: list[tuple[str, list[HelpRow]]]) -> Table:
     """A compact table: a heading per group, then a line per key (long tooltips wrap)."""
     table = Table(box=None, show_header=False, padding=(0, 1), pad_edge=False, expand=True)
-    table.add_column(no_wrap=True, style="bold",
-                     min_width=max(len(title) for title, _ in groups) if groups else 0)
+    table.add_column(
+        no_wrap=True,
+        style="bold",
+        min_width=max(len(title) for title, _ in groups) if groups else 0,
+    )
     table.add_column(no_wrap=True)
     table.add_column(ratio=1, style="dim")
     for title, rows in groups:
@@ -175,23 +206,34 @@ def help_table(groups: list[tuple[str, list[HelpRow]]]) -> Table:
 class HelpScreen(ModalScreen[None]):
     """Every key and what it does, read from the bindings: it cannot drift from them."""
 
-    BINDINGS = [Binding("escape,f1,q", "dismiss", "Close", id="help.close",
-                        tooltip="Close the help")]
+    BINDINGS = [
+        Binding("escape,f1,q", "dismiss", "Close", id="help.close", tooltip="Close the help")
+    ]
 
     SCROLL_ACTIONS = ("scroll_up", "scroll_down", "page_up", "page_down")
     """The scrolling keys the closing line names."""
 
     def compose(self) -> ComposeResult:
         app = self.app
-        close = [app.get_key_display(binding) for binding in declared_bindings(type(self))
-                 if binding.action == "dismiss"]
-        scroll = [app.get_key_display(binding)
-                  for binding in declared_bindings(VerticalScroll, inherited=True)
-                  if binding.action in self.SCROLL_ACTIONS]
+        close = [
+            app.get_key_display(binding)
+            for binding in declared_bindings(type(self))
+            if binding.action == "dismiss"
+        ]
+        scroll = [
+            app.get_key_display(binding)
+            for binding in declared_bindings(VerticalScroll, inherited=True)
+            if binding.action in self.SCROLL_ACTIONS
+        ]
         with Vertical(classes="dialog help-dialog"):
-            yield Static(Content.assemble(
-                ("Keys", "bold"), f"   {' '.join(close)}: close this help   "
-                f"{' '.join(scroll)}: scroll"), id="help-close", markup=False)
+            yield Static(
+                Content.assemble(
+                    ("Keys", "bold"),
+                    f"   {' '.join(close)}: close this help   {' '.join(scroll)}: scroll",
+                ),
+                id="help-close",
+                markup=False,
+            )
             with VerticalScroll(classes="help-scroll"):
                 yield Static(help_table(help_groups(app)), id="help-keys")
 

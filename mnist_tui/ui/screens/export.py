@@ -28,7 +28,8 @@ from mnist_tui.core.runs import RunError, RunStore
 FORMAT_LABELS: dict[ExportFormat, str] = {
     "onnx": "ONNX (onnxruntime, most runtimes)",
     "tflite": "LiteRT / TFLite (phones, microcontrollers)",
-    "savedmodel": "SavedModel (TensorFlow, TF Serving)"}
+    "savedmodel": "SavedModel (TensorFlow, TF Serving)",
+}
 """The choices in the order shown, the first chosen at the start (a radio set's cursor
 starts on its first button)."""
 CHOICES: tuple[ExportFormat, ...] = tuple(FORMAT_LABELS)
@@ -38,23 +39,32 @@ def export_summary(result: ExportResult) -> str:
     """What a verified export is and takes, in a few lines."""
     check = result.verification
     shape = "x".join("N" if d is None else str(d) for d in result.input.shape)
-    return (f"Verified by {RUNTIMES[result.format]}: argmax agrees on {check.agree:,} of "
-            f"{check.digits:,} test digits; probabilities within "
-            f"{check.max_difference:.1e}.\n"
-            f"Input {result.input.name}: {result.input.dtype} {shape}, grey level / 255 "
-            "(0 paper, 1 ink: white on black, as MNIST).\n"
-            f"Output {result.output.name}: {result.output.dtype} Nx10, probabilities of "
-            "0-9.\n"
-            f"Written to {result.path} ({result.size / 1e6:.1f} MB, "
-            f"{result.seconds:.1f} s); its README.md says how to run it.")
+    return (
+        f"Verified by {RUNTIMES[result.format]}: argmax agrees on {check.agree:,} of "
+        f"{check.digits:,} test digits; probabilities within "
+        f"{check.max_difference:.1e}.\n"
+        f"Input {result.input.name}: {result.input.dtype} {shape}, grey level / 255 "
+        "(0 paper, 1 ink: white on black, as MNIST).\n"
+        f"Output {result.output.name}: {result.output.dtype} Nx10, probabilities of "
+        "0-9.\n"
+        f"Written to {result.path} ({result.size / 1e6:.1f} MB, "
+        f"{result.seconds:.1f} s); its README.md says how to run it."
+    )
 
 
 class ExportScreen(ModalScreen[None]):
     """Choose a format and a new folder, export, and watch the conversion and the
     verification on the test digits; a failure is shown here, and nothing is left."""
 
-    BINDINGS = [Binding("escape", "close", "Close", id="export.close",
-                        tooltip="Close (an export under way finishes first)")]
+    BINDINGS = [
+        Binding(
+            "escape",
+            "close",
+            "Close",
+            id="export.close",
+            tooltip="Close (an export under way finishes first)",
+        )
+    ]
 
     @dataclass
     class Stage(Message):
@@ -69,8 +79,9 @@ class ExportScreen(ModalScreen[None]):
         result: ExportResult | None
         error: str = ""
 
-    def __init__(self, run: RunInfo, store: RunStore, x_test: np.ndarray,
-                 folder: Path | None = None) -> None:
+    def __init__(
+        self, run: RunInfo, store: RunStore, x_test: np.ndarray, folder: Path | None = None
+    ) -> None:
         super().__init__()
         self._run, self._store, self._x_test = run, store, x_test
         self._folder = folder if folder is not None else Path.cwd()
@@ -78,8 +89,9 @@ class ExportScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog export-dialog"):
-            yield Static(f"Export the model of {self._run.label}", classes="dialog-title",
-                         markup=False)
+            yield Static(
+                f"Export the model of {self._run.label}", classes="dialog-title", markup=False
+            )
             with RadioSet(id="export-format"):
                 for index, fmt in enumerate(CHOICES):
                     yield RadioButton(FORMAT_LABELS[fmt], value=index == 0, name=fmt)
@@ -154,8 +166,9 @@ class ExportScreen(ModalScreen[None]):
             def progress(stage: str) -> None:
                 self.post_message(self.Stage(stage))
 
-            result = export_model(model, self._run.config, self._run.run_id, fmt, out,
-                                  self._x_test, progress=progress)
+            result = export_model(
+                model, self._run.config, self._run.run_id, fmt, out, self._x_test, progress=progress
+            )
         except (ExportError, RunError) as exc:
             self.post_message(self.Done(None, str(exc)))
             return
@@ -180,14 +193,19 @@ class ExportScreen(ModalScreen[None]):
         # The folder now exists: another export needs another name (checked as typed).
         self.query_one("#export", Button).disabled = True
         self.query_one("#close", Button).focus()
-        self.notify(f"Exported {self._run.label} as {message.result.format} to "
-                    f"{message.result.path}", markup=False)
+        self.notify(
+            f"Exported {self._run.label} as {message.result.format} to {message.result.path}",
+            markup=False,
+        )
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
         """Close, unless an export is under way."""
         if self._busy:
-            self.notify("The export finishes in a few seconds; then close.",
-                        severity="warning", markup=False)
+            self.notify(
+                "The export finishes in a few seconds; then close.",
+                severity="warning",
+                markup=False,
+            )
             return
         self.dismiss(None)

@@ -32,8 +32,15 @@ class OpenImageScreen(ModalScreen[OpenedImage | None]):
     """Ask for an image file and read it in a thread; dismisses with the digit, or
     ``None`` if cancelled. A file that cannot be read says why here and the dialog stays."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="open_image.cancel",
-                        tooltip="Close without opening an image")]
+    BINDINGS = [
+        Binding(
+            "escape",
+            "cancel",
+            "Cancel",
+            id="open_image.cancel",
+            tooltip="Close without opening an image",
+        )
+    ]
 
     def __init__(self, start: str = "") -> None:
         super().__init__()
@@ -41,10 +48,13 @@ class OpenImageScreen(ModalScreen[OpenedImage | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static("Open an image of one digit (PNG, JPEG, BMP, GIF, PGM, TIFF, WebP "
-                         "or a 2-D .npy), dark on light or light on dark; it is cropped, "
-                         "fitted and centred as a drawing is.", classes="dialog-text",
-                         markup=False)
+            yield Static(
+                "Open an image of one digit (PNG, JPEG, BMP, GIF, PGM, TIFF, WebP "
+                "or a 2-D .npy), dark on light or light on dark; it is cropped, "
+                "fitted and centred as a drawing is.",
+                classes="dialog-text",
+                markup=False,
+            )
             yield Input(self._start, placeholder="path/to/digit.png", id="open-path")
             yield Static("", id="open-error", classes="dialog-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
@@ -73,8 +83,13 @@ class OpenImageScreen(ModalScreen[OpenedImage | None]):
         self.query_one("#open", Button).disabled = True
         self._read(Path(text).expanduser())
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group=READ_GROUP,
-          description="Read the image")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group=READ_GROUP,
+        description="Read the image",
+    )
     def _read(self, path: Path) -> OpenedImage:
         return OpenedImage(path, read_digit(path))
 
@@ -87,8 +102,11 @@ class OpenImageScreen(ModalScreen[OpenedImage | None]):
             self.dismiss(event.worker.result)
         elif event.state == WorkerState.ERROR:
             error = event.worker.error
-            reason = str(error) if isinstance(error, ImageError) else (
-                f"it could not be read ({type(error).__name__}: {error})")
+            reason = (
+                str(error)
+                if isinstance(error, ImageError)
+                else (f"it could not be read ({type(error).__name__}: {error})")
+            )
             self._say(shown_name(f"{self.query_one(Input).value.strip()}: {reason}"))
             self.query_one("#open", Button).disabled = False
 

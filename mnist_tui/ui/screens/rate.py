@@ -17,9 +17,15 @@ class RateScreen(ModalScreen[float | None]):
     """Ask for a new learning rate, checked as the form checks its field; dismisses with
     the rate, or ``None`` if cancelled."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="rate.cancel",
-                        tooltip="Close without changing the rate")]
-
+    BINDINGS = [
+        Binding(
+            "escape",
+            "cancel",
+            "Cancel",
+            id="rate.cancel",
+            tooltip="Close without changing the rate",
+        )
+    ]
 
     def __init__(self, current: float) -> None:
         super().__init__()
@@ -27,11 +33,16 @@ class RateScreen(ModalScreen[float | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(f"Learning rate from the next step (now {self._current:.3g}); "
-                         f"{FIELDS['learning_rate'].hint}. A schedule keeps its shape.",
-                         markup=False)
-            yield Input(f"{self._current:.3g}", id="rate-input",  # not 0.002895102836191654
-                        validators=[FieldValidator("learning_rate")])
+            yield Static(
+                f"Learning rate from the next step (now {self._current:.3g}); "
+                f"{FIELDS['learning_rate'].hint}. A schedule keeps its shape.",
+                markup=False,
+            )
+            yield Input(
+                f"{self._current:.3g}",
+                id="rate-input",  # not 0.002895102836191654
+                validators=[FieldValidator("learning_rate")],
+            )
             yield Static("", id="rate-error", classes="dialog-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Set", id="set", variant="primary")
@@ -51,8 +62,7 @@ class RateScreen(ModalScreen[float | None]):
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
         result = event.validation_result
-        reason = "" if result is None or result.is_valid else "; ".join(
-            result.failure_descriptions)
+        reason = "" if result is None or result.is_valid else "; ".join(result.failure_descriptions)
         self.query_one("#rate-error", Static).update(reason)
         self.query_one("#set", Button).disabled = bool(reason)
 

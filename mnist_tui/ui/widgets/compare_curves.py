@@ -48,5 +48,7 @@ class CompareCurves(Horizontal):
         for metric in ("loss", "accuracy"):
             chart = self.query_one(f"#compare-{metric}", LineChart)
             chart.cursor = None  # an epoch is not a sample count
-            chart.set_data(compare_curves(self._runs, self._train_samples, metric,
-                                          self.x_axis), x_label=X_LABELS[self.x_axis])
+            chart.set_data(
+                compare_curves(self._runs, self._train_samples, metric, self.x_axis),
+                x_label=X_LABELS[self.x_axis],
+            )

@@ -28,13 +28,19 @@ from mnist_tui.core.config import (
     parse_field,
 )
 
-FORM_HINTS = {"conv_filters": "filters per conv block, e.g. 32,64",
-              "conv_kernel": "first conv's side, 3-7 (later ones 3)",
-              "batch_norm": "normalise each conv block",
-              "momentum": "in [0, 1), e.g. 0.9"}
+FORM_HINTS = {
+    "conv_filters": "filters per conv block, e.g. 32,64",
+    "conv_kernel": "first conv's side, 3-7 (later ones 3)",
+    "batch_norm": "normalise each conv block",
+    "momentum": "in [0, 1), e.g. 0.9",
+}
 """Hints the form words itself: these fields' notes on when they apply are shown apart."""
-ONLY_FOR = {"conv_filters": "cnn only", "conv_kernel": "cnn only", "batch_norm": "cnn only",
-            "momentum": "sgd, rmsprop only"}
+ONLY_FOR = {
+    "conv_filters": "cnn only",
+    "conv_kernel": "cnn only",
+    "batch_norm": "cnn only",
+    "momentum": "sgd, rmsprop only",
+}
 """When a field applies (see :func:`applies`), said in its hint while it does not."""
 EXAMPLES = {"conv_filters": "32,64"}
 """A field's own example, in place of the dense one the core's list parser gives."""
@@ -80,9 +86,11 @@ class FieldValidator(Validator):
         return self.success()
 
 
-RUN_WORDS = (("name", "Run name", "shown wherever the run is", MAX_NAME),
-             ("note", "Note", "what you are trying", MAX_NOTE),
-             ("tags", "Tags", "comma-separated, e.g. lr-sweep, wide", 400))
+RUN_WORDS = (
+    ("name", "Run name", "shown wherever the run is", MAX_NAME),
+    ("note", "Note", "what you are trying", MAX_NOTE),
+    ("tags", "Tags", "comma-separated, e.g. lr-sweep, wide", 400),
+)
 """The next run's name, note and tags: its key, label, hint and longest text."""
 
 
@@ -116,12 +124,10 @@ class ConfigForm(VerticalScroll):
         super().__init__(id=id)
         self._initial = config or TrainConfig()
         self._config: TrainConfig | None = self._initial
-        self._last_valid: dict[str, Any] = {name: getattr(self._initial, name)
-                                            for name in FIELDS}
+        self._last_valid: dict[str, Any] = {name: getattr(self._initial, name) for name in FIELDS}
         """Each field's newest value that passed its own check (what a field that does not
         apply contributes to the config)."""
-        self._inapplicable = frozenset(name for name in FIELDS
-                                       if not applies(name, self._initial))
+        self._inapplicable = frozenset(name for name in FIELDS if not applies(name, self._initial))
         """The fields with no effect under the architecture and optimizer shown."""
         self._shown_preset: Any = self._preset_of(self._initial)
         """What the form itself last showed in the preset list; a change to anything else
@@ -134,8 +140,7 @@ class ConfigForm(VerticalScroll):
     def annotation(self) -> Annotation:
         """The name, note and tags typed for the next run; ``AnnotationError`` says why
         they cannot be kept."""
-        name, note, tags = (self.query_one(f"#run-{key}", Input).value
-                            for key, *_rest in RUN_WORDS)
+        name, note, tags = (self.query_one(f"#run-{key}", Input).value for key, *_rest in RUN_WORDS)
         return Annotation.of(name, note, [tags])
 
     def clear_run_words(self) -> None:
@@ -151,31 +156,52 @@ class ConfigForm(VerticalScroll):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="form-row presets"):
             yield Label("Preset", classes="form-label")
-            yield Select([(name, name) for name in PRESETS], prompt="custom", compact=True,
-                         id="preset", allow_blank=True, value=self._shown_preset)
-            yield Static(preset_hint(self._shown_preset), classes="form-hint",
-                         id="preset-hint")
+            yield Select(
+                [(name, name) for name in PRESETS],
+                prompt="custom",
+                compact=True,
+                id="preset",
+                allow_blank=True,
+                value=self._shown_preset,
+            )
+            yield Static(preset_hint(self._shown_preset), classes="form-hint", id="preset-hint")
         for name, spec in FIELDS.items():
             value = getattr(self._initial, name)
             applicable = name not in self._inapplicable
-            with Horizontal(classes="form-row" if applicable else "form-row -inapplicable",
-                            id=f"row-{name}"):
+            with Horizontal(
+                classes="form-row" if applicable else "form-row -inapplicable", id=f"row-{name}"
+            ):
                 yield Label(spec.label, classes="form-label")
                 if spec.kind == "choice":
-                    yield Select([(c, c) for c in spec.choices], allow_blank=False,
-                                 value=value, id=f"field-{name}", compact=True)
+                    yield Select(
+                        [(c, c) for c in spec.choices],
+                        allow_blank=False,
+                        value=value,
+                        id=f"field-{name}",
+                        compact=True,
+                    )
                 else:
-                    yield Input(format_field(name, value), id=f"field-{name}",
-                                validators=[FieldValidator(name, partial(self._applies, name))],
-                                compact=True, valid_empty=False, placeholder=form_hint(name))
+                    yield Input(
+                        format_field(name, value),
+                        id=f"field-{name}",
+                        validators=[FieldValidator(name, partial(self._applies, name))],
+                        compact=True,
+                        valid_empty=False,
+                        placeholder=form_hint(name),
+                    )
                 # The hint becomes the reason a value is refused, which quotes the value.
-                yield Static(form_hint(name, applicable), classes="form-hint",
-                             id=f"hint-{name}", markup=False)
+                yield Static(
+                    form_hint(name, applicable),
+                    classes="form-hint",
+                    id=f"hint-{name}",
+                    markup=False,
+                )
         for key, label, hint, limit in RUN_WORDS:
             with Horizontal(classes="form-row run-words", id=f"row-run-{key}"):
                 yield Label(label, classes="form-label")
-                yield Input("", id=f"run-{key}", compact=True, max_length=limit,
-                            placeholder="optional")
+                yield Input(
+                    "", id=f"run-{key}", compact=True, max_length=limit, placeholder="optional"
+                )
                 yield Static(hint, classes="form-hint", id=f"hint-run-{key}", markup=False)
         yield Static("", id="form-error", markup=False)
         yield Button("Train  (ctrl+t)", id="train-button", variant="success")
@@ -235,13 +261,16 @@ class ConfigForm(VerticalScroll):
 
     def _revalidate(self) -> None:
         raw = self._checked = self._raw_values()
-        self._set_inapplicable(frozenset(name for name in FIELDS
-                                         if not applies(name, SimpleNamespace(**raw))))
+        self._set_inapplicable(
+            frozenset(name for name in FIELDS if not applies(name, SimpleNamespace(**raw)))
+        )
         for name, text in raw.items():
             with suppress(ValueError):  # a refused value leaves the last valid one
                 self._last_valid[name] = parse_field(name, text)
-        values = {name: self._last_valid[name] if name in self._inapplicable else text
-                  for name, text in raw.items()}
+        values = {
+            name: self._last_valid[name] if name in self._inapplicable else text
+            for name, text in raw.items()
+        }
         errors: dict[str, str] = {}
         try:
             config: TrainConfig | None = TrainConfig.from_dict(values)
@@ -250,8 +279,9 @@ class ConfigForm(VerticalScroll):
         for name in FIELDS:
             hint = self.query_one(f"#hint-{name}", Static)
             reason = errors.get(name)
-            hint.update(f"✗ {form_reason(name, reason)}" if reason
-                        else form_hint(name, self._applies(name)))
+            hint.update(
+                f"✗ {form_reason(name, reason)}" if reason else form_hint(name, self._applies(name))
+            )
             hint.set_class(reason is not None, "-invalid")
             self.query_one(f"#row-{name}").set_class(reason is not None, "-invalid")
         names = [FIELDS[name].label if name in FIELDS else name for name in errors]
@@ -311,7 +341,10 @@ class ConfigForm(VerticalScroll):
             return
         if event.control.id and event.control.id.startswith("run-"):
             self._check_run_words()
-        if (event.control.id and event.control.id.startswith("field-")
-                and self._raw_values() != self._checked):
+        if (
+            event.control.id
+            and event.control.id.startswith("field-")
+            and self._raw_values() != self._checked
+        ):
             self._revalidate()
             self._show_preset()

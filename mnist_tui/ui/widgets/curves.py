@@ -22,8 +22,9 @@ MARKERS = "ABCDEF"
 """Each compared run's marker: its letter, as in the compare tables."""
 
 
-def _train_points(history: Sequence[EpochEnd], steps: Sequence[StepPoint], metric: Metric,
-                  train_samples: int) -> tuple[list[float], list[float]]:
+def _train_points(
+    history: Sequence[EpochEnd], steps: Sequence[StepPoint], metric: Metric, train_samples: int
+) -> tuple[list[float], list[float]]:
     """The running mean at each tick, and each epoch's final figure at its end, in order
     of x (``samples`` x values; ``train_samples`` digits an epoch)."""
     points = [(float(p.samples), getattr(p, f"{metric}_mean")) for p in steps]
@@ -32,8 +33,9 @@ def _train_points(history: Sequence[EpochEnd], steps: Sequence[StepPoint], metri
     return [x for x, _ in points], [v for _, v in points]
 
 
-def training_curves(history: Sequence[EpochEnd], steps: Sequence[StepPoint], metric: Metric,
-                    train_samples: int) -> list[Series]:
+def training_curves(
+    history: Sequence[EpochEnd], steps: Sequence[StepPoint], metric: Metric, train_samples: int
+) -> list[Series]:
     """One run's ``metric`` over epochs: the raw per-tick values (faint), the running
     mean through each epoch's final figure, and the validation figure at each epoch's end
     (dashed, when measured). Without per-step points, the epoch figures alone."""
@@ -41,13 +43,22 @@ def training_curves(history: Sequence[EpochEnd], steps: Sequence[StepPoint], met
     xs, values = _train_points(history, steps, metric, per_epoch)
     series = []
     if steps:
-        series.append(Series("raw", tuple(p.samples / per_epoch for p in steps),
-                             tuple(getattr(p, metric) for p in steps), faint=True))
+        series.append(
+            Series(
+                "raw",
+                tuple(p.samples / per_epoch for p in steps),
+                tuple(getattr(p, metric) for p in steps),
+                faint=True,
+            )
+        )
     series.append(Series("train", tuple(x / per_epoch for x in xs), tuple(values)))
     val = [getattr(row, f"val_{metric}") for row in history]
     if history and all(v is not None for v in val):
-        series.append(Series("val", tuple(float(row.epoch) for row in history),
-                             tuple(val), colour=1, dashed=True))
+        series.append(
+            Series(
+                "val", tuple(float(row.epoch) for row in history), tuple(val), colour=1, dashed=True
+            )
+        )
     return series
 
 
@@ -59,22 +70,38 @@ def digit_accuracy_curves(history: Sequence[EpochEnd]) -> list[Series]:
     if not rows:
         return []
     xs = tuple(float(row.epoch) for row in rows)
-    accuracies = [per_digit_accuracy(row.val_confusion) for row in rows
-                  if row.val_confusion is not None]
-    return [Series(f"digit {digit}", xs, tuple(accuracy[digit] for accuracy in accuracies),
-                   colour=digit, marker=str(digit), legend="")
-            for digit in range(NUM_CLASSES)]
+    accuracies = [
+        per_digit_accuracy(row.val_confusion) for row in rows if row.val_confusion is not None
+    ]
+    return [
+        Series(
+            f"digit {digit}",
+            xs,
+            tuple(accuracy[digit] for accuracy in accuracies),
+            colour=digit,
+            marker=str(digit),
+            legend="",
+        )
+        for digit in range(NUM_CLASSES)
+    ]
 
 
 def learning_rate_curve(steps: Sequence[StepPoint], train_samples: int) -> list[Series]:
     """The optimizer's step size at each tick, over epochs."""
     per_epoch = max(1, train_samples)
-    return [Series("rate", tuple(p.samples / per_epoch for p in steps),
-                   tuple(p.learning_rate for p in steps), colour=2)]
+    return [
+        Series(
+            "rate",
+            tuple(p.samples / per_epoch for p in steps),
+            tuple(p.learning_rate for p in steps),
+            colour=2,
+        )
+    ]
 
 
-def compare_curves(runs: Sequence[RunInfo], train_samples: Sequence[int], metric: Metric,
-                   x_axis: XAxis) -> list[Series]:
+def compare_curves(
+    runs: Sequence[RunInfo], train_samples: Sequence[int], metric: Metric, x_axis: XAxis
+) -> list[Series]:
     """Each run's ``metric``: train solid and validation dashed, in the run's colour,
     marked with its letter (upper case on the train line, lower case on validation). By ``epoch``,
     the epoch-end figures; by ``samples``, the per-step running means too, against the
@@ -88,13 +115,28 @@ def compare_curves(runs: Sequence[RunInfo], train_samples: Sequence[int], metric
         else:
             xs = [float(row.epoch) for row in run.history]
             values = [getattr(row, metric) for row in run.history]
-        series.append(Series(f"{letter} train", tuple(xs), tuple(values), colour=index,
-                             marker=letter, legend=letter))
+        series.append(
+            Series(
+                f"{letter} train",
+                tuple(xs),
+                tuple(values),
+                colour=index,
+                marker=letter,
+                legend=letter,
+            )
+        )
         val = [getattr(row, f"val_{metric}") for row in run.history]
         if run.history and all(v is not None for v in val):
             scale = per_epoch if x_axis == "samples" else 1
-            series.append(Series(f"{letter} val", tuple(float(row.epoch * scale)
-                                                        for row in run.history),
-                                 tuple(val), colour=index, dashed=True,
-                                 marker=letter.lower(), legend=""))
+            series.append(
+                Series(
+                    f"{letter} val",
+                    tuple(float(row.epoch * scale) for row in run.history),
+                    tuple(val),
+                    colour=index,
+                    dashed=True,
+                    marker=letter.lower(),
+                    legend="",
+                )
+            )
     return series

@@ -108,12 +108,16 @@ def probability_bars(probabilities: np.ndarray, true_label: int, width: int = 24
 
 def set_caption(which: DisagreementSet, first: str, second: str) -> str:
     """``A right, B wrong``: a set of disagreements in words, for runs ``first``/``second``."""
-    return {"a_only": f"{first} right, {second} wrong", "b_only": f"{second} right, {first} wrong",
-            "both_wrong": "both wrong"}[which]
+    return {
+        "a_only": f"{first} right, {second} wrong",
+        "b_only": f"{second} right, {first} wrong",
+        "both_wrong": "both wrong",
+    }[which]
 
 
-def paired_probability_bars(first: np.ndarray, second: np.ndarray, true_label: int,
-                            letters: tuple[str, str], width: int = 8) -> Text:
+def paired_probability_bars(
+    first: np.ndarray, second: np.ndarray, true_label: int, letters: tuple[str, str], width: int = 8
+) -> Text:
     """Two runs' probabilities side by side under a heading per run (its letter and
     prediction, correct or WRONG, and its confidence above its column), then a line per
     class: each run's prediction bold, red where wrong; the true class green and marked."""
@@ -127,8 +131,12 @@ def paired_probability_bars(first: np.ndarray, second: np.ndarray, true_label: i
     for _, probabilities, guess in runs:
         right = guess == true_label
         text.append("correct" if right else "WRONG", style="bold green" if right else "bold red")
-        text.append(f"{float(probabilities[guess]):.1%}".rjust(width + 7 - len(
-            "correct" if right else "WRONG")) + gap)
+        text.append(
+            f"{float(probabilities[guess]):.1%}".rjust(
+                width + 7 - len("correct" if right else "WRONG")
+            )
+            + gap
+        )
     text.append("\n")
     for digit in range(len(first)):
         text.append(f"{digit} ", style="bold" if digit == true_label else "")
@@ -183,49 +191,131 @@ class SampleViewer(Vertical, can_focus=True):
     BINDINGS = [
         # The comparison's keys come first (they show only while comparing, and then
         # lead the footer).
-        Binding("escape", "leave_comparison", "Back", id="viewer.leave",
-                tooltip="Comparing runs: back to the comparison (this tab goes back to the "
-                        "digits of the run on show)"),
-        Binding("f", "browse('a_only')", "1st right", id="viewer.first_right",
-                tooltip="Comparing runs: the digits the first run gets right and the second "
-                        "wrong"),
-        Binding("s", "browse('b_only')", "2nd right", id="viewer.second_right",
-                tooltip="Comparing runs: the digits the second run gets right and the first "
-                        "wrong"),
-        Binding("w", "browse('both_wrong')", "Both wrong", id="viewer.both_wrong",
-                tooltip="Comparing runs: the digits both runs get wrong"),
-        Binding("b", "cycle_pair", "Pair", id="viewer.pair",
-                tooltip="Comparing three or more runs: the next pair (A-B, A-C, … B-C, …)"),
+        Binding(
+            "escape",
+            "leave_comparison",
+            "Back",
+            id="viewer.leave",
+            tooltip="Comparing runs: back to the comparison (this tab goes back to the "
+            "digits of the run on show)",
+        ),
+        Binding(
+            "f",
+            "browse('a_only')",
+            "1st right",
+            id="viewer.first_right",
+            tooltip="Comparing runs: the digits the first run gets right and the second wrong",
+        ),
+        Binding(
+            "s",
+            "browse('b_only')",
+            "2nd right",
+            id="viewer.second_right",
+            tooltip="Comparing runs: the digits the second run gets right and the first wrong",
+        ),
+        Binding(
+            "w",
+            "browse('both_wrong')",
+            "Both wrong",
+            id="viewer.both_wrong",
+            tooltip="Comparing runs: the digits both runs get wrong",
+        ),
+        Binding(
+            "b",
+            "cycle_pair",
+            "Pair",
+            id="viewer.pair",
+            tooltip="Comparing three or more runs: the next pair (A-B, A-C, … B-C, …)",
+        ),
         Binding("right,l,j", "move(1)", "Next", id="viewer.next", tooltip="Next sample"),
         Binding("left,h,k", "move(-1)", "Prev", id="viewer.prev", tooltip="Previous sample"),
-        Binding("pagedown", "page(1)", "Page down", show=False, id="viewer.page_down",
-                tooltip="Jump forward a page of samples"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="viewer.page_up",
-                tooltip="Jump back a page of samples"),
-        Binding("home", "jump(0)", "First", show=False, id="viewer.first",
-                tooltip="First sample"),
+        Binding(
+            "pagedown",
+            "page(1)",
+            "Page down",
+            show=False,
+            id="viewer.page_down",
+            tooltip="Jump forward a page of samples",
+        ),
+        Binding(
+            "pageup",
+            "page(-1)",
+            "Page up",
+            show=False,
+            id="viewer.page_up",
+            tooltip="Jump back a page of samples",
+        ),
+        Binding("home", "jump(0)", "First", show=False, id="viewer.first", tooltip="First sample"),
         Binding("end", "jump(-1)", "Last", show=False, id="viewer.last", tooltip="Last sample"),
-        Binding("m", "toggle_mistakes", "Mistakes", id="viewer.mistakes",
-                tooltip="Show all test digits or only the misclassified ones"),
-        Binding("o", "toggle_order", "Order", id="viewer.order",
-                tooltip="Order by index or by confidence (most confident mistakes first)"),
-        Binding("t", "cycle('true')", "True", id="viewer.true",
-                tooltip="Cycle the true-class filter: any, 0..9"),
-        Binding("p", "cycle('pred')", "Pred", id="viewer.pred",
-                tooltip="Cycle the predicted-class filter: any, 0..9 (comparing runs: the "
-                        "wrong answer)"),
+        Binding(
+            "m",
+            "toggle_mistakes",
+            "Mistakes",
+            id="viewer.mistakes",
+            tooltip="Show all test digits or only the misclassified ones",
+        ),
+        Binding(
+            "o",
+            "toggle_order",
+            "Order",
+            id="viewer.order",
+            tooltip="Order by index or by confidence (most confident mistakes first)",
+        ),
+        Binding(
+            "t",
+            "cycle('true')",
+            "True",
+            id="viewer.true",
+            tooltip="Cycle the true-class filter: any, 0..9",
+        ),
+        Binding(
+            "p",
+            "cycle('pred')",
+            "Pred",
+            id="viewer.pred",
+            tooltip="Cycle the predicted-class filter: any, 0..9 (comparing runs: the "
+            "wrong answer)",
+        ),
         Binding("c", "clear_filters", "Clear", id="viewer.clear", tooltip="Clear all filters"),
-        Binding("g", "toggle_grid", "Grid", id="viewer.grid",
-                tooltip="Switch between one large digit and a grid of many"),
-        Binding("a", "toggle_ascii", "ASCII", id="viewer.ascii",
-                tooltip="Draw digits with plain ASCII characters or shaded half-blocks "
-                        "(remembered for next time)"),
-        Binding("down", "row(1)", "Row down", show=False, id="viewer.row_down",
-                tooltip="The digit below in the grid (the next one in the large view)"),
-        Binding("up", "row(-1)", "Row up", show=False, id="viewer.row_up",
-                tooltip="The digit above in the grid (the previous one in the large view)"),
-        Binding("enter", "enlarge", "Enlarge", show=False, id="viewer.enlarge",
-                tooltip="Show the grid's current digit large"),
+        Binding(
+            "g",
+            "toggle_grid",
+            "Grid",
+            id="viewer.grid",
+            tooltip="Switch between one large digit and a grid of many",
+        ),
+        Binding(
+            "a",
+            "toggle_ascii",
+            "ASCII",
+            id="viewer.ascii",
+            tooltip="Draw digits with plain ASCII characters or shaded half-blocks "
+            "(remembered for next time)",
+        ),
+        Binding(
+            "down",
+            "row(1)",
+            "Row down",
+            show=False,
+            id="viewer.row_down",
+            tooltip="The digit below in the grid (the next one in the large view)",
+        ),
+        Binding(
+            "up",
+            "row(-1)",
+            "Row up",
+            show=False,
+            id="viewer.row_up",
+            tooltip="The digit above in the grid (the previous one in the large view)",
+        ),
+        Binding(
+            "enter",
+            "enlarge",
+            "Enlarge",
+            show=False,
+            id="viewer.enlarge",
+            tooltip="Show the grid's current digit large",
+        ),
     ]
 
     class ComparisonLeft(Message):
@@ -250,19 +340,41 @@ class SampleViewer(Vertical, can_focus=True):
         classes: list[tuple[str, Any]] = [(ANY, ANY)] + [(str(d), str(d)) for d in range(10)]
         yield Static("", id="viewer-title", markup=False)  # a run's name may hold brackets
         with Horizontal(id="viewer-filters"):
-            yield Select([("A vs B", "0-1")], value="0-1", allow_blank=False,
-                         id="filter-pair", compact=True)
-            yield Select([("all digits", "all"), ("mistakes only", "mistakes")],
-                         value="all", allow_blank=False, id="filter-mode", compact=True)
-            yield Select([(f"true: {label}", value) for label, value in classes], value=ANY,
-                         allow_blank=False, id="filter-true", compact=True)
-            yield Select([(f"pred: {label}", value) for label, value in classes], value=ANY,
-                         allow_blank=False, id="filter-pred", compact=True)
-            yield Select([("by index", "index"), ("surest first", "confidence")],
-                         value="index", allow_blank=False, id="filter-order", compact=True)
+            yield Select(
+                [("A vs B", "0-1")], value="0-1", allow_blank=False, id="filter-pair", compact=True
+            )
+            yield Select(
+                [("all digits", "all"), ("mistakes only", "mistakes")],
+                value="all",
+                allow_blank=False,
+                id="filter-mode",
+                compact=True,
+            )
+            yield Select(
+                [(f"true: {label}", value) for label, value in classes],
+                value=ANY,
+                allow_blank=False,
+                id="filter-true",
+                compact=True,
+            )
+            yield Select(
+                [(f"pred: {label}", value) for label, value in classes],
+                value=ANY,
+                allow_blank=False,
+                id="filter-pred",
+                compact=True,
+            )
+            yield Select(
+                [("by index", "index"), ("surest first", "confidence")],
+                value="index",
+                allow_blank=False,
+                id="filter-order",
+                compact=True,
+            )
         yield Static("", id="viewer-sets", markup=False)
-        yield Static("No samples yet: train a model or open a saved run.", id="viewer-position",
-                     markup=False)
+        yield Static(
+            "No samples yet: train a model or open a saved run.", id="viewer-position", markup=False
+        )
         with Horizontal(id="viewer-body"):
             yield Static("", id="digit-art")
             yield Static("", id="digit-info")
@@ -285,21 +397,30 @@ class SampleViewer(Vertical, can_focus=True):
         self._show_title(title)
         self._reselect()
 
-    def show_disagreements(self, evaluations: Sequence[Evaluation], names: Sequence[str],
-                           images: np.ndarray, pair: tuple[int, int] = (0, 1)) -> None:
+    def show_disagreements(
+        self,
+        evaluations: Sequence[Evaluation],
+        names: Sequence[str],
+        images: np.ndarray,
+        pair: tuple[int, int] = (0, 1),
+    ) -> None:
         """Browse where compared runs disagree: ``evaluations`` on the test ``images``, the
         runs named A, B… and ``names`` (plain text); ``pair`` first, its first run right
         and second wrong, the surest wrong answers first; class filters cleared."""
         if len(evaluations) < 2 or len(names) != len(evaluations):
             raise ValueError("a comparison needs two or more runs, each with its name")
         if not self.comparing:
-            true, pred, order = (self.query_one(f"#filter-{which}", Select).value
-                                 for which in ("true", "pred", "order"))
+            true, pred, order = (
+                self.query_one(f"#filter-{which}", Select).value
+                for which in ("true", "pred", "order")
+            )
             self._single_filters = (true, pred, order)
         self._compared, self._names, self._images = tuple(evaluations), tuple(names), images
         self._selection, self._position = np.zeros(0, dtype=np.int64), 0  # from the top
-        options = [(f"{run_letter(a)} vs {run_letter(b)}", f"{a}-{b}")
-                   for a, b in run_pairs(len(evaluations))]
+        options = [
+            (f"{run_letter(a)} vs {run_letter(b)}", f"{a}-{b}")
+            for a, b in run_pairs(len(evaluations))
+        ]
         with self.prevent(Select.Changed):
             pairs = self.query_one("#filter-pair", Select)
             pairs.set_options(options)
@@ -321,8 +442,9 @@ class SampleViewer(Vertical, can_focus=True):
         self._compared, self._names = (), ()
         if self._single_filters is not None:
             with self.prevent(Select.Changed):
-                for which, value in zip(("true", "pred", "order"), self._single_filters,
-                                        strict=True):
+                for which, value in zip(
+                    ("true", "pred", "order"), self._single_filters, strict=True
+                ):
                     self.query_one(f"#filter-{which}", Select).value = value
             self._single_filters = None
         if self._evaluation is None:
@@ -338,8 +460,14 @@ class SampleViewer(Vertical, can_focus=True):
         found = disagreement(list(self._compared), *self.pair)
         return {which: len(found.indices(which)) for which in DISAGREEMENT_SETS}
 
-    def apply_filter(self, *, mistakes: bool | None = None, true_class: int | str | None = "",
-                     pred_class: int | str | None = "", order: SampleOrder | None = None) -> None:
+    def apply_filter(
+        self,
+        *,
+        mistakes: bool | None = None,
+        true_class: int | str | None = "",
+        pred_class: int | str | None = "",
+        order: SampleOrder | None = None,
+    ) -> None:
         """Set some filters (``""`` leaves a class filter as it is; ``None`` means any).
 
         Choosing all digits or mistakes (``mistakes`` not ``None``) is about the run on
@@ -352,10 +480,12 @@ class SampleViewer(Vertical, can_focus=True):
                 self.query_one("#filter-mode", Select).value = "mistakes" if mistakes else "all"
             if true_class != "":
                 self.query_one("#filter-true", Select).value = (
-                    ANY if true_class is None else str(true_class))
+                    ANY if true_class is None else str(true_class)
+                )
             if pred_class != "":
                 self.query_one("#filter-pred", Select).value = (
-                    ANY if pred_class is None else str(pred_class))
+                    ANY if pred_class is None else str(pred_class)
+                )
             if order is not None:
                 self.query_one("#filter-order", Select).value = order
         self._reselect()
@@ -488,8 +618,9 @@ class SampleViewer(Vertical, can_focus=True):
         try:
             save_preference("digits", "ascii" if self.ascii_digits else "blocks")
         except OSError as exc:
-            self.notify(f"The digit style could not be remembered: {exc}",
-                        severity="warning", markup=False)
+            self.notify(
+                f"The digit style could not be remembered: {exc}", severity="warning", markup=False
+            )
 
     def watch_ascii_digits(self) -> None:
         self._render_current()
@@ -511,15 +642,19 @@ class SampleViewer(Vertical, can_focus=True):
             return
         first, second = self.pair
         letters = run_letter(first), run_letter(second)
-        self._show_title(f"Disagreements  {letters[0]} {self._names[first]}\n"
-                         f"           vs  {letters[1]} {self._names[second]}")
+        self._show_title(
+            f"Disagreements  {letters[0]} {self._names[first]}\n"
+            f"           vs  {letters[1]} {self._names[second]}"
+        )
         line = Text()
         for which, count in self.set_counts().items():
             if line:
                 line.append("  ·  ")
             line.append(f"{SET_KEYS[which]} ", style="bold")
-            line.append(f"{set_caption(which, *letters)}: {count:,}",
-                        style="reverse bold" if which == self.browse_set else "")
+            line.append(
+                f"{set_caption(which, *letters)}: {count:,}",
+                style="reverse bold" if which == self.browse_set else "",
+            )
         self.query_one("#viewer-sets", Static).update(line)
         self._reselect()
 
@@ -541,15 +676,21 @@ class SampleViewer(Vertical, can_focus=True):
         order = cast(SampleOrder, self.query_one("#filter-order", Select).value)
         if self.comparing:
             self._selection = disagreement_samples(
-                list(self._compared), *self.pair, self.browse_set,
-                true_class=self._filter_value("true"), pred_class=self._filter_value("pred"),
-                order=order)
+                list(self._compared),
+                *self.pair,
+                self.browse_set,
+                true_class=self._filter_value("true"),
+                pred_class=self._filter_value("pred"),
+                order=order,
+            )
         elif self._evaluation is not None:
             self._selection = select_samples(
                 self._evaluation,
                 mistakes_only=self.query_one("#filter-mode", Select).value == "mistakes",
-                true_class=self._filter_value("true"), pred_class=self._filter_value("pred"),
-                order=order)
+                true_class=self._filter_value("true"),
+                pred_class=self._filter_value("pred"),
+                order=order,
+            )
         else:
             return
         hits = np.flatnonzero(self._selection == previous) if previous is not None else None
@@ -577,9 +718,11 @@ class SampleViewer(Vertical, can_focus=True):
             return
         total = len(self._selection)
         if not total:
-            position.update("No digits in this set match these filters (c clears them)."
-                            if self.comparing else
-                            "No test digits match these filters (c clears them).")
+            position.update(
+                "No digits in this set match these filters (c clears them)."
+                if self.comparing
+                else "No test digits match these filters (c clears them)."
+            )
             self.query_one("#digit-art", Static).update("")
             self.query_one("#digit-info", Static).update("")
             self.query_one("#digit-grid", Static).update("")
@@ -588,12 +731,16 @@ class SampleViewer(Vertical, can_focus=True):
         style = "blocks" if self.ascii_digits else "ascii"
         if self.comparing:
             pair = "  b pair" if len(self._compared) > 2 else ""
-            position.update(f"sample {self._position + 1:,} of {total:,}   ←/→ move  f/s/w set"
-                            f"{pair}  esc back  t/p class  o order  g grid  a {style}  "
-                            f"c clear")
+            position.update(
+                f"sample {self._position + 1:,} of {total:,}   ←/→ move  f/s/w set"
+                f"{pair}  esc back  t/p class  o order  g grid  a {style}  "
+                f"c clear"
+            )
         else:
-            position.update(f"sample {self._position + 1:,} of {total:,}   ←/→ move  "
-                            f"m mistakes  t/p class  o order  g grid  a {style}  c clear")
+            position.update(
+                f"sample {self._position + 1:,} of {total:,}   ←/→ move  "
+                f"m mistakes  t/p class  o order  g grid  a {style}  c clear"
+            )
         if self._grid:
             self._render_grid()
         elif self.comparing:
@@ -607,10 +754,14 @@ class SampleViewer(Vertical, can_focus=True):
         first, second = (self._compared[i] for i in self.pair)
         letters = run_letter(self.pair[0]), run_letter(self.pair[1])
         true = int(first.labels[index])
-        info = Text.assemble((f"test #{index}", "bold"), "   true ", (str(true), "bold green"),
-                             "\n")
-        info.append_text(paired_probability_bars(first.probabilities[index],
-                                                 second.probabilities[index], true, letters))
+        info = Text.assemble(
+            (f"test #{index}", "bold"), "   true ", (str(true), "bold green"), "\n"
+        )
+        info.append_text(
+            paired_probability_bars(
+                first.probabilities[index], second.probabilities[index], true, letters
+            )
+        )
         self.query_one("#digit-art", Static).update(self._digit(self._images[index]))
         self.query_one("#digit-info", Static).update(info)
 
@@ -621,14 +772,17 @@ class SampleViewer(Vertical, can_focus=True):
             label = Text(f"{true} ", style="bold")
             for run in self.pair:
                 pred = int(self._compared[run].predictions[index])
-                label.append(f"{run_letter(run)}{pred} ",
-                             style="green" if pred == true else "bold red")
+                label.append(
+                    f"{run_letter(run)}{pred} ", style="green" if pred == true else "bold red"
+                )
         else:
             assert self._evaluation is not None
             true = int(self._evaluation.labels[index])
             pred = int(self._evaluation.predictions[index])
-            label = Text(f"{true}→{pred}" if true != pred else f"{true} ✓",
-                         style="bold red" if true != pred else "green")
+            label = Text(
+                f"{true}→{pred}" if true != pred else f"{true} ✓",
+                style="bold red" if true != pred else "green",
+            )
         label.rstrip()
         label.truncate(GRID_CELL_WIDTH - 2)
         if current:
@@ -640,12 +794,19 @@ class SampleViewer(Vertical, can_focus=True):
         evaluation = self._evaluation
         true = int(evaluation.labels[index])
         pred = int(evaluation.predictions[index])
-        verdict = Text("correct", style="bold green") if true == pred else Text(
-            "WRONG", style="bold red")
+        verdict = (
+            Text("correct", style="bold green") if true == pred else Text("WRONG", style="bold red")
+        )
         header = Text.assemble(
-            (f"test #{index}\n", "bold"), "true ", (str(true), "bold green"),
-            "   predicted ", (str(pred), "bold" if true == pred else "bold red"), "   ",
-            verdict, f"\nconfidence {float(evaluation.confidence[index]):.1%}\n\n")
+            (f"test #{index}\n", "bold"),
+            "true ",
+            (str(true), "bold green"),
+            "   predicted ",
+            (str(pred), "bold" if true == pred else "bold red"),
+            "   ",
+            verdict,
+            f"\nconfidence {float(evaluation.confidence[index]):.1%}\n\n",
+        )
         self.query_one("#digit-art", Static).update(self._digit(self._images[index]))
         header.append_text(probability_bars(evaluation.probabilities[index], true))
         self.query_one("#digit-info", Static).update(header)
@@ -656,7 +817,7 @@ class SampleViewer(Vertical, can_focus=True):
         columns = self._grid_columns()
         capacity = self._grid_capacity()
         start = (self._position // capacity) * capacity
-        shown = self._selection[start:start + capacity]
+        shown = self._selection[start : start + capacity]
         rows = capacity // columns
         spare = grid.size.height - rows * self._grid_cell_height()
         gap = "\n" if rows > 1 and spare >= rows - 1 else ""  # a line between rows, if all fit
@@ -664,7 +825,7 @@ class SampleViewer(Vertical, can_focus=True):
         for row_start in range(0, len(shown), columns):
             if row_start:
                 text.append(gap)
-            row = [int(i) for i in shown[row_start:row_start + columns]]
+            row = [int(i) for i in shown[row_start : row_start + columns]]
             here = [start + row_start + offset == self._position for offset in range(len(row))]
             labels = [self._grid_label(i, current) for i, current in zip(row, here, strict=True)]
             cells = [list(self._digit(half_size(self._images[i])).split("\n")) for i in row]
@@ -673,7 +834,7 @@ class SampleViewer(Vertical, can_focus=True):
                     label.align("left", GRID_CELL_WIDTH - 2)
                     art.insert(0, label)
                 else:  # over the digit's first line, blank where it goes
-                    art[0] = Text.assemble(label, art[0][label.cell_len:])
+                    art[0] = Text.assemble(label, art[0][label.cell_len :])
             for line in range(len(cells[0])):
                 for current, cell in zip(here, cells, strict=True):
                     text.append("┃ " if current else "  ", style="bold")

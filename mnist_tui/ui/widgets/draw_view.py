@@ -126,8 +126,9 @@ class DrawCanvas(Widget):
         self._ink = as_unit(ink)
         self._changed()
 
-    def paint(self, row: float, col: float, ink: bool = True,
-              to: tuple[float, float] | None = None) -> None:
+    def paint(
+        self, row: float, col: float, ink: bool = True, to: tuple[float, float] | None = None
+    ) -> None:
         """Ink (or erase) a dab at ``(row, col)``, or a stroke from there to ``to``."""
         self._ink = stroke(self._ink, row, col, ink, to=to)
         self._changed()
@@ -202,8 +203,13 @@ class DrawCanvas(Widget):
                 return Strip.blank(self.size.width)
             for col in range(SIDE):
                 top, bottom = int(levels[2 * y, col]), int(levels[2 * y + 1, col])
-                mark = ("fore" if cursor == (2 * y, col) else
-                        "back" if cursor == (2 * y + 1, col) else "")
+                mark = (
+                    "fore"
+                    if cursor == (2 * y, col)
+                    else "back"
+                    if cursor == (2 * y + 1, col)
+                    else ""
+                )
                 if mark:
                     glyph = "▀"
                 elif top >= INK_GLYPH:
@@ -245,25 +251,69 @@ class DrawView(Vertical, can_focus=True):
     """
 
     BINDINGS = [
-        Binding("up", "move(-1, 0)", "Move", show=False, id="draw.up",
-                tooltip="Move the drawing cursor up a pixel"),
-        Binding("down", "move(1, 0)", "Move", show=False, id="draw.down",
-                tooltip="Move the drawing cursor down a pixel"),
-        Binding("left", "move(0, -1)", "Move", show=False, id="draw.left",
-                tooltip="Move the drawing cursor left a pixel"),
-        Binding("right", "move(0, 1)", "Move", show=False, id="draw.right",
-                tooltip="Move the drawing cursor right a pixel"),
-        Binding("space", "paint(True)", "Paint", id="draw.paint",
-                tooltip="Ink a dab at the cursor (or press and drag with the mouse)"),
-        Binding("backspace", "paint(False)", "Erase", id="draw.erase",
-                tooltip="Erase at the cursor (or drag with the right mouse button)"),
+        Binding(
+            "up",
+            "move(-1, 0)",
+            "Move",
+            show=False,
+            id="draw.up",
+            tooltip="Move the drawing cursor up a pixel",
+        ),
+        Binding(
+            "down",
+            "move(1, 0)",
+            "Move",
+            show=False,
+            id="draw.down",
+            tooltip="Move the drawing cursor down a pixel",
+        ),
+        Binding(
+            "left",
+            "move(0, -1)",
+            "Move",
+            show=False,
+            id="draw.left",
+            tooltip="Move the drawing cursor left a pixel",
+        ),
+        Binding(
+            "right",
+            "move(0, 1)",
+            "Move",
+            show=False,
+            id="draw.right",
+            tooltip="Move the drawing cursor right a pixel",
+        ),
+        Binding(
+            "space",
+            "paint(True)",
+            "Paint",
+            id="draw.paint",
+            tooltip="Ink a dab at the cursor (or press and drag with the mouse)",
+        ),
+        Binding(
+            "backspace",
+            "paint(False)",
+            "Erase",
+            id="draw.erase",
+            tooltip="Erase at the cursor (or drag with the right mouse button)",
+        ),
         Binding("c", "clear", "Clear", id="draw.clear", tooltip="Wipe the canvas"),
-        Binding("t", "test_digit", "Test digit", id="draw.test_digit",
-                tooltip="Put the next test digit on the canvas, to see how the model and "
-                        "the nearest digits take it"),
-        Binding("o", "open_image", "Open image", id="draw.open_image",
-                tooltip="Open an image file of a digit (PNG, JPEG, GIF, .npy…) on the "
-                        "canvas, made into a digit as a drawing is"),
+        Binding(
+            "t",
+            "test_digit",
+            "Test digit",
+            id="draw.test_digit",
+            tooltip="Put the next test digit on the canvas, to see how the model and "
+            "the nearest digits take it",
+        ),
+        Binding(
+            "o",
+            "open_image",
+            "Open image",
+            id="draw.open_image",
+            tooltip="Open an image file of a digit (PNG, JPEG, GIF, .npy…) on the "
+            "canvas, made into a digit as a drawing is",
+        ),
     ]
 
     @dataclass
@@ -376,24 +426,34 @@ class DrawView(Vertical, can_focus=True):
         meanwhile. ``None``: no run on show, and a note says how to get one."""
         if run is None:
             self._followed = None
-            self.show_model("", None, "Open a run (Runs, 5) or train one (ctrl+t): its "
-                            "model reads the drawing.")
+            self.show_model(
+                "", None, "Open a run (Runs, 5) or train one (ctrl+t): its model reads the drawing."
+            )
             return
         if str(run.path) == self._followed:
             return
         self._followed = str(run.path)
-        self.show_model(run.label, None, "Loading the model (TensorFlow starts on first "
-                        "use, a few seconds)…")
+        self.show_model(
+            run.label, None, "Loading the model (TensorFlow starts on first use, a few seconds)…"
+        )
         self._load_model(run, store)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="draw-model",
-          description="Load the model to draw with")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="draw-model",
+        description="Load the model to draw with",
+    )
     def _load_model(self, run: RunInfo, store: RunStore) -> None:
         try:
             predict = predictor(store.load_model(run))
         except RunError as exc:
-            self.post_message(self.ModelLoaded(str(run.path), run.label, None,
-                                               f"Its model cannot classify: {exc}"))
+            self.post_message(
+                self.ModelLoaded(
+                    str(run.path), run.label, None, f"Its model cannot classify: {exc}"
+                )
+            )
             return
         self.post_message(self.ModelLoaded(str(run.path), run.label, predict, ""))
 
@@ -437,17 +497,19 @@ class DrawView(Vertical, can_focus=True):
         keys: dict[str, list[str]] = {}
         for binding in Binding.make_bindings(self.BINDINGS):
             keys.setdefault(binding.description.lower(), []).append(
-                self.app.get_key_display(binding))
-        listed = [f"{''.join(k) if all(len(x) == 1 for x in k) else '/'.join(k)} {what}"
-                  for what, k in keys.items()]
+                self.app.get_key_display(binding)
+            )
+        listed = [
+            f"{''.join(k) if all(len(x) == 1 for x in k) else '/'.join(k)} {what}"
+            for what, k in keys.items()
+        ]
         return " · ".join([*listed, MOUSE_HINT])
 
     # --- actions --------------------------------------------------------------------------
 
     def action_move(self, rows: int, cols: int) -> None:
         row, col = self.canvas.cursor
-        self.canvas.cursor = (min(SIDE - 1, max(0, row + rows)),
-                              min(SIDE - 1, max(0, col + cols)))
+        self.canvas.cursor = (min(SIDE - 1, max(0, row + rows)), min(SIDE - 1, max(0, col + cols)))
 
     def action_paint(self, ink: bool) -> None:
         row, col = self.canvas.cursor
@@ -492,8 +554,11 @@ class DrawView(Vertical, can_focus=True):
     def _canvas_changed(self, event: DrawCanvas.Changed) -> None:
         event.stop()
         shown = self._test_shown
-        if (shown is not None and self._test_images is not None
-                and not np.array_equal(self.canvas.ink, as_unit(self._test_images[shown]))):
+        if (
+            shown is not None
+            and self._test_images is not None
+            and not np.array_equal(self.canvas.ink, as_unit(self._test_images[shown]))
+        ):
             self._test_shown = None
         if self._opened is not None and not np.array_equal(self.canvas.ink, self._opened[1]):
             self._opened = None
@@ -520,17 +585,26 @@ class DrawView(Vertical, can_focus=True):
         self._timer = None
         self._schedule()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group=CLASSIFY_GROUP,
-          description="Classifying the drawing")
-    def _classify(self, ink: np.ndarray, predict: Predict | None,
-                  nearest: NearestDigits | None, version: int) -> None:
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group=CLASSIFY_GROUP,
+        description="Classifying the drawing",
+    )
+    def _classify(
+        self, ink: np.ndarray, predict: Predict | None, nearest: NearestDigits | None, version: int
+    ) -> None:
         image = mnist_input(ink)
         empty = not image.any()
         probabilities = None
         if predict is not None and not empty:
             probabilities = np.asarray(predict(image[None]), dtype=np.float32)[0]
-        found = () if nearest is None or empty else tuple(
-            int(i) for i in nearest.query(image, NEAREST_COUNT))
+        found = (
+            ()
+            if nearest is None or empty
+            else tuple(int(i) for i in nearest.query(image, NEAREST_COUNT))
+        )
         self.post_message(self.Classified(image, probabilities, found, version))
 
     @on(Classified)
@@ -562,7 +636,8 @@ class DrawView(Vertical, can_focus=True):
 
     def _render_run(self) -> None:
         self.query_one("#draw-run", Static).update(
-            f"run: {self._run_label}" if self._run_label else "no run open")
+            f"run: {self._run_label}" if self._run_label else "no run open"
+        )
 
     def _render_result(self) -> None:
         verdict = self.query_one("#draw-verdict", Static)
@@ -578,8 +653,13 @@ class DrawView(Vertical, can_focus=True):
             bars.update(Text(self._error, style="red"))
         elif empty:
             verdict.update(Text("Draw a digit"))
-            bars.update(Text(self._note if self._predict is None else
-                             "The model's answer shows here as you draw."))
+            bars.update(
+                Text(
+                    self._note
+                    if self._predict is None
+                    else "The model's answer shows here as you draw."
+                )
+            )
         elif self._predict is None or self._probabilities is None:
             verdict.update(Text(label))
             bars.update(Text(self._note if self._predict is None else "Classifying…"))
@@ -599,13 +679,16 @@ class DrawView(Vertical, can_focus=True):
         if not self._shown_nearest:
             text.append("The nearest test digits show here as you draw.", style="dim")
             return text
-        arts = [shaded_digit(half_size(self._test_images[i])).split("\n")
-                for i in self._shown_nearest]
+        arts = [
+            shaded_digit(half_size(self._test_images[i])).split("\n") for i in self._shown_nearest
+        ]
         for index in self._shown_nearest:
             first = index == self._shown_nearest[0] and not self.has_class("-large")
-            caption = Text.assemble(("nearest " if first else "", "dim"),
-                                    (str(int(self._test_labels[index])), "bold"),
-                                    f" #{index}")
+            caption = Text.assemble(
+                ("nearest " if first else "", "dim"),
+                (str(int(self._test_labels[index])), "bold"),
+                f" #{index}",
+            )
             caption.truncate(NEAREST_CELL, pad=True)
             text.append_text(caption)
         for line in range(len(arts[0])):

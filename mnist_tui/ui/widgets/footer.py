@@ -48,8 +48,9 @@ class FooterEntry:
         return self.key, self.action, self.description
 
 
-def choose_keys(entries: Sequence[FooterEntry], room: int,
-                pinned: Iterable[str], compact: bool = False) -> list[FooterEntry]:
+def choose_keys(
+    entries: Sequence[FooterEntry], room: int, pinned: Iterable[str], compact: bool = False
+) -> list[FooterEntry]:
     """The entries to show in ``room`` cells, in their order (the app's keys first).
 
     Priority when not all fit: the app's ``pinned`` actions always; then its other keys,
@@ -71,8 +72,10 @@ def choose_keys(entries: Sequence[FooterEntry], room: int,
         room -= entry.cells(compact)
         return True
 
-    others = sorted((entry for entry in app_keys if entry.action not in pinned),
-                    key=lambda entry: not entry.enabled)
+    others = sorted(
+        (entry for entry in app_keys if entry.action not in pinned),
+        key=lambda entry: not entry.enabled,
+    )
     later = [entry for entry in others if compact and not entry.enabled]
     for entry in others:
         if entry not in later:
@@ -125,9 +128,15 @@ class KeysFooter(Footer):
             node, binding, enabled, tooltip = active
             if key == app.COMMAND_PALETTE_BINDING and app.ENABLE_COMMAND_PALETTE:
                 if self.show_command_palette:
-                    palette = FooterEntry(binding.key, app.get_key_display(binding),
-                                          binding.description, binding.action,
-                                          tooltip or binding.description, enabled, app=True)
+                    palette = FooterEntry(
+                        binding.key,
+                        app.get_key_display(binding),
+                        binding.description,
+                        binding.action,
+                        tooltip or binding.description,
+                        enabled,
+                        app=True,
+                    )
                 continue
             if not binding.show:
                 continue
@@ -137,21 +146,38 @@ class KeysFooter(Footer):
                     by_action[binding.action] = replace(earlier, enabled=True)
                 continue
             by_action[binding.action] = FooterEntry(
-                binding.key, app.get_key_display(binding), binding.description,
-                binding.action, tooltip or binding.description, enabled, app=node is app)
+                binding.key,
+                app.get_key_display(binding),
+                binding.description,
+                binding.action,
+                tooltip or binding.description,
+                enabled,
+                app=node is app,
+            )
         return list(by_action.values()), palette
 
     def compose(self) -> ComposeResult:
         """The chosen keys, and the palette's docked on the right."""
         for entry in self._chosen:
-            yield FooterKey(entry.key, entry.key_display, entry.description, entry.action,
-                            disabled=not entry.enabled, tooltip=entry.tooltip,
-                            ).data_bind(compact=Footer.compact)
+            yield FooterKey(
+                entry.key,
+                entry.key_display,
+                entry.description,
+                entry.action,
+                disabled=not entry.enabled,
+                tooltip=entry.tooltip,
+            ).data_bind(compact=Footer.compact)
         if self._palette is not None:
             entry = self._palette
-            yield FooterKey(entry.key, entry.key_display, entry.description, entry.action,
-                            disabled=not entry.enabled, tooltip=entry.tooltip,
-                            classes="-command-palette")
+            yield FooterKey(
+                entry.key,
+                entry.key_display,
+                entry.description,
+                entry.action,
+                disabled=not entry.enabled,
+                tooltip=entry.tooltip,
+                classes="-command-palette",
+            )
 
     def bindings_changed(self, screen: Screen[object]) -> None:
         """Bring the keys up to date after this refresh (bursts of changes collapse)."""
@@ -176,11 +202,13 @@ class KeysFooter(Footer):
         width = self.size.width or self.screen.size.width
         self.compact = compact = width < COMPACT_WIDTH
         # The palette's key is always drawn compact, after a border (and a pad when not).
-        room = width - (key_cells(palette.key_display, palette.description, True)
-                        + (1 if compact else 2) if palette else 0)
+        room = width - (
+            key_cells(palette.key_display, palette.description, True) + (1 if compact else 2)
+            if palette
+            else 0
+        )
         chosen = choose_keys(entries, room, self._pinned, compact)
-        shown = tuple(entry.identity for entry in chosen) + (
-            (palette.identity,) if palette else ())
+        shown = tuple(entry.identity for entry in chosen) + ((palette.identity,) if palette else ())
         self._chosen, self._palette = chosen, palette
         if shown != self._shown:
             self._shown = shown

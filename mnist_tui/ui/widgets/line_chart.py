@@ -64,8 +64,7 @@ class Series:
         return self.values[int(np.argmin(np.abs(xs - x)))]
 
 
-def braille_cells(points: np.ndarray, rows: int, cols: int, *, dashed: bool = False
-                  ) -> np.ndarray:
+def braille_cells(points: np.ndarray, rows: int, cols: int, *, dashed: bool = False) -> np.ndarray:
     """The braille dot bits of a polyline, one ``uint8`` per cell of a ``rows x cols`` grid.
 
     ``points`` are (x, y) in dot coordinates (x right, y down), ``cols * 2`` by ``rows * 4``
@@ -136,7 +135,7 @@ def tick_label(value: float, span: float) -> str:
 
 def log_tick_label(exponent: float) -> str:
     """A log-scale label: the value ``10 ** exponent`` in three significant figures."""
-    value = 10.0 ** exponent
+    value = 10.0**exponent
     return f"{value:.2e}" if value < 0.001 or value >= 10_000 else f"{value:.3g}"
 
 
@@ -158,12 +157,13 @@ def x_ticks(first: float, last: float, width: int, whole: bool = False) -> list[
     whole = whole or (first == 1 and last == int(last))  # epochs
     span = last - first
     room = max(2, width // (len(x_text(last)) + 3))
-    step = 1.0 if whole or span >= 2 or span == 0 else 10.0 ** math.floor(
-        math.log10(span / room))
+    step = 1.0 if whole or span >= 2 or span == 0 else 10.0 ** math.floor(math.log10(span / room))
     while True:
         for nice in (step, 2 * step, 5 * step):
-            ticks = [round(nice * k, 9) for k in range(math.ceil(first / nice - 1e-9),
-                                                       math.floor(last / nice + 1e-9) + 1)]
+            ticks = [
+                round(nice * k, 9)
+                for k in range(math.ceil(first / nice - 1e-9), math.floor(last / nice + 1e-9) + 1)
+            ]
             if whole and (not ticks or ticks[0] != first):
                 ticks = [first, *(t for t in ticks if (t - first) * room >= span)]
             if len(ticks) <= room:
@@ -208,22 +208,68 @@ class LineChart(Widget, can_focus=True):
     }
 
     BINDINGS = [
-        Binding("left", "cursor(-1)", "Cursor left", show=False, id="chart.left",
-                tooltip="Move the readout cursor to the previous point"),
-        Binding("right", "cursor(1)", "Cursor right", show=False, id="chart.right",
-                tooltip="Move the readout cursor to the next point"),
-        Binding("shift+left", "cursor(-10)", "Cursor 10 left", show=False,
-                id="chart.left10", tooltip="Move the readout cursor ten points left"),
-        Binding("shift+right", "cursor(10)", "Cursor 10 right", show=False,
-                id="chart.right10", tooltip="Move the readout cursor ten points right"),
-        Binding("home", "cursor_end(0)", "First point", show=False, id="chart.home",
-                tooltip="Move the readout cursor to the first point"),
-        Binding("end", "cursor_end(1)", "Last point", show=False, id="chart.end",
-                tooltip="Move the readout cursor to the last point"),
-        Binding("escape", "hide_cursor", "Hide readout", id="chart.hide",
-                tooltip="Hide the readout cursor"),
-        Binding("l", "toggle_log", "Log scale", id="chart.log",
-                tooltip="Switch the y axis between a linear and a log scale"),
+        Binding(
+            "left",
+            "cursor(-1)",
+            "Cursor left",
+            show=False,
+            id="chart.left",
+            tooltip="Move the readout cursor to the previous point",
+        ),
+        Binding(
+            "right",
+            "cursor(1)",
+            "Cursor right",
+            show=False,
+            id="chart.right",
+            tooltip="Move the readout cursor to the next point",
+        ),
+        Binding(
+            "shift+left",
+            "cursor(-10)",
+            "Cursor 10 left",
+            show=False,
+            id="chart.left10",
+            tooltip="Move the readout cursor ten points left",
+        ),
+        Binding(
+            "shift+right",
+            "cursor(10)",
+            "Cursor 10 right",
+            show=False,
+            id="chart.right10",
+            tooltip="Move the readout cursor ten points right",
+        ),
+        Binding(
+            "home",
+            "cursor_end(0)",
+            "First point",
+            show=False,
+            id="chart.home",
+            tooltip="Move the readout cursor to the first point",
+        ),
+        Binding(
+            "end",
+            "cursor_end(1)",
+            "Last point",
+            show=False,
+            id="chart.end",
+            tooltip="Move the readout cursor to the last point",
+        ),
+        Binding(
+            "escape",
+            "hide_cursor",
+            "Hide readout",
+            id="chart.hide",
+            tooltip="Hide the readout cursor",
+        ),
+        Binding(
+            "l",
+            "toggle_log",
+            "Log scale",
+            id="chart.log",
+            tooltip="Switch the y axis between a linear and a log scale",
+        ),
     ]
 
     CHROME_ROWS = 3
@@ -234,10 +280,16 @@ class LineChart(Widget, can_focus=True):
     log_scale: reactive[bool] = reactive(False, layout=False)
     """Whether the y axis is logarithmic (only positive values are drawn then)."""
 
-    def __init__(self, title: str, *, x_label: str = "epoch",
-                 bounds: tuple[float | None, float | None] = (None, None),
-                 log_scale_key: bool = False, whole_x: bool = False,
-                 id: str | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        *,
+        x_label: str = "epoch",
+        bounds: tuple[float | None, float | None] = (None, None),
+        log_scale_key: bool = False,
+        whole_x: bool = False,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.title = title
         self.x_label = x_label
@@ -382,8 +434,11 @@ class LineChart(Widget, can_focus=True):
         # such as $text-muted over the background, which a partial style cannot do (the
         # axes came out white on the light theme).
         if part not in self._styles:
-            self._styles[part] = (self.get_component_rich_style(f"line-chart--{part}")
-                                  if part != "base" else self.rich_style)
+            self._styles[part] = (
+                self.get_component_rich_style(f"line-chart--{part}")
+                if part != "base"
+                else self.rich_style
+            )
         return self._styles[part]
 
     def _line_style(self, line: Series) -> Style:
@@ -400,9 +455,11 @@ class LineChart(Widget, can_focus=True):
             if not text:
                 continue
             glyph = "··" if line.faint else "┄┄" if line.dashed else "━━"
-            entry = [Segment("  ", base), Segment(line.marker + glyph + " ",
-                                                  self._line_style(line)),
-                     Segment(text, base)]
+            entry = [
+                Segment("  ", base),
+                Segment(line.marker + glyph + " ", self._line_style(line)),
+                Segment(text, base),
+            ]
             room -= Segment.get_line_length(entry)
             if room < 0:
                 break
@@ -429,16 +486,20 @@ class LineChart(Widget, can_focus=True):
             low = max(low, floor) if floor is not None else low
             high = min(high, ceiling) if ceiling is not None else high
         mid = (low + high) / 2
-        labels = ([log_tick_label(v) for v in (high, mid, low)] if log
-                  else [tick_label(v, span) for v in (high, mid, low)])
+        labels = (
+            [log_tick_label(v) for v in (high, mid, low)]
+            if log
+            else [tick_label(v, span) for v in (high, mid, low)]
+        )
         margin = max(len(label) for label in labels) + 1
         cols = max(1, width - margin - 1)
         first, last = float(xs.min()), float(xs.max())
         self._frame = (first, last, margin + 1, cols)
         axis = self._style("axis")
 
-        def to_dots(px_values: Sequence[float] | np.ndarray,
-                    py_values: Sequence[float] | np.ndarray) -> np.ndarray:
+        def to_dots(
+            px_values: Sequence[float] | np.ndarray, py_values: Sequence[float] | np.ndarray
+        ) -> np.ndarray:
             scale_x = (cols * 2 - 1) / (last - first) if last > first else 0.0
             px = (np.asarray(px_values, dtype=float) - first) * scale_x
             if last == first:
@@ -449,20 +510,29 @@ class LineChart(Widget, can_focus=True):
         layers, marks = [], []
         for line, (curve_xs, curve_values) in zip(self._series, curves, strict=True):
             dots = to_dots(curve_xs, curve_values)
-            layers.append(braille_cells(thinned(dots, cols * 2), plot_rows, cols,
-                                        dashed=line.dashed)
-                          if len(dots) else np.zeros((plot_rows, cols), dtype=np.uint8))
+            layers.append(
+                braille_cells(thinned(dots, cols * 2), plot_rows, cols, dashed=line.dashed)
+                if len(dots)
+                else np.zeros((plot_rows, cols), dtype=np.uint8)
+            )
             marks.append(self._marker_cells(line, dots, plot_rows, cols))
         styles = [self._line_style(line) for line in self._series]
-        cursor_col = (int(to_dots([self.cursor], [low])[0, 0]) // 2
-                      if self.cursor is not None and first <= self.cursor <= last else None)
+        cursor_col = (
+            int(to_dots([self.cursor], [low])[0, 0]) // 2
+            if self.cursor is not None and first <= self.cursor <= last
+            else None
+        )
         label_rows = {0: labels[0], (plot_rows - 1) // 2: labels[1], plot_rows - 1: labels[2]}
         for row in range(plot_rows):
             label = label_rows.get(row, "")
             segments = [Segment(label.rjust(margin - 1) + " " + ("┤" if label else "│"), axis)]
-            segments += self._plot_row([layer[row] for layer in layers],
-                                       [mark.get(row, {}) for mark in marks], styles, base,
-                                       cursor_col)
+            segments += self._plot_row(
+                [layer[row] for layer in layers],
+                [mark.get(row, {}) for mark in marks],
+                styles,
+                base,
+                cursor_col,
+            )
             lines.append(Strip(segments))
         ticks = x_ticks(first, last, cols, self.whole_x)
         tick_cols = [min(cols - 1, int(to_dots([x], [low])[0, 0] + 0.5) // 2) for x in ticks]
@@ -472,8 +542,8 @@ class LineChart(Widget, can_focus=True):
             rule[col] = "┬"
             text = x_text(x)
             start = max(0, col - len(text) // 2)
-            if all(c == " " for c in tick_text[max(0, start - 1):start + len(text) + 1]):
-                tick_text[start:start + len(text)] = text
+            if all(c == " " for c in tick_text[max(0, start - 1) : start + len(text) + 1]):
+                tick_text[start : start + len(text)] = text
         lines.append(Strip([Segment(" " * margin + "└" + "".join(rule), axis)]))
         label_text = "".join(tick_text).rstrip()
         if len(self.x_label) <= margin:  # "epoch 1   2   3", the name under the y labels
@@ -498,12 +568,13 @@ class LineChart(Widget, can_focus=True):
             else:
                 rows.append(part[:width])
         style = self._style("readout")
-        for index, row in enumerate(rows[:plot_rows + 1]):
+        for index, row in enumerate(rows[: plot_rows + 1]):
             lines[index] = Strip([Segment(row.ljust(width), style)])
 
     @staticmethod
-    def _marker_cells(line: Series, dots: np.ndarray, rows: int, cols: int
-                      ) -> dict[int, dict[int, str]]:
+    def _marker_cells(
+        line: Series, dots: np.ndarray, rows: int, cols: int
+    ) -> dict[int, dict[int, str]]:
         """The cells that show ``line``'s marker: ``{row: {col: char}}``, at most one
         per three columns, so a long run's markers do not hide its line."""
         if not line.marker or not len(dots):
@@ -518,8 +589,14 @@ class LineChart(Widget, can_focus=True):
                 last_col = col
         return cells
 
-    def _plot_row(self, cells: list[np.ndarray], marks: list[dict[int, str]],
-                  styles: list[Style], base: Style, cursor_col: int | None) -> list[Segment]:
+    def _plot_row(
+        self,
+        cells: list[np.ndarray],
+        marks: list[dict[int, str]],
+        styles: list[Style],
+        base: Style,
+        cursor_col: int | None,
+    ) -> list[Segment]:
         """One text row of the plot: later series draw over earlier ones, dots merged,
         markers over dots, the cursor's column highlighted."""
         width = len(cells[0])
@@ -528,16 +605,21 @@ class LineChart(Widget, can_focus=True):
         for index, layer in enumerate(cells):
             codes |= layer
             owner[layer > 0] = index
-        chars = list(np.where(codes > 0, codes + 0x2800, 0x20).astype(np.uint32)
-                     .tobytes().decode("utf-32-le"))
+        chars = list(
+            np.where(codes > 0, codes + 0x2800, 0x20)
+            .astype(np.uint32)
+            .tobytes()
+            .decode("utf-32-le")
+        )
         for index, mark in enumerate(marks):
             for col, char in mark.items():
                 chars[col] = char
                 owner[col] = index
         cursor = self._style("cursor") if cursor_col is not None else None
         segments = []
-        for key, group in itertools.groupby(range(width),
-                                            key=lambda c: (owner[c], c == cursor_col)):
+        for key, group in itertools.groupby(
+            range(width), key=lambda c: (owner[c], c == cursor_col)
+        ):
             index, at_cursor = key
             columns = list(group)
             style = styles[index] if index >= 0 else base

@@ -17,8 +17,13 @@ class MeasuredTable(DataTable[CellType]):
     it, and kept its columns as wide as their headers: a run's id read "202".
     """
 
-    def add_row(self, *cells: CellType, height: int | None = 1, key: str | None = None,
-                label: TextType | None = None) -> RowKey:
+    def add_row(
+        self,
+        *cells: CellType,
+        height: int | None = 1,
+        key: str | None = None,
+        label: TextType | None = None,
+    ) -> RowKey:
         row_key = super().add_row(*cells, height=height, key=key, label=label)
         console = self.app.console
         for column, cell in zip(self.ordered_columns, cells, strict=False):

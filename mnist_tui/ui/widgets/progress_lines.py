@@ -51,8 +51,14 @@ def bar_cells(done: float, width: int) -> tuple[str, str]:
     return "━" * full + "╸" * half, "━" * (width - full - half)
 
 
-def fit_row(figures: Sequence[Figure], room: int, give_way: Sequence[str], *,
-            bar_width: int, min_bar_width: int) -> tuple[int, tuple[Figure, ...]]:
+def fit_row(
+    figures: Sequence[Figure],
+    room: int,
+    give_way: Sequence[str],
+    *,
+    bar_width: int,
+    min_bar_width: int,
+) -> tuple[int, tuple[Figure, ...]]:
     """The bar width and the figures that fit in ``room`` cells (bar and figures).
 
     The bar shrinks first, down to ``min_bar_width``; then the figures named in
@@ -109,14 +115,20 @@ class ProgressLines(Widget):
     """The bar keeps at least this many cells until a figure has given way."""
     PERCENT_WIDTH = 5
 
-    def __init__(self, rows: Sequence[ProgressRow] = (), *, give_way: Sequence[str] = (),
-                 id: str | None = None) -> None:
+    def __init__(
+        self,
+        rows: Sequence[ProgressRow] = (),
+        *,
+        give_way: Sequence[str] = (),
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self._rows = tuple(rows)
         self._give_way = tuple(give_way)
         self._styles: dict[str, Style] | None = None
-        self._fitted: tuple[int, tuple[ProgressRow, ...], int,
-                            list[tuple[int, tuple[Figure, ...]]]] | None = None
+        self._fitted: (
+            tuple[int, tuple[ProgressRow, ...], int, list[tuple[int, tuple[Figure, ...]]]] | None
+        ) = None
         self._bar = (0, self.BAR_WIDTH)
         """The terminal width and the narrowest bar drawn at it since the rows were cleared."""
 
@@ -149,8 +161,10 @@ class ProgressLines(Widget):
         if self._styles is None:
             # Full component styles, so translucent theme colours are blended (see
             # LineChart._style).
-            self._styles = {name: self.get_component_rich_style(f"progress-lines--{name}")
-                            for name in ("bar", "finished", "back", "text")}
+            self._styles = {
+                name: self.get_component_rich_style(f"progress-lines--{name}")
+                for name in ("bar", "finished", "back", "text")
+            }
             self._styles["base"] = self.rich_style
         return self._styles[part]
 
@@ -158,8 +172,16 @@ class ProgressLines(Widget):
         """The shared bar width and each row's figures at ``width`` (cached per rows)."""
         if self._fitted is None or self._fitted[:2] != (width, self._rows):
             room = width - self.LABEL_WIDTH - self.PERCENT_WIDTH
-            fitted = [fit_row(row.figures, room, self._give_way, bar_width=self.BAR_WIDTH,
-                              min_bar_width=self.MIN_BAR_WIDTH) for row in self._rows]
+            fitted = [
+                fit_row(
+                    row.figures,
+                    room,
+                    self._give_way,
+                    bar_width=self.BAR_WIDTH,
+                    min_bar_width=self.MIN_BAR_WIDTH,
+                )
+                for row in self._rows
+            ]
             bar = min((bar for bar, _ in fitted), default=self.BAR_WIDTH)
             if self._bar[0] == width:
                 bar = min(bar, self._bar[1])

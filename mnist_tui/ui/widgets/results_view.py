@@ -98,20 +98,22 @@ class ResultsView(VerticalScroll):
         """The epochs of the run in training, as they end."""
 
     def compose(self) -> ComposeResult:
-        yield Static("No results yet: train a model or open a saved run.", id="results-summary",
-                     markup=False)
+        yield Static(
+            "No results yet: train a model or open a saved run.", id="results-summary", markup=False
+        )
         with Horizontal(id="results-tables"):
             with Vertical(id="confusion-box"):
-                yield Static(TEST_CAPTION, id="confusion-caption", classes="caption",
-                             markup=False)
+                yield Static(TEST_CAPTION, id="confusion-caption", classes="caption", markup=False)
                 yield MeasuredTable(id="confusion", cursor_type="cell")
                 yield Static("", id="confusion-cell", markup=False)
             with Vertical(id="per-class-box"):
-                yield Static("Per class", id="per-class-caption", classes="caption",
-                             markup=False)
+                yield Static("Per class", id="per-class-caption", classes="caption", markup=False)
                 yield MeasuredTable(id="per-class", cursor_type="row", zebra_stripes=True)
-        yield LineChart("validation accuracy per digit (each line marked with its digit)",
-                        bounds=(0.0, 1.0), id="digit-plot")
+        yield LineChart(
+            "validation accuracy per digit (each line marked with its digit)",
+            bounds=(0.0, 1.0),
+            id="digit-plot",
+        )
         yield Static("", id="digit-note", classes="caption", markup=False)
 
     @property
@@ -127,16 +129,14 @@ class ResultsView(VerticalScroll):
         # Side by side when there is room, else the per-class table goes below.
         self.set_class(self.size.width < 100, "-narrow")
 
-    def show(self, evaluation: Evaluation, title: str,
-             history: Sequence[EpochEnd] = ()) -> None:
+    def show(self, evaluation: Evaluation, title: str, history: Sequence[EpochEnd] = ()) -> None:
         """Fill every table from ``evaluation``, from the top (a new run's title shows),
         and the chart from the run's ``history``.
 
         ``title`` is plain text, shown as written.
         """
         self.scroll_home(animate=False)
-        self._summary(title, "Test", evaluation.accuracy, evaluation.loss,
-                      evaluation.confusion)
+        self._summary(title, "Test", evaluation.accuracy, evaluation.loss, evaluation.confusion)
         self._fill(evaluation.confusion, evaluation.per_class, browsable=True)
         self._caption(TEST_CAPTION, "Per class")
         self._show_digit_curves(history)
@@ -151,9 +151,13 @@ class ResultsView(VerticalScroll):
         self._empty_tables()  # until the first epoch ends
         self._show_digit_curves([], NEEDS_SPLIT if not validation else "")
         waiting = "\nEach epoch's look at the validation digits appears here as it ends."
-        self._summary_text(Content.from_markup(
-            "[b]$title[/b] is training: its test results appear here when it ends.$waiting",
-            title=title, waiting=waiting if validation else ""))
+        self._summary_text(
+            Content.from_markup(
+                "[b]$title[/b] is training: its test results appear here when it ends.$waiting",
+                title=title,
+                waiting=waiting if validation else "",
+            )
+        )
 
     def add_epoch(self, event: EpochEnd) -> None:
         """An epoch of the run in training ended: kept for :meth:`show_live` (nothing is
@@ -173,23 +177,36 @@ class ResultsView(VerticalScroll):
         latest = self._live[-1]
         matrix = np.asarray(latest.val_confusion, dtype=np.int64)
         where = f"validation, epoch {latest.epoch}"
-        self._summary(f"Validation, epoch {latest.epoch} of {self._live_epochs}, while "
-                      f"{self._live_title} trains (its test results come at the end)",
-                      "Validation", float(latest.val_accuracy or 0.0),
-                      latest.val_loss, matrix)
+        self._summary(
+            f"Validation, epoch {latest.epoch} of {self._live_epochs}, while "
+            f"{self._live_title} trains (its test results come at the end)",
+            "Validation",
+            float(latest.val_accuracy or 0.0),
+            latest.val_loss,
+            matrix,
+        )
         self._fill(matrix, per_class_metrics(matrix), browsable=False)
-        self._caption(f"Confusion matrix ({where}): rows true, columns predicted.",
-                      f"Per class ({where}; recall is the digit's accuracy)")
+        self._caption(
+            f"Confusion matrix ({where}): rows true, columns predicted.",
+            f"Per class ({where}; recall is the digit's accuracy)",
+        )
         self._show_digit_curves(self._live)
 
-    def _summary(self, title: str, what: str, accuracy: float, loss: float | None,
-                 matrix: np.ndarray) -> None:
-        self._summary_text(Content.from_markup(
-            "[b]$title[/b]\n$what accuracy [b]$accuracy[/b]   loss $loss   $errors wrong\n"
-            "Most confused (true→predicted): $confused", title=title, what=what,
-            accuracy=f"{accuracy:.2%}", loss="-" if loss is None else f"{loss:.4f}",
-            errors=f"{error_count(matrix):,} of {int(matrix.sum()):,}",
-            confused=confusions_text(matrix)))
+    def _summary(
+        self, title: str, what: str, accuracy: float, loss: float | None, matrix: np.ndarray
+    ) -> None:
+        self._summary_text(
+            Content.from_markup(
+                "[b]$title[/b]\n$what accuracy [b]$accuracy[/b]   loss $loss   $errors wrong\n"
+                "Most confused (true→predicted): $confused",
+                title=title,
+                what=what,
+                accuracy=f"{accuracy:.2%}",
+                loss="-" if loss is None else f"{loss:.4f}",
+                errors=f"{error_count(matrix):,} of {int(matrix.sum()):,}",
+                confused=confusions_text(matrix),
+            )
+        )
 
     def _summary_text(self, content: Content) -> None:
         self.query_one("#results-summary", Static).update(content)
@@ -198,8 +215,9 @@ class ResultsView(VerticalScroll):
         self.query_one("#confusion-caption", Static).update(confusion)
         self.query_one("#per-class-caption", Static).update(per_class)
 
-    def _fill(self, matrix: np.ndarray, per_class_rows: Sequence[ClassMetrics],
-              browsable: bool) -> None:
+    def _fill(
+        self, matrix: np.ndarray, per_class_rows: Sequence[ClassMetrics], browsable: bool
+    ) -> None:
         """The heatmap of ``matrix`` and the per-class table (the cursor keeps its cell)."""
         confusion = self.query_one("#confusion", DataTable)
         cursor = confusion.cursor_coordinate if confusion.row_count else None
@@ -211,8 +229,10 @@ class ResultsView(VerticalScroll):
         off = matrix - np.diag(np.diag(matrix))
         top_off, top_diag = max(1, int(off.max())), max(1, int(np.diag(matrix).max()))
         for digit, row in enumerate(matrix):
-            cells = [heat_cell(int(c), int(c) / (top_diag if col == digit else top_off),
-                               col == digit) for col, c in enumerate(row)]
+            cells = [
+                heat_cell(int(c), int(c) / (top_diag if col == digit else top_off), col == digit)
+                for col, c in enumerate(row)
+            ]
             confusion.add_row(*cells, key=str(digit), label=Text(str(digit), style="bold"))
         row, column = 0, 0
         if cursor is not None and not browsable:  # a live look: stay on the cell watched
@@ -223,9 +243,13 @@ class ResultsView(VerticalScroll):
         per_class.clear(columns=True)
         per_class.add_columns("digit", "precision", "recall", "f1", "support")
         for metrics in per_class_rows:
-            per_class.add_row(str(metrics.digit), f"{metrics.precision:.3f}",
-                              f"{metrics.recall:.3f}", f"{metrics.f1:.3f}",
-                              str(metrics.support))
+            per_class.add_row(
+                str(metrics.digit),
+                f"{metrics.precision:.3f}",
+                f"{metrics.recall:.3f}",
+                f"{metrics.f1:.3f}",
+                str(metrics.support),
+            )
 
     def _show_digit_curves(self, history: Sequence[EpochEnd], note: str | None = None) -> None:
         """The accuracy-per-digit chart of ``history``, or a line saying why there is none."""
@@ -260,7 +284,8 @@ class ResultsView(VerticalScroll):
         if self._confusion is not None:
             count = int(self._confusion[true_class, pred_class])
             self.query_one("#confusion-cell", Static).update(
-                describe_cell(true_class, pred_class, count, self._browsable))
+                describe_cell(true_class, pred_class, count, self._browsable)
+            )
 
     @on(DataTable.CellHighlighted, "#confusion")
     def _cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
@@ -271,5 +296,6 @@ class ResultsView(VerticalScroll):
     def _cell_selected(self, event: DataTable.CellSelected) -> None:
         event.stop()
         if self._browsable:  # validation digits are not the test digits the viewer shows
-            self.post_message(self.CellChosen(true_class=event.coordinate.row,
-                                              pred_class=event.coordinate.column))
+            self.post_message(
+                self.CellChosen(true_class=event.coordinate.row, pred_class=event.coordinate.column)
+            )

@@ -26,14 +26,19 @@ from mnist_tui.ui.widgets.measured_table import MeasuredTable
 STATUS_WORDS = {"completed": "done", "stopped": "stopped", "early_stopped": "early"}
 """A run's status in the table: short, so the columns a user scans first fit 80 columns."""
 COLUMNS: tuple[tuple[str, str | None], ...] = (
-    ("", None), ("run", "name"), ("test acc", "acc"), ("epochs", "epochs"),
-    ("status", None), ("settings", None), ("saved (UTC)", "date"))
+    ("", None),
+    ("run", "name"),
+    ("test acc", "acc"),
+    ("epochs", "epochs"),
+    ("status", None),
+    ("settings", None),
+    ("saved (UTC)", "date"),
+)
 """Each column's header and the sort key a click on it applies. The marks, the run, its
 accuracy, epochs and status come first, short enough for 80 columns; the settings (cut
 there) and the save time (off to the right there) last."""
 SORT_COLUMNS: dict[str, tuple[str, Callable[[RunInfo], str]]] = {
-    "loss": ("test loss", lambda run: "-" if math.isnan(run.test_loss)
-             else f"{run.test_loss:.4f}"),
+    "loss": ("test loss", lambda run: "-" if math.isnan(run.test_loss) else f"{run.test_loss:.4f}"),
     "duration": ("train time", lambda run: f"{run.train_seconds:,.1f}s"),
     "params": ("params", lambda run: f"{run.param_count:,}"),
 }
@@ -52,30 +57,81 @@ class RunsView(Vertical):
 
     BINDINGS = [
         Binding("enter", "open", "Open", id="runs.open", tooltip="Open the selected run"),
-        Binding("c", "compare", "Compare", id="runs.compare",
-                tooltip="Compare the marked runs side by side"),
-        Binding("slash", "find", "Filter", id="runs.filter",
-                tooltip="Show only runs whose name, note, tags or settings hold the words"),
-        Binding("o", "sort", "Sort", id="runs.sort",
-                tooltip="Sort by the next column: date, accuracy, loss, duration, size, name"),
-        Binding("n", "annotate", "Name", id="runs.annotate",
-                tooltip="Give the run a name, a note and tags"),
-        Binding("d,delete", "delete", "Delete", id="runs.delete",
-                tooltip="Delete the marked runs, or the selected one (asks first)"),
+        Binding(
+            "c",
+            "compare",
+            "Compare",
+            id="runs.compare",
+            tooltip="Compare the marked runs side by side",
+        ),
+        Binding(
+            "slash",
+            "find",
+            "Filter",
+            id="runs.filter",
+            tooltip="Show only runs whose name, note, tags or settings hold the words",
+        ),
+        Binding(
+            "o",
+            "sort",
+            "Sort",
+            id="runs.sort",
+            tooltip="Sort by the next column: date, accuracy, loss, duration, size, name",
+        ),
+        Binding(
+            "n",
+            "annotate",
+            "Name",
+            id="runs.annotate",
+            tooltip="Give the run a name, a note and tags",
+        ),
+        Binding(
+            "d,delete",
+            "delete",
+            "Delete",
+            id="runs.delete",
+            tooltip="Delete the marked runs, or the selected one (asks first)",
+        ),
         # After the keys above: at 80 columns they are what the footer has room for, and
         # the caption says how to mark.
-        Binding("space", "mark", "Mark", id="runs.mark",
-                tooltip=f"Mark or unmark the run, to compare (2 to {MAX_RUNS}) or delete; "
-                        "the cursor moves down to the next run"),
-        Binding("escape", "clear_marks", "Unmark all", show=False, id="runs.unmark",
-                tooltip="Clear every mark (when runs are marked)"),
-        Binding("s", "settings", "Use settings", id="runs.settings",
-                tooltip="Load the selected run's settings into the form"),
-        Binding("x", "export", "Export", id="runs.export",
-                tooltip="Export the selected run's model (SavedModel, ONNX, LiteRT), "
-                        "verified on the test digits"),
-        Binding("r", "refresh_runs", "Refresh", id="runs.refresh",
-                tooltip="Read the runs directory again"),
+        Binding(
+            "space",
+            "mark",
+            "Mark",
+            id="runs.mark",
+            tooltip=f"Mark or unmark the run, to compare (2 to {MAX_RUNS}) or delete; "
+            "the cursor moves down to the next run",
+        ),
+        Binding(
+            "escape",
+            "clear_marks",
+            "Unmark all",
+            show=False,
+            id="runs.unmark",
+            tooltip="Clear every mark (when runs are marked)",
+        ),
+        Binding(
+            "s",
+            "settings",
+            "Use settings",
+            id="runs.settings",
+            tooltip="Load the selected run's settings into the form",
+        ),
+        Binding(
+            "x",
+            "export",
+            "Export",
+            id="runs.export",
+            tooltip="Export the selected run's model (SavedModel, ONNX, LiteRT), "
+            "verified on the test digits",
+        ),
+        Binding(
+            "r",
+            "refresh_runs",
+            "Refresh",
+            id="runs.refresh",
+            tooltip="Read the runs directory again",
+        ),
     ]
 
     sort_key: reactive[str] = reactive("date", init=False)
@@ -117,10 +173,14 @@ class RunsView(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-caption", markup=False)
-        yield Input(placeholder="filter: words in name, note, tags or settings (Esc: done)",
-                    id="runs-filter", classes="-hidden")
-        table: DataTable[Text] = MeasuredTable(id="runs-table", cursor_type="row",
-                                           zebra_stripes=True)
+        yield Input(
+            placeholder="filter: words in name, note, tags or settings (Esc: done)",
+            id="runs-filter",
+            classes="-hidden",
+        )
+        table: DataTable[Text] = MeasuredTable(
+            id="runs-table", cursor_type="row", zebra_stripes=True
+        )
         table.add_columns(*(header for header, _key in self._columns))
         yield table
         yield Static("", id="runs-problems", markup=False)
@@ -134,8 +194,9 @@ class RunsView(Vertical):
         """Put the focus on the table."""
         self.table.focus()
 
-    def show_runs(self, root: str, runs: list[RunInfo], bad: list[BadRun],
-                  shown: str | None = None) -> None:
+    def show_runs(
+        self, root: str, runs: list[RunInfo], bad: list[BadRun], shown: str | None = None
+    ) -> None:
         """List ``runs`` (the filter and sort applied); ``shown`` is the id of the run on
         show in the other tabs, marked ▶. Marks and the cursor stay on their runs."""
         self._root, self._all, self._bad, self._shown = root, runs, bad, shown
@@ -145,8 +206,9 @@ class RunsView(Vertical):
 
     def _fill(self) -> None:
         chosen = self.selected
-        self._runs = sort_runs(filter_runs(self._all, self.filter_text), self.sort_key,
-                               self.sort_reversed)
+        self._runs = sort_runs(
+            filter_runs(self._all, self.filter_text), self.sort_key, self.sort_reversed
+        )
         table = self.table
         sort_column = SORT_COLUMNS.get(self.sort_key)
         extra = ((sort_column[0], self.sort_key),) if sort_column else ()
@@ -159,34 +221,55 @@ class RunsView(Vertical):
             table.clear()
         for run in self._runs:
             mark = ("●" if str(run.path) in self._marked else " ") + (
-                "▶" if run.run_id == self._shown else " ")
-            cells = (mark, printable(run.name or run.run_id, lines=False),
-                     f"{run.test_accuracy:.2%}",
-                     *((sort_column[1](run),) if sort_column else ()), run.progress_text,
-                     STATUS_WORDS.get(run.status, run.status), run.summary,
-                     run.created[5:16].replace("T", " "))
+                "▶" if run.run_id == self._shown else " "
+            )
+            cells = (
+                mark,
+                printable(run.name or run.run_id, lines=False),
+                f"{run.test_accuracy:.2%}",
+                *((sort_column[1](run),) if sort_column else ()),
+                run.progress_text,
+                STATUS_WORDS.get(run.status, run.status),
+                run.summary,
+                run.created[5:16].replace("T", " "),
+            )
             # Plain text: a run's id is its folder's name, which may hold anything.
             table.add_row(*(Text(cell, end="") for cell in cells), key=str(run.path))
         paths = [str(run.path) for run in self._runs]
         if chosen is not None and str(chosen.path) in paths:
             table.move_cursor(row=paths.index(str(chosen.path)))
         self._caption()
-        self.query_one("#runs-problems", Static).update(Content("\n").join([
-            *(Content.from_markup("[yellow]skipped[/] $reason", reason=item.reason)
-              for item in self._bad),
-            *(Content.from_markup("[yellow]note[/] $reason", reason=run.annotation_note)
-              for run in self._all if run.annotation_problem)]))
+        self.query_one("#runs-problems", Static).update(
+            Content("\n").join(
+                [
+                    *(
+                        Content.from_markup("[yellow]skipped[/] $reason", reason=item.reason)
+                        for item in self._bad
+                    ),
+                    *(
+                        Content.from_markup("[yellow]note[/] $reason", reason=run.annotation_note)
+                        for run in self._all
+                        if run.annotation_problem
+                    ),
+                ]
+            )
+        )
 
     def _caption(self) -> None:
         if not self._all:
             text = f"No saved runs in {self._root} yet: train one (ctrl+t)."
         else:
             order = "↑" if self.sort_reversed else "↓"
-            shown = (plural(len(self._all), "run") if len(self._runs) == len(self._all)
-                     else f"{len(self._runs)} of {len(self._all)} runs match "
-                          f"{self.filter_text!r}")
-            marked = (f" · {len(self._marked)} marked (esc: unmark all)" if self._marked
-                      else " · space marks runs")
+            shown = (
+                plural(len(self._all), "run")
+                if len(self._runs) == len(self._all)
+                else f"{len(self._runs)} of {len(self._all)} runs match {self.filter_text!r}"
+            )
+            marked = (
+                f" · {len(self._marked)} marked (esc: unmark all)"
+                if self._marked
+                else " · space marks runs"
+            )
             # One line: the keys are in the footer and the help (f1).
             text = f"{shown} in {self._root}, by {self.sort_key} {order}{marked}"
         self.query_one("#runs-caption", Static).update(text)
@@ -223,8 +306,11 @@ class RunsView(Vertical):
         if path in self._marked:
             self._marked.remove(path)
         elif len(self._marked) >= MAX_RUNS:
-            self.notify(f"At most {MAX_RUNS} runs can be compared; unmark one first.",
-                        severity="warning", markup=False)
+            self.notify(
+                f"At most {MAX_RUNS} runs can be compared; unmark one first.",
+                severity="warning",
+                markup=False,
+            )
             return
         else:
             self._marked.append(path)
@@ -247,8 +333,9 @@ class RunsView(Vertical):
         """Compare the marked runs (2 to 6)."""
         runs = self.marked
         if len(runs) < 2:
-            self.notify("Mark 2 to 6 runs with space first, then press c.",
-                        severity="warning", markup=False)
+            self.notify(
+                "Mark 2 to 6 runs with space first, then press c.", severity="warning", markup=False
+            )
             return
         self._choose("compare", runs)
 
@@ -272,8 +359,10 @@ class RunsView(Vertical):
         marked, selected = self.marked, self.selected
         note = ""
         if marked and selected is not None and selected not in marked:
-            note = (f"The marked {'run' if len(marked) == 1 else 'runs'}, not "
-                    f"{selected.label} under the cursor.")
+            note = (
+                f"The marked {'run' if len(marked) == 1 else 'runs'}, not "
+                f"{selected.label} under the cursor."
+            )
         self._choose("delete", marked or None, note)
 
     def action_export(self) -> None:

@@ -57,13 +57,28 @@ from mnist_tui.core.sweep_storage import (
 from mnist_tui.ui.widgets.line_chart import LineChart, Series
 from mnist_tui.ui.widgets.measured_table import MeasuredTable
 
-SPACE_FIELDS = ("hidden_units", "conv_filters", "dropout", "activation", "optimizer",
-                "learning_rate", "lr_schedule", "batch_size", "epochs")
+SPACE_FIELDS = (
+    "hidden_units",
+    "conv_filters",
+    "dropout",
+    "activation",
+    "optimizer",
+    "learning_rate",
+    "lr_schedule",
+    "batch_size",
+    "epochs",
+)
 """The fields the tab lets a sweep search; every other one is fixed at the Setup form's
 value (the validation split at 0.1 when the form has none)."""
 SPARKS = "▁▂▃▄▅▆▇█"
-STATE_MARKS = {"complete": "done", "pruned": "pruned", "running": "running",
-               "stopped": "stopped", "failed": "failed", "waiting": "waiting"}
+STATE_MARKS = {
+    "complete": "done",
+    "pruned": "pruned",
+    "running": "running",
+    "stopped": "stopped",
+    "failed": "failed",
+    "waiting": "waiting",
+}
 MAX_TRIALS = 10_000
 POLL_SECONDS = 1.0
 """How often the study is read from its storage while the tab follows it (trials of
@@ -88,8 +103,9 @@ class SweepRequest:
 def sparkline(values: tuple[float, ...], low: float, high: float) -> str:
     """One block per value, scaled between ``low`` and ``high``."""
     span = high - low or 1.0
-    return "".join(SPARKS[min(len(SPARKS) - 1, max(0, int((v - low) / span * len(SPARKS))))]
-                   for v in values)
+    return "".join(
+        SPARKS[min(len(SPARKS) - 1, max(0, int((v - low) / span * len(SPARKS))))] for v in values
+    )
 
 
 def params_text(params: tuple[tuple[str, str], ...]) -> str:
@@ -97,8 +113,10 @@ def params_text(params: tuple[tuple[str, str], ...]) -> str:
     rate first (:data:`FIRST_PARAMS`)."""
     parts = []
     for name, value in sorted(params, key=lambda param: param[0] not in FIRST_PARAMS):
-        short = SUMMARY_NAMES.get(name, "units" if name == "hidden_units" else
-                                  "filters" if name == "conv_filters" else name)
+        short = SUMMARY_NAMES.get(
+            name,
+            "units" if name == "hidden_units" else "filters" if name == "conv_filters" else name,
+        )
         try:
             number = float(value)
             value = value if number.is_integer() else f"{number:.3g}"
@@ -110,8 +128,7 @@ def params_text(params: tuple[tuple[str, str], ...]) -> str:
 
 def best_so_far(trials: tuple[TrialView, ...]) -> tuple[Series, ...]:
     """The best validation accuracy after each finished trial, and each trial's own."""
-    done = [t for t in trials if t.val_accuracy is not None
-            and t.state in ("complete", "pruned")]
+    done = [t for t in trials if t.val_accuracy is not None and t.state in ("complete", "pruned")]
     if not done:
         return ()
     best, running = [], 0.0
@@ -120,16 +137,26 @@ def best_so_far(trials: tuple[TrialView, ...]) -> tuple[Series, ...]:
             running = max(running, trial.val_accuracy or 0.0)
         best.append(running)
     xs = tuple(float(t.number) for t in done)
-    return (Series("trial", xs, tuple(t.val_accuracy or 0.0 for t in done), colour=1,
-                   dashed=True, marker="•"),
-            Series("best", xs, tuple(best)))
+    return (
+        Series(
+            "trial",
+            xs,
+            tuple(t.val_accuracy or 0.0 for t in done),
+            colour=1,
+            dashed=True,
+            marker="•",
+        ),
+        Series("best", xs, tuple(best)),
+    )
 
 
 def study_summary(study: StudyView) -> str:
     """``7 trials: 4 done, 2 pruned, 1 running · best #3: 97.9% validation (97.7% test)``."""
-    counts = [f"{study.count(state)} {STATE_MARKS[state]}"
-              for state in ("complete", "pruned", "running", "stopped", "failed")
-              if study.count(state)]
+    counts = [
+        f"{study.count(state)} {STATE_MARKS[state]}"
+        for state in ("complete", "pruned", "running", "stopped", "failed")
+        if study.count(state)
+    ]
     text = plural(len(study.trials), "trial") + (f": {', '.join(counts)}" if counts else "")
     best = study.best
     if best is not None and best.val_accuracy is not None:
@@ -141,8 +168,12 @@ def study_summary(study: StudyView) -> str:
 def study_row(study: StudyView, shown: str) -> tuple[str, ...]:
     """A past study's row: ``▶`` if on show, its name, its trials, its best accuracy."""
     best = study.best
-    return ("▶" if study.name == shown else "", study.name, str(len(study.trials)),
-            _percent(best.val_accuracy if best is not None else None))
+    return (
+        "▶" if study.name == shown else "",
+        study.name,
+        str(len(study.trials)),
+        _percent(best.val_accuracy if best is not None else None),
+    )
 
 
 class SweepView(Vertical, can_focus=True):
@@ -152,16 +183,36 @@ class SweepView(Vertical, can_focus=True):
     (:class:`SweepView.Start`); the study comes from its storage (:meth:`show_study`)."""
 
     BINDINGS = [
-        Binding("ctrl+r", "start", "Run sweep", id="sweep.start",
-                tooltip="Start the sweep (or run more trials of the past study named)"),
+        Binding(
+            "ctrl+r",
+            "start",
+            "Run sweep",
+            id="sweep.start",
+            tooltip="Start the sweep (or run more trials of the past study named)",
+        ),
         # Only in a narrow terminal, where it is the way to the other half: before b and c,
         # which the footer drops first.
-        Binding("e", "toggle_setup", "Space/trials", id="sweep.toggle",
-                tooltip="A narrow terminal shows the space or the trials: switch"),
-        Binding("b", "best", "Best → form", id="sweep.best",
-                tooltip="Load the best trial's settings into the Setup form"),
-        Binding("c", "compare_top", "Compare top", id="sweep.compare",
-                tooltip="Compare the best trials (up to 6) side by side"),
+        Binding(
+            "e",
+            "toggle_setup",
+            "Space/trials",
+            id="sweep.toggle",
+            tooltip="A narrow terminal shows the space or the trials: switch",
+        ),
+        Binding(
+            "b",
+            "best",
+            "Best → form",
+            id="sweep.best",
+            tooltip="Load the best trial's settings into the Setup form",
+        ),
+        Binding(
+            "c",
+            "compare_top",
+            "Compare top",
+            id="sweep.compare",
+            tooltip="Compare the best trials (up to 6) side by side",
+        ),
     ]
 
     NARROW = 100
@@ -194,8 +245,11 @@ class SweepView(Vertical, can_focus=True):
 
         def can_replace(self, message: Message) -> bool:
             # A burst of batch progress collapses to the newest one.
-            return (isinstance(message, SweepView.Event) and _is_batch(self.event)
-                    and _is_batch(message.event))
+            return (
+                isinstance(message, SweepView.Event)
+                and _is_batch(self.event)
+                and _is_batch(message.event)
+            )
 
     @dataclass
     class Finished(Message):
@@ -219,8 +273,9 @@ class SweepView(Vertical, can_focus=True):
         studies: list[StudyView]
         problem: str
 
-    def __init__(self, base: TrainConfig, study_name: str, storage_url: str, *,
-                 id: str | None = None) -> None:
+    def __init__(
+        self, base: TrainConfig, study_name: str, storage_url: str, *, id: str | None = None
+    ) -> None:
         super().__init__(id=id, classes="-no-studies")
         self._base = base
         self._default_name = study_name
@@ -249,35 +304,47 @@ class SweepView(Vertical, can_focus=True):
                     yield Input(self._default_name, id="sweep-study", compact=True)
                 with Horizontal(classes="sweep-row"):
                     yield Label("Architecture", classes="sweep-label")
-                    yield Select([("mlp", "mlp"), ("cnn", "cnn")], value=self._base.architecture,
-                                 allow_blank=False, compact=True, id="sweep-architecture")
+                    yield Select(
+                        [("mlp", "mlp"), ("cnn", "cnn")],
+                        value=self._base.architecture,
+                        allow_blank=False,
+                        compact=True,
+                        id="sweep-architecture",
+                    )
                 with Horizontal(classes="sweep-row"):
                     yield Label("Trials", classes="sweep-label")
                     yield Input("20", id="sweep-trials", type="integer", compact=True)
                 with Horizontal(classes="sweep-row"):
                     yield Label("Minutes", classes="sweep-label")
-                    yield Input("", placeholder="no limit", id="sweep-minutes",
-                                type="number", compact=True)
+                    yield Input(
+                        "", placeholder="no limit", id="sweep-minutes", type="number", compact=True
+                    )
                 with Horizontal(classes="sweep-row"):
                     yield Label("Pruner", classes="sweep-label")
-                    yield Select([(p, p) for p in PRUNERS], value="median", allow_blank=False,
-                                 compact=True, id="sweep-pruner")
-                yield Static(SPACE_HELP, id="sweep-space-help", classes="sweep-help",
-                             markup=False)
+                    yield Select(
+                        [(p, p) for p in PRUNERS],
+                        value="median",
+                        allow_blank=False,
+                        compact=True,
+                        id="sweep-pruner",
+                    )
+                yield Static(SPACE_HELP, id="sweep-space-help", classes="sweep-help", markup=False)
                 for name in SPACE_FIELDS:
                     with Horizontal(classes="sweep-row", id=f"sweep-row-{name}"):
                         yield Label(FIELDS[name].label, classes="sweep-label")
-                        yield Input(id=f"sweep-field-{name}", classes="sweep-field",
-                                    compact=True)
-                    yield Static("", id=f"sweep-hint-{name}", classes="sweep-hint",
-                                 markup=False)
+                        yield Input(id=f"sweep-field-{name}", classes="sweep-field", compact=True)
+                    yield Static("", id=f"sweep-hint-{name}", classes="sweep-hint", markup=False)
                 yield Static("", id="sweep-error", markup=False)
-                yield Button("Run sweep (ctrl+r)", id="sweep-run", variant="primary",
-                             compact=True)
+                yield Button("Run sweep (ctrl+r)", id="sweep-run", variant="primary", compact=True)
             with Vertical(id="sweep-live"):
                 yield Static(self._idle_text(), id="sweep-status", markup=False)
-                yield LineChart("validation accuracy", x_label="trial", bounds=(0.0, 1.0),
-                                whole_x=True, id="sweep-chart")
+                yield LineChart(
+                    "validation accuracy",
+                    x_label="trial",
+                    bounds=(0.0, 1.0),
+                    whole_x=True,
+                    id="sweep-chart",
+                )
                 yield MeasuredTable(id="sweep-trials-table", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="sweep-importance", markup=False)
 
@@ -326,8 +393,9 @@ class SweepView(Vertical, can_focus=True):
         self._progress = ""
         self.add_class("-live")
         known = request.study in self._known
-        self.show_status(f"Study {request.study}: "
-                         f"{'running more trials' if known else 'starting'}…")
+        self.show_status(
+            f"Study {request.study}: {'running more trials' if known else 'starting'}…"
+        )
         self.query_one("#sweep-trials-table").focus()  # b and c work from there
         self._sweep(request, data, store, self._stop)
 
@@ -337,15 +405,15 @@ class SweepView(Vertical, can_focus=True):
         if not self.running:
             return False
         self._stop.set()
-        self.show_status(f"Study {self._followed}: stopping after saving the trial in "
-                         "training…")
+        self.show_status(f"Study {self._followed}: stopping after saving the trial in training…")
         return True
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sweep",
-          description="Sweep")
-    def _sweep(self, request: SweepRequest, data: MnistData, store: RunStore,
-               stop: threading.Event) -> None:
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sweep", description="Sweep")
+    def _sweep(
+        self, request: SweepRequest, data: MnistData, store: RunStore, stop: threading.Event
+    ) -> None:
         """Create (or reopen) the study and run trials until done or stopped."""
+
         def sink(event: SweepEvent) -> None:
             self.post_message(self.Event(event))
 
@@ -355,8 +423,15 @@ class SweepView(Vertical, can_focus=True):
                 if storage.study_id(request.study) is None:
                     storage.create(request.study, SweepSettings(request.space, request.pruner))
                 result = run_worker(
-                    storage, request.study, data, store, sink, trials=request.trials,
-                    timeout=request.minutes * 60 if request.minutes else None, stop=stop)
+                    storage,
+                    request.study,
+                    data,
+                    store,
+                    sink,
+                    trials=request.trials,
+                    timeout=request.minutes * 60 if request.minutes else None,
+                    stop=stop,
+                )
         except SweepError as exc:
             self.post_message(self.Finished(None, str(exc)))
             return
@@ -370,19 +445,25 @@ class SweepView(Vertical, can_focus=True):
                 params = " ".join(f"{name}={value}" for name, value in event.params)
                 self._progress = f"trial #{event.number} ({params})"
             case TrialProgress(event=BatchProgress() as batch):
-                self._progress = (f"trial #{message.event.number}: epoch {batch.epoch}, "
-                                  f"{batch.step / max(1, batch.steps):.0%}, "
-                                  f"acc {batch.accuracy:.3f}")
+                self._progress = (
+                    f"trial #{message.event.number}: epoch {batch.epoch}, "
+                    f"{batch.step / max(1, batch.steps):.0%}, "
+                    f"acc {batch.accuracy:.3f}"
+                )
             case TrialProgress(event=EpochEnd() as epoch) if epoch.val_accuracy is not None:
-                self._progress = (f"trial #{message.event.number}: epoch {epoch.epoch} "
-                                  f"validation {epoch.val_accuracy:.2%}")
+                self._progress = (
+                    f"trial #{message.event.number}: epoch {epoch.epoch} "
+                    f"validation {epoch.val_accuracy:.2%}"
+                )
             case TrialEnded():
-                self._progress = (f"trial #{event.number} {STATE_MARKS.get(event.state)}"
-                                  + (f": {event.reason}" if event.reason else ""))
+                self._progress = f"trial #{event.number} {STATE_MARKS.get(event.state)}" + (
+                    f": {event.reason}" if event.reason else ""
+                )
                 self._poll()
             case TrialLost():
-                self._progress = (f"trial #{event.number} of {event.worker} lost its "
-                                  "worker: marked failed")
+                self._progress = (
+                    f"trial #{event.number} of {event.worker} lost its worker: marked failed"
+                )
         self._show_status_line()
 
     @on(Finished)
@@ -392,8 +473,10 @@ class SweepView(Vertical, can_focus=True):
         if message.problem:
             self._progress = message.problem
         elif result is not None:
-            self._progress = (f"{'stopped' if result.stopped else 'finished'}: "
-                              f"{plural(len(result.trials), 'trial')} run here")
+            self._progress = (
+                f"{'stopped' if result.stopped else 'finished'}: "
+                f"{plural(len(result.trials), 'trial')} run here"
+            )
         self._poll()
         self._show_status_line()
         self.list_studies()
@@ -410,8 +493,13 @@ class SweepView(Vertical, can_focus=True):
                 self._reader = SweepStorage(self._url, create=False)
             return self._reader
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sweep-poll",
-          description="Read the study")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="sweep-poll",
+        description="Read the study",
+    )
     def _read_study(self, name: str) -> None:
         quiet_optuna()
         try:
@@ -440,8 +528,9 @@ class SweepView(Vertical, can_focus=True):
 
     def _idle_text(self) -> str:
         if self._known:
-            return ("No study on show: Enter on a past study opens it, or set a space and "
-                    "press ctrl+r.")
+            return (
+                "No study on show: Enter on a past study opens it, or set a space and press ctrl+r."
+            )
         return "No sweep yet: set the space and press ctrl+r."
 
     # --- past studies ----------------------------------------------------------------
@@ -454,8 +543,13 @@ class SweepView(Vertical, can_focus=True):
         else:
             self._list_studies()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sweep-list",
-          description="List the studies")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="sweep-list",
+        description="List the studies",
+    )
     def _list_studies(self) -> None:
         quiet_optuna()
         try:
@@ -473,19 +567,24 @@ class SweepView(Vertical, can_focus=True):
         table.clear()
         for study in message.studies:
             # Text, not str: a study's name is shown as written, never as markup.
-            table.add_row(*(Text(cell, end="") for cell in study_row(study, self._followed)),
-                          key=study.name)
+            table.add_row(
+                *(Text(cell, end="") for cell in study_row(study, self._followed)), key=study.name
+            )
         if table.row_count:
             table.move_cursor(row=min(chosen, table.row_count - 1))
         caption = self.query_one("#sweep-past-caption", Static)
-        caption.update(f"Past studies unreadable: {message.problem}" if message.problem
-                       else PAST_CAPTION)
+        caption.update(
+            f"Past studies unreadable: {message.problem}" if message.problem else PAST_CAPTION
+        )
         self.set_class(not message.studies and not message.problem, "-no-studies")
         self._study_named()
         if not self._followed:
             self._show_status_line()
-        if (table.row_count and not self._followed
-                and self.app.focused is self.query_one("#sweep-run")):
+        if (
+            table.row_count
+            and not self._followed
+            and self.app.focused is self.query_one("#sweep-run")
+        ):
             table.focus()  # where arriving on the tab would have put it, had they been known
 
     @on(DataTable.RowSelected, "#sweep-studies")
@@ -529,8 +628,7 @@ class SweepView(Vertical, can_focus=True):
         self._show_importances()
         table = self.query_one("#sweep-studies", DataTable)
         for row, key in enumerate(table.rows):
-            table.update_cell_at(Coordinate(row, 0), Text("▶" if key.value == name else "",
-                                                          end=""))
+            table.update_cell_at(Coordinate(row, 0), Text("▶" if key.value == name else "", end=""))
         self._read_study(name)
         self.refresh_bindings()
 
@@ -547,12 +645,17 @@ class SweepView(Vertical, can_focus=True):
             for name in SPACE_FIELDS:
                 self.query_one(f"#sweep-field-{name}", Input).value = texts.get(name, "")
             self._mark_unused(settings.space.architecture)
-        for widget in (architecture, pruner,
-                       *(self.query_one(f"#sweep-field-{name}") for name in SPACE_FIELDS)):
+        for widget in (
+            architecture,
+            pruner,
+            *(self.query_one(f"#sweep-field-{name}") for name in SPACE_FIELDS),
+        ):
             widget.disabled = settings is not None
         self.query_one("#sweep-space-help", Static).update(
-            SPACE_HELP if settings is None else
-            f"Study {self._space_of}'s own space (a new name starts a new study):")
+            SPACE_HELP
+            if settings is None
+            else f"Study {self._space_of}'s own space (a new name starts a new study):"
+        )
         button = self.query_one("#sweep-run", Button)
         button.label = "Run sweep (ctrl+r)" if settings is None else "Run more trials (ctrl+r)"
         button.refresh(layout=True)  # a longer label widens the button
@@ -636,21 +739,23 @@ class SweepView(Vertical, can_focus=True):
         if not study:
             general.append("Study: give it a name (a new one starts it, an old one resumes).")
         elif known is not None and known.settings is None:
-            general.append(f"Study: {study} cannot be resumed here ({known.problem}); "
-                           "give a new name.")
+            general.append(
+                f"Study: {study} cannot be resumed here ({known.problem}); give a new name."
+            )
         for name in SPACE_FIELDS:
             hint = self.query_one(f"#sweep-hint-{name}", Static)
             reason = errors.pop(name, "")
             hint.update(reason)
             hint.set_class(not reason, "-empty")
-        general += [f"{FIELDS[name].label if name in FIELDS else name}: {why}"
-                    for name, why in errors.items()]
+        general += [
+            f"{FIELDS[name].label if name in FIELDS else name}: {why}"
+            for name, why in errors.items()
+        ]
         self.query_one("#sweep-error", Static).update("\n".join(general))
         self.query_one("#sweep-run", Button).disabled = bool(general) or space is None
         if general or space is None:
             return None
-        return SweepRequest(study=study, space=space, pruner=pruner, trials=trials,
-                            minutes=minutes)
+        return SweepRequest(study=study, space=space, pruner=pruner, trials=trials, minutes=minutes)
 
     # --- actions ---------------------------------------------------------------------
 
@@ -658,8 +763,12 @@ class SweepView(Vertical, can_focus=True):
         """Ask the app to run the sweep the form describes."""
         request = self._validate()
         if request is None:
-            self.notify("Fix what is marked in the sweep's settings first.", title="Sweep",
-                        severity="warning", markup=False)
+            self.notify(
+                "Fix what is marked in the sweep's settings first.",
+                title="Sweep",
+                severity="warning",
+                markup=False,
+            )
         elif not self.running:
             self.post_message(self.Start(request))
 
@@ -671,8 +780,11 @@ class SweepView(Vertical, can_focus=True):
         """Run ids of the complete trials, best validation accuracy first."""
         if self._study is None:
             return []
-        done = [t for t in self._study.trials if t.state == "complete"
-                and t.val_accuracy is not None and t.run_id]
+        done = [
+            t
+            for t in self._study.trials
+            if t.state == "complete" and t.val_accuracy is not None and t.run_id
+        ]
         done.sort(key=lambda t: (-(t.val_accuracy or 0.0), t.number))
         return [t.run_id for t in done if t.run_id]
 
@@ -690,8 +802,9 @@ class SweepView(Vertical, can_focus=True):
         if len(ranked) >= 2:
             self.post_message(self.Chosen(ranked[:6], "compare"))
         else:
-            self.notify("Two finished trials are needed to compare.", severity="warning",
-                        markup=False)
+            self.notify(
+                "Two finished trials are needed to compare.", severity="warning", markup=False
+            )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Start only when idle; best and compare only once trials have finished."""
@@ -747,10 +860,15 @@ class SweepView(Vertical, can_focus=True):
         table.clear()
         for trial in study.trials:
             mark = "*" if best is not None and trial.number == best.number else ""
-            cells = (f"{mark}{trial.number}", STATE_MARKS.get(trial.state, trial.state),
-                     _percent(trial.val_accuracy), _percent(trial.test_accuracy),
-                     f"{trial.seconds:.0f}" if trial.seconds is not None else "",
-                     sparkline(trial.val_curve, low, high), params_text(trial.params))
+            cells = (
+                f"{mark}{trial.number}",
+                STATE_MARKS.get(trial.state, trial.state),
+                _percent(trial.val_accuracy),
+                _percent(trial.test_accuracy),
+                f"{trial.seconds:.0f}" if trial.seconds is not None else "",
+                sparkline(trial.val_curve, low, high),
+                params_text(trial.params),
+            )
             # Text, not str: what a storage holds is shown as written, never as markup.
             table.add_row(*(Text(cell, end="") for cell in cells), key=str(trial.number))
         if table.row_count:
@@ -767,8 +885,10 @@ class SweepView(Vertical, can_focus=True):
         complete = self._study.count("complete") if self._study is not None else 0
         if not self._importances:
             if complete < MIN_TRIALS_FOR_IMPORTANCE:
-                return (f"Which settings matter shows from {MIN_TRIALS_FOR_IMPORTANCE} "
-                        f"complete trials ({complete} so far).")
+                return (
+                    f"Which settings matter shows from {MIN_TRIALS_FOR_IMPORTANCE} "
+                    f"complete trials ({complete} so far)."
+                )
             return "Which settings matter: none of those searched differs among the trials."
         trials = plural(complete, "complete trial")
         if self.has_class("-short"):  # one line: the rows go to the trials

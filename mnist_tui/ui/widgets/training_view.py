@@ -54,11 +54,18 @@ def metrics(loss: float, accuracy: float) -> tuple[Figure, ...]:
     return Figure("loss", f"loss {loss:.3f}"), Figure("accuracy", f"acc {accuracy:.3f}")
 
 
-def progress_rows(epoch_label: str, epoch_done: float, epoch_figures: tuple[Figure, ...],
-                  overall_done: float, overall_figures: tuple[Figure, ...]) -> list[ProgressRow]:
+def progress_rows(
+    epoch_label: str,
+    epoch_done: float,
+    epoch_figures: tuple[Figure, ...],
+    overall_done: float,
+    overall_figures: tuple[Figure, ...],
+) -> list[ProgressRow]:
     """The epoch bar and the overall bar."""
-    return [ProgressRow(epoch_label, epoch_done, epoch_figures),
-            ProgressRow("overall", overall_done, overall_figures)]
+    return [
+        ProgressRow(epoch_label, epoch_done, epoch_figures),
+        ProgressRow("overall", overall_done, overall_figures),
+    ]
 
 
 class TrainingView(Vertical, can_focus=True):
@@ -77,18 +84,48 @@ class TrainingView(Vertical, can_focus=True):
     """
 
     BINDINGS = [
-        Binding("p", "app.pause", "Pause/resume", id="training.pause",
-                tooltip="Pause the training between steps, or carry on"),
-        Binding("minus", "app.scale_rate(0.5)", "LR ×0.5", id="training.rate_half",
-                tooltip="Halve the learning rate from the next step"),
-        Binding("plus,equals_sign", "app.scale_rate(2.0)", "LR ×2", id="training.rate_double",
-                tooltip="Double the learning rate from the next step"),
-        Binding("r", "app.set_rate", "Set LR", id="training.rate_set",
-                tooltip="Type a new learning rate for the rest of the run"),
-        Binding("f", "app.stop_after_epoch", "Finish epoch", id="training.finish_epoch",
-                tooltip="Stop when this epoch ends, and save the run (again: carry on)"),
-        Binding("e", "app.toggle_early_stopping", "Early stop", id="training.early_stopping",
-                tooltip="Turn early stopping on or off (needs a validation split)"),
+        Binding(
+            "p",
+            "app.pause",
+            "Pause/resume",
+            id="training.pause",
+            tooltip="Pause the training between steps, or carry on",
+        ),
+        Binding(
+            "minus",
+            "app.scale_rate(0.5)",
+            "LR ×0.5",
+            id="training.rate_half",
+            tooltip="Halve the learning rate from the next step",
+        ),
+        Binding(
+            "plus,equals_sign",
+            "app.scale_rate(2.0)",
+            "LR ×2",
+            id="training.rate_double",
+            tooltip="Double the learning rate from the next step",
+        ),
+        Binding(
+            "r",
+            "app.set_rate",
+            "Set LR",
+            id="training.rate_set",
+            tooltip="Type a new learning rate for the rest of the run",
+        ),
+        Binding(
+            "f",
+            "app.stop_after_epoch",
+            "Finish epoch",
+            id="training.finish_epoch",
+            tooltip="Stop when this epoch ends, and save the run (again: carry on)",
+        ),
+        Binding(
+            "e",
+            "app.toggle_early_stopping",
+            "Early stop",
+            id="training.early_stopping",
+            tooltip="Turn early stopping on or off (needs a validation split)",
+        ),
     ]
     """Steering a running training; the app decides when each is available."""
 
@@ -100,7 +137,12 @@ class TrainingView(Vertical, can_focus=True):
         """Time the training spent paused: no elapsed time or ETA counts it."""
         self._paused = False
         self._rows: tuple[str, float, tuple[Figure, ...], float, tuple[Figure, ...]] = (
-            "epoch", 0.0, (), 0.0, ())
+            "epoch",
+            0.0,
+            (),
+            0.0,
+            (),
+        )
         self._history: list[EpochEnd] = []
         self._steps: list[StepPoint] = []
         self._train_samples = 1
@@ -109,10 +151,10 @@ class TrainingView(Vertical, can_focus=True):
         """The newest progress inside an epoch (where a stop mid-epoch left the run)."""
 
     def compose(self) -> ComposeResult:
-        yield Static("No training yet. Set up a model and press ctrl+t.", id="train-status",
-                     markup=False)
-        yield ProgressLines(progress_rows("epoch", 0, (), 0, ()), give_way=GIVE_WAY,
-                            id="progress")
+        yield Static(
+            "No training yet. Set up a model and press ctrl+t.", id="train-status", markup=False
+        )
+        yield ProgressLines(progress_rows("epoch", 0, (), 0, ()), give_way=GIVE_WAY, id="progress")
         with Horizontal(id="curves"):
             yield LineChart("loss", bounds=(0.0, None), log_scale_key=True, id="loss-plot")
             yield LineChart("accuracy", bounds=(0.0, 1.0), id="accuracy-plot")
@@ -131,14 +173,20 @@ class TrainingView(Vertical, can_focus=True):
         """
         self.query_one("#train-status", Static).update(text, layout=False)
 
-    def _show_progress(self, epoch_label: str, epoch_done: float,
-                       epoch_figures: tuple[Figure, ...], overall_done: float,
-                       overall_figures: tuple[Figure, ...]) -> None:
+    def _show_progress(
+        self,
+        epoch_label: str,
+        epoch_done: float,
+        epoch_figures: tuple[Figure, ...],
+        overall_done: float,
+        overall_figures: tuple[Figure, ...],
+    ) -> None:
         self._rows = (epoch_label, epoch_done, epoch_figures, overall_done, overall_figures)
         if self._paused:
             epoch_figures = (Figure("paused", "paused"), *epoch_figures)
-        self.query_one(ProgressLines).set_rows(progress_rows(
-            epoch_label, epoch_done, epoch_figures, overall_done, overall_figures))
+        self.query_one(ProgressLines).set_rows(
+            progress_rows(epoch_label, epoch_done, epoch_figures, overall_done, overall_figures)
+        )
 
     @property
     def paused(self) -> bool:
@@ -164,7 +212,8 @@ class TrainingView(Vertical, can_focus=True):
         """The lowest loss the run can train to (label smoothing raises it above 0), named
         over the loss chart so a smoothed 0.6 does not read as a fault."""
         self.query_one("#loss-plot", LineChart).set_title(
-            f"loss (smoothed: ≥{floor:.2f})" if floor else "loss")
+            f"loss (smoothed: ≥{floor:.2f})" if floor else "loss"
+        )
 
     def reset(self) -> None:
         """Clear everything for a new run."""
@@ -177,8 +226,14 @@ class TrainingView(Vertical, can_focus=True):
         self._show_progress("epoch", 0, (), 0, ())
         self._replot()
 
-    def show_history(self, history: list[EpochEnd], status: str, planned: int | None = None,
-                     steps: tuple[StepPoint, ...] = (), train_samples: int = 1) -> None:
+    def show_history(
+        self,
+        history: list[EpochEnd],
+        status: str,
+        planned: int | None = None,
+        steps: tuple[StepPoint, ...] = (),
+        train_samples: int = 1,
+    ) -> None:
         """Show a finished run's curves and table (a reopened run).
 
         ``planned`` is the epochs it was set to train; a stopped run shows how far it got.
@@ -194,12 +249,21 @@ class TrainingView(Vertical, can_focus=True):
         if last is not None and last.epoch > len(history):  # stopped within an epoch
             done = last.samples / self._train_samples - (last.epoch - 1)
             done = min(1.0, max(0.0, done))
-            self._show_progress(f"epoch {last.epoch}/{planned}", done,
-                                metrics(last.loss_mean, last.accuracy_mean),
-                                (len(history) + done) / planned, ())
+            self._show_progress(
+                f"epoch {last.epoch}/{planned}",
+                done,
+                metrics(last.loss_mean, last.accuracy_mean),
+                (len(history) + done) / planned,
+                (),
+            )
         else:
-            self._show_progress(f"epoch {len(history)}/{planned}", 1.0 if history else 0.0,
-                                self._last_metrics(), len(history) / planned, ())
+            self._show_progress(
+                f"epoch {len(history)}/{planned}",
+                1.0 if history else 0.0,
+                self._last_metrics(),
+                len(history) / planned,
+                (),
+            )
         self.set_status(status)
 
     def show_started(self, event: TrainingStarted) -> None:
@@ -223,16 +287,26 @@ class TrainingView(Vertical, can_focus=True):
         total = self._started.epochs * steps
         epoch_eta = (steps - event.step) * event.epoch_seconds / max(1, event.step)
         elapsed = self._elapsed()
-        overall = (Figure("elapsed", f"{fmt_seconds(elapsed)} elapsed"),
-                   Figure("eta", f"ETA {fmt_seconds(elapsed * (total - done) / done)}")
-                   ) if done else ()
+        overall = (
+            (
+                Figure("elapsed", f"{fmt_seconds(elapsed)} elapsed"),
+                Figure("eta", f"ETA {fmt_seconds(elapsed * (total - done) / done)}"),
+            )
+            if done
+            else ()
+        )
         self._show_progress(
-            f"epoch {event.epoch}/{self._started.epochs}", event.step / steps,
-            (Figure("steps", f"{event.step}/{steps}"),
-             Figure("throughput", f"{event.samples_per_second:,.0f}/s"),
-             Figure("eta", f"ETA {fmt_seconds(epoch_eta)}"),
-             *metrics(event.loss, event.accuracy)),
-            done / total, overall)
+            f"epoch {event.epoch}/{self._started.epochs}",
+            event.step / steps,
+            (
+                Figure("steps", f"{event.step}/{steps}"),
+                Figure("throughput", f"{event.samples_per_second:,.0f}/s"),
+                Figure("eta", f"ETA {fmt_seconds(epoch_eta)}"),
+                *metrics(event.loss, event.accuracy),
+            ),
+            done / total,
+            overall,
+        )
 
     def show_epoch(self, event: EpochEnd) -> None:
         """An epoch finished: its time, loss and accuracy stay until the next one moves."""
@@ -240,11 +314,13 @@ class TrainingView(Vertical, can_focus=True):
         self._replot()
         if self._started is not None:
             elapsed = self._elapsed()
-            self._show_progress(f"epoch {event.epoch}/{self._started.epochs}", 1.0,
-                                (Figure("seconds", f"{event.seconds:.1f}s"),
-                                 *metrics(event.loss, event.accuracy)),
-                                event.epoch / self._started.epochs,
-                                (Figure("elapsed", f"{fmt_seconds(elapsed)} elapsed"),))
+            self._show_progress(
+                f"epoch {event.epoch}/{self._started.epochs}",
+                1.0,
+                (Figure("seconds", f"{event.seconds:.1f}s"), *metrics(event.loss, event.accuracy)),
+                event.epoch / self._started.epochs,
+                (Figure("elapsed", f"{fmt_seconds(elapsed)} elapsed"),),
+            )
 
     def _elapsed(self) -> float:
         """Seconds trained since the run began, pauses left out."""
@@ -260,12 +336,21 @@ class TrainingView(Vertical, can_focus=True):
         last = self._last_batch
         if last is not None and last.epoch > epochs:  # stopped within this epoch
             done = last.step / max(1, last.steps)
-            self._show_progress(f"epoch {last.epoch}/{planned}", done,
-                                metrics(last.loss, last.accuracy), (epochs + done) / planned,
-                                total)
+            self._show_progress(
+                f"epoch {last.epoch}/{planned}",
+                done,
+                metrics(last.loss, last.accuracy),
+                (epochs + done) / planned,
+                total,
+            )
             return
-        self._show_progress(f"epoch {epochs}/{planned}", 1.0 if epochs else 0.0,
-                            self._last_metrics(), epochs / planned, total)
+        self._show_progress(
+            f"epoch {epochs}/{planned}",
+            1.0 if epochs else 0.0,
+            self._last_metrics(),
+            epochs / planned,
+            total,
+        )
 
     def _add_row(self, row: EpochEnd) -> None:
         self._history.append(row)
@@ -291,12 +376,16 @@ class TrainingView(Vertical, can_focus=True):
             return
         self._table_shown = shown
         self.query_one("#epoch-table", Static).update(
-            epoch_table_content(self._history, shown[1]), layout=False)
+            epoch_table_content(self._history, shown[1]), layout=False
+        )
 
     def _replot(self) -> None:
         self.query_one("#loss-plot", LineChart).set_data(
-            training_curves(self._history, self._steps, "loss", self._train_samples))
+            training_curves(self._history, self._steps, "loss", self._train_samples)
+        )
         self.query_one("#accuracy-plot", LineChart).set_data(
-            training_curves(self._history, self._steps, "accuracy", self._train_samples))
+            training_curves(self._history, self._steps, "accuracy", self._train_samples)
+        )
         self.query_one("#rate-plot", LineChart).set_data(
-            learning_rate_curve(self._steps, self._train_samples))
+            learning_rate_curve(self._steps, self._train_samples)
+        )
