@@ -218,3 +218,20 @@ def test_workers_end_when_their_parent_is_killed(real_mnist: MnistData, tmp_path
     assert [t.state for t in view.trials] == ["stopped", "stopped"]
     runs, _bad = RunStore(tmp_path).list()
     assert len(runs) == 2 and all(run.status == "stopped" for run in runs)
+
+
+def test_a_repeated_sigterm_still_saves_but_a_second_ctrl_c_aborts() -> None:
+    """A supervisor's or the kernel's SIGTERM may come twice for one stop (the workers
+    above got their parent-death signal twice at times): only a second Ctrl-C aborts."""
+    import threading
+
+    import pytest
+
+    from mnist_tui.cli.outputs import StopSignals
+
+    signals = StopSignals(threading.Event())
+    signals._handle(signal.SIGTERM, None)
+    signals._handle(signal.SIGTERM, None)  # no abort: the run is still saved
+    assert signals.stop.is_set() and signals.exit_code == 143
+    with pytest.raises(KeyboardInterrupt):
+        signals._handle(signal.SIGINT, None)

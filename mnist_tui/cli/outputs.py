@@ -135,7 +135,11 @@ def _discard_if_lost() -> bool:
 
 
 class StopSignals:
-    """Ctrl-C, SIGTERM and SIGHUP ask training to stop; a second one aborts.
+    """Ctrl-C, SIGTERM and SIGHUP ask training to stop; a second Ctrl-C aborts.
+
+    A repeated SIGTERM or SIGHUP does not abort: such signals come from a supervisor or
+    the kernel (a worker's parent-death signal), and may come more than once for one
+    stop; the run is still saved.
 
     ``received`` is the first signal's number, and :attr:`exit_code` the code a
     command that still saved its run exits with: 0 after Ctrl-C (the user's own
@@ -155,7 +159,9 @@ class StopSignals:
 
     def _handle(self, signum: int, _frame: Any) -> None:
         if self.stop.is_set():
-            raise KeyboardInterrupt
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return  # already stopping: the run is saved as asked the first time
         self.received = signum
         self.stop.set()
         # The signal may land inside a write to stderr: write to the descriptor
