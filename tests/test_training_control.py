@@ -19,6 +19,7 @@ from mnist_tui.core.events import (
     ControlApplied,
     EpochEnd,
     TrainingEvent,
+    TrainingStarted,
 )
 from mnist_tui.core.run_record import RecordError, parse_run_record
 from mnist_tui.core.runs import RUN_FILE, RunStore
@@ -244,3 +245,25 @@ def test_the_record_refuses_bad_controls(saved_run: Path, controls: object, prob
     record["controls"] = controls
     with pytest.raises(RecordError, match=re.escape(problem)):
         parse_run_record(record, saved_run)
+
+
+def test_a_pause_first_reports_the_step_it_stops_at(
+    small_data: MnistData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Progress is throttled, yet the paused view must show exactly where training is."""
+    from mnist_tui.core import training
+
+    monkeypatch.setattr(training, "PROGRESS_INTERVAL", 1000.0)
+    control = TrainingControl()
+
+    def pause_at_once(event: TrainingEvent) -> None:
+        if isinstance(event, TrainingStarted):
+            control.pause()
+
+    run = Background(FAST.replace(epochs=2), small_data, control, on_event=pause_at_once)
+    run.wait_for(run.paused)
+    shown = run.of(BatchProgress)
+    assert len(shown) == 1 and isinstance(shown[0], BatchProgress)
+    assert (shown[0].epoch, shown[0].step) == (1, 1)
+    run.stop.set()
+    run.thread.join(10)

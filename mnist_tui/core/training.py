@@ -265,13 +265,17 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._steps_done = batch + 1
         if self._control is not None:
-            self._steer(self._control)
+            self._steer(self._control, logs)
         if self._stop.is_set():
             self.model.stop_training = True
             return
         now = time.perf_counter()
         if now - self._last_report < PROGRESS_INTERVAL or not logs:
             return
+        self._report(logs, now)
+
+    def _report(self, logs: dict[str, Any], now: float) -> None:
+        """Send where training stands at this step."""
         self._last_report = now
         elapsed = now - self._epoch_start
         seen = min(self._steps_done * self._batch_size, self._train_samples)
@@ -319,11 +323,14 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
     def _step(self) -> int:
         return self._global_steps + self._steps_done
 
-    def _steer(self, control: TrainingControl) -> None:
-        """Apply the queued requests, then wait here while paused (not counted as time)."""
+    def _steer(self, control: TrainingControl, logs: dict[str, Any] | None) -> None:
+        """Apply the queued requests, then wait here while paused (not counted as time);
+        a pause first reports this very step, so the paused view shows where it stands."""
         self._apply(control.take())
         if not control.paused or self._stop.is_set():
             return
+        if logs:
+            self._report(logs, time.perf_counter())
         self._record(ControlApplied(self._step, "pause", 0.0))
         waited = control.wait_while_paused(self._stop)
         self.paused_seconds += waited
