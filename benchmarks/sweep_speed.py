@@ -27,7 +27,7 @@ SWEEPS = {"median-1": ("median", 1), "none-1": ("none", 1), "median-2": ("median
 
 def run_sweep(pruner: str, workers: int, trials: int, seed: int) -> dict[str, object]:
     """One sweep in a fresh process and a fresh runs folder; its figures."""
-    from mnist_tui.core.sweep_storage import SweepStorage, default_storage_url
+    from mnist_tui.core.sweeps.storage import SweepStorage, default_storage_url
 
     with tempfile.TemporaryDirectory(prefix="sweep-bench-") as folder:
         runs = Path(folder)

@@ -33,12 +33,11 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from mnist_tui.core import tensorboard_events
 from mnist_tui.core.config import TrainConfig
-from mnist_tui.core.data import load_mnist
-from mnist_tui.core.runs import RUN_FILE, RunStore
+from mnist_tui.core.data.mnist import load_mnist
+from mnist_tui.core.engine.training import MAX_STEP_POINTS, PROGRESS_INTERVAL
+from mnist_tui.core.runs.store import RUN_FILE, RunStore, tensorboard_events
 from mnist_tui.core.session import train_evaluate_save
-from mnist_tui.core.training import MAX_STEP_POINTS, PROGRESS_INTERVAL
 
 BUDGET = 0.02
 """Writing the events may cost at most this share of the training time."""

@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 SEED_SCRIPT = """
 import json, time
 import keras
-from mnist_tui.core.data import load_mnist
+from mnist_tui.core.data.mnist import load_mnist
 
 data = load_mnist()
 x_train, x_test = data.x_train / 255.0, data.x_test / 255.0
@@ -110,9 +110,9 @@ def run_preset(name: str, seed: int | None = None) -> Figures:
 LIVENESS_SCRIPT = """
 import json, sys, threading, time
 from mnist_tui.core.config import PRESETS
-from mnist_tui.core.data import load_mnist
+from mnist_tui.core.data.mnist import load_mnist
 from mnist_tui.core.events import BatchProgress
-from mnist_tui.core.training import train
+from mnist_tui.core.engine.training import train
 
 data, stop, ticks = load_mnist(), threading.Event(), []
 def sink(event):

@@ -24,8 +24,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from mnist_tui.core.config import TrainConfig
-from mnist_tui.core.data import MnistData, load_mnist
-from mnist_tui.core.runs import RunStore
+from mnist_tui.core.data.mnist import MnistData, load_mnist
+from mnist_tui.core.runs.store import RunStore
 
 
 def phases(started: float, epochs: list[float]) -> dict[str, float]:
@@ -136,7 +136,7 @@ def measure(side: str, epochs: int) -> dict[str, float]:
 
 def run_one(side: str, epochs: int) -> None:
     """The child: print one measurement as JSON."""
-    import mnist_tui.core.training  # noqa: F401  TensorFlow, imported before the clock starts
+    import mnist_tui.core.engine.training  # noqa: F401  TensorFlow, imported before the clock starts
 
     data = load_mnist()
     with tempfile.TemporaryDirectory() as tmp:

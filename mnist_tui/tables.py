@@ -10,15 +10,15 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from mnist_tui.core.comparison import (
+from mnist_tui.core.engine.evaluation import Evaluation
+from mnist_tui.core.events import EpochEnd
+from mnist_tui.core.runs.comparison import (
     differing_settings,
     disagreements,
     metric_rows,
     recall_by_digit,
 )
-from mnist_tui.core.evaluation import Evaluation
-from mnist_tui.core.events import EpochEnd
-from mnist_tui.core.run_record import RunInfo
+from mnist_tui.core.runs.record import RunInfo
 
 EPOCH_HEADERS = ("epoch", "loss", "accuracy", "val loss", "val acc", "seconds")
 

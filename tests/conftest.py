@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_tui.core.data import MnistData, load_mnist
+from mnist_tui.core.data.mnist import MnistData, load_mnist
 
 
 def synthetic_digits(count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -81,7 +81,7 @@ def one_run(small_data: MnistData, tmp_path_factory: pytest.TempPathFactory) -> 
     """A real saved run (one epoch of a small MLP on the synthetic digits), alone in its
     runs folder. Shared by the whole session: copy it (:func:`runs`) to change it."""
     from mnist_tui.core.config import TrainConfig
-    from mnist_tui.core.runs import RunStore
+    from mnist_tui.core.runs.store import RunStore
     from mnist_tui.core.session import train_evaluate_save
 
     store = RunStore(tmp_path_factory.mktemp("one-run"))

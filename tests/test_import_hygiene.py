@@ -17,20 +17,20 @@ def modules_after(code: str) -> set[str]:
 
 
 CORE = [
-    "atomic",
     "config",
-    "data",
-    "evaluation",
+    "data.mnist",
+    "digits.images",
+    "digits.textart",
+    "engine.evaluation",
+    "engine.exports",
+    "engine.models",
+    "engine.training",
     "events",
-    "exports",
-    "images",
-    "models",
-    "native_logs",
-    "runs",
-    "safe_pickle",
+    "files.atomic",
+    "files.native_logs",
+    "files.safe_pickle",
+    "runs.store",
     "session",
-    "textart",
-    "training",
 ]
 
 
@@ -46,11 +46,11 @@ def test_core_never_imports_textual() -> None:
         "mnist_tui.cli",
         "mnist_tui.cli.parser",
         "mnist_tui.cli.commands",
-        "mnist_tui.core.data",
-        "mnist_tui.core.runs",
-        "mnist_tui.core.evaluation",
-        "mnist_tui.core.exports",
-        "mnist_tui.core.images",
+        "mnist_tui.core.data.mnist",
+        "mnist_tui.core.runs.store",
+        "mnist_tui.core.engine.evaluation",
+        "mnist_tui.core.engine.exports",
+        "mnist_tui.core.digits.images",
     ],
 )
 def test_light_modules_do_not_import_tensorflow(module: str) -> None:

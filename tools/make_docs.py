@@ -67,6 +67,7 @@ def options(parser: argparse.ArgumentParser) -> list[tuple[str, str]]:
 
 def cli_page() -> str:
     """``docs/cli.md``."""
+    from mnist_tui.cli.exit_codes import MEANINGS, ExitCode
     from mnist_tui.cli.parser import build_parser
 
     parser = build_parser()
@@ -75,10 +76,13 @@ def cli_page() -> str:
         "",
         "# Command line",
         "",
-        "Every command and option of `mnist-tui`, as `--help` gives them. Exit codes: "
-        "0 done, 2 bad arguments, 3 no usable data, 4 a missing or broken run (or "
-        "image), 5 a sweep storage problem, 6 `serve`'s port in use, 129/130/143 "
-        "stopped by SIGHUP, Ctrl-C or SIGTERM.",
+        "Every command and option of `mnist-tui`, as `--help` gives them.",
+        "",
+        "## Exit codes",
+        "",
+        "| code | meaning |",
+        "|---|---|",
+        *(f"| {code.value} | {MEANINGS[code]} |" for code in ExitCode),
         "",
     ]
     for command, summary, sub in parsers(parser, "mnist-tui"):

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from mnist_tui.core.printable import printable
+from mnist_tui.core.files.printable import printable
 
 # Quiet TensorFlow's C++ start-up chatter before anything imports it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -17,10 +17,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run; every expected failure is one clear message."""
     degrade_unencodable_output()
-    from mnist_tui.cli.parser import CliError, build_parser, config_from_args
-    from mnist_tui.core.data import DataError
-    from mnist_tui.core.native_logs import native_stderr_to_log
-    from mnist_tui.core.runs import RunError
+    from mnist_tui.cli.exit_codes import ExitCode
+    from mnist_tui.cli.options import CliError, config_from_args
+    from mnist_tui.cli.parser import build_parser
+    from mnist_tui.core.data.mnist import DataError
+    from mnist_tui.core.files.native_logs import native_stderr_to_log
+    from mnist_tui.core.runs.store import RunError
 
     parser = build_parser()
     try:
@@ -42,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         print(printable(app.farewell))
                 # 1 after an unhandled error (Textual has printed its traceback), 128 + N
                 # after quitting on signal N, else 0.
-                return app.return_code or 0
+                return app.return_code or ExitCode.OK
             from mnist_tui.cli.commands import COMMANDS
             from mnist_tui.cli.outputs import surviving_outputs
 
@@ -50,18 +52,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return COMMANDS[args.command](args)
     except CliError as exc:
         print(f"error: {printable(str(exc))}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     except DataError as exc:
         print(f"error: {printable(exc.explain())}", file=sys.stderr)
-        return 3
+        return ExitCode.DATA
     except RunError as exc:
         print(f"error: {printable(str(exc))}", file=sys.stderr)
-        return 4
+        return ExitCode.RUN
     except KeyboardInterrupt:
         print("aborted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
-        return 0
+        return ExitCode.OK
 
 
 LENIENT_ERRORS = frozenset(

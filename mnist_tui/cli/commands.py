@@ -18,18 +18,25 @@ from rich.table import Table
 
 from mnist_tui.cli.compare import cmd_compare
 from mnist_tui.cli.console import console, load_data, print_json
+from mnist_tui.cli.exit_codes import ExitCode
 from mnist_tui.cli.export import cmd_export
+from mnist_tui.cli.options import CliError, config_from_args
 from mnist_tui.cli.outputs import StopSignals
-from mnist_tui.cli.parser import CliError, config_from_args
 from mnist_tui.cli.progress import JsonLinesView, LiveTrainingView, LogLinesView, TeeView
-from mnist_tui.core.annotations import Annotation, AnnotationError
 from mnist_tui.core.config import TrainConfig
-from mnist_tui.core.data import ARRAY_NAMES, MnistData, default_cache_dir
-from mnist_tui.core.evaluation import Evaluation, SampleOrder, confusions_text, select_samples
+from mnist_tui.core.data.mnist import ARRAY_NAMES, MnistData
+from mnist_tui.core.digits.textart import render_ascii, render_halfblocks
+from mnist_tui.core.engine.evaluation import (
+    Evaluation,
+    SampleOrder,
+    confusions_text,
+    select_samples,
+)
 from mnist_tui.core.events import NO_GAIN, epochs_text, plural
-from mnist_tui.core.run_query import filter_runs, sort_runs
-from mnist_tui.core.runs import RunInfo, RunStore
-from mnist_tui.core.textart import render_ascii, render_halfblocks
+from mnist_tui.core.paths import default_cache_dir
+from mnist_tui.core.runs.annotations import Annotation, AnnotationError
+from mnist_tui.core.runs.query import filter_runs, sort_runs
+from mnist_tui.core.runs.store import RunInfo, RunStore
 from mnist_tui.tables import epoch_table, fmt
 
 
@@ -127,7 +134,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 ],
             }
         )
-        return 0
+        return ExitCode.OK
     out, err = console(), console(stderr=True)
     if not every:
         out.print(f"No saved runs in {escape(str(store.root))}. Train one with: mnist-tui train")
@@ -167,7 +174,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for run in every:
         if run.annotation_problem:
             err.print(f"[yellow]note[/] {escape(run.annotation_note)}", soft_wrap=True)
-    return 0
+    return ExitCode.OK
 
 
 def cmd_annotate(args: argparse.Namespace) -> int:
@@ -185,7 +192,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         f"{', '.join(note.tags) or '-'}, note {note.note or '-'!r}",
         markup=False,
     )
-    return 0
+    return ExitCode.OK
 
 
 def _run_row(run: RunInfo) -> dict[str, Any]:
@@ -214,7 +221,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     evaluation = store.evaluation(run, data.x_test, data.y_test, fresh=True)
     if args.json:
         print_json({"run_id": run.run_id, **evaluation.metrics_dict()})
-        return 0
+        return ExitCode.OK
     out = console()
     out.print(
         f"[bold]{escape(run.label)}[/]  {escape(run.summary)}  ({run.status}, "
@@ -230,7 +237,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         _explain_loss(out, run.config)
     out.print(confusion_table(evaluation.confusion))
     out.print(per_class_table(evaluation))
-    return 0
+    return ExitCode.OK
 
 
 def confusion_table(confusion: np.ndarray) -> Table:
@@ -293,7 +300,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     use_ascii = args.ascii or not (out.encoding or "").lower().startswith("utf")
     blocks = [_digit_block(int(i), data, evaluation, use_ascii) for i in indices[: args.limit]]
     _print_side_by_side(out, blocks)
-    return 0
+    return ExitCode.OK
 
 
 def _digit_block(index: int, data: MnistData, evaluation: Evaluation, use_ascii: bool) -> list[str]:
@@ -347,7 +354,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     }
     if args.json:
         print_json(report)
-        return 0
+        return ExitCode.OK
     out = console()
     out.print(f"MNIST from [bold]{escape(data.source)}[/]: {escape(data.location)}")
     out.print(
@@ -362,7 +369,7 @@ def cmd_data(args: argparse.Namespace) -> int:
             f"  {name:8} {array.dtype} {'x'.join(map(str, array.shape)):>10}  "
             f"sha256 {data.digests.get(name, '')[:16]}..."
         )
-    return 0
+    return ExitCode.OK
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
@@ -387,10 +394,10 @@ def cmd_delete(args: argparse.Namespace) -> int:
             console().print()
         if answer.strip().lower() not in ("y", "yes"):
             console().print("Kept.")
-            return 1
+            return ExitCode.DECLINED
     store.delete(run)
     console().print(f"Deleted {run.label}", markup=False)
-    return 0
+    return ExitCode.OK
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

@@ -8,9 +8,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from mnist_tui.cli.console import console, load_data, print_json
-from mnist_tui.cli.parser import CliError
-from mnist_tui.core.comparison import CompareError, check_count, comparison_dict
-from mnist_tui.core.runs import RunStore
+from mnist_tui.cli.exit_codes import ExitCode
+from mnist_tui.cli.options import CliError
+from mnist_tui.core.runs.comparison import CompareError, check_count, comparison_dict
+from mnist_tui.core.runs.store import RunStore
 from mnist_tui.tables import compare_tables, disagreement_lines, run_letter
 
 
@@ -28,7 +29,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     evaluations = [store.evaluation(run, data.x_test, data.y_test) for run in runs]
     if args.json:
         print_json(comparison_dict(runs, evaluations))
-        return 0
+        return ExitCode.OK
     out: Console = console()
     for index, run in enumerate(runs):
         out.print(f"[bold]{run_letter(index)}[/] {escape(run.label)}  {escape(run.summary)}")
@@ -36,4 +37,4 @@ def cmd_compare(args: argparse.Namespace) -> int:
         out.print(table)
     for line in disagreement_lines(evaluations):
         out.print(line, markup=False)
-    return 0
+    return ExitCode.OK

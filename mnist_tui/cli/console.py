@@ -11,15 +11,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.segment import Segment
 
-from mnist_tui.core import strict_json
-from mnist_tui.core.data import MnistData, load_mnist
-from mnist_tui.core.printable import printable
+from mnist_tui.core.data.mnist import MnistData, load_mnist
+from mnist_tui.core.files import strict_json
+from mnist_tui.core.files.printable import printable
 
 
 class PrintableConsole(Console):
     """A Rich console that never lets text act on the terminal: every character of the
     text it writes that a terminal would obey (ESC, C1, bidi overrides, zero-width) is
-    shown as a visible escape (:func:`~mnist_tui.core.printable.printable`). This is the
+    shown as a visible escape (:func:`~mnist_tui.core.files.printable.printable`). This is the
     one place the CLI's text leaves the program; Rich's own styles and cursor moves are
     not text and pass as they are."""
 

@@ -16,20 +16,21 @@ from typing import Any
 from rich.markup import escape
 
 from mnist_tui.cli.console import console, load_data, print_json
-from mnist_tui.cli.parser import CliError
-from mnist_tui.core import strict_json
-from mnist_tui.core.atomic import atomic_write_text
-from mnist_tui.core.events import STEP_FIELDS, EpochEnd
-from mnist_tui.core.exports import (
+from mnist_tui.cli.exit_codes import ExitCode
+from mnist_tui.cli.options import CliError
+from mnist_tui.core.engine.exports import (
     FORMATS,
     ExportError,
     ExportFormat,
     ExportResult,
     check_destination,
 )
-from mnist_tui.core.printable import printable
-from mnist_tui.core.run_record import RunInfo
-from mnist_tui.core.runs import RunStore
+from mnist_tui.core.events import STEP_FIELDS, EpochEnd
+from mnist_tui.core.files import strict_json
+from mnist_tui.core.files.atomic import atomic_write_text
+from mnist_tui.core.files.printable import printable
+from mnist_tui.core.runs.record import RunInfo
+from mnist_tui.core.runs.store import RunStore
 
 EPOCH_FIELDS = tuple(
     field.name for field in dataclasses.fields(EpochEnd) if field.name != "val_confusion"
@@ -86,13 +87,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     text = to_csv(columns, rows) if args.format == "csv" else to_jsonl(rows)
     if args.out is None:
         sys.stdout.write(text)
-        return 0
+        return ExitCode.OK
     try:
         atomic_write_text(args.out, text, through_links=True)
     except OSError as exc:
         raise CliError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     print(printable(f"Wrote {len(rows)} rows of {run.run_id} to {args.out}"), file=sys.stderr)
-    return 0
+    return ExitCode.OK
 
 
 def export_run_model(args: argparse.Namespace, run: RunInfo) -> int:
@@ -109,7 +110,7 @@ def export_run_model(args: argparse.Namespace, run: RunInfo) -> int:
     data = load_data(args, quiet=args.json)
     err = console(stderr=True)
     model = RunStore(args.runs_dir).load_model(run)
-    from mnist_tui.core.exports import export_model  # TensorFlow, loaded by now
+    from mnist_tui.core.engine.exports import export_model  # TensorFlow, loaded by now
 
     def say(stage: str) -> None:
         if not args.json:
@@ -128,9 +129,9 @@ def export_run_model(args: argparse.Namespace, run: RunInfo) -> int:
                 **result.contract(run.run_id),
             }
         )
-        return 0
+        return ExitCode.OK
     _print_export(result)
-    return 0
+    return ExitCode.OK
 
 
 def _print_export(result: ExportResult) -> None:

@@ -16,6 +16,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from mnist_tui.cli.exit_codes import ExitCode, signal_exit
+
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
@@ -154,8 +156,8 @@ class StopSignals:
     def exit_code(self) -> int:
         """0, or 128 + the signal that stopped the run (143 for SIGTERM)."""
         if self.received is None or self.received == signal.SIGINT:
-            return 0
-        return 128 + self.received
+            return ExitCode.OK
+        return signal_exit(self.received)
 
     def _handle(self, signum: int, _frame: Any) -> None:
         if self.stop.is_set():

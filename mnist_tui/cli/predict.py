@@ -14,10 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from mnist_tui.cli.console import console
-from mnist_tui.core import strict_json
-from mnist_tui.core.drawing import Predict, predictor
-from mnist_tui.core.events import plural
-from mnist_tui.core.images import (
+from mnist_tui.cli.exit_codes import ExitCode
+from mnist_tui.core.digits.drawing import Predict, predictor
+from mnist_tui.core.digits.images import (
     ImageError,
     digit_from_bytes,
     iter_sources,
@@ -25,14 +24,15 @@ from mnist_tui.core.images import (
     read_source,
     shown_name,
 )
-from mnist_tui.core.runs import RunStore
-from mnist_tui.core.textart import render_ascii, render_halfblocks
+from mnist_tui.core.digits.textart import render_ascii, render_halfblocks
+from mnist_tui.core.events import plural
+from mnist_tui.core.files import strict_json
+from mnist_tui.core.runs.store import RunStore
 
 BATCH = 256
 """Most digits the model reads in one call."""
 FLUSH_SECONDS = 0.5
 """Digits waiting longer than this for a full batch are classified (and shown) at once."""
-FAILED = 4
 """Exit code when any image could not be read (as for a missing or broken run)."""
 
 
@@ -46,7 +46,7 @@ class Read:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    """Classify each image; 0 if every one was read, :data:`FAILED` if any was not."""
+    """Classify each image; 0 if every one was read, :attr:`ExitCode.RUN` if any was not."""
     store = RunStore(args.runs_dir)
     run = store.load(args.run)
     predict = predictor(store.load_model(run))
@@ -81,7 +81,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         sys.stdout.write("\n]\n")
     if failed:
         err.print(f"{failed} of {plural(total, 'image')} could not be classified")
-    return FAILED if failed else 0
+    return ExitCode.RUN if failed else ExitCode.OK
 
 
 def _reads(arguments: list[str]) -> Iterator[Read]:

@@ -20,7 +20,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from mnist_tui.core import strict_json
 from mnist_tui.core.events import (
     BatchProgress,
     EpochEnd,
@@ -31,6 +30,7 @@ from mnist_tui.core.events import (
     TrainingStarted,
     plural,
 )
+from mnist_tui.core.files import strict_json
 from mnist_tui.tables import epoch_table, fmt
 
 WIDE_COLUMNS = 110

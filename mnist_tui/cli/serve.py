@@ -26,14 +26,14 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
-from mnist_tui.cli.parser import CliError, config_from_args
+from mnist_tui.cli.exit_codes import ExitCode
+from mnist_tui.cli.options import CliError, config_from_args
 from mnist_tui.core.config import FIELDS
 from mnist_tui.core.memory import physical_memory
-from mnist_tui.core.runs import default_runs_dir
+from mnist_tui.core.paths import default_runs_dir
 
 log = logging.getLogger("mnist_tui.serve")
 
-SERVE_ERROR_EXIT = 6
 """Exit code when the server cannot listen (the port is taken, the address is not ours)."""
 PAGE_TEMPLATES = Path(__file__).with_name("serve_page")
 """textual-serve's page, changed to load nothing from outside this server."""
@@ -336,6 +336,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         taken = exc.errno == errno.EADDRINUSE
         reason = "is already in use (--port picks another)" if taken else f"cannot be used ({exc})"
         print(f"error: {args.host} port {args.port} {reason}", file=sys.stderr)
-        return SERVE_ERROR_EXIT
+        return ExitCode.SERVE
     print("Stopped.")
-    return 0
+    return ExitCode.OK

@@ -20,17 +20,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from mnist_tui.cli.console import console, load_data, print_json
+from mnist_tui.cli.exit_codes import ExitCode
+from mnist_tui.cli.options import CliError
 from mnist_tui.cli.outputs import StopSignals
-from mnist_tui.cli.parser import CliError
-from mnist_tui.core import strict_json
 from mnist_tui.core.config import FIELDS, PRESETS, ConfigError, read_config_file
 from mnist_tui.core.events import EpochEnd, plural
-from mnist_tui.core.printable import printable
-from mnist_tui.core.runs import RunStore, default_runs_dir
-from mnist_tui.core.sweep_space import SearchSpace
-from mnist_tui.core.sweep_storage import (
+from mnist_tui.core.files import strict_json
+from mnist_tui.core.files.printable import printable
+from mnist_tui.core.paths import STORAGE_ENV, default_runs_dir, storage_url_from_env
+from mnist_tui.core.runs.store import RunStore
+from mnist_tui.core.sweeps.space import SearchSpace
+from mnist_tui.core.sweeps.storage import (
     LATEST,
-    STORAGE_ENV,
     StudyExists,
     StudyView,
     SweepError,
@@ -43,7 +44,6 @@ from mnist_tui.core.sweep_storage import (
     sqlite_file,
 )
 
-SWEEP_ERROR_EXIT = 5
 """Exit code when the study's storage cannot be reached or a study is missing."""
 DEFAULT_TRIALS = 20
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -63,7 +63,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return _cmd_show(args)
     except SweepError as exc:
         print(f"error: {printable(str(exc))}", file=sys.stderr)
-        return SWEEP_ERROR_EXIT
+        return ExitCode.SWEEP
 
 
 # --- sweep run ------------------------------------------------------------------------
@@ -178,11 +178,11 @@ def _run_here(
 ) -> int:
     """One worker in this process."""
     if args.threads:
-        from mnist_tui.core.sweep import configure_threads
+        from mnist_tui.core.sweeps.worker import configure_threads
 
         configure_threads(args.threads)
     data = load_data(args, quiet=args.worker_index > 0)
-    from mnist_tui.core.sweep import run_worker  # TensorFlow
+    from mnist_tui.core.sweeps.worker import run_worker  # TensorFlow
 
     seed = None if args.sampler_seed is None else args.sampler_seed + args.worker_index
     with signals.installed():
@@ -203,7 +203,7 @@ def _run_here(
 def storage_url(args: argparse.Namespace, runs_dir: Path) -> str:
     """The storage ``--storage`` names, else ``$MNIST_TUI_SWEEP_STORAGE``, else the SQLite
     file in the runs folder."""
-    return args.storage or os.environ.get(STORAGE_ENV) or default_storage_url(runs_dir)
+    return args.storage or storage_url_from_env() or default_storage_url(runs_dir)
 
 
 def worker_command(
@@ -290,7 +290,7 @@ def _run_workers(
     only, which passes each stop signal on to every worker once: the workers save their
     current trials as stopped, and a second signal aborts them as it aborts a train.
     """
-    from mnist_tui.core.sweep import split_trials, threads_per_worker
+    from mnist_tui.core.sweeps.worker import split_trials, threads_per_worker
 
     shares = split_trials(trials, args.workers) if trials is not None else [None] * args.workers
     threads = args.threads or threads_per_worker(args.workers)
@@ -375,7 +375,7 @@ class SweepLogView:
         self._say(f"trial {number} (worker {worker}) sent no heartbeat: marked failed")
 
     def __call__(self, event: object) -> None:
-        from mnist_tui.core.sweep import TrialEnded, TrialLost, TrialProgress, TrialStarted
+        from mnist_tui.core.sweeps.worker import TrialEnded, TrialLost, TrialProgress, TrialStarted
 
         match event:
             case TrialStarted():
@@ -454,12 +454,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
         storage.close()
     if args.json:
         print_json({"storage": display, "studies": [_study_row(s) for s in studies]})
-        return 0
+        return ExitCode.OK
     out = console()
     if not studies:
         where = display or str(args.runs_dir or default_runs_dir())
         out.print(f"No sweeps in {escape(where)}. Start one with: mnist-tui sweep run")
-        return 0
+        return ExitCode.OK
     table = Table(title=f"Studies in {escape(display)}", title_justify="left", header_style="bold")
     for header in (
         "study",
@@ -485,7 +485,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
             started.strftime("%Y-%m-%d %H:%M") if started else "-",
         )
     out.print(table)
-    return 0
+    return ExitCode.OK
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -503,7 +503,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
                 "trials": [_trial_row(trial) for trial in study.trials],
             }
         )
-        return 0
+        return ExitCode.OK
     out = console()
     out.print(f"Study [bold]{escape(study.name)}[/] in {escape(storage.display)}: {_counts(study)}")
     if study.settings is not None:
@@ -532,7 +532,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
             escape(trial.run_id or "-"),
         )
     out.print(table)
-    return 0
+    return ExitCode.OK
 
 
 def _curve_bounds(trials: Sequence[TrialView]) -> tuple[float, float]:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mnist_tui.cli.parser import add_data_option, add_runs_option, positive
+from mnist_tui.cli.options import add_data_option, add_runs_option, positive
 from mnist_tui.core.config import FIELDS, PRESETS
-from mnist_tui.core.sweep_space import DEFAULT_SPACES, DEFAULT_VALIDATION_SPLIT
-from mnist_tui.core.sweep_storage import (
+from mnist_tui.core.paths import STORAGE_ENV
+from mnist_tui.core.sweeps.space import DEFAULT_SPACES, DEFAULT_VALIDATION_SPLIT
+from mnist_tui.core.sweeps.storage import (
     DEFAULT_HEARTBEAT,
     LATEST,
     MAX_HEARTBEAT,
     PRUNERS,
-    STORAGE_ENV,
     STORAGE_FILE,
 )
 
@@ -49,7 +49,7 @@ def _bounded(low: int, high: int) -> Any:
 
 def _workers(text: str) -> int:
     """Local workers: at least one, at most what the cores and memory hold."""
-    from mnist_tui.core.sweep import worker_limit
+    from mnist_tui.core.sweeps.worker import worker_limit
 
     value = int(positive(text))
     limit = worker_limit()
@@ -60,7 +60,7 @@ def _workers(text: str) -> int:
 
 def _threads(text: str) -> int:
     """TensorFlow threads per worker: at least one, at most the cores."""
-    from mnist_tui.core.sweep import available_cores
+    from mnist_tui.core.sweeps.worker import available_cores
 
     value = int(positive(text))
     cores = available_cores()

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from mnist_tui.core.bounded_io import read_text_bounded
+from mnist_tui.core.errors import MnistTuiError
+from mnist_tui.core.files.bounded_io import read_text_bounded
 
 MAX_CONFIG_BYTES = 1 << 20
 """A config file larger than this is refused unread (a real one is under 1 KB)."""
@@ -30,7 +31,7 @@ AUGMENT_DEGREES = 10
 """Largest rotation, in degrees, of an augmented training digit (each way)."""
 
 
-class ConfigError(ValueError):
+class ConfigError(MnistTuiError, ValueError):
     """One or more config fields are invalid; ``errors`` maps field name to reason."""
 
     def __init__(self, errors: Mapping[str, str]) -> None:

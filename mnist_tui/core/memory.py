@@ -77,7 +77,7 @@ def _layer_sizes(config: ModelShape) -> tuple[int, list[int]]:
 
 
 def parameter_count(config: ModelShape) -> int:
-    """Trainable parameters of the model :func:`mnist_tui.core.models.build_model` builds."""
+    """Trainable parameters of the model :func:`mnist_tui.core.engine.models.build_model` builds."""
     return _layer_sizes(config)[0]
 
 

@@ -7,19 +7,20 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-from mnist_tui.core.annotations import Annotation
 from mnist_tui.core.config import TrainConfig
-from mnist_tui.core.control import TrainingControl
-from mnist_tui.core.data import MnistData
-from mnist_tui.core.evaluation import Evaluation, evaluate_model
+from mnist_tui.core.data.mnist import MnistData
+from mnist_tui.core.engine.control import TrainingControl
+from mnist_tui.core.engine.evaluation import Evaluation, evaluate_model
+from mnist_tui.core.engine.heap import frozen_heap
+from mnist_tui.core.engine.training import EventSink, TrainResult, train
+from mnist_tui.core.errors import MnistTuiError
 from mnist_tui.core.events import EvaluationStarted, RunSaved, RunStatus
-from mnist_tui.core.heap import frozen_heap
-from mnist_tui.core.run_record import SweepTrial
-from mnist_tui.core.runs import RunError, RunInfo, RunStore
-from mnist_tui.core.training import EventSink, TrainResult, train
+from mnist_tui.core.runs.annotations import Annotation
+from mnist_tui.core.runs.record import SweepTrial
+from mnist_tui.core.runs.store import RunError, RunInfo, RunStore
 
 
-class NothingTrained(Exception):
+class NothingTrained(MnistTuiError):
     """The stop came before the first training step: there is no run to evaluate or save."""
 
 
@@ -55,7 +56,7 @@ def train_evaluate_save(
     the result and in :class:`RunSaved`) says so: words never cost a trained model. A
     sweep passes ``sweep`` (saved in ``run.json``) and ``pruned``: set with
     ``stop`` by its pruner, it saves the stopped run as ``pruned``. ``control`` steers the
-    training (see :func:`~mnist_tui.core.training.train`); the changes it made are saved
+    training (see :func:`~mnist_tui.core.engine.training.train`); the changes it made are saved
     in ``run.json``'s ``controls``. Events go to
     ``on_event`` from the calling thread. The objects that exist before the run are kept
     out of cycle collection until it ends.

@@ -24,11 +24,11 @@ from textual.widget import MountError, Widget
 from textual.widgets import Header, Input, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from mnist_tui.core.annotations import Annotation, AnnotationError
 from mnist_tui.core.config import TrainConfig
-from mnist_tui.core.control import TrainingControl
-from mnist_tui.core.data import DataError, MnistData, load_mnist
-from mnist_tui.core.evaluation import Evaluation
+from mnist_tui.core.data.mnist import DataError, MnistData, load_mnist
+from mnist_tui.core.engine.control import TrainingControl
+from mnist_tui.core.engine.evaluation import Evaluation
+from mnist_tui.core.engine.heap import freeze_long_lived
 from mnist_tui.core.events import (
     OUTCOME_TEXT,
     BatchProgress,
@@ -42,10 +42,10 @@ from mnist_tui.core.events import (
     epochs_text,
     plural,
 )
-from mnist_tui.core.heap import freeze_long_lived
-from mnist_tui.core.runs import RunError, RunInfo, RunStore
-from mnist_tui.core.sweep import TrialEnded
-from mnist_tui.core.sweep_storage import default_storage_url, new_study_name
+from mnist_tui.core.runs.annotations import Annotation, AnnotationError
+from mnist_tui.core.runs.store import RunError, RunInfo, RunStore
+from mnist_tui.core.sweeps.storage import default_storage_url, new_study_name
+from mnist_tui.core.sweeps.worker import TrialEnded
 from mnist_tui.ui import terminal_guard
 from mnist_tui.ui.messages import (
     BrowseDisagreements,
@@ -384,7 +384,7 @@ class MnistApp(App[None]):
             return
         self.post_message(DataLoaded(data))
         say("Starting TensorFlow…")
-        from mnist_tui.core.training import describe_device  # the heavy import, done here
+        from mnist_tui.core.engine.training import describe_device  # the heavy import, done here
 
         device = describe_device()
         freeze_long_lived()  # TensorFlow and MNIST stay: no full collection walks them again

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from mnist_tui.core.data import MnistData
-from mnist_tui.core.evaluation import Evaluation
+from mnist_tui.core.data.mnist import MnistData
+from mnist_tui.core.engine.evaluation import Evaluation
 from mnist_tui.core.events import BatchProgress, TrainingEvent
-from mnist_tui.core.runs import RunInfo
+from mnist_tui.core.runs.store import RunInfo
 
 
 @dataclass

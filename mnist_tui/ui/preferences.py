@@ -4,24 +4,12 @@ config folder. The file is read like any file from disk: bounded, and ignored if
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
-from mnist_tui.core.atomic import atomic_write_text
-from mnist_tui.core.bounded_io import is_plain_file, read_text_bounded
+from mnist_tui.core.files.atomic import atomic_write_text
+from mnist_tui.core.files.bounded_io import is_plain_file, read_text_bounded
+from mnist_tui.core.paths import preferences_path
 
-PREFERENCES_ENV = "MNIST_TUI_CONFIG_DIR"
 MAX_PREFERENCES_BYTES = 64 << 10
-
-
-def preferences_path() -> Path:
-    """``$MNIST_TUI_CONFIG_DIR/preferences.json`` or the platform's user config folder."""
-    override = os.environ.get(PREFERENCES_ENV)
-    if override:
-        return Path(override).expanduser() / "preferences.json"
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("mnist-tui", appauthor=False)) / "preferences.json"
 
 
 def load_preferences() -> dict[str, str]:

@@ -5,7 +5,7 @@ it, whichever widget shows it.
 Textual writes every line of the screen through :meth:`textual.strip.Strip.render`; the
 guard drops those characters from a line's text there. They take no cell, so the layout
 is unchanged. Widgets that show text from files also pass it through
-:func:`~mnist_tui.core.printable.printable`, so that a person sees them as escapes
+:func:`~mnist_tui.core.files.printable.printable`, so that a person sees them as escapes
 (``\\x1b``); this guard is what holds for any place that does not.
 """
 
@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.segment import Segment
 from textual.strip import Strip
 
-from mnist_tui.core.printable import has_acting, strip_acting
+from mnist_tui.core.files.printable import has_acting, strip_acting
 
 _render = Strip.render
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from mnist_tui.core.config import TrainConfig
-from mnist_tui.core.data import MnistData
-from mnist_tui.core.heap import thaw
-from mnist_tui.core.runs import RUN_FILE
+from mnist_tui.core.data.mnist import MnistData
+from mnist_tui.core.engine.heap import thaw
+from mnist_tui.core.runs.store import RUN_FILE
 from mnist_tui.ui.app import MnistApp
 
 
@@ -39,7 +39,7 @@ FAST = TrainConfig(hidden_units=(64,), batch_size=128, epochs=2, validation_spli
 def same_device_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
     """The device reads "CPU" on every machine (not "CPU (8 cores)" or a GPU's name), so
     what the tests see and the snapshots show do not depend on the machine."""
-    monkeypatch.setattr("mnist_tui.core.training.describe_device", lambda: "CPU")
+    monkeypatch.setattr("mnist_tui.core.engine.training.describe_device", lambda: "CPU")
 
 
 @pytest.fixture(autouse=True)
@@ -102,7 +102,7 @@ def write_fixed_run(
     predicted = np.where(wrong, (labels + 1 + rng.integers(0, 9, len(labels))) % 10, labels)
     probabilities = np.full((len(labels), 10), 0.02, dtype=np.float32)
     probabilities[np.arange(len(labels)), predicted] = 0.82
-    from mnist_tui.core.evaluation import evaluate_probabilities
+    from mnist_tui.core.engine.evaluation import evaluate_probabilities
 
     evaluation = evaluate_probabilities(probabilities, labels)
     folder = runs_dir / run_id

@@ -15,8 +15,8 @@ import pytest
 from textual.widgets import Button, DataTable, Input, Select, Static
 from textual.widgets._footer import FooterKey
 
-from mnist_tui.core.data import DataError, MnistData
-from mnist_tui.core.runs import RunStore
+from mnist_tui.core.data.mnist import DataError, MnistData
+from mnist_tui.core.runs.store import RunStore
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.dialogs import ConfirmScreen, ErrorScreen
 from mnist_tui.ui.widgets.config_form import ConfigForm
@@ -446,7 +446,7 @@ async def test_help_screen(make_app: AppFactory) -> None:
 async def test_the_theme_is_remembered_and_a_damaged_file_forgotten(make_app: AppFactory) -> None:
     from textual import constants
 
-    from mnist_tui.ui.preferences import preferences_path
+    from mnist_tui.core.paths import preferences_path
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -526,7 +526,7 @@ QUIT_SCRIPT = textwrap.dedent("""
     import asyncio, sys, time
     from pathlib import Path
     from mnist_tui.core.config import PRESETS
-    from mnist_tui.core.data import MnistData, load_mnist
+    from mnist_tui.core.data.mnist import MnistData, load_mnist
     from mnist_tui.ui.app import MnistApp
 
     full = load_mnist()

@@ -14,8 +14,8 @@ from textual.app import App
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from mnist_tui.core.config import TrainConfig
-from mnist_tui.core.data import MnistData
-from mnist_tui.core.runs import RunStore
+from mnist_tui.core.data.mnist import MnistData
+from mnist_tui.core.runs.store import RunStore
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.annotate import AnnotateScreen
 from mnist_tui.ui.screens.compare import CompareScreen

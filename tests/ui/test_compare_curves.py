@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from mnist_tui.core.data import MnistData
+from mnist_tui.core.data.mnist import MnistData
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.compare import CompareScreen
 from mnist_tui.ui.widgets.compare_curves import CompareCurves

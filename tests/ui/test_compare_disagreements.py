@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 from textual.widgets import Select, Static
 
-from mnist_tui.core.data import MnistData
-from mnist_tui.core.evaluation import evaluate_probabilities
-from mnist_tui.core.runs import RUN_FILE, RunInfo, RunStore
+from mnist_tui.core.data.mnist import MnistData
+from mnist_tui.core.engine.evaluation import evaluate_probabilities
+from mnist_tui.core.runs.store import RUN_FILE, RunInfo, RunStore
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.compare import CompareScreen
 from mnist_tui.ui.widgets.digit_view import SampleViewer

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_tui.core.data import MnistData
-from mnist_tui.core.drawing import mnist_input
-from mnist_tui.core.runs import RunStore
+from mnist_tui.core.data.mnist import MnistData
+from mnist_tui.core.digits.drawing import mnist_input
+from mnist_tui.core.runs.store import RunStore
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.widgets.draw_view import DrawView
 from tests.ui.conftest import wait_for, write_fixed_run
@@ -65,8 +65,8 @@ async def test_an_image_file_opened_with_o_is_read_like_a_drawing(
     from textual.widgets import Input
 
     from mnist_tui.core.config import TrainConfig
-    from mnist_tui.core.drawing import as_unit
-    from mnist_tui.core.images import read_digit
+    from mnist_tui.core.digits.drawing import as_unit
+    from mnist_tui.core.digits.images import read_digit
     from mnist_tui.core.session import train_evaluate_save
     from mnist_tui.ui.screens.open_image import OpenImageScreen
 

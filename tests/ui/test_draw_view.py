@@ -12,8 +12,8 @@ from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from mnist_tui.core.data import MnistData
-from mnist_tui.core.drawing import mnist_input, predictor
+from mnist_tui.core.data.mnist import MnistData
+from mnist_tui.core.digits.drawing import mnist_input, predictor
 from mnist_tui.ui.widgets.draw_view import DrawCanvas, DrawView
 from tests.ui.conftest import screen_lines, wait_for
 
@@ -230,8 +230,8 @@ def tiny_model(slice_data: MnistData) -> object:
     import keras
 
     from mnist_tui.core.config import TrainConfig
-    from mnist_tui.core.models import build_model
-    from mnist_tui.core.training import as_float_images
+    from mnist_tui.core.data.inputs import as_float_images
+    from mnist_tui.core.engine.models import build_model
 
     keras.utils.set_random_seed(0)
     model = build_model(TrainConfig(hidden_units=(32,), dropout=0.0))
@@ -245,7 +245,7 @@ def tiny_model(slice_data: MnistData) -> object:
 async def test_a_real_model_classifies_the_drawing_as_it_would_the_digit(
     slice_data: MnistData, tiny_model: object
 ) -> None:
-    from mnist_tui.core.training import as_float_images
+    from mnist_tui.core.data.inputs import as_float_images
 
     model = tiny_model
     async with Host().run_test(size=LARGE) as pilot:

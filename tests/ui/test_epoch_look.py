@@ -29,7 +29,7 @@ def text_of(app: MnistApp, selector: str) -> str:
 def epoch_two_waits(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Epoch 2's validation pass waits until the returned event is set, so the test can
     look at epoch 1's while the run is still training."""
-    from mnist_tui.core import training
+    from mnist_tui.core.engine import training
 
     gate = threading.Event()
     real = training.measure_validation

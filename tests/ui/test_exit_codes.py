@@ -16,8 +16,8 @@ import pytest
 
 import mnist_tui.ui.app
 from mnist_tui.cli import main
-from mnist_tui.core.data import MnistData
-from mnist_tui.core.runs import RunInfo, RunStore
+from mnist_tui.core.data.mnist import MnistData
+from mnist_tui.core.runs.store import RunInfo, RunStore
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.widgets.training_view import TrainingView
 from tests.ui.conftest import FAST, wait_for

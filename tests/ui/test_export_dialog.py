@@ -11,7 +11,7 @@ import pytest
 from textual.widgets import Button, Input, Static
 
 from mnist_tui.core.config import TrainConfig
-from mnist_tui.core.data import MnistData
+from mnist_tui.core.data.mnist import MnistData
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.export import ExportScreen
 from tests.ui.conftest import wait_for, write_fixed_run

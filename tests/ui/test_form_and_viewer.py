@@ -18,9 +18,9 @@ from textual.widgets import Button, DataTable, Input, Select, Static
 from textual.widgets._select import SelectCurrent
 
 from mnist_tui.core.config import PRESETS, TrainConfig
-from mnist_tui.core.data import MnistData
-from mnist_tui.core.evaluation import Evaluation, evaluate_probabilities
-from mnist_tui.core.runs import RunStore
+from mnist_tui.core.data.mnist import MnistData
+from mnist_tui.core.engine.evaluation import Evaluation, evaluate_probabilities
+from mnist_tui.core.runs.store import RunStore
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.preferences import load_preferences
 from mnist_tui.ui.widgets.config_form import ConfigForm

@@ -23,8 +23,8 @@ from textual.widgets._data_table import default_cell_formatter
 from textual.widgets._toast import Toast
 
 from mnist_tui.core.config import TrainConfig
-from mnist_tui.core.data import MnistData, load_mnist
-from mnist_tui.core.runs import RUN_FILE, RunStore
+from mnist_tui.core.data.mnist import MnistData, load_mnist
+from mnist_tui.core.runs.store import RUN_FILE, RunStore
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.dialogs import ConfirmScreen, ErrorScreen
 from tests.ui.conftest import FAST, wait_for

@@ -12,7 +12,7 @@ from textual.widgets import TabbedContent
 from textual.widgets._footer import FooterKey
 
 from mnist_tui.core.config import TrainConfig
-from mnist_tui.core.data import MnistData
+from mnist_tui.core.data.mnist import MnistData
 from mnist_tui.core.events import BatchProgress, EpochEnd, TrainingStarted
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.widgets.footer import KeysFooter, key_cells

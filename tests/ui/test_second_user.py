@@ -16,8 +16,8 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from mnist_tui.core.config import PRESETS, TrainConfig
-from mnist_tui.core.data import MnistData
-from mnist_tui.core.runs import RUN_FILE, RunStore
+from mnist_tui.core.data.mnist import MnistData
+from mnist_tui.core.runs.store import RUN_FILE, RunStore
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.compare import CompareScreen
 from mnist_tui.ui.screens.dialogs import ConfirmScreen
@@ -37,7 +37,7 @@ DEFAULTS = TrainConfig()
 @pytest.fixture(autouse=True)
 def one_step_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
     """A compiled call per step and a tick after each: a run slow enough to steer."""
-    from mnist_tui.core import training
+    from mnist_tui.core.engine import training
 
     monkeypatch.setattr(training, "TARGET_EXECUTION_FLOPS", 1)
     monkeypatch.setattr(training, "PROGRESS_INTERVAL", 0.0)

@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from mnist_tui.core.data import MnistData
-from mnist_tui.core.runs import RUN_FILE
+from mnist_tui.core.data.mnist import MnistData
+from mnist_tui.core.runs.store import RUN_FILE
 from tests.postgres_server import free_port
 
 CHROMIUM = shutil.which("chromium")

@@ -10,7 +10,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from mnist_tui.core.data import MnistData
+from mnist_tui.core.data.mnist import MnistData
 from mnist_tui.ui.app import MnistApp
 from tests.ui.conftest import FAST, wait_for, write_fixed_run
 

@@ -22,7 +22,7 @@ STEERED = FAST.replace(epochs=30, lr_schedule="constant", learning_rate=0.01)
 @pytest.fixture(autouse=True)
 def one_step_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
     """A compiled call per step and frequent ticks: a run long enough to steer."""
-    from mnist_tui.core import training
+    from mnist_tui.core.engine import training
 
     monkeypatch.setattr(training, "TARGET_EXECUTION_FLOPS", 1)
     monkeypatch.setattr(training, "PROGRESS_INTERVAL", 0.0)

@@ -9,11 +9,11 @@ from pathlib import Path
 from textual.widgets import DataTable, Input, Static, TabbedContent
 
 from mnist_tui.core.config import TrainConfig
-from mnist_tui.core.data import MnistData
-from mnist_tui.core.runs import RunStore
-from mnist_tui.core.sweep import run_worker
-from mnist_tui.core.sweep_space import SearchSpace
-from mnist_tui.core.sweep_storage import SweepSettings, SweepStorage, default_storage_url
+from mnist_tui.core.data.mnist import MnistData
+from mnist_tui.core.runs.store import RunStore
+from mnist_tui.core.sweeps.space import SearchSpace
+from mnist_tui.core.sweeps.storage import SweepSettings, SweepStorage, default_storage_url
+from mnist_tui.core.sweeps.worker import run_worker
 from mnist_tui.ui.app import TABS, MnistApp
 from mnist_tui.ui.screens.dialogs import HelpScreen
 from mnist_tui.ui.widgets.line_chart import LineChart

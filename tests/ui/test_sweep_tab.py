@@ -9,7 +9,7 @@ from pathlib import Path
 
 from textual.widgets import Button, DataTable, Input, Static
 
-from mnist_tui.core.runs import RunStore
+from mnist_tui.core.runs.store import RunStore
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.compare import CompareScreen
 from mnist_tui.ui.widgets.config_form import ConfigForm
@@ -124,7 +124,7 @@ def test_a_trials_settings_read_short() -> None:
 
 
 def test_one_trial_reads_as_one_and_the_trial_axis_counts_whole_trials() -> None:
-    from mnist_tui.core.sweep_storage import StudyView, TrialView
+    from mnist_tui.core.sweeps.storage import StudyView, TrialView
     from mnist_tui.ui.widgets.line_chart import x_ticks
     from mnist_tui.ui.widgets.sweep_view import study_summary
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mnist_tui.core.config import TrainConfig
-from mnist_tui.core.data import MnistData
+from mnist_tui.core.data.mnist import MnistData
 from mnist_tui.ui.app import MnistApp
 from tests.ui.conftest import wait_for, write_fixed_run
 

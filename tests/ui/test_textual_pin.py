@@ -23,7 +23,8 @@ def test_textual_is_the_release_the_footer_and_snapshots_were_checked_against() 
 
 
 def test_a_damaged_or_hostile_preferences_file_costs_only_the_preferences() -> None:
-    from mnist_tui.ui.preferences import load_preferences, preferences_path
+    from mnist_tui.core.paths import preferences_path
+    from mnist_tui.ui.preferences import load_preferences
 
     folder = Path(os.environ["MNIST_TUI_CONFIG_DIR"])
     folder.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from mnist_tui.core.annotations import MAX_NAME, MAX_NOTE, Annotation, AnnotationError
-from mnist_tui.core.run_record import RunInfo
+from mnist_tui.core.runs.annotations import MAX_NAME, MAX_NOTE, Annotation, AnnotationError
+from mnist_tui.core.runs.record import RunInfo
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from mnist_tui.core.evaluation import Evaluation
-from mnist_tui.core.run_record import RunInfo
+from mnist_tui.core.engine.evaluation import Evaluation
+from mnist_tui.core.runs.record import RunInfo
 from mnist_tui.tables import compare_tables, disagreement_lines, run_letter
 from mnist_tui.ui.messages import BrowseDisagreements
 from mnist_tui.ui.widgets.compare_curves import CompareCurves

@@ -15,15 +15,15 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, LoadingIndicator, RadioButton, RadioSet, Static
 
-from mnist_tui.core.exports import (
+from mnist_tui.core.engine.exports import (
     RUNTIMES,
     ExportError,
     ExportFormat,
     ExportResult,
     check_destination,
 )
-from mnist_tui.core.run_record import RunInfo
-from mnist_tui.core.runs import RunError, RunStore
+from mnist_tui.core.runs.record import RunInfo
+from mnist_tui.core.runs.store import RunError, RunStore
 
 FORMAT_LABELS: dict[ExportFormat, str] = {
     "onnx": "ONNX (onnxruntime, most runtimes)",
@@ -161,7 +161,7 @@ class ExportScreen(ModalScreen[None]):
         """Load the run's model, export and verify it (TensorFlow: in a thread)."""
         try:
             model = self._store.load_model(self._run)
-            from mnist_tui.core.exports import export_model
+            from mnist_tui.core.engine.exports import export_model
 
             def progress(stage: str) -> None:
                 self.post_message(self.Stage(stage))

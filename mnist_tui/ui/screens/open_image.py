@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 from textual.worker import Worker, WorkerState
 
-from mnist_tui.core.images import ImageError, read_digit, shown_name
+from mnist_tui.core.digits.images import ImageError, read_digit, shown_name
 
 READ_GROUP = "open-image"
 

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.reactive import reactive
 
-from mnist_tui.core.run_record import RunInfo
+from mnist_tui.core.runs.record import RunInfo
 from mnist_tui.ui.widgets.curves import XAxis, compare_curves
 from mnist_tui.ui.widgets.line_chart import LineChart
 

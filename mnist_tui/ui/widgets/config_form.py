@@ -16,7 +16,6 @@ from textual.message import Message
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Select, Static
 
-from mnist_tui.core.annotations import MAX_NAME, MAX_NOTE, Annotation, AnnotationError
 from mnist_tui.core.config import (
     FIELDS,
     PRESET_HINTS,
@@ -27,6 +26,7 @@ from mnist_tui.core.config import (
     format_field,
     parse_field,
 )
+from mnist_tui.core.runs.annotations import MAX_NAME, MAX_NOTE, Annotation, AnnotationError
 
 FORM_HINTS = {
     "conv_filters": "filters per conv block, e.g. 32,64",

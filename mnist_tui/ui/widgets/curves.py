@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from mnist_tui.core.evaluation import NUM_CLASSES, per_digit_accuracy
+from mnist_tui.core.engine.evaluation import NUM_CLASSES, per_digit_accuracy
 from mnist_tui.core.events import EpochEnd, StepPoint
-from mnist_tui.core.run_record import RunInfo
+from mnist_tui.core.runs.record import RunInfo
 from mnist_tui.ui.widgets.line_chart import Series
 
 Metric = Literal["loss", "accuracy"]

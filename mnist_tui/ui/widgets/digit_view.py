@@ -17,15 +17,15 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Select, Static
 
-from mnist_tui.core.comparison import (
+from mnist_tui.core.digits.textart import halfblock_cells, render_ascii
+from mnist_tui.core.engine.evaluation import Evaluation, SampleOrder, select_samples
+from mnist_tui.core.runs.comparison import (
     DISAGREEMENT_SETS,
     DisagreementSet,
     disagreement,
     disagreement_samples,
     run_pairs,
 )
-from mnist_tui.core.evaluation import Evaluation, SampleOrder, select_samples
-from mnist_tui.core.textart import halfblock_cells, render_ascii
 from mnist_tui.tables import run_letter
 from mnist_tui.ui.preferences import load_preferences, save_preference
 

@@ -24,7 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from mnist_tui.core.drawing import (
+from mnist_tui.core.digits.drawing import (
     SIDE,
     NearestDigits,
     Predict,
@@ -34,9 +34,9 @@ from mnist_tui.core.drawing import (
     predictor,
     stroke,
 )
-from mnist_tui.core.images import shown_name
-from mnist_tui.core.run_record import RunInfo
-from mnist_tui.core.runs import RunError, RunStore
+from mnist_tui.core.digits.images import shown_name
+from mnist_tui.core.runs.record import RunInfo
+from mnist_tui.core.runs.store import RunError, RunStore
 from mnist_tui.ui.screens.open_image import OpenedImage, OpenImageScreen
 from mnist_tui.ui.widgets.digit_view import half_size, probability_bars, shaded_digit
 

@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from mnist_tui.core.evaluation import (
+from mnist_tui.core.engine.evaluation import (
     ClassMetrics,
     Evaluation,
     confusions_text,

@@ -16,11 +16,11 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
-from mnist_tui.core.comparison import MAX_RUNS
 from mnist_tui.core.events import plural
-from mnist_tui.core.printable import printable
-from mnist_tui.core.run_query import SORT_KEYS, filter_runs, sort_runs
-from mnist_tui.core.runs import BadRun, RunInfo
+from mnist_tui.core.files.printable import printable
+from mnist_tui.core.runs.comparison import MAX_RUNS
+from mnist_tui.core.runs.query import SORT_KEYS, filter_runs, sort_runs
+from mnist_tui.core.runs.store import BadRun, RunInfo
 from mnist_tui.ui.widgets.measured_table import MeasuredTable
 
 STATUS_WORDS = {"completed": "done", "stopped": "stopped", "early_stopped": "early"}

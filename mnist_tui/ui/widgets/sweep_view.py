@@ -25,25 +25,16 @@ from mnist_tui.core.config import (
     TrainConfig,
     format_field,
 )
-from mnist_tui.core.data import MnistData
+from mnist_tui.core.data.mnist import MnistData
 from mnist_tui.core.events import BatchProgress, EpochEnd, plural
-from mnist_tui.core.runs import RunStore
-from mnist_tui.core.sweep import (
-    SweepEvent,
-    TrialEnded,
-    TrialLost,
-    TrialProgress,
-    TrialStarted,
-    WorkerResult,
-    run_worker,
-)
-from mnist_tui.core.sweep_insight import (
+from mnist_tui.core.runs.store import RunStore
+from mnist_tui.core.sweeps.insight import (
     MIN_TRIALS_FOR_IMPORTANCE,
     param_importances,
     quiet_optuna,
 )
-from mnist_tui.core.sweep_space import DEFAULT_SPACES, SearchSpace
-from mnist_tui.core.sweep_storage import (
+from mnist_tui.core.sweeps.space import DEFAULT_SPACES, SearchSpace
+from mnist_tui.core.sweeps.storage import (
     DEFAULT_HEARTBEAT,
     PRUNERS,
     StudyView,
@@ -53,6 +44,15 @@ from mnist_tui.core.sweep_storage import (
     TrialView,
     newest_first,
     sqlite_file,
+)
+from mnist_tui.core.sweeps.worker import (
+    SweepEvent,
+    TrialEnded,
+    TrialLost,
+    TrialProgress,
+    TrialStarted,
+    WorkerResult,
+    run_worker,
 )
 from mnist_tui.ui.widgets.line_chart import LineChart, Series
 from mnist_tui.ui.widgets.measured_table import MeasuredTable

@@ -1,0 +1,1 @@
+"""MNIST itself: finding, verifying and loading it, and the models' input form."""

@@ -1,0 +1,1 @@
+"""One digit at a time: drawings, a user's own images, text art."""

@@ -1,0 +1,1 @@
+"""Models, training and its steering, evaluation, exports: where Keras runs."""

@@ -1,0 +1,1 @@
+"""Files as hostile input, and careful output: atomic writes, bounded reads, strict JSON."""

@@ -1,0 +1,1 @@
+"""Saved runs: the store, the record schema, queries, annotations, comparisons."""
