@@ -29,7 +29,7 @@ from mnist_tui.core.data.mnist import (
     read_npz,
     verify,
 )
-from mnist_tui.core.data.mnist import mnist as data_module
+from mnist_tui.core.data import mnist as data_module
 from mnist_tui.core.files.safe_pickle import UnsafePickleError, loads_numpy
 
 
