@@ -171,6 +171,22 @@ def test_a_study_is_read_back_as_checked_values(tmp_path: Path) -> None:
         storage.study("nope")
 
 
+def test_a_study_read_between_its_creation_and_its_settings_waits_for_them(
+    tmp_path: Path,
+) -> None:
+    """Workers on two machines start together: the second may find the study created by
+    the first a moment before its settings are written, and must not refuse it."""
+    storage = SweepStorage(default_storage_url(tmp_path))
+    study = optuna.create_study(study_name="new", storage=storage.optuna, direction="maximize")
+    settings = {"format": 1, "space": {"validation_split": "0.1"}, "pruner": "median"}
+    later = threading.Timer(0.5, lambda: study.set_user_attr(SETTINGS_ATTR, settings))
+    later.start()
+    try:
+        assert storage.settings("new").pruner == "median"
+    finally:
+        later.join()
+
+
 def test_a_storage_that_cannot_be_opened_is_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(SweepError) as caught:
         SweepStorage("postgresql://me:secret@127.0.0.1:1/db")

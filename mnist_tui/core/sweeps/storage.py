@@ -36,6 +36,8 @@ STORAGE_FILE = "sweeps.db"
 SETTINGS_ATTR = "mnist_tui"
 """The study attribute holding the sweep's settings (its space and pruner)."""
 SETTINGS_FORMAT = 1
+SETTINGS_WAIT = 5.0
+"""Seconds to wait for a new study's settings (written just after the study is created)."""
 PRUNERS = ("median", "hyperband", "none")
 DEFAULT_HEARTBEAT = 10
 """Seconds between a worker's heartbeats for its running trial."""
@@ -574,10 +576,17 @@ class SweepStorage:
             self.optuna.set_study_user_attr(study_id, SETTINGS_ATTR, settings.to_dict())
 
     def settings(self, name: str) -> SweepSettings:
-        """Study ``name``'s settings; :class:`SweepError` if missing or unreadable."""
+        """Study ``name``'s settings; :class:`SweepError` if missing or unreadable. A study
+        without them is read again for up to :data:`SETTINGS_WAIT` seconds: a worker on
+        another machine may be between creating it and writing them."""
         study_id = self._require(name)
-        with self.using():
-            attrs = self.optuna.get_study_user_attrs(study_id)
+        deadline = time.monotonic() + SETTINGS_WAIT
+        while True:
+            with self.using():
+                attrs = self.optuna.get_study_user_attrs(study_id)
+            if SETTINGS_ATTR in attrs or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
         try:
             return SweepSettings.from_dict(attrs.get(SETTINGS_ATTR))
         except SweepError as exc:
