@@ -1,7 +1,7 @@
 """Write the manual's generated pages from the code, so they cannot drift from it.
 
 - ``docs/cli.md``: every command and option, from the argparse parsers;
-- ``docs/app.md``: the tabs and every key, from the app's tab list and bindings;
+- ``docs/app.md``: the tabs and every key, from the tab registry and the bindings;
 - ``docs/architecture.md``'s map: every module with its docstring's first line;
 - ``docs/screenshot.svg`` (with ``--screenshot``): the app after a real training run.
 
@@ -100,8 +100,9 @@ def cli_page() -> str:
 
 def app_page() -> str:
     """``docs/app.md``."""
-    from mnist_tui.ui.app import TABS, MnistApp
+    from mnist_tui.ui.app import MnistApp
     from mnist_tui.ui.screens.dialogs import help_groups
+    from mnist_tui.ui.tabs import TABS
 
     app = MnistApp()
     lines = [
@@ -116,7 +117,7 @@ def app_page() -> str:
         "| key | tab |",
         "| --- | --- |",
     ]
-    lines += [f"| `{number}` | {tab.title()} |" for number, tab in enumerate(TABS, 1)]
+    lines += [f"| `{tab.key}` | {tab.title} |" for tab in TABS]
     lines += ["", "Every key, by where it acts (`f1` in the app shows the same list):", ""]
     for title, rows in help_groups(app):
         lines += [f"## {title}", "", "| keys | action | what it does |", "| --- | --- | --- |"]

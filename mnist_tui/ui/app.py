@@ -1,18 +1,13 @@
-"""The mnist-tui Textual app: set up, train, read results, browse digits, manage runs."""
+"""The mnist-tui Textual app: the frame around the tabs (:mod:`mnist_tui.ui.tabs`), and
+where the engine's messages are handed to the widgets that show them."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
-import math
-import signal
-import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from types import FrameType
-from typing import Any, Protocol
+from typing import Any, TypeVar
 
 from textual import events, on, work
 from textual.actions import SkipAction
@@ -21,12 +16,11 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import MountError, Widget
-from textual.widgets import Header, Input, Static, TabbedContent, TabPane
+from textual.widgets import Header, Input, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.data.mnist import DataError, MnistData, load_mnist
-from mnist_tui.core.engine.control import TrainingControl
 from mnist_tui.core.engine.evaluation import Evaluation
 from mnist_tui.core.engine.heap import freeze_long_lived
 from mnist_tui.core.events import (
@@ -36,17 +30,15 @@ from mnist_tui.core.events import (
     EpochEnd,
     EvaluationStarted,
     RunSaved,
-    TrainingEvent,
     TrainingFinished,
     TrainingStarted,
-    epochs_text,
     plural,
 )
-from mnist_tui.core.runs.annotations import Annotation, AnnotationError
+from mnist_tui.core.runs.annotations import AnnotationError
 from mnist_tui.core.runs.store import RunError, RunInfo, RunStore
-from mnist_tui.core.sweeps.storage import default_storage_url, new_study_name
 from mnist_tui.core.sweeps.worker import TrialEnded
-from mnist_tui.ui import terminal_guard
+from mnist_tui.ui import commands, session, terminal_guard
+from mnist_tui.ui.commands import action_name
 from mnist_tui.ui.messages import (
     BrowseDisagreements,
     CompareReady,
@@ -57,6 +49,8 @@ from mnist_tui.ui.messages import (
     EngineReady,
     NoRun,
     RunReady,
+    SweepEnded,
+    SweepProgress,
 )
 from mnist_tui.ui.preferences import load_preferences, save_preference
 from mnist_tui.ui.screens.annotate import AnnotateScreen, AnnotationEdit
@@ -64,38 +58,21 @@ from mnist_tui.ui.screens.compare import CompareScreen
 from mnist_tui.ui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen
 from mnist_tui.ui.screens.export import ExportScreen
 from mnist_tui.ui.screens.rate import RateScreen
-from mnist_tui.ui.widgets.config_form import ConfigForm
-from mnist_tui.ui.widgets.digit_view import SampleViewer
-from mnist_tui.ui.widgets.draw_view import DrawView
+from mnist_tui.ui.session import Session
+from mnist_tui.ui.signals import QuitSignals
+from mnist_tui.ui.tabs import TABS, Pane, TabContext, find_tab, tab_hint, tab_keys
+from mnist_tui.ui.tabs.draw_view import DrawView
+from mnist_tui.ui.tabs.results_view import ResultsView
+from mnist_tui.ui.tabs.runs_view import RunsView
+from mnist_tui.ui.tabs.samples_view import SampleViewer
+from mnist_tui.ui.tabs.setup_form import ConfigForm
+from mnist_tui.ui.tabs.sweep_view import SweepView
+from mnist_tui.ui.tabs.training_view import TrainingView
 from mnist_tui.ui.widgets.footer import KeysFooter
-from mnist_tui.ui.widgets.results_view import ResultsView
-from mnist_tui.ui.widgets.runs_view import RunsView
-from mnist_tui.ui.widgets.sweep_view import SweepView
-from mnist_tui.ui.widgets.training_view import TrainingView
+from mnist_tui.ui.widgets.status_bar import StatusBar
 
-TABS = ("setup", "training", "results", "samples", "runs", "sweep", "draw")
-STEERING = frozenset(
-    {"pause", "scale_rate", "set_rate", "stop_after_epoch", "toggle_early_stopping"}
-)
-"""Actions that steer a running training (keys of the Training tab, palette commands)."""
-
-
-class Pane(Protocol):
-    """What the app asks of each tab's widget."""
-
-    def focus_main(self) -> None:
-        """Put the focus where the tab's keys act."""
-
-
-TEXTUAL_COMMANDS = frozenset({"Theme", "Change theme", "Keys", "Quit", "Quit the application"})
-"""Textual's own palette entries that are useful here (by title)."""
 FINISHED = frozenset({WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED})
-QUIT_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
-"""Signals that quit the app as ctrl+q does (SIGHUP: the terminal or SSH session went away)."""
-SignalHandler = Callable[[int, FrameType | None], object] | int | None
-"""What ``signal.getsignal`` returns."""
+PaneWidget = TypeVar("PaneWidget", bound=Widget)
 
 
 class MnistApp(App[None]):
@@ -108,8 +85,12 @@ class MnistApp(App[None]):
 
     training: reactive[bool] = reactive(False, init=False, bindings=True)
     """A training runs (Train is off, Stop on, the form locked while shown)."""
+    sweeping: reactive[bool] = reactive(False, init=False, bindings=True)
+    """A sweep runs (Train is off, Stop on; the Sweep tab shows it live)."""
     data: reactive[MnistData | None] = reactive(None, init=False, always_update=True, bindings=True)
     """The loaded, verified MNIST (``None`` until it is loaded)."""
+    data_status: reactive[str] = reactive("Loading MNIST…", init=False)
+    """What the loader says while MNIST loads (or why it could not)."""
     device: reactive[str] = reactive("TensorFlow not loaded yet", init=False)
     """Where TensorFlow trains, once it is imported."""
     form_valid: reactive[bool] = reactive(True, init=False, bindings=True)
@@ -160,18 +141,18 @@ class MnistApp(App[None]):
             "Leave field",
             show=False,
             id="app.leave_field",
-            tooltip=f"Leave the text field for its tab's keys (1-{len(TABS)} switch tabs)",
+            tooltip=f"Leave the text field for its tab's keys ({tab_keys()} switch tabs)",
         ),
         *[
             Binding(
-                str(n),
-                f"show_tab('{tab}')",
-                tab.title(),
+                tab.key,
+                f"show_tab('{tab.id}')",
+                tab.title,
                 show=False,
-                id=f"app.tab.{tab}",
-                tooltip=f"Show the {tab.title()} tab",
+                id=f"app.tab.{tab.id}",
+                tooltip=f"Show the {tab.title} tab",
             )
-            for n, tab in enumerate(TABS, 1)
+            for tab in TABS
         ],
     ]
 
@@ -188,13 +169,10 @@ class MnistApp(App[None]):
         self._data_path = data_path
         self._data_loader = data_loader
         self.store = RunStore(runs_dir)
-        self._stop = threading.Event()
-        self._control = TrainingControl()
-        """Steers the running training (a fresh one for each run)."""
-        self._training_config: TrainConfig | None = None
-        """The settings of the running (or last) training."""
-        self._rate = 0.0
-        """The learning rate of the newest step reported (0 before the first)."""
+        self.session: Session | None = None
+        """The training or sweep running, or the last one (``None`` before the first)."""
+        self._quit_session: Session | None = None
+        """The training or sweep that ran when the app began to quit."""
         self._animation_level = self.animation_level
         self._evaluation: Evaluation | None = None
         """The test results of :attr:`shown_run`."""
@@ -203,35 +181,15 @@ class MnistApp(App[None]):
         self._browsed: tuple[list[RunInfo], list[Evaluation], str] | None = None
         """The compared runs whose disagreements the Samples tab shows, their results and
         the tab the comparison was opened from (escape goes back to it)."""
-        self.farewell: str | None = None
-        """What the command line prints once the app has ended (the run saved on quit)."""
         self._stale_tabs: set[str] = {"runs"}
         """Tabs whose content is out of date; each is drawn when it is next shown."""
-        self._data_text = "Loading MNIST…"
         self._quitting = False
         """Set when the app begins to quit."""
-        self._signal_handlers: dict[int, SignalHandler] = {}
-        """The handlers our quit signals had before the app took them over."""
-        self.training_view = TrainingView(id="train-view")
-        self.results_view = ResultsView(id="results-view")
-        self.viewer = SampleViewer(id="viewer")
-        self.runs_view = RunsView(id="runs-view")
-        self.sweep_view = SweepView(
-            self._initial_config,
-            new_study_name(self._initial_config.architecture),
-            default_storage_url(self.store.root),
-            id="sweep-view",
-        )
-        self.draw_view = DrawView(id="draw-view")
-        self._later_tabs: dict[str, Widget] = {
-            "training": self.training_view,
-            "results": self.results_view,
-            "samples": self.viewer,
-            "runs": self.runs_view,
-            "sweep": self.sweep_view,
-            "draw": self.draw_view,
-        }
-        """The widget of each tab after Setup, mounted once the first frame is out."""
+        self._signals = QuitSignals(self.quit_now)
+        context = TabContext(self._initial_config, self.store.root)
+        self._panes: dict[str, Widget] = {tab.id: tab.make(context) for tab in TABS}
+        """Each tab's widget, by tab id: the first tab's is composed with the app's first
+        frame, the others' mounted just after it (:meth:`_mount_later_tabs`)."""
         self.tabs_mounted = False
         """Every tab's widget is mounted (:meth:`_mount_later_tabs`)."""
         self._train_when_mounted = False
@@ -241,49 +199,94 @@ class MnistApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with TabbedContent(initial="setup", id="tabs"):
-            with TabPane("1 Setup", id="setup"):
-                yield ConfigForm(self._initial_config, id="form")
-            for number, tab in enumerate(self._later_tabs, 2):  # filled after the first frame
-                yield TabPane(f"{number} {tab.title()}", id=tab)
-        yield Static("Loading MNIST…", id="status-bar", markup=False)
+        first, *later = TABS
+        with TabbedContent(initial=first.id, id="tabs"):
+            with TabPane(f"{first.key} {first.title}", id=first.id):
+                yield self._panes[first.id]
+            for tab in later:  # filled after the first frame
+                yield TabPane(f"{tab.key} {tab.title}", id=tab.id)
+        self.sweep_view.data_bind(running=MnistApp.sweeping)
+        status = StatusBar(id="status-bar")
+        status.runs_root = str(self.store.root)
+        yield status.data_bind(
+            MnistApp.data, MnistApp.data_status, MnistApp.device, MnistApp.training, MnistApp.paused
+        )
         yield KeysFooter()
 
     async def _mount_later_tabs(self) -> None:
         """Put each tab's widget into its pane, once the first frame is on screen.
 
-        The six tabs after Setup are about half of the app's widgets: mounted with the
+        The tabs after the first are about half of the app's widgets: mounted with the
         first frame, they made the user wait about 0.3 s longer for it. Until they are
         mounted (:attr:`tabs_mounted`), nothing reaches into them. Cycle collection,
         which ``mnist-tui`` keeps off while it starts, is on again from here.
         """
         gc.enable()
-        for tab, view in self._later_tabs.items():
+        for tab in TABS[1:]:
             if not self.is_running:  # it is closing (a quit signal at start)
                 return
             try:
-                await self.query_one(f"#{tab}", TabPane).mount(view)
+                await self.query_one(f"#{tab.id}", TabPane).mount(self._panes[tab.id])
             except MountError:  # it began closing during the mount
                 return
         self.tabs_mounted = True
         if self._train_when_mounted:
             self.action_train()
             return
-        tab = self.query_one(TabbedContent).active
-        if tab != "setup":  # shown before its widget was there
-            self._draw_tab(tab)
-            self.pane(tab).focus_main()
+        shown = self.query_one(TabbedContent).active
+        if shown != TABS[0].id:  # shown before its widget was there
+            self._draw_tab(shown)
+            self.pane(shown).focus_main()
+
+    def _pane(self, cls: type[PaneWidget]) -> PaneWidget:
+        """The tab widget of class ``cls``."""
+        return next(pane for pane in self._panes.values() if isinstance(pane, cls))
 
     @property
     def form(self) -> ConfigForm:
         """The Setup tab's form."""
-        return self.query_one(ConfigForm)
+        return self._pane(ConfigForm)
+
+    @property
+    def training_view(self) -> TrainingView:
+        """The Training tab's widget."""
+        return self._pane(TrainingView)
+
+    @property
+    def results_view(self) -> ResultsView:
+        """The Results tab's widget."""
+        return self._pane(ResultsView)
+
+    @property
+    def viewer(self) -> SampleViewer:
+        """The Samples tab's widget."""
+        return self._pane(SampleViewer)
+
+    @property
+    def runs_view(self) -> RunsView:
+        """The Runs tab's widget."""
+        return self._pane(RunsView)
+
+    @property
+    def sweep_view(self) -> SweepView:
+        """The Sweep tab's widget."""
+        return self._pane(SweepView)
+
+    @property
+    def draw_view(self) -> DrawView:
+        """The Draw tab's widget."""
+        return self._pane(DrawView)
+
+    def pane(self, tab: str) -> Pane:
+        """The widget of ``tab``."""
+        widget: Any = self._panes[tab]
+        return widget  # type: ignore[no-any-return]
 
     def on_mount(self) -> None:
         theme = load_preferences().get("theme")
         if theme in self.available_themes:
             self.theme = theme  # the one chosen last time
-        self._take_quit_signals()
+        self._signals.take()
         self.load_data()
         self.call_after_refresh(self._mount_later_tabs)
 
@@ -298,66 +301,10 @@ class MnistApp(App[None]):
 
     def on_unmount(self) -> None:
         self._quitting = True
-        self._give_back_quit_signals()
-
-    # --- signals -----------------------------------------------------------------------------
-
-    def _take_quit_signals(self) -> None:
-        """Quit on SIGTERM and SIGHUP as on ctrl+q, exiting with 128 + the signal's number.
-
-        Only where asyncio can watch signals (the main thread, not Windows); a signal the
-        process was started ignoring (``nohup``) stays ignored.
-        """
-        if threading.current_thread() is not threading.main_thread():
-            return
-        loop = asyncio.get_running_loop()
-        for signum in QUIT_SIGNALS:
-            previous = signal.getsignal(signum)
-            if previous == signal.SIG_IGN:
-                continue
-            try:
-                loop.add_signal_handler(signum, self._quit, 128 + signum)
-            except (NotImplementedError, RuntimeError, ValueError):
-                continue
-            self._signal_handlers[signum] = previous
-
-    def _give_back_quit_signals(self) -> None:
-        """The quit signals get back the handlers they had before the app started
-        (the default one where that handler was not set from Python)."""
-        loop = asyncio.get_running_loop()
-        for signum, previous in self._signal_handlers.items():
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(signum)  # back to the default
-                if previous is not None:
-                    signal.signal(signum, previous)
-        self._signal_handlers.clear()
-
-    # --- status ------------------------------------------------------------------------------
-
-    def _status(self) -> str:
-        if self.data is None:
-            return self._data_text
-        data = f"MNIST {self.data.source} ✓" if self.data.verified else "MNIST (unverified)"
-        parts = [data, self.device, f"runs: {self.store.root}"]
-        if self.training:  # the elapsed time is on the progress line
-            parts.insert(0, "paused (p resumes)" if self.paused else "training…")
-        return "  │  ".join(parts)
-
-    def _show_status(self) -> None:
-        self.query_one("#status-bar", Static).update(self._status(), layout=False)
-
-    def watch_data(self) -> None:
-        self._show_status()
-
-    def watch_device(self) -> None:
-        self._show_status()
+        self._signals.give_back()
 
     def watch_training(self, training: bool) -> None:
         self._sync_form_lock()
-        self._show_status()
-
-    def watch_paused(self) -> None:
-        self._show_status()
 
     # --- data and engine ---------------------------------------------------------------------
 
@@ -392,8 +339,7 @@ class MnistApp(App[None]):
 
     @on(DataStatus)
     def _data_status(self, message: DataStatus) -> None:
-        self._data_text = message.text
-        self._show_status()
+        self.data_status = message.text
 
     @on(DataLoaded)
     def _data_loaded(self, message: DataLoaded) -> None:
@@ -405,8 +351,7 @@ class MnistApp(App[None]):
 
     @on(DataFailed)
     def _data_failed(self, message: DataFailed) -> None:
-        self._data_text = "MNIST could not be loaded: training is off (F1 for help)"
-        self._show_status()
+        self.data_status = "MNIST could not be loaded: training is off (F1 for help)"
         self.push_screen(ErrorScreen("MNIST could not be loaded", message.explanation))
 
     # --- training ----------------------------------------------------------------------------
@@ -419,40 +364,36 @@ class MnistApp(App[None]):
         if action == "train":
             if self.training:
                 return "A training is running: stop it first (ctrl+s)."
-            if self.sweep_view.running:
-                return "A sweep is running (Sweep, 6): stop it first (ctrl+s)."
+            if self.sweeping:
+                return f"A sweep is running ({tab_hint('sweep')}): stop it first (ctrl+s)."
             if self.data is None:
                 return "MNIST is not loaded yet: see the status line."
             if not self.form_valid:
                 return "Fix the marked fields in Setup first."
-        if action == "stop" and not (self.training or self.sweep_view.running):
+        if action == "stop" and not (self.training or self.sweeping):
             return "Nothing is training: ctrl+t starts a run."
-        if action in STEERING:
+        if action in commands.STEERING:
             return self._why_not_steer(action)
         return None
 
     def _why_not_steer(self, action: str) -> str | None:
-        if not self.training:
+        if not self.training or self.session is None:
             return "Nothing is training: ctrl+t starts a run."
-        if self._stop.is_set():
+        if self.session.stopping:
             return "The training is stopping."
-        config = self._training_config
-        if action == "toggle_early_stopping" and (config is None or not config.validation_split):
+        if action == "toggle_early_stopping" and not self.session.config.validation_split:
             return "Early stopping needs a validation split: set one in Setup for a new run."
         return None
 
     def on_key(self, event: events.Key) -> None:
         """A key whose app binding is off now says why, instead of doing nothing (the
         Training tab's steering keys too, while that tab has the focus)."""
-        bindings = [(b, b.action) for b in self.BINDINGS if isinstance(b, Binding)]
+        bindings = [b for b in self.BINDINGS if isinstance(b, Binding)]
         if isinstance(self.focused, TrainingView):
-            bindings += [
-                (b, b.action.removeprefix("app.").split("(")[0])
-                for b in Binding.make_bindings(TrainingView.BINDINGS)
-            ]
-        for binding, action in bindings:
+            bindings += Binding.make_bindings(TrainingView.BINDINGS)
+        for binding in bindings:
             if event.key in binding.key.split(","):
-                reason = self.why_not(action)
+                reason = self.why_not(action_name(binding))
                 if reason is not None:
                     event.stop()
                     self.notify(reason, title=binding.description, severity="warning", markup=False)
@@ -476,25 +417,39 @@ class MnistApp(App[None]):
         if reason is not None or self.data is None:
             self.notify(reason or "", title="Sweep", severity="warning", markup=False)
             return
-        self.sweep_view.run(message.request, self.data, self.store)
-        self.refresh_bindings()
+        if self.sweeping:
+            return
+        self.session = job = Session("sweep", self.form.config or self._initial_config)
+        self.sweeping = True
+        self.sweep_view.show_running(message.request)
+        self.run_worker(
+            partial(
+                session.sweep,
+                job,
+                message.request,
+                self.sweep_view.storage_url,
+                self.data,
+                self.store,
+                self.post_message,
+            ),
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+            group="sweep",
+            description="Sweep",
+        )
 
-    @on(SweepView.Event)
-    def _sweep_event(self, message: SweepView.Event) -> None:
+    @on(SweepProgress)
+    def _sweep_progress(self, message: SweepProgress) -> None:
+        self.sweep_view.show_event(message.event)
         if isinstance(message.event, TrialEnded):
             self._stale_tabs.add("runs")  # each trial is a saved run
 
-    @on(SweepView.Finished)
-    def _sweep_finished(self, message: SweepView.Finished) -> None:
+    @on(SweepEnded)
+    def _sweep_ended(self, message: SweepEnded) -> None:
         self._stale_tabs.add("runs")
-        self.refresh_bindings()
-        result = message.result
-        if self._quitting and result is not None:
-            self.farewell = (
-                f"Sweep {'stopped' if result.stopped else 'finished'}: "
-                f"{plural(len(result.trials), 'trial')} run, each saved in "
-                f"{self.store.root}"
-            )
+        self.sweeping = False
+        self.sweep_view.show_finished(message.result, message.problem)
 
     @on(SweepView.Chosen)
     def _sweep_chosen(self, message: SweepView.Chosen) -> None:
@@ -542,9 +497,8 @@ class MnistApp(App[None]):
             self._train_when_mounted = True
             return
         self.form.clear_run_words()
-        self._stop = threading.Event()
-        self._control = TrainingControl(early_stopping=bool(config.early_stopping_patience))
-        self._training_config, self._rate, self.paused = config, config.learning_rate, False
+        self.session = job = Session("training", config)
+        self.paused = False
         self._opened_while_training = False
         # No animations while TensorFlow wants both cores (the tab underline's slide is
         # many frames). The user's own level comes back afterwards.
@@ -564,109 +518,80 @@ class MnistApp(App[None]):
         # The Training tab is drawn first: its first layout and paint would otherwise
         # compete for the GIL with the worker's model building and tracing.
         self.call_after_refresh(
-            self.train_worker,
-            config,
-            self.data,
-            self._stop,
-            None if annotation.empty else annotation,
-            self._control,
+            self.run_worker,
+            partial(
+                session.train,
+                job,
+                self.data,
+                self.store,
+                None if annotation.empty else annotation,
+                self.post_message,
+            ),
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+            group="training",
+            description="Training",
         )
-
-    @work(
-        thread=True, exclusive=True, exit_on_error=False, group="training", description="Training"
-    )
-    def train_worker(
-        self,
-        config: TrainConfig,
-        data: MnistData,
-        stop: threading.Event,
-        annotation: Annotation | None = None,
-        control: TrainingControl | None = None,
-    ) -> None:
-        """Train, evaluate and save through the core; report through messages only."""
-        from mnist_tui.core.session import NothingTrained, train_evaluate_save
-
-        def report(event: TrainingEvent) -> None:
-            self.post_message(EngineEvent(event))
-
-        try:
-            result = train_evaluate_save(
-                config, data, self.store, report, stop, annotation, control=control
-            )
-        except NothingTrained as exc:
-            if self._quitting:
-                self.farewell = f"Training stopped: {exc}"
-            self.post_message(NoRun(str(exc)))
-            return
-        run = result.run
-        if self._quitting:  # the app has gone: the command line says what was saved
-            self.farewell = (
-                f"Training {OUTCOME_TEXT[run.status]}: saved run {run.label}, "
-                f"{epochs_text(run.epochs_done)}, test accuracy "
-                f"{run.test_accuracy:.2%}, in {run.path}"
-            )
-        self.post_message(RunReady(run, result.evaluation, fresh=True))
 
     def action_stop(self) -> None:
         """Ask the training (or the sweep) to stop after the current batch."""
-        if self.sweep_view.stop():
+        job = self.session
+        if job is None or not (self.training or self.sweeping) or not job.stop():
             return
-        if self.training and not self._stop.is_set():
-            self._stop.set()
+        if self.sweeping:
+            self.sweep_view.show_stopping()  # its thread saves the trial in training as stopped
+        else:
             self.training_view.set_status("Stopping after this batch…")
 
     def action_pause(self) -> None:
         """Pause the training between steps, or let it carry on."""
-        if self.why_not("pause") is not None:
+        if self.why_not("pause") is not None or self.session is None:
             return
-        if self._control.paused:
-            self._control.resume()
+        control = self.session.control
+        if control.paused:
+            control.resume()
             self.training_view.set_status("Resuming…")
         else:
-            self._control.pause()
+            control.pause()
             self.training_view.set_status("Pausing after this step…")
 
     def action_scale_rate(self, factor: float) -> None:
         """Multiply the learning rate by ``factor`` from the next step on."""
-        if self.why_not("scale_rate") is None:
-            self._control.scale_learning_rate(factor)
+        if self.why_not("scale_rate") is None and self.session is not None:
+            self.session.control.scale_learning_rate(factor)
             self._say_rate_change()
 
     def action_set_rate(self) -> None:
         """Ask for a new learning rate (a dialog checks it as the form does)."""
-        if self.why_not("set_rate") is not None:
+        job = self.session
+        if self.why_not("set_rate") is not None or job is None:
             return
 
         def chosen(rate: float | None) -> None:
-            if rate is not None and self.why_not("set_rate") is None:
-                self._control.set_learning_rate(rate)
+            if rate is not None and self.why_not("set_rate") is None and job is self.session:
+                job.control.set_learning_rate(rate)
                 self._say_rate_change()
 
-        self.push_screen(RateScreen(self._rate), chosen)
+        self.push_screen(RateScreen(job.learning_rate), chosen)
 
     def _say_rate_change(self) -> None:
-        """The status says where the changes asked so far take the rate: their net change
-        (``-`` then ``+`` is no change)."""
-        target = self._control.pending_rate(self._rate)
-        if target is None:
-            return
-        when = "when training resumes" if self._control.paused else "at the next step"
-        change = (
-            f"stays {self._rate:.3g}"
-            if math.isclose(target, self._rate, rel_tol=1e-6)
-            else f"{self._rate:.3g} → {target:.3g}"
-        )
-        self.training_view.set_status(f"Learning rate {change} {when}…")
+        """The status says where the changes asked so far take the rate."""
+        text = self.session.rate_change_text() if self.session is not None else None
+        if text is not None:
+            self.training_view.set_status(text)
 
     def action_stop_after_epoch(self) -> None:
         """End the run when this epoch ends (asked again: carry on)."""
-        if self.why_not("stop_after_epoch") is None:
-            self._control.set_stop_after_epoch(not self._control.stopping_after_epoch)
+        if self.why_not("stop_after_epoch") is None and self.session is not None:
+            control = self.session.control
+            control.set_stop_after_epoch(not control.stopping_after_epoch)
 
     def action_toggle_early_stopping(self) -> None:
         """Turn early stopping on or off for the rest of the run."""
-        if self.why_not("toggle_early_stopping") is None:
-            self._control.set_early_stopping(not self._control.early_stopping)
+        if self.why_not("toggle_early_stopping") is None and self.session is not None:
+            control = self.session.control
+            control.set_early_stopping(not control.early_stopping)
 
     def _control_applied(self, event: ControlApplied) -> None:
         """A change took effect: the progress line, the status and a notification say so."""
@@ -683,7 +608,6 @@ class MnistApp(App[None]):
                 view.set_status(f"Resumed after {event.value:.1f}s paused.")
                 return
             case "learning_rate":
-                self._rate = event.value
                 text = f"Learning rate now {event.value:.3g} (from step {event.step:,})"
             case "stop_after_epoch":
                 text = (
@@ -700,14 +624,14 @@ class MnistApp(App[None]):
     def _engine_event(self, message: EngineEvent) -> None:
         view = self.training_view
         event = message.event
+        if self.session is not None:
+            self.session.observe(event)
         match event:
             case TrainingStarted():
                 view.show_started(event)
                 view.set_status(event.description)
             case BatchProgress():
                 view.show_batch(event)
-                if event.point is not None:
-                    self._rate = event.point.learning_rate
             case ControlApplied():
                 self._control_applied(event)
             case EpochEnd():
@@ -721,7 +645,8 @@ class MnistApp(App[None]):
             case RunSaved():
                 view.set_status(
                     f"Run {OUTCOME_TEXT[event.outcome]}: test accuracy "
-                    f"{event.test_accuracy:.2%}. Saved to {event.path}  (3: results, 4: samples)"
+                    f"{event.test_accuracy:.2%}. Saved to {event.path}  "
+                    f"({find_tab('results').key}: results, {find_tab('samples').key}: samples)"
                 )
                 if event.warning:
                     self.notify(
@@ -778,7 +703,8 @@ class MnistApp(App[None]):
                 # The user is looking at another run: the new one waits in Runs.
                 self.notify(
                     f"{run.label}: test accuracy {run.test_accuracy:.2%}. Still "
-                    f"showing {self.shown_run.label}; open the new run from Runs (5).",
+                    f"showing {self.shown_run.label}; open the new run from "
+                    f"{find_tab('runs').title} ({find_tab('runs').key}).",
                     title="Run saved",
                     markup=False,
                     timeout=8,
@@ -833,6 +759,8 @@ class MnistApp(App[None]):
         if event.worker.group == "training":
             self._training_over("Training failed: no results.")
             self.training_view.set_status("Training failed: see the message.")
+        elif event.worker.group == "sweep":
+            self.sweeping = False
         self.push_screen(
             ErrorScreen(f"{event.worker.description} failed", f"{type(error).__name__}: {error}")
         )
@@ -1042,19 +970,6 @@ class MnistApp(App[None]):
             # on a hidden tab that pulled its tab up again.
             self.pane(tab).focus_main()
 
-    def pane(self, tab: str) -> Pane:
-        """The widget of ``tab``."""
-        panes: dict[str, Pane] = {
-            "setup": self.form,
-            "training": self.training_view,
-            "results": self.results_view,
-            "samples": self.viewer,
-            "runs": self.runs_view,
-            "sweep": self.sweep_view,
-            "draw": self.draw_view,
-        }
-        return panes[tab]
-
     def _sync_form_lock(self, tab: str | None = None) -> None:
         """Lock the form while training runs, whenever it can be seen.
 
@@ -1072,7 +987,7 @@ class MnistApp(App[None]):
     def action_show_tab(self, tab: str) -> None:
         """Switch to a tab."""
         self.query_one(TabbedContent).active = tab
-        if tab != "setup" and self.tabs_mounted:  # the form keeps the field the user was in
+        if tab != TABS[0].id and self.tabs_mounted:  # the form keeps the field the user was in
             self.pane(tab).focus_main()
 
     def action_help(self) -> None:
@@ -1096,136 +1011,41 @@ class MnistApp(App[None]):
 
     async def action_quit(self) -> None:
         """Quit; a running training is stopped first (and its run saved)."""
-        self._quit()
+        self.quit_now()
 
-    def _quit(self, return_code: int = 0) -> None:
-        """Exit with ``return_code``; a running training is told to stop.
+    def quit_now(self, return_code: int = 0) -> None:
+        """Exit with ``return_code``; a running training or sweep is told to stop.
 
         Its worker thread then evaluates and saves the stopped run: :meth:`run` returns
-        only once that thread has ended (asyncio waits for its default executor).
+        only once that thread has ended (asyncio waits for its default executor), and
+        :attr:`farewell` then says what it saved.
         """
-        self._quitting = True
-        self.sweep_view.stop()  # its worker saves the trial in training as stopped
-        if not self.training:
-            self.exit(return_code=return_code)
-            return
-        self._stop.set()  # the worker saves the run, then sets :attr:`farewell`
+        self._stop_for_good()
         self.exit(return_code=return_code)
 
     def on_exit_app(self) -> None:
         """A quit that is not ours (a served browser tab closed or its server stopped):
         a running training or sweep is still stopped, and its run saved."""
+        self._stop_for_good()
+
+    def _stop_for_good(self) -> None:
         self._quitting = True
-        self.sweep_view.stop()
-        self._stop.set()
+        if self.session is not None and (self.training or self.sweeping):
+            self._quit_session = self.session
+            self.session.stop()
+
+    @property
+    def farewell(self) -> str | None:
+        """What the command line prints once the app has ended: the run (or sweep) that a
+        quit stopped, once its thread has saved it; else ``None``."""
+        return self._quit_session.farewell if self._quit_session is not None else None
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """Only what can run now, each with its key; of Textual's own, the theme, the keys
-        panel and quitting (not the screenshot, maximize or minimize entries)."""
-        for command in super().get_system_commands(screen):
-            if command.title == "Quit":  # Textual's says "as soon as possible"
-                yield SystemCommand(
-                    "Quit",
-                    "Quit the application"
-                    + (
-                        "; the running training is stopped and its run saved first"
-                        if self.training
-                        else ""
-                    )
-                    + f" ({self.key_of('quit')})",
-                    self._quit,
-                )
-            elif command.title in TEXTUAL_COMMANDS:
-                yield command
-        ours = [
-            ("Train", "Train with the settings in the form", "train", self.action_train),
-            ("Stop training", "Stop now; the run is evaluated and saved", "stop", self.action_stop),
-        ]
-        pausing = "Resume training" if self._control.paused else "Pause training"
-        ours += [
-            (pausing, "Wait between steps, or carry on", "pause", self.action_pause),
-            (
-                "Halve the learning rate",
-                "From the next step",
-                "scale_rate",
-                lambda: self.action_scale_rate(0.5),
-            ),
-            (
-                "Double the learning rate",
-                "From the next step",
-                "scale_rate",
-                lambda: self.action_scale_rate(2.0),
-            ),
-            (
-                "Set the learning rate",
-                "Type a new rate for the rest of the run",
-                "set_rate",
-                self.action_set_rate,
-            ),
-            (
-                "Stop after this epoch",
-                "End and save the run when this epoch ends (again: carry on)",
-                "stop_after_epoch",
-                self.action_stop_after_epoch,
-            ),
-            (
-                "Toggle early stopping",
-                "Turn early stopping on or off",
-                "toggle_early_stopping",
-                self.action_toggle_early_stopping,
-            ),
-        ]
-        for title, help_text, action, callback in ours:
-            if self.why_not(action) is None:
-                yield SystemCommand(title, f"{help_text} ({self.key_of(action, title)})", callback)
-        for number, tab in enumerate(TABS, 1):
-            yield SystemCommand(
-                f"Show {tab.title()}",
-                f"Switch to the {tab.title()} tab ({number})",
-                lambda tab=tab: self.action_show_tab(tab),
-            )
-        if self.shown_run is not None:
-            yield SystemCommand(
-                "Mistakes only",
-                f"Browse the misclassified digits of {self.shown_run.label}, most confident first",
-                self._browse_mistakes,
-            )
-        yield SystemCommand("Refresh runs", "Read the runs directory again", self.refresh_runs)
-        if screen.query(TabbedContent) and screen.query_one(TabbedContent).active == "sweep":
-            yield from self._sweep_commands()
+        """The palette's entries (:mod:`mnist_tui.ui.commands`)."""
+        return commands.system_commands(self, screen, super().get_system_commands(screen))
 
-    def _sweep_commands(self) -> Iterable[SystemCommand]:
-        """The Sweep tab's keys that can act now (it is on show), and stopping its sweep."""
-        view = self.sweep_view
-        for binding in Binding.make_bindings(SweepView.BINDINGS):
-            if view.check_action(binding.action, ()) is True:
-                yield SystemCommand(
-                    f"Sweep: {binding.description}",
-                    f"{binding.tooltip} ({self.get_key_display(binding)})",
-                    partial(view.run_action, binding.action),
-                )
-        if view.running:
-            yield SystemCommand(
-                "Sweep: Stop",
-                f"Save the trial in training as stopped and start no other ({self.key_of('stop')})",
-                self.action_stop,
-            )
-
-    def key_of(self, action: str, title: str = "") -> str:
-        """How the key of an app action is shown, e.g. ``^t`` (a steering action's key is
-        the Training tab's; ``title`` tells halving from doubling)."""
-        bindings = [b for b in self.BINDINGS if isinstance(b, Binding)]
-        bindings += [
-            b
-            for b in Binding.make_bindings(TrainingView.BINDINGS)
-            if b.action.startswith(f"app.{action}")
-            and ("Double" not in title or "2" in b.action)
-            and ("Halve" not in title or "0.5" in b.action)
-        ]
-        binding = next(b for b in bindings if b.action.removeprefix("app.").split("(")[0] == action)
-        return self.get_key_display(binding)
-
-    def _browse_mistakes(self) -> None:
+    def browse_mistakes(self) -> None:
+        """The misclassified digits of the run on show, most confident first."""
         self._draw_tab("samples")
         self.viewer.apply_filter(
             mistakes=True, true_class=None, pred_class=None, order="confidence"

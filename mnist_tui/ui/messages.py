@@ -10,6 +10,7 @@ from mnist_tui.core.data.mnist import MnistData
 from mnist_tui.core.engine.evaluation import Evaluation
 from mnist_tui.core.events import BatchProgress, TrainingEvent
 from mnist_tui.core.runs.store import RunInfo
+from mnist_tui.core.sweeps.worker import SweepEvent, TrialProgress, WorkerResult
 
 
 @dataclass
@@ -91,3 +92,30 @@ class BrowseDisagreements(Message):
 
     runs: list[RunInfo]
     evaluations: list[Evaluation]
+
+
+@dataclass
+class SweepProgress(Message):
+    """An event of the sweep worker (posted from its thread)."""
+
+    event: SweepEvent
+
+    def can_replace(self, message: Message) -> bool:
+        # A burst of batch progress collapses to the newest one.
+        return (
+            isinstance(message, SweepProgress)
+            and _is_batch(self.event)
+            and _is_batch(message.event)
+        )
+
+
+@dataclass
+class SweepEnded(Message):
+    """The sweep worker ended: its result, or why it could not go on."""
+
+    result: WorkerResult | None
+    problem: str
+
+
+def _is_batch(event: SweepEvent) -> bool:
+    return isinstance(event, TrialProgress) and isinstance(event.event, BatchProgress)

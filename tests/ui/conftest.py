@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from textual.app import App
+from textual.command import CommandList, CommandPalette
+from textual.widgets import Static
 
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.data.mnist import MnistData
@@ -87,6 +90,21 @@ async def wait_for(condition: Callable[[], bool], pilot: object, timeout: float 
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await pilot.pause(0.05)  # type: ignore[attr-defined]
+
+
+def grid_drawn(app: App[Any]) -> bool:
+    """The Samples tab shows its grid, drawn at its laid-out size (the grid is drawn
+    after the layout that sizes it)."""
+    grid = app.query_one("#digit-grid", Static)
+    return grid.display and grid.size.width > 0 and bool(str(grid.render()).strip())
+
+
+def palette_found(app: App[Any]) -> bool:
+    """The command palette is open and its search has highlighted an answer."""
+    if not isinstance(app.screen, CommandPalette):
+        return False
+    found = app.screen.query_one(CommandList)
+    return found.option_count > 0 and found.highlighted is not None
 
 
 def write_fixed_run(

@@ -19,11 +19,11 @@ from mnist_tui.core.data.mnist import DataError, MnistData
 from mnist_tui.core.runs.store import RunStore
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.dialogs import ConfirmScreen, ErrorScreen
-from mnist_tui.ui.widgets.config_form import ConfigForm
-from mnist_tui.ui.widgets.digit_view import SampleViewer
+from mnist_tui.ui.tabs.samples_view import SampleViewer
+from mnist_tui.ui.tabs.setup_form import ConfigForm
+from mnist_tui.ui.tabs.training_view import TrainingView
 from mnist_tui.ui.widgets.line_chart import LineChart
 from mnist_tui.ui.widgets.progress_lines import ProgressLines
-from mnist_tui.ui.widgets.training_view import TrainingView
 from tests.ui.conftest import FAST, wait_for, write_fixed_run
 
 SIZE = (120, 40)
@@ -333,7 +333,7 @@ async def test_stop_mid_run_keeps_and_saves(make_app: AppFactory, tmp_path: Path
 async def test_the_runs_cursor_stays_on_the_opened_run(
     make_app: AppFactory, tmp_path: Path, slice_data: MnistData
 ) -> None:
-    from mnist_tui.ui.widgets.runs_view import RunsView
+    from mnist_tui.ui.tabs.runs_view import RunsView
 
     for run_id in ("20261124-120000-mlp-aaaa", "20261124-130000-mlp-bbbb"):
         write_fixed_run(tmp_path / "runs", slice_data, run_id=run_id)

@@ -20,8 +20,8 @@ from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.annotate import AnnotateScreen
 from mnist_tui.ui.screens.compare import CompareScreen
 from mnist_tui.ui.screens.dialogs import ConfirmScreen
-from mnist_tui.ui.widgets.runs_view import RunsView
-from mnist_tui.ui.widgets.training_view import TrainingView
+from mnist_tui.ui.tabs.runs_view import RunsView
+from mnist_tui.ui.tabs.training_view import TrainingView
 from tests.ui.conftest import FAST, wait_for, write_fixed_run
 
 SIZE = (120, 40)
@@ -177,7 +177,8 @@ async def test_quitting_mid_training_names_the_run_saved_after_the_save(
         await wait_for(lambda: app.data is not None, pilot)
         await pilot.press("ctrl+t")
         await wait_for(lambda: app.training, pilot)
-        await pilot.pause(1.5)  # past the first steps: a run to save
+        view = app.query_one(TrainingView)
+        await wait_for(lambda: len(view.history) >= 1, pilot, timeout=120)  # a run to save
         assert app.training
         await pilot.press("ctrl+q")
     for _ in range(600):  # the worker finishes evaluating and saving after the app exits

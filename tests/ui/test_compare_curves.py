@@ -8,9 +8,9 @@ from pathlib import Path
 from mnist_tui.core.data.mnist import MnistData
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.compare import CompareScreen
+from mnist_tui.ui.tabs.runs_view import RunsView
 from mnist_tui.ui.widgets.compare_curves import CompareCurves
 from mnist_tui.ui.widgets.line_chart import LineChart
-from mnist_tui.ui.widgets.runs_view import RunsView
 from tests.ui.conftest import wait_for, write_fixed_run
 
 RUNS = (

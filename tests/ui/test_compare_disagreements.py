@@ -15,8 +15,8 @@ from mnist_tui.core.engine.evaluation import evaluate_probabilities
 from mnist_tui.core.runs.store import RUN_FILE, RunInfo, RunStore
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.compare import CompareScreen
-from mnist_tui.ui.widgets.digit_view import SampleViewer
-from mnist_tui.ui.widgets.runs_view import RunsView
+from mnist_tui.ui.tabs.runs_view import RunsView
+from mnist_tui.ui.tabs.samples_view import SampleViewer
 from tests.ui.conftest import screen_lines, wait_for, write_fixed_run
 
 SIZE = (120, 40)

@@ -12,7 +12,7 @@ from mnist_tui.core.data.mnist import MnistData
 from mnist_tui.core.digits.drawing import mnist_input
 from mnist_tui.core.runs.store import RunStore
 from mnist_tui.ui.app import MnistApp
-from mnist_tui.ui.widgets.draw_view import DrawView
+from mnist_tui.ui.tabs.draw_view import DrawView
 from tests.ui.conftest import wait_for, write_fixed_run
 
 AppFactory = Callable[..., MnistApp]

@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from mnist_tui.core.data.mnist import MnistData
 from mnist_tui.core.digits.drawing import mnist_input, predictor
-from mnist_tui.ui.widgets.draw_view import DrawCanvas, DrawView
+from mnist_tui.ui.tabs.draw_view import DrawCanvas, DrawView
 from tests.ui.conftest import screen_lines, wait_for
 
 COMPACT = (80, 24)

@@ -12,8 +12,8 @@ from textual.widgets import DataTable, Input, Static
 
 from mnist_tui.core.config import PRESETS
 from mnist_tui.ui.app import MnistApp
-from mnist_tui.ui.widgets.config_form import ConfigForm
-from mnist_tui.ui.widgets.results_view import NEEDS_SPLIT, ResultsView
+from mnist_tui.ui.tabs.results_view import NEEDS_SPLIT, ResultsView
+from mnist_tui.ui.tabs.setup_form import ConfigForm
 from tests.ui.conftest import screen_lines, wait_for
 
 SIZE = (120, 40)

@@ -19,7 +19,7 @@ from mnist_tui.cli import main
 from mnist_tui.core.data.mnist import MnistData
 from mnist_tui.core.runs.store import RunInfo, RunStore
 from mnist_tui.ui.app import MnistApp
-from mnist_tui.ui.widgets.training_view import TrainingView
+from mnist_tui.ui.tabs.training_view import TrainingView
 from tests.ui.conftest import FAST, wait_for
 
 SIZE = (120, 40)
@@ -69,8 +69,9 @@ async def test_a_quit_signal_mid_training_stops_saves_and_exits_128_plus_n(
         deadline = time.monotonic() + 10
         while app.return_code is None and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        told_to_stop = app._stop.is_set()
-        app._stop.set()  # whatever happened, no 1000 epochs go on behind a failed test
+        assert app.session is not None
+        told_to_stop = app.session.stopping
+        app.session.stop()  # whatever happened, no 1000 epochs go on behind a failed test
     assert told_to_stop  # the training was told to stop, as ctrl+q does
     assert app.return_code == 128 + signum
     assert caught == []  # the app handled it

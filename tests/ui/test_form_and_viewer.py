@@ -23,8 +23,8 @@ from mnist_tui.core.engine.evaluation import Evaluation, evaluate_probabilities
 from mnist_tui.core.runs.store import RunStore
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.preferences import load_preferences
-from mnist_tui.ui.widgets.config_form import ConfigForm
-from mnist_tui.ui.widgets.digit_view import SampleViewer
+from mnist_tui.ui.tabs.samples_view import SampleViewer
+from mnist_tui.ui.tabs.setup_form import ConfigForm
 from tests.ui.conftest import wait_for, write_fixed_run
 from tests.ui.test_snapshots import ready
 

@@ -15,15 +15,15 @@ from mnist_tui.core.config import TrainConfig
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.compare import CompareScreen
 from mnist_tui.ui.screens.dialogs import HelpScreen
+from mnist_tui.ui.tabs.draw_view import DrawView
+from mnist_tui.ui.tabs.results_view import ResultsView
+from mnist_tui.ui.tabs.runs_view import RunsView
+from mnist_tui.ui.tabs.samples_view import SampleViewer
+from mnist_tui.ui.tabs.setup_form import ConfigForm
+from mnist_tui.ui.tabs.sweep_view import SweepView
+from mnist_tui.ui.tabs.training_view import TrainingView
 from mnist_tui.ui.widgets.compare_curves import CompareCurves
-from mnist_tui.ui.widgets.config_form import ConfigForm
-from mnist_tui.ui.widgets.digit_view import SampleViewer
-from mnist_tui.ui.widgets.draw_view import DrawView
 from mnist_tui.ui.widgets.line_chart import LineChart
-from mnist_tui.ui.widgets.results_view import ResultsView
-from mnist_tui.ui.widgets.runs_view import RunsView
-from mnist_tui.ui.widgets.sweep_view import SweepView
-from mnist_tui.ui.widgets.training_view import TrainingView
 from tests.ui.conftest import screen_lines
 
 AppFactory = Callable[..., MnistApp]

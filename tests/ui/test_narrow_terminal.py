@@ -15,10 +15,10 @@ from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.data.mnist import MnistData
 from mnist_tui.core.events import BatchProgress, EpochEnd, TrainingStarted
 from mnist_tui.ui.app import MnistApp
+from mnist_tui.ui.tabs.training_view import TrainingView
 from mnist_tui.ui.widgets.footer import KeysFooter, key_cells
 from mnist_tui.ui.widgets.line_chart import LineChart
 from mnist_tui.ui.widgets.progress_lines import Figure, ProgressLines, fit_row
-from mnist_tui.ui.widgets.training_view import TrainingView
 from tests.ui.conftest import FAST, screen_lines, wait_for, write_fixed_run
 
 AppFactory = Callable[..., MnistApp]
@@ -74,7 +74,7 @@ FIGURES = (
     ],
 )
 def test_fit_row_gives_way_in_order(room: int, bar: int, kept: tuple[str, ...]) -> None:
-    from mnist_tui.ui.widgets.training_view import GIVE_WAY
+    from mnist_tui.ui.tabs.training_view import GIVE_WAY
 
     width, figures = fit_row(FIGURES, room, GIVE_WAY, bar_width=32, min_bar_width=12)
     assert (width, tuple(figure.name for figure in figures)) == (bar, kept)

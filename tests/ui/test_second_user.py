@@ -22,12 +22,12 @@ from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.compare import CompareScreen
 from mnist_tui.ui.screens.dialogs import ConfirmScreen
 from mnist_tui.ui.screens.rate import RateScreen
-from mnist_tui.ui.widgets.digit_view import SampleViewer
+from mnist_tui.ui.tabs.runs_view import RunsView
+from mnist_tui.ui.tabs.samples_view import SampleViewer
+from mnist_tui.ui.tabs.training_view import TrainingView
 from mnist_tui.ui.widgets.footer import KeysFooter
 from mnist_tui.ui.widgets.line_chart import LineChart
-from mnist_tui.ui.widgets.runs_view import RunsView
-from mnist_tui.ui.widgets.training_view import TrainingView
-from tests.ui.conftest import screen_lines, wait_for, write_fixed_run
+from tests.ui.conftest import grid_drawn, screen_lines, wait_for, write_fixed_run
 
 AppFactory = Callable[..., MnistApp]
 NARROW, ROOMY = (80, 24), (120, 40)
@@ -87,8 +87,9 @@ async def steered(app: MnistApp, size: tuple[int, int]) -> AsyncIterator[Pilot[N
         try:
             yield pilot
         finally:
-            app._stop.set()
-            app._control.resume()
+            if app.session is not None:
+                app.session.stop_event.set()
+                app.session.control.resume()
 
 
 async def start(app: MnistApp, pilot: Pilot[None], steps: int = 2) -> None:
@@ -210,7 +211,8 @@ async def test_steering_says_the_net_change_once_and_the_run_reads_as_steered(
         await start(app, pilot)
         await pilot.press("p")
         await wait_for(lambda: app.paused, pilot)
-        rate = app._rate  # on the cosine schedule: 0.00998… and more digits
+        assert app.session is not None
+        rate = app.session.learning_rate  # on the cosine schedule: 0.00998… and more digits
         assert len(repr(rate)) > 8
         await pilot.press("minus", "plus")
         assert f"Learning rate stays {rate:.3g} when training resumes" in status(app)
@@ -337,7 +339,8 @@ async def test_the_grid_fills_its_rows_and_marks_the_current_digit(
         await pilot.press("5", "enter")
         await wait_for(lambda: app.shown_run is not None, pilot)
         await pilot.press("4", "g", "right")
-        await pilot.pause(0.2)
+        await wait_for(lambda: grid_drawn(app), pilot)
+        await pilot.pause()
         lines = screen_lines(app)
         grid = [line for line in lines if line.startswith(" █") and line.rstrip().endswith("█")]
         captions = [re.findall(r"(?<!\S)\d(?: ✓|→\d)", line) for line in grid]

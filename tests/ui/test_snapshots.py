@@ -12,7 +12,7 @@ from textual.widgets import Input
 
 from mnist_tui.core.data.mnist import MnistData
 from mnist_tui.ui.app import MnistApp
-from tests.ui.conftest import FAST, wait_for, write_fixed_run
+from tests.ui.conftest import FAST, grid_drawn, wait_for, write_fixed_run
 
 Snap = Callable[..., bool]
 
@@ -62,7 +62,8 @@ async def _mistakes(pilot: Pilot[Any]) -> None:
 async def _grid(pilot: Pilot[Any]) -> None:
     await _mistakes(pilot)
     await pilot.press("g")
-    await pilot.pause(0.2)
+    await wait_for(lambda: grid_drawn(pilot.app), pilot)
+    await pilot.pause()
 
 
 def test_setup_form_with_bad_values(snap_compare: Snap, fixed_app: MnistApp) -> None:

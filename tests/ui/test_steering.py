@@ -10,8 +10,8 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from mnist_tui.ui.app import MnistApp
+from mnist_tui.ui.tabs.training_view import TrainingView
 from mnist_tui.ui.widgets.line_chart import LineChart
-from mnist_tui.ui.widgets.training_view import TrainingView
 from tests.ui.conftest import FAST, screen_lines, wait_for
 
 AppFactory = Callable[..., MnistApp]
@@ -56,8 +56,8 @@ async def test_pause_holds_the_run_and_resume_finishes_it(make_app: AppFactory) 
         await train_until(app, pilot, 2)
         assert isinstance(app.focused, TrainingView)
         await pilot.press("p")
-        await wait_for(lambda: app.paused, pilot)
-        await pilot.pause(0.2)
+        await wait_for(lambda: app.paused and "Paused" in status(app), pilot)
+        await pilot.pause()  # the paused view drawn
         held = len(rates(app))
         assert "Paused" in status(app)
         assert any("paused" in line for line in screen_lines(app))  # the progress line

@@ -14,12 +14,13 @@ from mnist_tui.core.runs.store import RunStore
 from mnist_tui.core.sweeps.space import SearchSpace
 from mnist_tui.core.sweeps.storage import SweepSettings, SweepStorage, default_storage_url
 from mnist_tui.core.sweeps.worker import run_worker
-from mnist_tui.ui.app import TABS, MnistApp
+from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.dialogs import HelpScreen
+from mnist_tui.ui.tabs import TABS
+from mnist_tui.ui.tabs.runs_view import RunsView
+from mnist_tui.ui.tabs.sweep_view import SweepView
 from mnist_tui.ui.widgets.line_chart import LineChart
-from mnist_tui.ui.widgets.runs_view import RunsView
-from mnist_tui.ui.widgets.sweep_view import SweepView
-from tests.ui.conftest import screen_lines, wait_for
+from tests.ui.conftest import palette_found, screen_lines, wait_for
 from tests.ui.test_help import help_table_text
 
 AppFactory = Callable[..., MnistApp]
@@ -175,7 +176,7 @@ async def test_the_palette_offers_the_sweep_tabs_keys_while_it_is_shown(
         assert "Sweep: Run sweep" in titles()
         assert "Sweep: Best → form" not in titles()  # no trial yet
         await pilot.press("ctrl+p", *"Run sweep")
-        await pilot.pause(0.5)
+        await wait_for(lambda: palette_found(app), pilot)  # the search has answered
         await pilot.press("enter")
         view = app.query_one(SweepView)
         await wait_for(lambda: view.running, pilot)

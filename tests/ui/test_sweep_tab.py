@@ -12,9 +12,9 @@ from textual.widgets import Button, DataTable, Input, Static
 from mnist_tui.core.runs.store import RunStore
 from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.compare import CompareScreen
-from mnist_tui.ui.widgets.config_form import ConfigForm
+from mnist_tui.ui.tabs.setup_form import ConfigForm
+from mnist_tui.ui.tabs.sweep_view import SweepView
 from mnist_tui.ui.widgets.line_chart import LineChart
-from mnist_tui.ui.widgets.sweep_view import SweepView
 from tests.ui.conftest import wait_for
 
 AppFactory = Callable[..., MnistApp]
@@ -112,7 +112,7 @@ async def test_a_sweep_runs_live_and_its_best_trial_loads_into_the_form(
 
 
 def test_a_trials_settings_read_short() -> None:
-    from mnist_tui.ui.widgets.sweep_view import params_text
+    from mnist_tui.ui.tabs.sweep_view import params_text
 
     drawn = (
         ("hidden_units", "256,128"),
@@ -125,8 +125,8 @@ def test_a_trials_settings_read_short() -> None:
 
 def test_one_trial_reads_as_one_and_the_trial_axis_counts_whole_trials() -> None:
     from mnist_tui.core.sweeps.storage import StudyView, TrialView
+    from mnist_tui.ui.tabs.sweep_view import study_summary
     from mnist_tui.ui.widgets.line_chart import x_ticks
-    from mnist_tui.ui.widgets.sweep_view import study_summary
 
     trial = TrialView(
         number=0,

@@ -8,8 +8,8 @@ from textual.app import App, ComposeResult
 
 from mnist_tui.core.events import BatchProgress, EpochEnd, StepPoint, TrainingStarted
 from mnist_tui.ui.app import MnistApp
+from mnist_tui.ui.tabs.training_view import TrainingView
 from mnist_tui.ui.widgets.line_chart import LineChart
-from mnist_tui.ui.widgets.training_view import TrainingView
 
 STARTED = TrainingStarted(
     epochs=2, steps_per_epoch=100, train_samples=1000, val_samples=100, param_count=10, device="CPU"

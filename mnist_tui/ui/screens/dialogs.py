@@ -13,18 +13,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.dom import DOMNode
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Static
+from textual.widgets import Button, Static
 
 from mnist_tui.ui.screens.compare import CompareScreen
+from mnist_tui.ui.tabs import TABS, HelpSource
 from mnist_tui.ui.widgets.compare_curves import CompareCurves
-from mnist_tui.ui.widgets.config_form import ConfigForm
-from mnist_tui.ui.widgets.digit_view import SampleViewer
-from mnist_tui.ui.widgets.draw_view import DrawView
 from mnist_tui.ui.widgets.line_chart import LineChart
-from mnist_tui.ui.widgets.results_view import ResultsView
-from mnist_tui.ui.widgets.runs_view import RunsView
-from mnist_tui.ui.widgets.sweep_view import SweepView
-from mnist_tui.ui.widgets.training_view import TrainingView
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -80,43 +74,13 @@ class ErrorScreen(ModalScreen[None]):
         self.dismiss()
 
 
-@dataclass(frozen=True)
-class HelpSource:
-    """A class whose ``BINDINGS`` act in one part of the app."""
-
-    widget: type[DOMNode]
-    only: Mapping[str, tuple[str, str]] | None = None
-    """Only these actions, each with the (description, tooltip) it has here (a Textual
-    widget's generic binding, such as a table's Enter, means more in its place); ``None``:
-    every binding the class declares itself."""
-
-
 HELP_GROUPS: tuple[tuple[str, tuple[HelpSource, ...]], ...] = (
-    ("Setup", (HelpSource(ConfigForm),)),
-    ("Training", (HelpSource(TrainingView),)),
-    (
-        "Results",
-        (
-            HelpSource(ResultsView),
-            HelpSource(
-                DataTable,
-                {
-                    "select_cursor": (
-                        "Digits",
-                        "Show the digits of the confusion-matrix cell under the cursor",
-                    )
-                },
-            ),
-        ),
-    ),
-    ("Samples", (HelpSource(SampleViewer),)),
-    ("Runs", (HelpSource(RunsView),)),
+    *((tab.title, (HelpSource(tab.widget), *tab.help)) for tab in TABS),
     ("Charts", (HelpSource(LineChart),)),
     ("Compare", (HelpSource(CompareScreen), HelpSource(CompareCurves))),
-    ("Sweep", (HelpSource(SweepView),)),
-    ("Draw", (HelpSource(DrawView),)),
 )
-"""Where keys act, after the app-wide ones, and the widgets whose bindings act there."""
+"""Where keys act, after the app-wide ones: each tab (:data:`~mnist_tui.ui.tabs.TABS`, in
+the order of the tab bar), then the charts they hold and the comparison screen."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from mnist_tui.core.config import FIELDS, parse_field
-from mnist_tui.ui.widgets.config_form import FieldValidator
+from mnist_tui.ui.tabs.setup_form import FieldValidator
 
 
 class RateScreen(ModalScreen[float | None]):

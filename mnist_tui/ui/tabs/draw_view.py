@@ -222,6 +222,10 @@ class DrawCanvas(Widget):
         return Strip(segments).crop_extend(0, self.size.width, None)
 
 
+NO_RUN_HINT = "Open a run or train one (ctrl+t): its model reads the drawing."
+"""What the panel says with no run on show (the app names the tab and key of runs)."""
+
+
 class DrawView(Vertical, can_focus=True):
     """Draw a digit and see a model classify it live, beside the nearest test digits.
 
@@ -336,8 +340,10 @@ class DrawView(Vertical, can_focus=True):
         predict: Predict | None
         problem: str
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, no_run_hint: str = NO_RUN_HINT) -> None:
         super().__init__(id=id)
+        self._no_run_hint = no_run_hint
+        """What the panel says while no run is on show: how to get one."""
         self._followed: str | None = None
         """The folder of the run whose model classifies (or is being loaded)."""
         self._predict: Predict | None = None
@@ -426,9 +432,7 @@ class DrawView(Vertical, can_focus=True):
         meanwhile. ``None``: no run on show, and a note says how to get one."""
         if run is None:
             self._followed = None
-            self.show_model(
-                "", None, "Open a run (Runs, 5) or train one (ctrl+t): its model reads the drawing."
-            )
+            self.show_model("", None, self._no_run_hint)
             return
         if str(run.path) == self._followed:
             return

@@ -25,9 +25,7 @@ from mnist_tui.core.config import (
     TrainConfig,
     format_field,
 )
-from mnist_tui.core.data.mnist import MnistData
 from mnist_tui.core.events import BatchProgress, EpochEnd, plural
-from mnist_tui.core.runs.store import RunStore
 from mnist_tui.core.sweeps.insight import (
     MIN_TRIALS_FOR_IMPORTANCE,
     param_importances,
@@ -35,7 +33,6 @@ from mnist_tui.core.sweeps.insight import (
 )
 from mnist_tui.core.sweeps.space import DEFAULT_SPACES, SearchSpace
 from mnist_tui.core.sweeps.storage import (
-    DEFAULT_HEARTBEAT,
     PRUNERS,
     StudyView,
     SweepError,
@@ -52,7 +49,6 @@ from mnist_tui.core.sweeps.worker import (
     TrialProgress,
     TrialStarted,
     WorkerResult,
-    run_worker,
 )
 from mnist_tui.ui.widgets.line_chart import LineChart, Series
 from mnist_tui.ui.widgets.measured_table import MeasuredTable
@@ -180,7 +176,103 @@ class SweepView(Vertical, can_focus=True):
     """Reopen a past study, or set up a sweep (architecture, trials or minutes, pruner,
     each field's spec), and watch the study: the trials table, the best accuracy so far
     and which settings mattered. It asks the app to start and stop
-    (:class:`SweepView.Start`); the study comes from its storage (:meth:`show_study`)."""
+    (:class:`SweepView.Start`), runs it and hands its events to :meth:`show_event`; the
+    study comes from its storage (:meth:`show_study`)."""
+
+    DEFAULT_CSS = """
+    #sweep-setup {
+        width: 46;
+        padding-right: 1;
+    }
+
+    #sweep-past {
+        height: auto;
+        margin-bottom: 1;
+    }
+
+    SweepView.-no-studies #sweep-past {
+        display: none;
+    }
+
+    #sweep-past-caption {
+        color: $text-muted;
+    }
+
+    #sweep-studies {
+        height: auto;
+        max-height: 6;
+    }
+
+    .sweep-row {
+        height: 1;
+    }
+
+    .sweep-label {
+        width: 14;
+        color: $text-muted;
+    }
+
+    .sweep-row Input, .sweep-row Select {
+        width: 1fr;
+    }
+
+    .sweep-help {
+        color: $text-muted;
+        margin: 1 0;
+    }
+
+    .sweep-hint {
+        color: $error;
+        margin-left: 14;
+    }
+
+    .sweep-hint.-empty, SweepView .-unused {
+        display: none;
+    }
+
+    #sweep-error {
+        color: $error;
+        height: auto;
+        margin: 1 0;
+    }
+
+    #sweep-live {
+        padding-left: 1;
+    }
+
+    #sweep-status {
+        height: 2;
+    }
+
+    #sweep-chart {
+        height: 12;
+    }
+
+    SweepView.-short #sweep-chart {
+        height: 8;
+    }
+
+    SweepView.-narrow #sweep-setup {
+        width: 1fr;
+    }
+
+    SweepView.-narrow #sweep-live, SweepView.-narrow.-live #sweep-setup {
+        display: none;
+    }
+
+    SweepView.-narrow.-live #sweep-live {
+        display: block;
+    }
+
+    #sweep-trials-table {
+        height: 1fr;
+    }
+
+    #sweep-importance {
+        height: auto;
+        max-height: 8;
+    }
+    """
 
     BINDINGS = [
         Binding(
@@ -221,7 +313,7 @@ class SweepView(Vertical, can_focus=True):
     """Rows under which the best-so-far chart gets smaller."""
 
     running: reactive[bool] = reactive(False, init=False, bindings=True)
-    """A sweep is running in this app."""
+    """A sweep is running in this app (bound to the app's ``sweeping``)."""
 
     @dataclass
     class Start(Message):
@@ -236,27 +328,6 @@ class SweepView(Vertical, can_focus=True):
 
         run_ids: list[str]
         what: str
-
-    @dataclass
-    class Event(Message):
-        """An event of the sweep worker (posted from its thread)."""
-
-        event: SweepEvent
-
-        def can_replace(self, message: Message) -> bool:
-            # A burst of batch progress collapses to the newest one.
-            return (
-                isinstance(message, SweepView.Event)
-                and _is_batch(self.event)
-                and _is_batch(message.event)
-            )
-
-    @dataclass
-    class Finished(Message):
-        """The sweep worker ended: its result, or why it could not go on."""
-
-        result: WorkerResult | None
-        problem: str
 
     @dataclass
     class StudyRead(Message):
@@ -284,7 +355,6 @@ class SweepView(Vertical, can_focus=True):
         self._followed = ""
         """The study on show, read from storage (the one last run or opened here)."""
         self._importances: list[tuple[str, float]] = []
-        self._stop = threading.Event()
         self._reader: SweepStorage | None = None
         self._reader_lock = threading.Lock()
         self._progress = ""
@@ -348,6 +418,11 @@ class SweepView(Vertical, can_focus=True):
                 yield MeasuredTable(id="sweep-trials-table", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="sweep-importance", markup=False)
 
+    @property
+    def storage_url(self) -> str:
+        """Where the tab's studies live (an Optuna storage URL)."""
+        return self._url
+
     def on_mount(self) -> None:
         table = self.query_one("#sweep-trials-table", DataTable)
         table.add_columns("#", "state", "val", "test", "s", "val by epoch", "settings")
@@ -378,17 +453,14 @@ class SweepView(Vertical, can_focus=True):
             self.focus()
 
     def on_unmount(self) -> None:
-        self._stop.set()
         if self._reader is not None:
             self._reader.close()
 
     # --- running ---------------------------------------------------------------------
 
-    def run(self, request: SweepRequest, data: MnistData, store: RunStore) -> None:
-        """Run ``request`` in a thread: a new study, or more trials of an old one (with
-        the space it was started with)."""
-        self.running = True
-        self._stop = threading.Event()
+    def show_running(self, request: SweepRequest) -> None:
+        """The app runs ``request`` now (a new study, or more trials of an old one): follow
+        its study, live."""
         self._follow(request.study)
         self._progress = ""
         self.add_class("-live")
@@ -397,62 +469,26 @@ class SweepView(Vertical, can_focus=True):
             f"Study {request.study}: {'running more trials' if known else 'starting'}…"
         )
         self.query_one("#sweep-trials-table").focus()  # b and c work from there
-        self._sweep(request, data, store, self._stop)
 
-    def stop(self) -> bool:
-        """Stop the sweep: the trial in training is saved as stopped and no other
-        starts. ``False`` when none runs."""
-        if not self.running:
-            return False
-        self._stop.set()
+    def show_stopping(self) -> None:
+        """The app asked the sweep to stop: the trial in training is saved as stopped."""
         self.show_status(f"Study {self._followed}: stopping after saving the trial in training…")
-        return True
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sweep", description="Sweep")
-    def _sweep(
-        self, request: SweepRequest, data: MnistData, store: RunStore, stop: threading.Event
-    ) -> None:
-        """Create (or reopen) the study and run trials until done or stopped."""
-
-        def sink(event: SweepEvent) -> None:
-            self.post_message(self.Event(event))
-
-        quiet_optuna()
-        try:
-            with SweepStorage(self._url, heartbeat=DEFAULT_HEARTBEAT) as storage:
-                if storage.study_id(request.study) is None:
-                    storage.create(request.study, SweepSettings(request.space, request.pruner))
-                result = run_worker(
-                    storage,
-                    request.study,
-                    data,
-                    store,
-                    sink,
-                    trials=request.trials,
-                    timeout=request.minutes * 60 if request.minutes else None,
-                    stop=stop,
-                )
-        except SweepError as exc:
-            self.post_message(self.Finished(None, str(exc)))
-            return
-        self.post_message(self.Finished(result, ""))
-
-    @on(Event)
-    def _event(self, message: Event) -> None:
-        event = message.event
+    def show_event(self, event: SweepEvent) -> None:
+        """An event of the running sweep's worker: the status line says where it is."""
         match event:
             case TrialStarted():
                 params = " ".join(f"{name}={value}" for name, value in event.params)
                 self._progress = f"trial #{event.number} ({params})"
             case TrialProgress(event=BatchProgress() as batch):
                 self._progress = (
-                    f"trial #{message.event.number}: epoch {batch.epoch}, "
+                    f"trial #{event.number}: epoch {batch.epoch}, "
                     f"{batch.step / max(1, batch.steps):.0%}, "
                     f"acc {batch.accuracy:.3f}"
                 )
             case TrialProgress(event=EpochEnd() as epoch) if epoch.val_accuracy is not None:
                 self._progress = (
-                    f"trial #{message.event.number}: epoch {epoch.epoch} "
+                    f"trial #{event.number}: epoch {epoch.epoch} "
                     f"validation {epoch.val_accuracy:.2%}"
                 )
             case TrialEnded():
@@ -466,12 +502,11 @@ class SweepView(Vertical, can_focus=True):
                 )
         self._show_status_line()
 
-    @on(Finished)
-    def _finished(self, message: Finished) -> None:
-        self.running = False
-        result = message.result
-        if message.problem:
-            self._progress = message.problem
+    def show_finished(self, result: WorkerResult | None, problem: str) -> None:
+        """The sweep ended (the app's ``sweeping`` is off): its result, or why it could
+        not go on."""
+        if problem:
+            self._progress = problem
         elif result is not None:
             self._progress = (
                 f"{'stopped' if result.stopped else 'finished'}: "
@@ -912,7 +947,3 @@ def _positive(text: str) -> float | None:
     except ValueError:
         return None
     return value if 0 < value < 1e6 else None
-
-
-def _is_batch(event: SweepEvent) -> bool:
-    return isinstance(event, TrialProgress) and isinstance(event.event, BatchProgress)

@@ -17,15 +17,17 @@ from mnist_tui.ui.widgets.line_chart import LineChart
 from mnist_tui.ui.widgets.progress_lines import BAR, Figure, ProgressLines, ProgressRow
 
 EPOCH_ROWS = 6
-"""Epochs the live table shows (header, 6 rows and a caption fill its 8 lines in app.tcss)."""
+"""Epochs the live table shows (header, 6 rows and a caption fill its 8 lines: the
+view's ``DEFAULT_CSS``)."""
 TABLE_LINES = EPOCH_ROWS + 2
 ROOMY_HEIGHT = 25
 """Rows from which the view has room for everything: the status with a blank line under it,
-both bars, the charts at their least (``#curves`` in app.tcss) and the whole epoch table.
+both bars, the charts at their least (``#curves`` in the view's ``DEFAULT_CSS``) and the
+whole epoch table.
 Below it the view is ``-short``: the blank line goes, and the table shows what fits."""
 WIDE_WIDTH = 100
 """Columns from which the learning-rate chart shows beside the loss and accuracy charts
-(narrower, those two keep the room: ``-narrow`` in app.tcss)."""
+(narrower, those two keep the room: ``-narrow`` in the view's ``DEFAULT_CSS``)."""
 GIVE_WAY = ("steps", "throughput", "elapsed", "seconds", BAR, "eta", "loss")
 """What leaves a progress line that is too short, first to last (after the bar has shrunk
 to its minimum). The running loss and accuracy are what a user watches, and the ETA says
@@ -79,8 +81,57 @@ class TrainingView(Vertical, can_focus=True):
     leave, then the throughput and the elapsed times, then the bars themselves (the
     percentages stay), then the ETAs and the loss; the running accuracy stays. No figure
     is ever cut in two. In a short one (under :data:`ROOMY_HEIGHT` rows) the charts keep
-    their height (at least 8 plotted rows, app.tcss) and the epoch table shows the newest
+    their height (at least 8 plotted rows, its ``DEFAULT_CSS``) and the epoch table shows the newest
     epochs that fit below them.
+    """
+
+    DEFAULT_CSS = """
+    TrainingView {
+        height: 1fr;
+    }
+
+    #train-status {
+        height: 3;
+        padding: 0 0 1 0;
+        text-style: bold;
+    }
+
+    TrainingView.-short #train-status {  /* under 25 rows: the blank line goes to the charts */
+        height: 2;
+        padding: 0;
+    }
+
+    #progress {
+        height: 2;
+    }
+
+    #curves {
+        height: 1fr;
+        min-height: 11;  /* 8 plotted rows, the title above, the axis and ticks below */
+        margin-top: 1;
+    }
+
+    #curves LineChart {
+        width: 3fr;
+        margin-right: 3;
+    }
+
+    #curves #rate-plot {
+        width: 2fr;
+        margin-right: 0;
+    }
+
+    TrainingView.-narrow #rate-plot {
+        display: none;
+    }
+
+    TrainingView.-narrow #accuracy-plot {
+        margin-right: 0;
+    }
+
+    #epoch-table {
+        height: 8;
+    }
     """
 
     BINDINGS = [

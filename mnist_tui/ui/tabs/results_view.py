@@ -79,6 +79,66 @@ class ResultsView(VerticalScroll):
     and the chart grows; its test results replace them when it ends (:meth:`show`).
     """
 
+    DEFAULT_CSS = """
+    #results-summary {
+        height: auto;
+        padding-bottom: 1;
+    }
+
+    #results-tables {
+        height: auto;
+    }
+
+    ResultsView.-narrow #results-tables {
+        layout: vertical;
+    }
+
+    ResultsView.-empty #results-tables {
+        display: none;
+    }
+
+    ResultsView.-narrow #confusion-box, ResultsView.-narrow #per-class-box {
+        width: 100%;
+        margin-bottom: 1;
+    }
+
+    #confusion-box {
+        width: auto;
+        min-width: 50;
+        height: auto;
+        margin-right: 2;
+    }
+
+    #per-class-box {
+        width: 1fr;
+        height: auto;
+    }
+
+    #per-class {
+        height: auto;
+    }
+
+    .caption {
+        color: $text-muted;
+        height: auto;
+    }
+
+    #confusion {
+        width: auto;
+        height: auto;
+    }
+
+    #digit-plot {
+        height: 1fr;
+        min-height: 10;  /* 7 plotted rows: fits under the tables from 110x36 on */
+        margin-top: 1;
+    }
+
+    #digit-note {
+        margin-top: 1;
+    }
+    """
+
     @dataclass
     class CellChosen(Message):
         """A confusion-matrix cell was selected: show those samples."""

@@ -53,6 +53,19 @@ class RunsView(Vertical):
     DEFAULT_CSS = """
     RunsView #runs-filter.-hidden { display: none; }
     RunsView #runs-filter { height: 3; }
+    #runs-caption {
+        height: auto;
+        color: $text-muted;
+    }
+
+    #runs-table {
+        height: 1fr;
+    }
+
+    #runs-problems {
+        height: auto;
+        max-height: 5;
+    }
     """
 
     BINDINGS = [

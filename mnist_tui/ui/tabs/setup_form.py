@@ -108,6 +108,58 @@ class ConfigForm(VerticalScroll):
             opacity: 100%;  /* where the user is shows in full */
         }
     }
+    ConfigForm {
+        height: 1fr;
+        padding: 0 1;
+    }
+
+    .form-row {
+        height: auto;
+        margin-bottom: 1;
+    }
+
+    .form-label {
+        width: 20;
+        padding-right: 1;
+        text-style: bold;
+    }
+
+    .form-row Input, .form-row Select {
+        width: 24;
+    }
+
+    .form-hint {
+        color: $text-muted;
+        padding: 0 2;
+        width: 1fr;
+        height: auto;  /* a long hint or reason wraps in a narrow terminal instead of being cut */
+    }
+
+    .form-hint.-invalid {
+        color: $error;
+        text-style: bold;
+    }
+
+    .form-row.-invalid .form-label {
+        color: $error;
+    }
+
+    #form-error {  /* docked: a field scrolled out of sight still says why Train is off */
+        dock: bottom;
+        color: $error;
+        background: $surface;
+        text-style: bold;
+        height: auto;
+        padding: 0 1;
+    }
+
+    #train-button {
+        margin: 0 0 1 20;
+    }
+
+    ConfigForm.-locked .form-label {
+        color: $text-disabled;
+    }
     """
 
     @dataclass
