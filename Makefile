@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sweep_speed.py
 	$(BIN)/python benchmarks/chart_draw.py
 	$(BIN)/python benchmarks/tensorboard_cost.py
+	$(BIN)/python benchmarks/runs_scale.py
 
 # $(call apt_install,PROBE,PACKAGE,WHO): unless the shell test PROBE passes, install
 # Debian's PACKAGE with apt-get (as root, else through sudo); without apt-get, say that

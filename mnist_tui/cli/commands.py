@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from rich.cells import cell_len, set_cell_size
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -35,8 +36,9 @@ from mnist_tui.core.engine.evaluation import (
 from mnist_tui.core.events import NO_GAIN, epochs_text, plural
 from mnist_tui.core.paths import default_cache_dir
 from mnist_tui.core.runs.annotations import Annotation, AnnotationError
+from mnist_tui.core.runs.index import config_dict
 from mnist_tui.core.runs.query import filter_runs, sort_runs
-from mnist_tui.core.runs.store import RunInfo, RunStore
+from mnist_tui.core.runs.store import RunStore, RunSummary
 from mnist_tui.tables import epoch_table, fmt
 
 
@@ -119,7 +121,7 @@ def _annotation_from_args(args: argparse.Namespace) -> Annotation | None:
 def cmd_runs(args: argparse.Namespace) -> int:
     """List saved runs, sorted and filtered."""
     store = RunStore(args.runs_dir)
-    every, bad = store.list()
+    every, bad = store.summaries()
     runs = sort_runs(filter_runs(every, args.filter, args.study), args.sort, args.reverse)
     if args.json:
         print_json(
@@ -132,7 +134,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
                     for run in every
                     if run.annotation_problem
                 ],
-            }
+            },
+            depth=2,
         )
         return ExitCode.OK
     out, err = console(), console(stderr=True)
@@ -148,33 +151,72 @@ def cmd_runs(args: argparse.Namespace) -> int:
         )
     else:
         shown = "" if len(runs) == len(every) else f" ({len(runs)} of {len(every)} match)"
-        table = Table(
-            title=f"Runs in {escape(str(store.root))}{shown}",
-            title_justify="left",
-            header_style="bold",
-        )
-        table.add_column("id", no_wrap=True)
-        table.add_column("name")
-        table.add_column("settings")
-        for header in ("epochs", "status", "test acc", "date"):
-            table.add_column(header, justify="right" if header != "status" else "left")
-        for run in runs:
-            table.add_row(
-                escape(run.run_id),
-                escape(run.name),
-                escape(run.summary),
+        title = f"Runs in {store.root}{shown}"
+        rows: list[tuple[str, ...]] = [
+            (
+                run.run_id,
+                run.name,
+                run.summary,
                 run.progress_text,
                 run.status,
                 f"{run.test_accuracy:.2%}",
                 run.created[:16].replace("T", " "),
             )
-        out.print(table)
+            for run in runs
+        ]
+        if len(rows) > RICH_TABLE_ROWS:
+            _print_columns(out, title, rows)
+        else:
+            table = Table(title=escape(title), title_justify="left", header_style="bold")
+            table.add_column("id", no_wrap=True)
+            table.add_column("name")
+            table.add_column("settings")
+            for header in RUNS_HEADERS[3:]:
+                table.add_column(header, justify="right" if header != "status" else "left")
+            for row in rows:
+                table.add_row(*(escape(cell) for cell in row))
+            out.print(table)
     for item in bad:
         err.print(f"[yellow]skipped[/] {escape(item.reason)}")
     for run in every:
         if run.annotation_problem:
             err.print(f"[yellow]note[/] {escape(run.annotation_note)}", soft_wrap=True)
     return ExitCode.OK
+
+
+RUNS_HEADERS = ("id", "name", "settings", "epochs", "status", "test acc", "date")
+RICH_TABLE_ROWS = 200
+"""Up to this many runs, ``runs`` draws a Rich table; more are printed as aligned columns
+(a Rich table lays out 3,000 rows in several seconds, aligned columns in milliseconds)."""
+
+
+def _print_columns(out: Console, title: str, rows: list[tuple[str, ...]]) -> None:
+    """``rows`` under :data:`RUNS_HEADERS` as aligned plain columns: the figures right
+    aligned, and the name and settings cut short (``…``) when the lines would not fit."""
+    widths = [
+        max([cell_len(header)] + [cell_len(row[i]) for row in rows])
+        for i, header in enumerate(RUNS_HEADERS)
+    ]
+    excess = sum(widths) + 2 * (len(widths) - 1) - out.width
+    for column, least in ((2, 16), (1, 8)):  # settings, then name
+        if excess > 0:
+            cut = min(excess, max(0, widths[column] - least))
+            widths[column] -= cut
+            excess -= cut
+    right = {3, 5, 6}
+
+    def line(cells: tuple[str, ...]) -> str:
+        parts = []
+        for index, (cell, width) in enumerate(zip(cells, widths, strict=True)):
+            if cell_len(cell) > width:
+                cell = set_cell_size(cell, width - 1) + "…"
+            pad = " " * (width - cell_len(cell))
+            parts.append(pad + cell if index in right else cell + pad)
+        return "  ".join(parts).rstrip()
+
+    out.print(title, markup=False, soft_wrap=True)
+    out.print(line(RUNS_HEADERS), style="bold", markup=False, soft_wrap=True)
+    out.print("\n".join(line(row) for row in rows), markup=False, soft_wrap=True)
 
 
 def cmd_annotate(args: argparse.Namespace) -> int:
@@ -195,7 +237,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _run_row(run: RunInfo) -> dict[str, Any]:
+def _run_row(run: RunSummary) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "path": str(run.path),
@@ -208,7 +250,7 @@ def _run_row(run: RunInfo) -> dict[str, Any]:
         "epochs": run.epochs_done,
         "test_accuracy": run.test_accuracy,
         "test_loss": run.test_loss,
-        "config": run.config.to_dict(),
+        "config": config_dict(run.config),
         "sweep": run.sweep.to_dict() if run.sweep is not None else None,
     }
 
@@ -414,6 +456,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(args)
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """``inspect`` (in :mod:`mnist_tui.cli.inspect`)."""
+    from mnist_tui.cli.inspect import cmd_inspect as inspect
+
+    return inspect(args)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     """``predict`` (in :mod:`mnist_tui.cli.predict`)."""
     from mnist_tui.cli.predict import cmd_predict as predict
@@ -434,4 +483,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "sweep": cmd_sweep,
     "serve": cmd_serve,
     "predict": cmd_predict,
+    "inspect": cmd_inspect,
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mnist_tui.cli.inspect import add_inspect_parser
 from mnist_tui.cli.options import (
     RUN_HELP,
     Parser,
@@ -230,5 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_option(serve, sub=True)
     add_runs_option(serve, sub=True)
 
+    add_inspect_parser(commands, _data_and_runs)
     add_sweep_parser(commands)
     return parser
+
+
+def _data_and_runs(parser: argparse.ArgumentParser) -> None:
+    add_data_option(parser, sub=True)
+    add_runs_option(parser, sub=True)

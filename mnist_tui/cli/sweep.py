@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -23,11 +23,18 @@ from mnist_tui.cli.console import console, load_data, print_json
 from mnist_tui.cli.exit_codes import ExitCode
 from mnist_tui.cli.options import CliError
 from mnist_tui.cli.outputs import StopSignals
+from mnist_tui.cli.sweep_parser import AUTO
 from mnist_tui.core.config import FIELDS, PRESETS, ConfigError, read_config_file
 from mnist_tui.core.events import EpochEnd, plural
 from mnist_tui.core.files import strict_json
 from mnist_tui.core.files.printable import printable
-from mnist_tui.core.paths import STORAGE_ENV, default_runs_dir, storage_url_from_env
+from mnist_tui.core.paths import (
+    GPUS_ENV,
+    STORAGE_ENV,
+    default_runs_dir,
+    storage_url_from_env,
+    visible_gpus_from_env,
+)
 from mnist_tui.core.runs.store import RunStore
 from mnist_tui.core.sweeps.space import SearchSpace
 from mnist_tui.core.sweeps.storage import (
@@ -43,6 +50,9 @@ from mnist_tui.core.sweeps.storage import (
     new_study_name,
     sqlite_file,
 )
+
+if TYPE_CHECKING:
+    from mnist_tui.core.sweeps.worker import WorkerPlan
 
 """Exit code when the study's storage cannot be reached or a study is missing."""
 DEFAULT_TRIALS = 20
@@ -121,13 +131,38 @@ def _cmd_run(args: argparse.Namespace) -> int:
             )
         trials = args.trials if args.trials or args.timeout else DEFAULT_TRIALS
         signals = StopSignals(threading.Event())
-        if args.workers > 1:
-            code = _run_workers(args, name, url, trials, signals)
+        plan = _plan(args) if not worker else None
+        if worker:
+            _say_gpu(view)
+        if plan is not None and plan.workers > 1:
+            code = _run_workers(args, name, url, trials, signals, plan)
         else:
             code = _run_here(args, storage, name, store, trials, view, signals)
         if not worker:
             _print_outcome(storage.study(name), storage.display, args)
     return code
+
+
+def _plan(args: argparse.Namespace) -> WorkerPlan:
+    """The local workers ``--workers`` asks for: K sharing the cores, or with ``auto``
+    one per GPU (each its own) or per core, as :func:`auto_workers` finds."""
+    from mnist_tui.core.sweeps.worker import WorkerPlan, auto_workers, threads_per_worker
+
+    if args.workers == AUTO:
+        plan = auto_workers()
+        console(stderr=True).print(
+            f"--workers auto: {plural(plan.workers, 'worker')}, {escape(plan.reason)}"
+        )
+        return plan
+    workers = int(args.workers)
+    return WorkerPlan(workers, (), threads_per_worker(workers), f"--workers {workers}")
+
+
+def _say_gpu(view: SweepLogView) -> None:
+    """A local worker given a GPU of its own says which (its ``CUDA_VISIBLE_DEVICES``)."""
+    gpu = visible_gpus_from_env()
+    if gpu is not None:
+        view.note(f"sees only GPU {printable(gpu, lines=False)} ({GPUS_ENV})")
 
 
 def _study_settings(
@@ -244,10 +279,10 @@ def worker_command(
     return command
 
 
-def worker_env(url: str) -> dict[str, str]:
+def worker_env(url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     """A local worker's environment: this one, with the storage URL in
-    :data:`STORAGE_ENV` (readable only by the same user)."""
-    return {**os.environ, STORAGE_ENV: url}
+    :data:`STORAGE_ENV` (readable only by the same user), and ``extra`` (its own GPU)."""
+    return {**os.environ, STORAGE_ENV: url, **(extra or {})}
 
 
 def end_with_parent(parent: int, *, deathsig: bool = True) -> None:
@@ -281,23 +316,30 @@ def _parent_death_signal(signum: int) -> bool:
 
 
 def _run_workers(
-    args: argparse.Namespace, study: str, url: str, trials: int | None, signals: StopSignals
+    args: argparse.Namespace,
+    study: str,
+    url: str,
+    trials: int | None,
+    signals: StopSignals,
+    plan: WorkerPlan,
 ) -> int:
-    """K worker processes on the study, each with its share of trials and of the cores;
-    each ends when this process dies (:func:`end_with_parent`).
+    """K worker processes on the study, each with its share of trials and of the cores
+    (and, as ``plan`` says, a GPU of its own); each ends when this process dies
+    (:func:`end_with_parent`).
 
     Each runs in a session of its own, so a Ctrl-C in the terminal reaches this process
     only, which passes each stop signal on to every worker once: the workers save their
     current trials as stopped, and a second signal aborts them as it aborts a train.
     """
-    from mnist_tui.core.sweeps.worker import split_trials, threads_per_worker
+    from mnist_tui.core.sweeps.worker import split_trials
 
-    shares = split_trials(trials, args.workers) if trials is not None else [None] * args.workers
-    threads = args.threads or threads_per_worker(args.workers)
+    shares = split_trials(trials, plan.workers) if trials is not None else [None] * plan.workers
+    threads = args.threads or plan.threads
     err = console(stderr=True)
     err.print(
-        f"Starting {args.workers} workers ({threads} TensorFlow "
-        f"thread{'s' if threads > 1 else ''} each)"
+        f"Starting {plan.workers} workers ({threads} TensorFlow "
+        f"thread{'s' if threads > 1 else ''} each"
+        f"{', one GPU each' if plan.gpus else ''})"
     )
     procs: list[subprocess.Popen[bytes]] = []
     forwarded = 0
@@ -309,7 +351,7 @@ def _run_workers(
                 procs.append(
                     subprocess.Popen(
                         worker_command(args, study, share, index, threads),
-                        env=worker_env(url),
+                        env=worker_env(url, plan.worker_env(index)),
                         stdin=subprocess.DEVNULL,
                         stdout=subprocess.DEVNULL,
                         stderr=_stderr_fd(),
@@ -369,6 +411,10 @@ class SweepLogView:
     def _say(self, text: str) -> None:
         self._stream.write(f"[{time.perf_counter() - self._began:7.1f}s] {self._prefix}{text}\n")
         self._stream.flush()
+
+    def note(self, text: str) -> None:
+        """A line of its own about this worker."""
+        self._say(text)
 
     def lost(self, number: int, worker: str) -> None:
         """A trial whose worker went silent was marked failed."""

@@ -47,10 +47,16 @@ def _bounded(low: int, high: int) -> Any:
     return parse
 
 
-def _workers(text: str) -> int:
-    """Local workers: at least one, at most what the cores and memory hold."""
+AUTO = "auto"
+"""``--workers auto``: one worker per GPU, else one per core (``auto_workers``)."""
+
+
+def _workers(text: str) -> int | str:
+    """Local workers: ``auto``, or at least one, at most what the cores and memory hold."""
     from mnist_tui.core.sweeps.worker import worker_limit
 
+    if text.strip().lower() == AUTO:
+        return AUTO
     value = int(positive(text))
     limit = worker_limit()
     if value > limit.workers:
@@ -138,7 +144,8 @@ def add_sweep_parser(commands: Any) -> None:
         default=1,
         metavar="K",
         help="local worker processes on the study (default 1; at most one per "
-        "core, as many as the free memory holds)",
+        "core, as many as the free memory holds); auto: one per GPU, each seeing only "
+        "its own (CUDA_VISIBLE_DEVICES), else one per core",
     )
     run.add_argument(
         "--threads",

@@ -201,6 +201,48 @@ class ControlApplied:
 
 
 @dataclass(frozen=True)
+class Histogram:
+    """Counts of values in equal bins from ``low`` to ``high`` (both ends included)."""
+
+    low: float
+    high: float
+    counts: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        """How many values were counted."""
+        return sum(self.counts)
+
+
+@dataclass(frozen=True)
+class LayerDynamics:
+    """One layer's inside at an epoch's end (:class:`EpochDynamics`)."""
+
+    layer: str
+    """The Keras layer's name."""
+    weights: Histogram
+    """Every parameter of the layer (kernel and bias)."""
+    activations: Histogram
+    """The layer's outputs on the probe digits."""
+    dead_share: float | None
+    """Share of its ReLU units that output 0 for every probe digit; ``None`` when the
+    layer has no ReLU."""
+    gradient_norm: float
+    """L2 norm of the loss's gradient over the layer's parameters, on the probe digits."""
+
+
+@dataclass(frozen=True)
+class EpochDynamics:
+    """How training moved inside the model over one epoch, measured at its end on a fixed
+    set of probe training digits (``dynamics.json`` beside ``run.json``)."""
+
+    epoch: int
+    layers: tuple[LayerDynamics, ...]
+    seconds: float
+    """Time the measuring took (it counts in the training's time)."""
+
+
+@dataclass(frozen=True)
 class EvaluationStarted:
     """Training is over; the model is being evaluated on the test digits."""
 
@@ -229,5 +271,6 @@ TrainingEvent = (
     | EvaluationStarted
     | RunSaved
     | ControlApplied
+    | EpochDynamics
 )
 """Any event the engine sends (:func:`mnist_tui.core.session.train_evaluate_save`)."""

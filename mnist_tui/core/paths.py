@@ -24,6 +24,10 @@ STORAGE_ENV = "MNIST_TUI_SWEEP_STORAGE"
 """The sweep storage URL when ``--storage`` does not name one (how local workers get it,
 so a password never shows in ``ps``)."""
 
+GPUS_ENV = "CUDA_VISIBLE_DEVICES"
+"""CUDA's own list of the GPUs a process may use: ``sweep run --workers auto`` shares out
+the ones it names (else those ``nvidia-smi -L`` lists), and gives each local worker one."""
+
 ENVIRONMENT = (RUNS_DIR_ENV, DATA_ENV, CACHE_ENV, NO_DOWNLOAD_ENV, LOG_ENV, CONFIG_ENV, STORAGE_ENV)
 """Every variable above, in the order the docs list them."""
 
@@ -87,3 +91,8 @@ def downloads_allowed() -> bool:
 def storage_url_from_env() -> str | None:
     """``$MNIST_TUI_SWEEP_STORAGE``, when set."""
     return os.environ.get(STORAGE_ENV) or None
+
+
+def visible_gpus_from_env() -> str | None:
+    """``$CUDA_VISIBLE_DEVICES`` as set (``""`` hides every GPU), or ``None`` when unset."""
+    return os.environ.get(GPUS_ENV)

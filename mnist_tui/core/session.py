@@ -15,6 +15,7 @@ from mnist_tui.core.engine.heap import frozen_heap
 from mnist_tui.core.engine.training import EventSink, TrainResult, train
 from mnist_tui.core.errors import MnistTuiError
 from mnist_tui.core.events import EvaluationStarted, RunSaved, RunStatus
+from mnist_tui.core.inside.dynamics import DynamicsRecorder, write_dynamics
 from mnist_tui.core.runs.annotations import Annotation
 from mnist_tui.core.runs.record import SweepTrial
 from mnist_tui.core.runs.store import RunError, RunInfo, RunStore
@@ -57,14 +58,24 @@ def train_evaluate_save(
     sweep passes ``sweep`` (saved in ``run.json``) and ``pruned``: set with
     ``stop`` by its pruner, it saves the stopped run as ``pruned``. ``control`` steers the
     training (see :func:`~mnist_tui.core.engine.training.train`); the changes it made are saved
-    in ``run.json``'s ``controls``. Events go to
+    in ``run.json``'s ``controls``. How the model moved inside at each epoch's end is sent as
+    :class:`~mnist_tui.core.events.EpochDynamics` and saved as ``dynamics.json``. Events go to
     ``on_event`` from the calling thread. The objects that exist before the run are kept
     out of cycle collection until it ends.
     """
     store.ensure_writable()  # before the training, not after it
     with frozen_heap():
         started = datetime.now().astimezone()
-        result = train(config, data.x_train, data.y_train, on_event, stop, control=control)
+        recorder = DynamicsRecorder(data.x_train, data.y_train, on_event)
+        result = train(
+            config,
+            data.x_train,
+            data.y_train,
+            on_event,
+            stop,
+            control=control,
+            observers=(recorder,),
+        )
         if not result.trained:  # an untrained model is no run worth keeping
             raise NothingTrained(
                 "Stopped before the first training step: nothing was trained, and no run was saved."
@@ -103,6 +114,11 @@ def train_evaluate_save(
                 raise
             run = save()  # if this fails too, that is the error to report
             warning = f"saved without its name, note and tags ({exc})"
+        try:
+            write_dynamics(run.path, recorder.epochs)
+        except OSError as exc:  # the run stands without them
+            lost = f"saved without its training dynamics ({exc.strerror or exc})"
+            warning = f"{warning}; {lost}" if warning else lost
         on_event(
             RunSaved(
                 run_id=run.run_id,

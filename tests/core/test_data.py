@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from mnist_tui.core import paths
+from mnist_tui.core.data import mnist as data_module
 from mnist_tui.core.data.mnist import (
     HOW_TO_SUPPLY,
     DataError,
@@ -29,7 +30,6 @@ from mnist_tui.core.data.mnist import (
     read_npz,
     verify,
 )
-from mnist_tui.core.data import mnist as data_module
 from mnist_tui.core.files.safe_pickle import UnsafePickleError, loads_numpy
 
 

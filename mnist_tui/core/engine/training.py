@@ -6,7 +6,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -436,6 +436,7 @@ def train(
     stop: threading.Event | None = None,
     *,
     control: TrainingControl | None = None,
+    observers: Sequence[keras.callbacks.Callback] = (),
 ) -> TrainResult:
     """Build and fit the model for ``config`` in this thread, sending events as it goes.
 
@@ -457,6 +458,9 @@ def train(
     ``stopped``), and early stopping (with a validation split only) can be turned on or
     off. Each applied change is sent as a :class:`ControlApplied` and kept in the
     result's ``controls``.
+
+    ``observers`` are more Keras callbacks, run after the engine's own at every hook (so
+    an epoch's :class:`EpochEnd` is sent before theirs): they watch, never steer.
     """
     stop = stop or threading.Event()
     keras.utils.set_random_seed(config.seed)
@@ -499,6 +503,7 @@ def train(
     callbacks: list[keras.callbacks.Callback] = [reporter]  # first: it writes val_* logs
     if early is not None:
         callbacks.append(early)
+    callbacks.extend(observers)
 
     began = time.perf_counter()
     trained = not stop.is_set()

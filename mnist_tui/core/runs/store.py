@@ -42,6 +42,7 @@ from mnist_tui.core.runs.annotations import (
     update_annotation,
     write_annotation,
 )
+from mnist_tui.core.runs.index import RunIndex, RunKey, RunSummary, run_key
 from mnist_tui.core.runs.record import (
     FORMAT_VERSION,
     MAX_RECORD_BYTES,
@@ -53,7 +54,7 @@ from mnist_tui.core.runs.record import (
     steps_columns,
 )
 
-__all__ = ["BadRun", "RunError", "RunInfo", "RunStore"]
+__all__ = ["BadRun", "RunError", "RunInfo", "RunStore", "RunSummary"]
 
 RUN_FILE = "run.json"
 MODEL_FILE = "model.keras"
@@ -74,6 +75,12 @@ class BadRun:
 
     path: Path
     reason: str
+
+
+Summaries = tuple[list[RunSummary], list[BadRun]]
+"""Readable runs' summaries, newest first, and the folders that are not runs."""
+Folders = tuple[list[Path], list[BadRun]]
+"""Run folders to read, and the entries that are not run folders."""
 
 
 def new_run_id(config: TrainConfig, now: datetime | None = None) -> str:
@@ -100,6 +107,9 @@ class RunStore:
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else default_runs_dir()
+        self._runs: dict[str, tuple[RunKey, RunInfo]] = {}
+        """Runs read in full, kept while their files are unchanged (:func:`run_key`)."""
+        self._index: RunIndex | None = None
 
     def ensure_writable(self) -> None:
         """Create the runs directory if needed and check a file can be written there.
@@ -186,33 +196,83 @@ class RunStore:
         """Readable runs, newest first, and the folders that are not runs (with reasons).
 
         Orphaned temporaries of killed processes are removed first. Hidden entries and
-        plain files are ignored; a symbolic link is reported, never followed.
+        plain files are ignored; a symbolic link is reported, never followed. A run read
+        before by this store is not read again while its files are unchanged
+        (:func:`~mnist_tui.core.runs.index.run_key`).
         """
+        folders, bad = self._folders()
         runs: list[RunInfo] = []
+        kept: dict[str, tuple[RunKey, RunInfo]] = {}
+        for folder in folders:
+            key = run_key(folder, RUN_FILE)
+            known = self._runs.get(folder.name)
+            try:
+                run = known[1] if known and key and known[0] == key else self._read(folder)
+            except RunError as exc:
+                bad.append(BadRun(folder, str(exc)))
+                continue
+            runs.append(run)
+            if key is not None:
+                kept[folder.name] = (key, run)
+        self._runs = kept
+        runs.sort(key=lambda run: (run.created, run.run_id), reverse=True)
+        return runs, bad
+
+    def summaries(self) -> Summaries:
+        """What :meth:`list` finds, as summaries (no history, curves or matrices), newest
+        first: quick at any size, since each run's summary is kept in the runs folder's
+        index (:mod:`~mnist_tui.core.runs.index`) while its files are unchanged, and read
+        in full only when they change."""
+        folders, bad = self._folders()
+        if self._index is None:
+            self._index = RunIndex(self.root)
+            self._index.load()
+        index = self._index
+        runs: list[RunSummary] = []
+        for folder in folders:
+            key = run_key(folder, RUN_FILE)
+            summary = index.get(folder.name, key) if key is not None else None
+            if summary is None:
+                try:
+                    summary = RunSummary.of(self._read(folder))
+                except RunError as exc:
+                    bad.append(BadRun(folder, str(exc)))
+                    continue
+                if key is not None:
+                    index.put(folder.name, key, summary)
+            runs.append(summary)
+        if self.root.is_dir():
+            index.keep_only({folder.name for folder in folders})
+            index.save()
+        runs.sort(key=lambda run: (run.created, run.run_id), reverse=True)
+        return runs, bad
+
+    def _folders(self) -> Folders:
+        """The run folders to read, sorted, and what is not a run folder (with reasons)."""
         bad: list[BadRun] = []
         if not self.root.is_dir():
             if self.root.exists():
                 bad.append(BadRun(self.root, f"{self.root} is a file, not a runs folder"))
-            return runs, bad
+            return [], bad
         remove_orphans(self.root)
         try:
-            entries = sorted(self.root.iterdir())
+            with os.scandir(self.root) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
         except OSError as exc:
-            return runs, [BadRun(self.root, f"cannot read {self.root}: {exc}")]
-        for folder in entries:
-            if folder.name.startswith("."):
+            return [], [BadRun(self.root, f"cannot read {self.root}: {exc}")]
+        folders: list[Path] = []
+        for entry in entries:
+            if entry.name.startswith("."):
                 continue
-            if folder.is_symlink():
-                bad.append(BadRun(folder, f"{folder.name}: a symbolic link (not followed)"))
-                continue
-            if not folder.is_dir():
-                continue
+            folder = self.root / entry.name
             try:
-                runs.append(self._read(folder))
-            except RunError as exc:
-                bad.append(BadRun(folder, str(exc)))
-        runs.sort(key=lambda run: (run.created, run.run_id), reverse=True)
-        return runs, bad
+                if entry.is_symlink():
+                    bad.append(BadRun(folder, f"{entry.name}: a symbolic link (not followed)"))
+                elif entry.is_dir(follow_symlinks=False):
+                    folders.append(folder)
+            except OSError:
+                continue
+        return folders, bad
 
     def resolve(self, run_ref: str) -> Path:
         """The folder of a run given its id, ``latest``, its name, a unique prefix of an
@@ -238,7 +298,7 @@ class RunStore:
             raise RunError(f"{ref} is a symbolic link (not followed): not a run here")
         if (folder / RUN_FILE).is_file():
             return folder
-        runs, _bad = self.list()
+        runs, _bad = self.summaries()
         if ref == "latest" and runs:
             return runs[0].path
         folded = ref.casefold()
@@ -447,7 +507,7 @@ class RunStore:
             raise RunError(f"{folder.name}: {RUN_FILE} is invalid: {exc}") from None
 
 
-def _candidates(runs: Sequence[RunInfo], most: int = 5) -> str:
+def _candidates(runs: Sequence[RunSummary], most: int = 5) -> str:
     """``a (id1), b (id2) and 3 more``: the runs a reference fits, on one line."""
     names = ", ".join(run.label for run in runs[:most])
     return names if len(runs) <= most else f"{names} and {len(runs) - most} more"

@@ -13,7 +13,10 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
+import shutil
 import socket
+import subprocess
 import threading
 import time
 import warnings
@@ -25,6 +28,7 @@ from typing import Any
 from mnist_tui.core.config import ConfigError, TrainConfig
 from mnist_tui.core.data.mnist import MnistData
 from mnist_tui.core.events import EpochEnd, TrainingEvent
+from mnist_tui.core.paths import GPUS_ENV, visible_gpus_from_env
 from mnist_tui.core.runs.record import SweepTrial
 from mnist_tui.core.runs.store import RunStore
 from mnist_tui.core.sweeps import storage as sweep_storage
@@ -166,6 +170,113 @@ def worker_limit() -> WorkerLimit:
 def threads_per_worker(workers: int, cores: int | None = None) -> int:
     """TensorFlow threads for each of ``workers`` local workers sharing the cores."""
     return max(1, (cores or available_cores()) // max(1, workers))
+
+
+GPU_PROBE_SECONDS = 10.0
+"""How long ``nvidia-smi -L`` may take before the machine is taken to have no GPU."""
+MAX_GPUS = 64
+"""Most GPUs shared out to local workers (and lines of ``nvidia-smi`` read)."""
+_GPU_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._-]{0,127}")
+_NVIDIA_SMI_LINE = re.compile(r"GPU (\d{1,4}): .*?(?:\(UUID: (GPU-[0-9A-Za-z-]{1,100})\))?\s*$")
+
+
+@dataclass(frozen=True)
+class Gpus:
+    """The GPUs this machine offers local workers, and how they were found."""
+
+    ids: tuple[str, ...]
+    """Each one as a ``CUDA_VISIBLE_DEVICES`` entry (a UUID, or an index)."""
+    source: str
+    """``CUDA_VISIBLE_DEVICES``, ``nvidia-smi``, or why none were found."""
+    pci_order: bool = False
+    """The ids are ``nvidia-smi``'s indices (no UUIDs), which name the GPUs in PCI bus
+    order: a worker must then run with ``CUDA_DEVICE_ORDER=PCI_BUS_ID``."""
+
+
+def visible_gpus(probe_seconds: float = GPU_PROBE_SECONDS) -> Gpus:
+    """The GPUs local workers can share, without TensorFlow: the list an existing
+    ``CUDA_VISIBLE_DEVICES`` names (up to its first entry CUDA would stop at, such as
+    ``-1``), else those ``nvidia-smi -L`` lists (its own process, stdin closed, at most
+    ``probe_seconds``). None when neither says so; never an error."""
+    given = visible_gpus_from_env()
+    if given is not None:
+        ids: list[str] = []
+        for entry in given.split(","):
+            entry = entry.strip()
+            if not _GPU_ID.fullmatch(entry) or len(ids) >= MAX_GPUS:
+                break
+            ids.append(entry)
+        return Gpus(tuple(ids), GPUS_ENV if ids else f"{GPUS_ENV} names none")
+    command = shutil.which("nvidia-smi")
+    if command is None:
+        return Gpus((), "no nvidia-smi")
+    try:
+        done = subprocess.run(
+            [command, "-L"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=probe_seconds,
+            start_new_session=True,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Gpus((), f"nvidia-smi failed ({type(exc).__name__})")
+    if done.returncode != 0:
+        return Gpus((), f"nvidia-smi exited with {done.returncode}")
+    found: list[tuple[str, str | None]] = []
+    for line in done.stdout[: 64 * 1024].decode("utf-8", "replace").splitlines()[: 4 * MAX_GPUS]:
+        match = _NVIDIA_SMI_LINE.match(line.strip())
+        if match and len(found) < MAX_GPUS:
+            found.append((match.group(1), match.group(2)))
+    if found and all(uuid for _index, uuid in found):
+        return Gpus(tuple(uuid for _index, uuid in found if uuid), "nvidia-smi")
+    return Gpus(tuple(index for index, _uuid in found), "nvidia-smi", pci_order=bool(found))
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """What ``--workers auto`` runs here: how many local workers, each one's GPU (none
+    on a CPU-only machine), and TensorFlow's threads in each."""
+
+    workers: int
+    gpus: tuple[str, ...]
+    """One ``CUDA_VISIBLE_DEVICES`` value per worker, or empty: the workers share the cores."""
+    threads: int
+    reason: str
+    pci_order: bool = False
+
+    def worker_env(self, index: int) -> dict[str, str]:
+        """What worker ``index`` (1-based) adds to its environment: its own GPU."""
+        if not self.gpus:
+            return {}
+        extra = {GPUS_ENV: self.gpus[index - 1]}
+        if self.pci_order:
+            extra["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
+        return extra
+
+
+def auto_workers(gpus: Gpus | None = None) -> WorkerPlan:
+    """One worker per GPU when the machine has GPUs (as many as the free memory holds),
+    each seeing only its own; else one per core (:func:`worker_limit`), the cores shared."""
+    gpus = visible_gpus() if gpus is None else gpus
+    cores, memory = available_cores(), available_memory()
+    if gpus.ids:
+        workers = max(1, min(len(gpus.ids), memory // WORKER_MEMORY))
+        held = "" if workers == len(gpus.ids) else f" (the free memory holds {workers})"
+        return WorkerPlan(
+            workers,
+            gpus.ids[:workers],
+            threads_per_worker(workers, cores),
+            f"one per GPU ({len(gpus.ids)} from {gpus.source}){held}",
+            gpus.pci_order,
+        )
+    limit = worker_limit()
+    return WorkerPlan(
+        limit.workers,
+        (),
+        threads_per_worker(limit.workers, cores),
+        f"no GPU ({gpus.source}): {limit.reason}",
+    )
 
 
 def configure_threads(threads: int) -> bool:
