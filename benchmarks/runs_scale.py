@@ -165,33 +165,32 @@ def app_probe(root: Path, count: int) -> None:
         done.wait()  # MNIST and TensorFlow would compete for the CPU: held back
         raise DataError("held back by the benchmark")
 
-    async def probe() -> float:
+    async def probe() -> tuple[float, float]:
         app = MnistApp(runs_dir=root, data_loader=held)
         async with app.run_test(size=(120, 40)) as pilot:
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             await pilot.press("5")
             table = app.query_one("#runs-table", DataTable)
             while table.row_count < count:
                 await asyncio.sleep(0.005)
-            seconds = time.perf_counter() - began
+            seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
             done.set()
             await pilot.press("ctrl+q")
-        return seconds
+        return seconds, cpu
 
-    print(f"{asyncio.run(probe()):.4f}")
+    seconds, cpu = asyncio.run(probe())
+    print(f"{seconds:.4f} {cpu:.4f}")
 
 
-def app_runs_tab(root: Path, count: int) -> Callable[[], float]:
-    """The app's Runs tab, timed in a fresh process (:func:`app_probe`)."""
-
-    def run() -> float:
-        argv = [sys.executable, __file__, "--app-probe", str(root), "--runs", str(count)]
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise SystemExit(f"the app probe failed: {done.stderr[-800:]}")
-        return float(done.stdout.split()[-1])
-
-    return run
+def app_runs_tab(root: Path, count: int) -> float:
+    """The app's Runs tab timed in a fresh process (:func:`app_probe`): its seconds, and
+    the CPU seconds of that span in :data:`CPU`."""
+    argv = [sys.executable, __file__, "--app-probe", str(root), "--runs", str(count)]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the app probe failed: {done.stderr[-800:]}")
+    seconds, CPU[0] = (float(word) for word in done.stdout.split()[-2:])
+    return seconds
 
 
 def report(what: str, seconds: float, how: str) -> None:
@@ -248,8 +247,7 @@ def main() -> None:
         how = "benchmarks/runs_scale.py --app-probe DIR (Pilot, 120x40)"
         (root / INDEX_FILE).unlink(missing_ok=True)
         for label in ("first read (no index)", "second read"):
-            _wall, seconds = timed(app_runs_tab(root, len(ids)))
-            report(f"app Runs tab, key 5 to filled: {label}", seconds, how)
+            report(f"app Runs tab, 5 to filled: {label}", app_runs_tab(root, len(ids)), how)
 
         def compare() -> dict[str, Any]:
             picked = [store.load(run_id) for run_id in compared]

@@ -1,4 +1,5 @@
-"""The command palette's entries: what can run now, each with its key, found by binding id."""
+"""The app's own keys, and the command palette's entries: what can run now, each with its
+key, found by binding id."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from textual.actions import parse
 from textual.app import SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import TabbedContent
 
-from mnist_tui.ui.tabs import TABS, find_tab
+from mnist_tui.ui.tabs import TABS, find_tab, tab_keys
 from mnist_tui.ui.tabs.sweep_view import SweepView
 from mnist_tui.ui.tabs.training_view import TrainingView
 
@@ -32,6 +33,64 @@ def action_name(binding: Binding) -> str:
 
 STEERING = frozenset(action_name(b) for b in Binding.make_bindings(TrainingView.BINDINGS))
 """Actions that steer a running training (the Training tab's keys, palette commands)."""
+
+
+APP_BINDINGS: list[BindingType] = [
+    Binding(
+        "ctrl+t",
+        "train",
+        "Train",
+        priority=True,
+        id="app.train",
+        tooltip="Train a model with the settings in the form",
+    ),
+    Binding(
+        "ctrl+s",
+        "stop",
+        "Stop",
+        priority=True,
+        id="app.stop",
+        tooltip="Stop training now; what was learned is evaluated and saved",
+    ),
+    Binding("f1", "help", "Help", id="app.help", tooltip="Keys and what they do"),
+    Binding(
+        "ctrl+a",
+        "select_all",
+        "Select all",
+        show=False,
+        priority=True,
+        id="app.select_all",
+        tooltip="In a text field: select all of it, so what is typed replaces it",
+    ),
+    Binding(
+        "ctrl+q",
+        "quit",
+        "Quit",
+        priority=True,
+        id="app.quit",
+        tooltip="Quit (a running training is stopped and saved first)",
+    ),
+    Binding(
+        "escape",
+        "leave_field",
+        "Leave field",
+        show=False,
+        id="app.leave_field",
+        tooltip=f"Leave the text field for its tab's keys ({tab_keys()} switch tabs)",
+    ),
+    *[
+        Binding(
+            tab.key,
+            f"show_tab('{tab.id}')",
+            tab.title,
+            show=False,
+            id=f"app.tab.{tab.id}",
+            tooltip=f"Show the {tab.title} tab",
+        )
+        for tab in TABS
+    ],
+]
+"""The app's own keys, acting anywhere (the palette finds them by ``id``)."""
 
 
 @cache
@@ -125,9 +184,9 @@ def system_commands(
         yield SystemCommand(
             "Mistakes only",
             f"Browse the misclassified digits of {app.shown_run.label}, most confident first",
-            app.browse_mistakes,
+            app.main.browse_mistakes,
         )
-    yield SystemCommand("Refresh runs", "Read the runs directory again", app.refresh_runs)
+    yield SystemCommand("Refresh runs", "Read the runs directory again", app.main.refresh_runs)
     tabs = screen.query(TabbedContent)
     if tabs and tabs.first().active == find_tab("sweep").id:
         yield from sweep_commands(app)

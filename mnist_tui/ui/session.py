@@ -90,6 +90,43 @@ class Session:
         )
         return f"Learning rate {change} {when}…"
 
+    def why_not_steer(self, action: str) -> str | None:
+        """Why the steering ``action`` cannot act on this training now; ``None`` when it
+        can (the app checks first that a training runs)."""
+        if self.stopping:
+            return "The training is stopping."
+        if action == "toggle_early_stopping" and not self.config.validation_split:
+            return "Early stopping needs a validation split: set one in Setup for a new run."
+        return None
+
+    def toggle_pause(self) -> str:
+        """Pause between steps, or carry on; what the status then says."""
+        if self.control.paused:
+            self.control.resume()
+            return "Resuming…"
+        self.control.pause()
+        return "Pausing after this step…"
+
+    def scale_rate(self, factor: float) -> str | None:
+        """Multiply the learning rate by ``factor`` from the next step on; where the
+        changes asked so far take it (:meth:`rate_change_text`)."""
+        self.control.scale_learning_rate(factor)
+        return self.rate_change_text()
+
+    def set_rate(self, rate: float) -> str | None:
+        """Set the learning rate from the next step on; where the changes asked so far
+        take it (:meth:`rate_change_text`)."""
+        self.control.set_learning_rate(rate)
+        return self.rate_change_text()
+
+    def toggle_stop_after_epoch(self) -> None:
+        """End the run when this epoch ends (asked again: carry on)."""
+        self.control.set_stop_after_epoch(not self.control.stopping_after_epoch)
+
+    def toggle_early_stopping(self) -> None:
+        """Turn early stopping on or off for the rest of the run."""
+        self.control.set_early_stopping(not self.control.early_stopping)
+
     def ended(self, farewell: str | None) -> None:
         """Called by the thread as it ends (any thread may call it, once)."""
         if not self._farewell.done():
@@ -99,6 +136,27 @@ class Session:
     def farewell(self) -> str | None:
         """What ended, in a line for the command line: ``None`` until the thread ends."""
         return self._farewell.result() if self._farewell.done() else None
+
+
+def control_news(event: ControlApplied) -> tuple[str, str | None]:
+    """What a change that took effect means to the user: the Training tab's status, and
+    a notification (``None`` for a pause or a resume, which the progress line shows)."""
+    match event.kind:
+        case "pause":
+            return "Paused: p resumes; ctrl+s stops and saves the run.", None
+        case "resume":
+            return f"Resumed after {event.value:.1f}s paused.", None
+        case "learning_rate":
+            text = f"Learning rate now {event.value:.3g} (from step {event.step:,})"
+        case "stop_after_epoch":
+            text = (
+                "The run stops when this epoch ends"
+                if event.value
+                else "The run carries on past this epoch"
+            )
+        case "early_stopping":
+            text = f"Early stopping {'on' if event.value else 'off'}"
+    return f"{text}.", text
 
 
 def train(

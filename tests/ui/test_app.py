@@ -440,7 +440,7 @@ async def test_help_screen(make_app: AppFactory) -> None:
         await pilot.pause()
         assert scroll.scroll_y > 0  # the keys scroll it without a Tab first
         await pilot.press("escape")
-        assert type(app.screen).__name__ == "Screen"
+        assert app.screen is app.main  # back on the tabs
 
 
 async def test_the_theme_is_remembered_and_a_damaged_file_forgotten(make_app: AppFactory) -> None:

@@ -20,6 +20,7 @@ from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.annotate import AnnotateScreen
 from mnist_tui.ui.screens.compare import CompareScreen
 from mnist_tui.ui.screens.dialogs import ConfirmScreen
+from mnist_tui.ui.screens.main import MainScreen
 from mnist_tui.ui.tabs.runs_view import RunsView
 from mnist_tui.ui.tabs.training_view import TrainingView
 from tests.ui.conftest import FAST, wait_for, write_fixed_run
@@ -40,13 +41,13 @@ def table_text(app: MnistApp) -> list[str]:
 def hold_later_tabs(monkeypatch: pytest.MonkeyPatch) -> Callable[[MnistApp], None]:
     """Keep the tabs after Setup from mounting at start; the returned function mounts
     them as the app would (from its own message queue)."""
-    mount = MnistApp._mount_later_tabs
+    mount = MainScreen._mount_later_tabs
 
-    async def held(app: MnistApp) -> None:
+    async def held(screen: MainScreen) -> None:
         return None
 
-    monkeypatch.setattr(MnistApp, "_mount_later_tabs", held)
-    return lambda app: app.call_later(mount, app) and None
+    monkeypatch.setattr(MainScreen, "_mount_later_tabs", held)
+    return lambda app: app.call_later(mount, app.main) and None
 
 
 async def test_keys_before_the_later_tabs_mount_are_safe(
@@ -99,7 +100,7 @@ async def test_cycles_are_collected_again_after_the_first_frame(
 async def test_quitting_before_the_later_tabs_mount(
     make_app: AppFactory, monkeypatch: pytest.MonkeyPatch, mount_meanwhile: bool
 ) -> None:
-    mount = MnistApp._mount_later_tabs
+    mount = MainScreen._mount_later_tabs
     hold_later_tabs(monkeypatch)
     app = make_app()
     async with App.run_test(app, size=SIZE) as pilot:
@@ -107,7 +108,7 @@ async def test_quitting_before_the_later_tabs_mount(
             original_shutdown = app._shutdown
 
             async def shutdown() -> None:
-                await asyncio.gather(original_shutdown(), mount(app))
+                await asyncio.gather(original_shutdown(), mount(app.main))
 
             monkeypatch.setattr(app, "_shutdown", shutdown)
         await pilot.press("ctrl+q")
@@ -120,8 +121,8 @@ async def test_the_runs_table_is_measured_as_it_is_filled(
     write_fixed_run(tmp_path / "runs", slice_data)
     app = make_app(runs_dir=tmp_path / "runs")
     async with app.run_test(size=SIZE):
-        runs, bad = app.store.list()
-        app.runs_view.show_runs("runs", runs, bad)
+        runs, bad = app.store.summaries()
+        app.main.panes.runs_view.show_runs("runs", runs, bad)
         table = app.query_one("#runs-table", DataTable)
         # Before the table is next idle (a freshly mounted one sometimes was not, and
         # showed a run's id as "202").
@@ -252,7 +253,7 @@ async def test_a_finished_run_does_not_replace_the_run_the_user_opened_meanwhile
         await wait_for(lambda: app.shown_run is not None, pilot)
         await pilot.press("4")
         assert "20261124-120000-mlp-aaaa" in str(
-            app.viewer.query_one("#viewer-title", Static).render()
+            app.main.panes.viewer.query_one("#viewer-title", Static).render()
         )
         assert app.training  # still training: the run was opened meanwhile
         await pilot.press("ctrl+s")
@@ -260,7 +261,7 @@ async def test_a_finished_run_does_not_replace_the_run_the_user_opened_meanwhile
         await pilot.pause()
         assert app.shown_run is not None and app.shown_run.run_id == "20261124-120000-mlp-aaaa"
         assert "20261124-120000-mlp-aaaa" in str(
-            app.viewer.query_one("#viewer-title", Static).render()
+            app.main.panes.viewer.query_one("#viewer-title", Static).render()
         )
         assert any("Still showing 20261124-120000-mlp-aaaa" in text for text in said), said
 

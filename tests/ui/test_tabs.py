@@ -38,7 +38,7 @@ async def test_the_tab_bar_and_palette_list_every_tab(make_app: AppFactory) -> N
         panes = app.query_one(TabbedContent).query(TabPane)
         assert [pane.id for pane in panes] == [tab.id for tab in TABS]
         for tab in TABS:
-            assert app.pane(tab.id) is app.query_one(f"#{tab.id}", TabPane).children[0]
+            assert app.main.panes.pane(tab.id) is app.query_one(f"#{tab.id}", TabPane).children[0]
         titles = {command.title: command.help for command in app.get_system_commands(app.screen)}
         for tab in TABS:
             assert f"({tab.key})" in titles[f"Show {tab.title}"]

@@ -20,7 +20,7 @@ from mnist_tui.core.events import plural
 from mnist_tui.core.files.printable import printable
 from mnist_tui.core.runs.comparison import MAX_RUNS
 from mnist_tui.core.runs.query import SORT_KEYS, filter_runs, sort_runs
-from mnist_tui.core.runs.store import BadRun, RunInfo
+from mnist_tui.core.runs.store import BadRun, RunSummary
 from mnist_tui.ui.widgets.measured_table import MeasuredTable
 
 STATUS_WORDS = {"completed": "done", "stopped": "stopped", "early_stopped": "early"}
@@ -37,7 +37,7 @@ COLUMNS: tuple[tuple[str, str | None], ...] = (
 """Each column's header and the sort key a click on it applies. The marks, the run, its
 accuracy, epochs and status come first, short enough for 80 columns; the settings (cut
 there) and the save time (off to the right there) last."""
-SORT_COLUMNS: dict[str, tuple[str, Callable[[RunInfo], str]]] = {
+SORT_COLUMNS: dict[str, tuple[str, Callable[[RunSummary], str]]] = {
     "loss": ("test loss", lambda run: "-" if math.isnan(run.test_loss) else f"{run.test_loss:.4f}"),
     "duration": ("train time", lambda run: f"{run.train_seconds:,.1f}s"),
     "params": ("params", lambda run: f"{run.param_count:,}"),
@@ -157,15 +157,15 @@ class RunsView(Vertical):
     @dataclass
     class Chosen(Message):
         """The user asked to do ``what`` (open, delete, settings, annotate, export) with
-        ``runs``."""
+        ``runs`` (as listed: read each in full to open, compare, export or name it)."""
 
-        runs: list[RunInfo]
+        runs: list[RunSummary]
         what: str
         note: str = ""
         """What the user should know before it is done (plain text), or ``""``."""
 
         @property
-        def run(self) -> RunInfo:
+        def run(self) -> RunSummary:
             """The first (for one-run actions, the only) run."""
             return self.runs[0]
 
@@ -174,8 +174,8 @@ class RunsView(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._all: list[RunInfo] = []
-        self._runs: list[RunInfo] = []
+        self._all: list[RunSummary] = []
+        self._runs: list[RunSummary] = []
         self._bad: list[BadRun] = []
         self._root = ""
         self._shown: str | None = None
@@ -208,7 +208,7 @@ class RunsView(Vertical):
         self.table.focus()
 
     def show_runs(
-        self, root: str, runs: list[RunInfo], bad: list[BadRun], shown: str | None = None
+        self, root: str, runs: list[RunSummary], bad: list[BadRun], shown: str | None = None
     ) -> None:
         """List ``runs`` (the filter and sort applied); ``shown`` is the id of the run on
         show in the other tabs, marked ▶. Marks and the cursor stay on their runs."""
@@ -288,7 +288,7 @@ class RunsView(Vertical):
         self.query_one("#runs-caption", Static).update(text)
 
     @property
-    def selected(self) -> RunInfo | None:
+    def selected(self) -> RunSummary | None:
         """The run under the cursor."""
         table = self.table
         if not self._runs or table.cursor_row < 0 or table.cursor_row >= len(self._runs):
@@ -296,12 +296,12 @@ class RunsView(Vertical):
         return self._runs[table.cursor_row]
 
     @property
-    def marked(self) -> list[RunInfo]:
+    def marked(self) -> list[RunSummary]:
         """The marked runs, in the order they were marked."""
         by_path = {str(run.path): run for run in self._all}
         return [by_path[path] for path in self._marked if path in by_path]
 
-    def _choose(self, what: str, runs: list[RunInfo] | None = None, note: str = "") -> None:
+    def _choose(self, what: str, runs: list[RunSummary] | None = None, note: str = "") -> None:
         chosen = runs if runs is not None else ([self.selected] if self.selected else [])
         if chosen:
             self.post_message(self.Chosen(chosen, what, note))
