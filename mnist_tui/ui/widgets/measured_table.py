@@ -21,9 +21,7 @@ def text_width(text: Text) -> int:
     return max(cell_len(line) for line in lines) if lines else 0
 
 
-def quick_measure(
-    console: Console, renderable: RenderableType, default: int, **kwargs: Any
-) -> int:
+def quick_measure(console: Console, renderable: RenderableType, default: int, **kwargs: Any) -> int:
     """Textual's ``measure``, with :func:`text_width` for a plain :class:`Text` (Rich's
     maximum for it never depends on the console's width)."""
     if type(renderable) is Text and not kwargs:
