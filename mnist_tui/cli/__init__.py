@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import sys
 from collections.abc import Sequence
 
+from mnist_tui.core.engine.heap import hold_collection, resume_collection
 from mnist_tui.core.files.printable import printable
 
 # Quiet TensorFlow's C++ start-up chatter before anything imports it.
@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is not None:
-            gc.enable()  # the app turns it back on itself, after its first frame
+            resume_collection()  # the app turns it back on itself, after its first frame
         # TensorFlow's C++ logs go to a file, not over the app or the progress bars.
         with native_stderr_to_log():
             if args.command is None:
@@ -92,7 +92,7 @@ def run() -> None:
     frame is out: a start allocates much and frees little, and the collections it set
     off cost about 50 ms of that frame.
     """
-    gc.disable()
+    hold_collection()
     code = main()
     if "tensorflow" in sys.modules:
         for stream in (sys.stdout, sys.stderr):

@@ -1,4 +1,5 @@
-"""Keep Python's cycle collector off long-lived objects while a run trains."""
+"""Python's cycle collector, switched only here: off while a command starts, and off
+long-lived objects while a run trains."""
 
 from __future__ import annotations
 
@@ -15,6 +16,19 @@ FULL_COLLECTION_EVERY = 100
 heap is frozen for good (Python's default is 10)."""
 
 _default_threshold = gc.get_threshold()
+
+
+def hold_collection() -> None:
+    """No cycle collection until :func:`resume_collection`: a start allocates much and
+    frees little, and the collections it set off cost about 50 ms of the app's first
+    frame (docs/performance.md)."""
+    gc.disable()
+
+
+def resume_collection() -> None:
+    """Cycle collection on again (once a command is known; for the app, after its first
+    frame)."""
+    gc.enable()
 
 
 @contextmanager
