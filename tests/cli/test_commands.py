@@ -385,4 +385,4 @@ def test_every_help_prints(argv: list[str], capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     assert out.startswith("usage: mnist-tui")
     if argv[0] == "train":
-        assert "'CNN quick' (99.1% in 9 s)" in " ".join(out.split())
+        assert "'CNN quick' (99.1% in 7 s)" in " ".join(out.split())

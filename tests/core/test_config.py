@@ -206,7 +206,7 @@ def test_the_summary_names_what_differs_from_the_defaults() -> None:
         "cnn conv16-32 128 k=5 bn=on schedule=one_cycle bs=128 ep=5 ls=0.1 aug=on"
     )
     assert PRESETS["CNN quick"].summary() == (
-        "cnn conv16-32 128 k=5 bn=on drop=0 lr=0.005 schedule=one_cycle bs=64 ep=1 ls=0.1"
+        "cnn conv8-24 128 k=5 bn=on drop=0 lr=0.02 schedule=one_cycle bs=128 ep=1 ls=0.1"
     )
     assert TrainConfig(seed=7, epochs=5).summary() == "mlp 128 ep=5 seed=7"
     # A setting that has no effect is left out: momentum with Adam, conv filters in an MLP.
