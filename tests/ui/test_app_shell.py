@@ -21,6 +21,7 @@ from mnist_tui.ui.screens.annotate import AnnotateScreen
 from mnist_tui.ui.screens.compare import CompareScreen
 from mnist_tui.ui.screens.dialogs import ConfirmScreen
 from mnist_tui.ui.screens.main import MainScreen
+from mnist_tui.ui.tabs import TABS
 from mnist_tui.ui.tabs.runs_view import RunsView
 from mnist_tui.ui.tabs.training_view import TrainingView
 from tests.ui.conftest import FAST, wait_for, write_fixed_run
@@ -58,7 +59,7 @@ async def test_keys_before_the_later_tabs_mount_are_safe(
     # Textual's own run_test: the suite's pilot would wait for the tabs.
     async with App.run_test(app, size=SIZE, notifications=True) as pilot:
         await wait_for(lambda: app.data is not None, pilot)
-        assert [len(pane.children) for pane in app.query(TabPane)] == [1, 0, 0, 0, 0, 0, 0]
+        assert [len(pane.children) for pane in app.query(TabPane)] == [1] + [0] * (len(TABS) - 1)
         epochs = app.query_one("#field-epochs", Input)
         epochs.focus()
         await pilot.press("end", "backspace", "backspace", "1")  # the form takes keys at once
@@ -71,7 +72,7 @@ async def test_keys_before_the_later_tabs_mount_are_safe(
         assert not app.training
         release(app)
         await wait_for(lambda: app.training, pilot)
-        assert [len(pane.children) for pane in app.query(TabPane)] == [1] * 7
+        assert [len(pane.children) for pane in app.query(TabPane)] == [1] * len(TABS)
         assert app.query_one(TabbedContent).active == "training"
         assert isinstance(app.focused, TrainingView)
         await wait_for(lambda: app.shown_run is not None, pilot)

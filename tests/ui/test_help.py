@@ -16,6 +16,7 @@ from mnist_tui.ui.app import MnistApp
 from mnist_tui.ui.screens.compare import CompareScreen
 from mnist_tui.ui.screens.dialogs import HelpScreen
 from mnist_tui.ui.tabs.draw_view import DrawView
+from mnist_tui.ui.tabs.inside import InsideView
 from mnist_tui.ui.tabs.results_view import ResultsView
 from mnist_tui.ui.tabs.runs_view import RunsView
 from mnist_tui.ui.tabs.samples_view import SampleViewer
@@ -38,6 +39,7 @@ WIDGETS = (
     CompareCurves,
     SweepView,
     DrawView,
+    InsideView,
 )
 COLUMNS = re.compile(r"\s{2,}")
 

@@ -73,7 +73,7 @@ async def test_the_inside_view_with_keys_and_mouse(runs: Path, small_data: Mnist
         await wait_for(lambda: view._attribution is not None, pilot)
         where = _text(app, "#inside-where")
         assert "Test digit 0" in where and "Completeness" in where and "holds" in where
-        await pilot.press("n", "period")
+        await pilot.press("n", "full_stop")
         await wait_for(lambda: view._attribution is not None and view._digit == 1, pilot)
         assert "Test digit 1" in _text(app, "#inside-where")
         await pilot.press("g")

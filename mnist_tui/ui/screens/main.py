@@ -3,7 +3,6 @@ compare, delete or name a run; the engine's events handed to the tabs that show 
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -15,10 +14,12 @@ from textual.widgets import Header, TabbedContent, TabPane
 
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.engine.evaluation import Evaluation
+from mnist_tui.core.engine.heap import resume_collection
 from mnist_tui.core.events import (
     OUTCOME_TEXT,
     BatchProgress,
     ControlApplied,
+    EpochDynamics,
     EpochEnd,
     EvaluationStarted,
     RunSaved,
@@ -42,8 +43,9 @@ from mnist_tui.ui.screens.compare import CompareScreen
 from mnist_tui.ui.screens.dialogs import ConfirmScreen, ErrorScreen
 from mnist_tui.ui.screens.export import ExportScreen
 from mnist_tui.ui.session import control_news
-from mnist_tui.ui.tabs import TABS, Pane, TabContext, find_tab
+from mnist_tui.ui.tabs import TABS, Pane, TabContext, find_tab, tab_hint
 from mnist_tui.ui.tabs.draw_view import DrawView
+from mnist_tui.ui.tabs.inside import InsideView, OpenSample
 from mnist_tui.ui.tabs.results_view import ResultsView
 from mnist_tui.ui.tabs.runs_view import RunsView
 from mnist_tui.ui.tabs.samples_view import SampleViewer
@@ -114,6 +116,11 @@ class Panes:
         """The Draw tab's widget."""
         return self._of(DrawView)
 
+    @property
+    def inside_view(self) -> InsideView:
+        """The Inside tab's widget."""
+        return self._of(InsideView)
+
 
 class MainScreen(Screen[None]):
     """The header, the tabs, the status bar and the footer; the tabs' messages to each
@@ -179,7 +186,7 @@ class MainScreen(Screen[None]):
         mounted (:attr:`tabs_mounted`), nothing reaches into them. Cycle collection,
         which ``mnist-tui`` keeps off while it starts, is on again from here.
         """
-        gc.enable()
+        resume_collection()
         for tab in TABS[1:]:
             if not self.app.is_running:  # it is closing (a quit signal at start)
                 return
@@ -254,6 +261,9 @@ class MainScreen(Screen[None]):
                 self.panes.draw_view.set_test_digits(app.data.x_test, app.data.y_test)
             self.panes.draw_view.follow_run(app.shown_run, self.store)
             return
+        if tab == "inside":  # the run on show's model, read in a worker when it changes
+            self.panes.inside_view.follow_run(app.shown_run, self.store, app.data)
+            return
         if tab not in self._stale_tabs:
             return
         self._stale_tabs.discard(tab)
@@ -281,6 +291,7 @@ class MainScreen(Screen[None]):
         self.panes.results_view.follow_training(
             config.summary(), config.epochs, validation=config.validation_split > 0
         )
+        self.panes.inside_view.clear_dynamics()  # its training section follows this one
         self._stale_tabs.discard("results")  # about this run now, until it ends
         self.show_tab("training")
 
@@ -321,6 +332,8 @@ class MainScreen(Screen[None]):
             case EpochEnd():
                 view.show_epoch(event)
                 self._results_epoch(event)
+            case EpochDynamics():
+                self.panes.inside_view.add_dynamics(event)
             case TrainingFinished():
                 view.show_finished(event.seconds)
                 view.set_status(f"{event.summary}.")
@@ -363,6 +376,9 @@ class MainScreen(Screen[None]):
         to the run on show, or says ``note`` when there is none."""
         following = self.results_follow_training
         self.mnist.training_ended()
+        self.panes.inside_view.training_ended()
+        if note is not None and self.active_tab == "inside":  # no new run: the one on show
+            self.draw_tab("inside")
         if note is None or not following:
             return
         if self.mnist.shown_run is None or self._evaluation is None:
@@ -460,6 +476,38 @@ class MainScreen(Screen[None]):
     def _browse_samples(self, **filters: Any) -> None:
         self.draw_tab("samples")
         self.panes.viewer.apply_filter(**filters)
+        self.show_tab("samples")
+
+    @on(SampleViewer.InsideAsked)
+    def _inside_asked(self, message: SampleViewer.InsideAsked) -> None:
+        """Where the run on show's model looks in a digit of Samples (or of a comparison's
+        disagreements): the Inside tab, on that digit's attribution."""
+        shown = self.mnist.shown_run
+        if shown is None:
+            self.notify(
+                f"No run on show: open one ({tab_hint('runs')}) to see where its model looks.",
+                title="Inside",
+                severity="warning",
+                markup=False,
+            )
+            return
+        if self.panes.viewer.comparing:
+            self.notify(
+                f"Inside shows the model of the run on show, {shown.label}.",
+                title="Inside",
+                markup=False,
+            )
+        self.draw_tab("inside")  # it follows the run on show first: the digit is that run's
+        self.panes.inside_view.show_digit(message.index)
+        self.show_tab("inside")
+
+    @on(OpenSample)
+    def _open_sample(self, message: OpenSample) -> None:
+        """A digit picked on the Inside tab's map, opened in Samples (a comparison browsed
+        there is left: the digits are the run on show's)."""
+        self._browsed = None
+        self.draw_tab("samples")
+        self.panes.viewer.show_index(message.index)
         self.show_tab("samples")
 
     def refresh_runs(self) -> None:

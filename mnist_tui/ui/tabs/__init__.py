@@ -19,6 +19,7 @@ from textual.widgets import DataTable
 from mnist_tui.core.config import TrainConfig
 from mnist_tui.core.sweeps.storage import default_storage_url, new_study_name
 from mnist_tui.ui.tabs.draw_view import DrawView
+from mnist_tui.ui.tabs.inside import InsideView
 from mnist_tui.ui.tabs.results_view import ResultsView
 from mnist_tui.ui.tabs.runs_view import RunsView
 from mnist_tui.ui.tabs.samples_view import SampleViewer
@@ -85,6 +86,15 @@ def _draw(context: TabContext) -> Widget:
     )
 
 
+def _inside(context: TabContext) -> Widget:
+    return InsideView(
+        id="inside-view",
+        no_run_hint=f"No run on show: open one ({tab_hint('runs')}) or train one (ctrl+t).\n"
+        "Then see what its model learned, where it looks in a digit, how the test digits\n"
+        "sit in its last hidden layer, and how training moved inside it.",
+    )
+
+
 def _sweep(context: TabContext) -> Widget:
     return SweepView(
         context.config,
@@ -119,6 +129,7 @@ TABS: tuple[Tab, ...] = (
     Tab("runs", "Runs", "5", RunsView, lambda c: RunsView(id="runs-view")),
     Tab("sweep", "Sweep", "6", SweepView, _sweep),
     Tab("draw", "Draw", "7", DrawView, _draw),
+    Tab("inside", "Inside", "8", InsideView, _inside),
 )
 """Every tab, in the order of the tab bar. The first is drawn with the app's first
 frame; the others' widgets are mounted just after it."""
@@ -137,5 +148,5 @@ def tab_hint(tab_id: str) -> str:
 
 
 def tab_keys() -> str:
-    """The digit keys of the tabs, as a range: ``1-7``."""
+    """The digit keys of the tabs, as a range: ``1-8``."""
     return f"{TABS[0].key}-{TABS[-1].key}"

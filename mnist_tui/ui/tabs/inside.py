@@ -254,7 +254,8 @@ class ScatterMap(Widget):
 
 class InsideView(Vertical, can_focus=True):
     """The inside of one run's model in four sections, one at a time (``w`` ``a`` ``m``
-    ``t``). Intent methods: :meth:`show_run`, :meth:`show_digit`, :meth:`add_dynamics`."""
+    ``t``). Intent methods: :meth:`follow_run` (or :meth:`show_run`), :meth:`show_digit`,
+    :meth:`add_dynamics` and :meth:`clear_dynamics` (a training's, live)."""
 
     DEFAULT_CSS = """
     InsideView { height: 1fr; padding: 0 1; }
@@ -298,7 +299,7 @@ class InsideView(Vertical, can_focus=True):
             "section('training')",
             "Dynamics",
             id="inside.training",
-            tooltip="How each layer moved, epoch by epoch, while it trained",
+            tooltip="How every layer moved, epoch by epoch (live while a run trains)",
         ),
         Binding(
             "left",
@@ -363,7 +364,7 @@ class InsideView(Vertical, can_focus=True):
             tooltip="Attribute the previous test digit",
         ),
         Binding(
-            "period",
+            "full_stop",
             "target(1)",
             "Target +",
             id="inside.target_up",
@@ -435,9 +436,17 @@ class InsideView(Vertical, can_focus=True):
     projection: reactive[str] = reactive("pca", bindings=True, init=False)
     """The map's method: ``pca`` or ``tsne``."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(
+        self, *, no_run_hint: str = "No run on show: open or train one.", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
+        self._no_run_hint = no_run_hint
+        """What the view says with no run on show: how to get one."""
         self._token = 0
+        self._followed: tuple[str, bool] | None = None
+        """The run followed (its folder) and whether the test digits came with it."""
+        self._live = False
+        """The dynamics shown are those of a training running now (not the run's)."""
         self._run: RunInfo | None = None
         self._store: RunStore | None = None
         self._data: MnistData | None = None
@@ -489,14 +498,28 @@ class InsideView(Vertical, can_focus=True):
         """The view takes the keys."""
         self.focus()
 
+    def follow_run(self, run: RunInfo | None, store: RunStore, data: MnistData | None) -> None:
+        """Show the app's run on show: :meth:`show_run` when it is another run (or the test
+        digits have come since), nothing when it is the one shown; ``None``: no run, and
+        the view says how to get one."""
+        if run is None:
+            self._forget()
+            return
+        key = (str(run.path), data is not None)
+        if key != self._followed:
+            self.show_run(run, store, data)
+
     def show_run(self, run: RunInfo, store: RunStore, data: MnistData | None) -> None:
         """Show ``run``'s inside: its model is read in a worker, the first layer drawn as
         soon as it is (then the chosen digit's attribution); ``data`` gives the test digits
         (without it, only the weights and the training are shown)."""
         self._token += 1
+        self._followed = (str(run.path), data is not None)
         self._run, self._store, self._data = run, store, data
         self._model = self._layer = self._predictions = self._attribution = None
-        self._dynamics, self._maps_by, self._maps = [], {}, ()
+        if not self._live:  # a training's live dynamics stay until it ends
+            self._dynamics = []
+        self._maps_by, self._maps = {}, ()
         self._computing = set()
         self._page = self._unit = 0
         self._excited, self._target, self._picked, self._problem = None, None, None, ""
@@ -507,23 +530,49 @@ class InsideView(Vertical, can_focus=True):
         self._load(self._token, run, store, data)
 
     def show_digit(self, index: int) -> None:
-        """Make test digit ``index`` the one attributed (and a convnet's feature maps)."""
-        if self._data is None or not 0 <= index < len(self._data.y_test):
-            return
-        self._digit, self._target = index, None
-        self._attribute()
+        """Show where the model looks in test digit ``index``: it becomes the digit
+        attributed (and a convnet's feature maps), in the attribution section."""
+        if self._choose_digit(index):
+            self.section = "attribution"
 
     def add_dynamics(self, event: EpochDynamics) -> None:
         """One more epoch of a run training now: the heatmaps grow live."""
-        if self._dynamics and event.epoch <= self._dynamics[-1].epoch:
+        if not self._live or (self._dynamics and event.epoch <= self._dynamics[-1].epoch):
             self._dynamics = []  # a new run began
+        self._live = True
         self._dynamics.append(event)
         self._draw_training()
 
     def clear_dynamics(self) -> None:
-        """Forget the dynamics shown (a new training is about to start)."""
+        """A new training is about to start: the training section shows its dynamics,
+        live, from its first epoch's end (whatever run is on show)."""
+        self._live = True
         self._dynamics = []
         self._draw_training()
+
+    def training_ended(self) -> None:
+        """The training shown live ended: the run on show is read again when it is next
+        followed (the new run, or the one shown before, with its own dynamics)."""
+        if self._live:
+            self._live = False
+            self._followed = None
+            if self._run is None:
+                self._dynamics = []
+                self._draw_training()
+
+    def _forget(self) -> None:
+        """No run on show: its model, pictures and map are dropped; the hint says how to
+        get one."""
+        self._token += 1
+        self._followed = None
+        self._run = self._store = self._data = None
+        self._model = self._layer = self._predictions = self._attribution = None
+        self._maps_by, self._maps, self._computing = {}, (), set()
+        if not self._live:
+            self._dynamics = []
+        self._excited, self._target, self._picked, self._problem = None, None, None, ""
+        self._status("")
+        self._draw_all()
 
     @property
     def picked(self) -> int | None:
@@ -640,7 +689,9 @@ class InsideView(Vertical, can_focus=True):
         if message.token != self._token:
             return
         self._model, self._layer = message.model, message.layer
-        self._predictions, self._dynamics = message.predictions, list(message.dynamics)
+        self._predictions = message.predictions
+        if not self._live:  # else the training running now is shown live
+            self._dynamics = list(message.dynamics)
         self._problem = message.problem
         label = self._run.label if self._run is not None else ""
         self._status(f"{label}: {message.problem}" if message.problem else label)
@@ -721,7 +772,7 @@ class InsideView(Vertical, can_focus=True):
         }.get(action)
         if where is None:
             return True
-        return True if self.section in where else None
+        return self.section in where
 
     def action_section(self, section: str) -> None:
         """Show one of the four sections."""
@@ -759,7 +810,7 @@ class InsideView(Vertical, can_focus=True):
     def action_digit(self, step: int) -> None:
         """Attribute the next (or previous) test digit."""
         if self._data is not None:
-            self.show_digit((self._digit + step) % len(self._data.y_test))
+            self._choose_digit((self._digit + step) % len(self._data.y_test))
 
     def action_target(self, step: int) -> None:
         """Explain another class."""
@@ -812,6 +863,14 @@ class InsideView(Vertical, can_focus=True):
         self._draw_attribution()
 
     # Helpers ----------------------------------------------------------------------------
+
+    def _choose_digit(self, index: int) -> bool:
+        """Make test digit ``index`` the one attributed; ``False`` if there is none such."""
+        if self._data is None or not 0 <= index < len(self._data.y_test):
+            return False
+        self._digit, self._target = index, None
+        self._attribute()
+        return True
 
     def _prediction(self, index: int) -> int | None:
         if self._predictions is None or index >= len(self._predictions):
@@ -940,7 +999,7 @@ class InsideView(Vertical, can_focus=True):
         if layer is None:
             units.update(
                 Text(
-                    "The first layer's units appear here." if self._run else "No run on show.",
+                    "The first layer's units appear here." if self._run else self._no_run_hint,
                     style="dim",
                 )
             )
@@ -951,9 +1010,10 @@ class InsideView(Vertical, can_focus=True):
         if self._unit // size != self._page:  # the grid's size changed
             self._page = self._unit // size
         text = Text()
+        why = " (outgoing weight norm)" if self.content_size.width >= NARROW else ""
         text.append(
-            f"{layer.layer}: {len(layer.units)} {what}, most important first "
-            f"(outgoing weight norm); page {self._page + 1} of {layer.pages(size)}\n",
+            f"{layer.layer}: {len(layer.units)} {what}, most important first{why}; "
+            f"page {self._page + 1} of {layer.pages(size)}\n",
             "bold",
         )
         page = layer.page(self._page, size)
@@ -1017,8 +1077,15 @@ class InsideView(Vertical, can_focus=True):
         if not self.is_mounted:
             return
         where = self.query_one("#inside-where", Static)
-        if self._data is None:
-            where.update(Text("No test digits loaded: nothing to attribute.", style="dim"))
+        if self._run is None or self._data is None:
+            where.update(
+                Text(
+                    self._no_run_hint
+                    if self._run is None
+                    else "No test digits loaded: nothing to attribute.",
+                    style="dim",
+                )
+            )
             return
         index = self._digit
         label, prediction = int(self._data.y_test[index]), self._prediction(index)
@@ -1079,7 +1146,12 @@ class InsideView(Vertical, can_focus=True):
             scatter.show(None, None, None)
             side.update(
                 Text(
-                    "The map appears here." if self._data else "No test digits loaded.", style="dim"
+                    self._no_run_hint
+                    if self._run is None
+                    else "The map appears here."
+                    if self._data
+                    else "No test digits loaded.",
+                    style="dim",
                 )
             )
             return
@@ -1130,14 +1202,20 @@ class InsideView(Vertical, can_focus=True):
         if not epochs:
             box.update(
                 Text(
-                    "No training dynamics: this run was saved without them."
-                    if self._run
-                    else "Train or open a run.",
+                    "Training now: each layer's column appears at each epoch's end."
+                    if self._live
+                    else self._no_run_hint
+                    if self._run is None
+                    else "Reading the run…"
+                    if self._model is None and not self._problem
+                    else "No training dynamics: this run was saved without them.",
                     style="dim",
                 )
             )
             return
         text = Text()
+        if self._live:
+            text.append("The training running now, live. ", "bold reverse")
         text.append(
             f"At each epoch's end (epochs 1 to {epochs[-1].epoch}), a column: weights and "
             "activations (value up, share of the fullest bin as the glyph and colour)\n",

@@ -240,6 +240,13 @@ class SampleViewer(Vertical, can_focus=True):
             "(remembered for next time)",
         ),
         Binding(
+            "i",
+            "inside",
+            "Inside",
+            id="viewer.inside",
+            tooltip="Where the model on show looks in this digit, in the Inside tab",
+        ),
+        Binding(
             "down",
             "row(1)",
             "Row down",
@@ -267,6 +274,13 @@ class SampleViewer(Vertical, can_focus=True):
 
     class ComparisonLeft(Message):
         """The user left the compared runs' disagreements (escape): back to the comparison."""
+
+    class InsideAsked(Message):
+        """The user asked to see where the model looks in test digit ``index`` (``i``)."""
+
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            self.index = index
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -453,6 +467,19 @@ class SampleViewer(Vertical, can_focus=True):
         for part in ("#digit-art", "#digit-info", "#digit-grid"):
             self.query_one(part, Static).update("")
 
+    def show_index(self, index: int) -> None:
+        """Show test digit ``index`` of the run on show (leaving a comparison): the
+        filters that would hide it are cleared."""
+        self.leave_comparison()
+        if self._evaluation is None or not 0 <= index < len(self._evaluation.predictions):
+            return
+        if not (self._selection == index).any():
+            self.apply_filter(mistakes=False, true_class=None, pred_class=None)
+        hits = np.flatnonzero(self._selection == index)
+        if len(hits):
+            self._position = int(hits[0])
+            self._render_current()
+
     @property
     def selection(self) -> np.ndarray:
         """Test indices matching the filters, in display order."""
@@ -511,6 +538,12 @@ class SampleViewer(Vertical, can_focus=True):
         """Comparing: the next pair of the compared runs."""
         pairs = run_pairs(len(self._compared))
         self.pair = pairs[(pairs.index(self.pair) + 1) % len(pairs)]
+
+    def action_inside(self) -> None:
+        """Where the model looks in the digit on show (the Inside tab)."""
+        index = self.current_index
+        if index is not None:
+            self.post_message(self.InsideAsked(index))
 
     def action_leave_comparison(self) -> None:
         """Comparing: back to the run's own digits here, and to the comparison."""
@@ -681,12 +714,12 @@ class SampleViewer(Vertical, can_focus=True):
             position.update(
                 f"sample {self._position + 1:,} of {total:,}   ←/→ move  f/s/w set"
                 f"{pair}  esc back  t/p class  o order  g grid  a {style}  "
-                f"c clear"
+                f"c clear  i inside"
             )
         else:
             position.update(
                 f"sample {self._position + 1:,} of {total:,}   ←/→ move  "
-                f"m mistakes  t/p class  o order  g grid  a {style}  c clear"
+                f"m mistakes  t/p class  o order  g grid  a {style}  c clear  i inside"
             )
         if self._grid:
             self._render_grid()
