@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from mnist_tui.core.data.mnist import MnistData
-from mnist_tui.core.inside.errors import InsideError
+from mnist_tui.core.inside.errors import InsideError, Stopped
 from mnist_tui.core.inside.projection import (
     MAX_CACHE_BYTES,
     cache_path,
@@ -52,6 +52,22 @@ def test_tsne_keeps_the_classes_apart() -> None:
     points = tsne(features)
     assert points.shape == (400, 2) and np.isfinite(points).all()
     assert neighbour_agreement(points, labels) > 0.9
+
+
+def test_a_tsne_nobody_waits_for_stops_within_a_few_iterations() -> None:
+    """A map whose tab moved on (or whose app quit) must not keep both cores busy."""
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(10), 40)
+    features = rng.normal(size=(400, 16)) + np.eye(10, 16)[labels] * 6
+    asked: list[int] = []
+
+    def stop() -> bool:
+        asked.append(1)
+        return len(asked) >= 2
+
+    with pytest.raises(Stopped):
+        tsne(features, stop=stop)
+    assert len(asked) == 2  # it ended at the second look, not after every iteration
 
 
 @pytest.fixture

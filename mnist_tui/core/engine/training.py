@@ -235,6 +235,7 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._train_samples = train_samples
         self._epoch = 0
         self._epoch_start = 0.0
+        self._last_epoch_end: float | None = None
         self._last_report = 0.0
         self._steps_done = 0
         self.history: list[EpochEnd] = []
@@ -252,7 +253,11 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch + 1
-        self._epoch_start = time.perf_counter()  # ticks keep their pace across epochs
+        # An epoch's time runs from the last one's end: what happens between two epochs
+        # (the observers' measures, Keras's own work) is counted in the next one, so the
+        # epochs' times add up to the training's.
+        now = time.perf_counter()
+        self._epoch_start = now if self._last_epoch_end is None else self._last_epoch_end
         self._global_steps += self._steps_done
         self._steps_done = 0
         self._tick_step = 0
@@ -404,6 +409,7 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
         )
         self.history.append(event)
         self._sink(event)
+        self._last_epoch_end = time.perf_counter()
         if self._stop.is_set():
             self.model.stop_training = True
         elif self._stop_after_epoch and epoch + 1 < self._started.epochs:

@@ -8,3 +8,7 @@ from mnist_tui.core.errors import MnistTuiError
 class InsideError(MnistTuiError):
     """The inside of a model cannot be shown: not a model of ours, a bad digit index or
     class, a cached file refused."""
+
+
+class Stopped(InsideError):
+    """Work ended early because its caller no longer wants it."""

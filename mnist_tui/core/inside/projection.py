@@ -8,6 +8,7 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +19,7 @@ from mnist_tui.core.files import strict_json
 from mnist_tui.core.files.atomic import atomic_write_text
 from mnist_tui.core.files.bounded_io import MIB, is_plain_file, read_text_bounded
 from mnist_tui.core.inside.anatomy import anatomy
-from mnist_tui.core.inside.errors import InsideError
+from mnist_tui.core.inside.errors import InsideError, Stopped
 
 Method = Literal["pca", "tsne"]
 METHODS: tuple[Method, ...] = ("pca", "tsne")
@@ -79,9 +80,17 @@ def principal_components(features: np.ndarray, count: int = 2) -> np.ndarray:
     return np.asarray(centred @ axes)
 
 
-def tsne(features: np.ndarray, seed: int = 0) -> np.ndarray:
-    """A t-SNE map (openTSNE, FFT gradients, on both cores) of ``features`` (N, 2)."""
+STOP_CHECK_EVERY = 10
+"""t-SNE iterations between two looks at the caller's ``stop``."""
+
+
+def tsne(features: np.ndarray, seed: int = 0, stop: Callable[[], bool] | None = None) -> np.ndarray:
+    """A t-SNE map (openTSNE, FFT gradients, on both cores) of ``features`` (N, 2).
+
+    ``stop`` is asked every :data:`STOP_CHECK_EVERY` iterations; when it says yes the
+    work ends with :class:`Stopped` (a map nobody waits for frees the cores at once)."""
     from openTSNE import TSNEEmbedding, affinity, initialization
+    from openTSNE.tsne import OptimizationInterrupt
 
     reduced = principal_components(features, min(REDUCED, features.shape[1]))
     similarities = affinity.PerplexityBasedNN(
@@ -96,8 +105,20 @@ def tsne(features: np.ndarray, seed: int = 0) -> np.ndarray:
     embedding = TSNEEmbedding(
         start, similarities, negative_gradient_method="fft", n_jobs=2, random_state=seed
     )
-    embedding = embedding.optimize(EXAGGERATED_ITERATIONS, exaggeration=12, momentum=0.5)
-    embedding = embedding.optimize(ITERATIONS, momentum=0.8)
+    watch: dict[str, Any] = {}
+    if stop is not None:
+        watch = {
+            "callbacks": [lambda _iteration, _error, _embedding: stop()],
+            "callbacks_every_iters": STOP_CHECK_EVERY,
+            "propagate_exception": True,
+        }
+    try:
+        embedding = embedding.optimize(
+            EXAGGERATED_ITERATIONS, exaggeration=12, momentum=0.5, **watch
+        )
+        embedding = embedding.optimize(ITERATIONS, momentum=0.8, **watch)
+    except OptimizationInterrupt:
+        raise Stopped("the map was no longer wanted") from None
     return np.asarray(embedding, dtype=np.float64)
 
 
@@ -114,10 +135,16 @@ def neighbour_agreement(points: np.ndarray, labels: np.ndarray, k: int = NEIGHBO
     return float((same > k // 2).mean())
 
 
-def project(features: np.ndarray, labels: np.ndarray, method: Method) -> Projection:
-    """Project ``features`` to 2-D by ``method`` and measure its neighbour agreement."""
+def project(
+    features: np.ndarray,
+    labels: np.ndarray,
+    method: Method,
+    stop: Callable[[], bool] | None = None,
+) -> Projection:
+    """Project ``features`` to 2-D by ``method`` and measure its neighbour agreement
+    (``stop``: see :func:`tsne`)."""
     began = time.perf_counter()
-    points = principal_components(features) if method == "pca" else tsne(features)
+    points = principal_components(features) if method == "pca" else tsne(features, stop=stop)
     seconds = time.perf_counter() - began
     return Projection(
         method=method,
@@ -235,12 +262,14 @@ def digit_map(
     method: Method = "pca",
     *,
     use_cache: bool = True,
+    stop: Callable[[], bool] | None = None,
 ) -> DigitMap:
     """The map of ``digits`` in ``model``'s last hidden layer by ``method``, read from the
     run folder ``run_path`` when a sound one is cached there, else computed and cached.
 
     ``predictions`` may come from any run's model: the map's layout is ``model``'s, its
     marks (mistakes, predicted classes) another's, to compare two runs on one map.
+    ``stop`` ends a t-SNE early with :class:`Stopped` (nothing is cached then).
     """
     key = digits_key(digits)
     note = ""
@@ -250,7 +279,7 @@ def digit_map(
             return DigitMap(cached, np.asarray(labels), np.asarray(predictions))
         except InsideError as exc:
             note = f"{exc}; computed again"
-    projection = project(last_hidden_features(model, digits), labels, method)
+    projection = project(last_hidden_features(model, digits), labels, method, stop)
     try:
         write_cache(run_path, projection, key)
     except OSError as exc:

@@ -18,10 +18,10 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from mnist_tui.core.events import EpochDynamics
-from mnist_tui.core.inside.errors import InsideError
+from mnist_tui.core.inside.errors import InsideError, Stopped
 from mnist_tui.core.inside.pictures import (
     NEGATIVE_RAMP,
     POSITIVE_RAMP,
@@ -447,6 +447,8 @@ class InsideView(Vertical, can_focus=True):
         """The run followed (its folder) and whether the test digits came with it."""
         self._live = False
         """The dynamics shown are those of a training running now (not the run's)."""
+        self._training_stale = False
+        """Epochs came while the tab was hidden: drawn when it is next shown."""
         self._run: RunInfo | None = None
         self._store: RunStore | None = None
         self._data: MnistData | None = None
@@ -502,6 +504,8 @@ class InsideView(Vertical, can_focus=True):
         """Show the app's run on show: :meth:`show_run` when it is another run (or the test
         digits have come since), nothing when it is the one shown; ``None``: no run, and
         the view says how to get one."""
+        if self._training_stale:  # epochs that came while the tab was hidden
+            self._draw_training()
         if run is None:
             self._forget()
             return
@@ -541,14 +545,23 @@ class InsideView(Vertical, can_focus=True):
             self._dynamics = []  # a new run began
         self._live = True
         self._dynamics.append(event)
-        self._draw_training()
+        self._draw_training_if_shown()
 
     def clear_dynamics(self) -> None:
         """A new training is about to start: the training section shows its dynamics,
         live, from its first epoch's end (whatever run is on show)."""
         self._live = True
         self._dynamics = []
-        self._draw_training()
+        self._draw_training_if_shown()
+
+    def _draw_training_if_shown(self) -> None:
+        """Redraw the live heatmaps now if the tab is on screen, else when it is next
+        shown (:meth:`follow_run`): a hidden tab costs a training no work per epoch."""
+        shown = all(node.display for node in self.ancestors_with_self if isinstance(node, Widget))
+        if shown:
+            self._draw_training()
+        else:
+            self._training_stale = True
 
     def training_ended(self) -> None:
         """The training shown live ended: the run on show is read again when it is next
@@ -655,6 +668,7 @@ class InsideView(Vertical, can_focus=True):
     ) -> None:
         from mnist_tui.core.inside.projection import digit_map
 
+        worker = get_current_worker()
         try:
             found = digit_map(
                 model,
@@ -663,7 +677,10 @@ class InsideView(Vertical, can_focus=True):
                 data.y_test,
                 predictions,
                 "tsne" if method == "tsne" else "pca",
+                stop=lambda: worker.is_cancelled,  # another run, another map, or the app quit
             )
+        except Stopped:
+            return
         except InsideError as exc:
             self.post_message(_Mapped(token, None, str(exc)))
             return
@@ -1197,6 +1214,7 @@ class InsideView(Vertical, can_focus=True):
     def _draw_training(self) -> None:
         if not self.is_mounted:
             return
+        self._training_stale = False
         box = self.query_one("#inside-dynamics", Static)
         epochs = self._dynamics
         if not epochs:
