@@ -36,6 +36,8 @@ def ready(
         await wait_for(
             lambda: app.data is not None and app.device.startswith(("CPU", "GPU")), pilot
         )
+        for field in app.query(Input):  # a blinking cursor shows or not by the clock
+            field.cursor_blink = False
         if then is not None:
             await then(pilot)
         await pilot.pause()
