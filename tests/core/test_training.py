@@ -205,7 +205,8 @@ def test_cnn_builds_and_trains(small_data: MnistData) -> None:
 def test_steps_per_execution_follow_model_cost() -> None:
     from mnist_tui.core.engine.training import steps_per_execution
 
-    mlp, cnn = TrainConfig(), TrainConfig(architecture="cnn", batch_size=256)
+    mlp = TrainConfig(batch_size=256)
+    cnn = TrainConfig(architecture="cnn", batch_size=256)
     assert steps_per_execution(mlp) == 32
     assert 1 <= steps_per_execution(cnn) < steps_per_execution(mlp) // 10
     assert steps_per_execution(mlp.replace(batch_size=8192)) == 1
