@@ -135,7 +135,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if worker:
             _say_gpu(view)
         if plan is not None and plan.workers > 1:
-            code = _run_workers(args, name, url, trials, signals, plan)
+            code = _run_workers(args, storage, name, trials, signals, plan, view)
         else:
             code = _run_here(args, storage, name, store, trials, view, signals)
         if not worker:
@@ -317,15 +317,17 @@ def _parent_death_signal(signum: int) -> bool:
 
 def _run_workers(
     args: argparse.Namespace,
+    storage: SweepStorage,
     study: str,
-    url: str,
     trials: int | None,
     signals: StopSignals,
     plan: WorkerPlan,
+    view: SweepLogView,
 ) -> int:
     """K worker processes on the study, each with its share of trials and of the cores
     (and, as ``plan`` says, a GPU of its own); each ends when this process dies
-    (:func:`end_with_parent`).
+    (:func:`end_with_parent`). A worker that dies (a crash, a kill) has its running trial
+    marked failed as soon as it is seen gone, without waiting out its heartbeats.
 
     Each runs in a session of its own, so a Ctrl-C in the terminal reaches this process
     only, which passes each stop signal on to every worker once: the workers save their
@@ -351,18 +353,21 @@ def _run_workers(
                 procs.append(
                     subprocess.Popen(
                         worker_command(args, study, share, index, threads),
-                        env=worker_env(url, plan.worker_env(index)),
+                        env=worker_env(storage.url, plan.worker_env(index)),
                         stdin=subprocess.DEVNULL,
                         stdout=subprocess.DEVNULL,
                         stderr=_stderr_fd(),
                         start_new_session=True,
                     )
                 )
+            reaped: set[int] = set()
             while any(proc.poll() is None for proc in procs):
                 if signals.stop.is_set() and not forwarded and signals.received is not None:
                     _forward(procs, signals.received)
                     forwarded = signals.received
+                _reap(procs, reaped, storage, study, signals, view)
                 time.sleep(0.1)
+            _reap(procs, reaped, storage, study, signals, view)
     except KeyboardInterrupt:  # the second signal: abort the workers too
         _forward(procs, signal.SIGINT)
         for proc in procs:
@@ -380,6 +385,33 @@ def _run_workers(
     if failed and signals.received is None:
         return failed[0][1] if failed[0][1] > 0 else 1
     return signals.exit_code
+
+
+def _reap(
+    procs: Sequence[subprocess.Popen[bytes]],
+    reaped: set[int],
+    storage: SweepStorage,
+    study: str,
+    signals: StopSignals,
+    view: SweepLogView,
+) -> None:
+    """Each worker seen ended for the first time: if it died (not a clean end, nor the
+    stop this process passed on), its running trials are marked failed now."""
+    from mnist_tui.core.sweeps.worker import worker_name
+
+    for proc in procs:
+        if proc.pid in reaped or proc.poll() is None:
+            continue
+        reaped.add(proc.pid)
+        if proc.returncode in (0, signals.exit_code):
+            continue
+        worker = worker_name(proc.pid)
+        try:
+            numbers = storage.fail_running(study, worker)
+        except SweepError:
+            continue  # the storage is down: the trial's missed heartbeats will tell
+        for number in numbers:
+            view.lost(number, worker, f"ended with its worker (exit {proc.returncode})")
 
 
 def _stderr_fd() -> int | None:
@@ -416,9 +448,9 @@ class SweepLogView:
         """A line of its own about this worker."""
         self._say(text)
 
-    def lost(self, number: int, worker: str) -> None:
-        """A trial whose worker went silent was marked failed."""
-        self._say(f"trial {number} (worker {worker}) sent no heartbeat: marked failed")
+    def lost(self, number: int, worker: str, why: str = "sent no heartbeat") -> None:
+        """A trial whose worker went silent (or died) was marked failed."""
+        self._say(f"trial {number} (worker {worker}) {why}: marked failed")
 
     def __call__(self, event: object) -> None:
         from mnist_tui.core.sweeps.worker import TrialEnded, TrialLost, TrialProgress, TrialStarted

@@ -37,7 +37,7 @@ def epochs_text(done: int) -> str:
 
 @dataclass(frozen=True)
 class TrainingStarted:
-    """``fit`` is about to run its first batch."""
+    """Training is about to run its first batch."""
 
     epochs: int
     steps_per_epoch: int
@@ -124,7 +124,7 @@ class EpochEnd:
 
 @dataclass(frozen=True)
 class TrainingFinished:
-    """``fit`` returned: the whole history and why it ended."""
+    """Training returned: the whole history and why it ended."""
 
     outcome: Outcome
     history: tuple[EpochEnd, ...] = field(default_factory=tuple)

@@ -87,7 +87,7 @@ CNN's training time; docs/performance.md)."""
 
 
 def steps_per_execution(config: TrainConfig) -> int:
-    """How many steps Keras runs per compiled call for this model and batch size."""
+    """How many steps the engine runs per compiled call for this model and batch size."""
     cost = forward_flops(config) * (CONV_SLOWNESS if config.architecture == "cnn" else 1)
     return max(1, round(TARGET_EXECUTION_FLOPS / (cost * config.batch_size)))
 
@@ -182,7 +182,7 @@ class _EventCallback(keras.callbacks.Callback):  # type: ignore[misc]
 
     With ``validation`` digits it measures them at each epoch's end
     (:func:`measure_validation`) and writes ``val_loss`` and ``val_accuracy`` into the
-    epoch's logs: it must come first among ``fit``'s callbacks, since Keras hands the
+    epoch's logs: it must come first among the callbacks, since the training loop hands the
     same logs to each in turn (early stopping reads them after it).
     """
 
@@ -419,14 +419,14 @@ def train(
     ends the run between two batches of it, and that epoch is left out of the history,
     as an epoch a stop cut short is.
 
-    ``control`` lets another thread steer the run. Keras runs ``steps_per_execution``
-    steps per compiled call and calls back once per call, so a request acts at the next
-    call: a pause waits between calls (waking every ``PAUSE_POLL`` seconds to honour
-    ``stop``; paused time counts in no duration), a rate change rescales the optimizer's
-    :class:`ScaledRate`, "stop after this epoch" ends the run at the epoch's end (outcome
-    ``stopped``), and early stopping (with a validation split only) can be turned on or
-    off. Each applied change is sent as a :class:`ControlApplied` and kept in the
-    result's ``controls``.
+    ``control`` lets another thread steer the run. The engine runs
+    ``steps_per_execution`` steps per compiled call (:func:`.fitting.fit_in_memory`) and
+    calls back once per call, so a request acts at the next call: a pause waits between
+    calls (waking every ``PAUSE_POLL`` seconds to honour ``stop``; paused time counts in
+    no duration), a rate change rescales the optimizer's :class:`ScaledRate`, "stop after
+    this epoch" ends the run at the epoch's end (outcome ``stopped``), and early stopping
+    (with a validation split only) can be turned on or off. Each applied change is sent
+    as a :class:`ControlApplied` and kept in the result's ``controls``.
 
     ``observers`` are more Keras callbacks, run after the engine's own at every hook (so
     an epoch's :class:`EpochEnd` is sent before theirs): they watch, never steer.

@@ -551,6 +551,36 @@ class SweepStorage:
         with self.using():
             return [study.study_name for study in self.optuna.get_all_studies()]
 
+    def fail_running(self, name: str, worker: str) -> list[int]:
+        """Mark failed the trials of study ``name`` still running under ``worker``
+        (``host:pid``, a worker known to have died), at once rather than when their
+        heartbeats are missed; their numbers. A trial that ended meanwhile is left be."""
+        import optuna
+        from optuna.exceptions import UpdateFinishedTrialError
+
+        study_id = self.study_id(name)
+        if study_id is None:
+            return []
+        failed: list[int] = []
+        with self.using("use"):
+            running = self.patiently(
+                self.optuna.get_all_trials,
+                study_id,
+                deepcopy=False,
+                states=(optuna.trial.TrialState.RUNNING,),
+            )
+            for trial in running:
+                if trial.user_attrs.get("worker") != worker:
+                    continue
+                with contextlib.suppress(UpdateFinishedTrialError):
+                    if self.patiently(
+                        self.optuna.set_trial_state_values,
+                        trial._trial_id,
+                        optuna.trial.TrialState.FAIL,
+                    ):
+                        failed.append(int(trial.number))
+        return failed
+
     def study_id(self, name: str) -> int | None:
         """The storage's id of study ``name``, or ``None`` if there is none."""
         with self.using():

@@ -102,9 +102,10 @@ SweepEvent = TrialStarted | TrialProgress | TrialEnded | TrialLost
 SweepSink = Callable[[SweepEvent], None]
 
 
-def worker_name() -> str:
-    """``host:pid``, how trials name the worker that ran them."""
-    return f"{socket.gethostname()[:60]}:{os.getpid()}"
+def worker_name(pid: int | None = None) -> str:
+    """``host:pid``, how trials name the worker that ran them (this process, or the
+    local process ``pid``)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid() if pid is None else pid}"
 
 
 def split_trials(total: int, workers: int) -> list[int]:
