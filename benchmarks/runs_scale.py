@@ -15,7 +15,8 @@ figure printed with its command:
   reads) first and again on the same store (the app's refresh);
 - the app's Runs tab in a fresh process (``--app-probe DIR``: ``MnistApp.run_test`` at
   120x40, MNIST held back so nothing else runs): from the app on screen, key ``5``
-  until the table holds every run, with no index and with it;
+  until the table holds every run, with no index and with it; then, MNIST loaded, 6
+  runs marked with space and, from key ``c``, their Compare on screen;
 - the Compare of 6 runs: ``RunStore.load`` of each by id, its saved evaluation and
   ``comparison_dict`` (the core of the app's Compare screen), and ``mnist-tui compare A B
   C D E F --json`` as a process (which also loads and verifies MNIST).
@@ -150,22 +151,24 @@ def command(*args: str) -> Callable[[], int]:
 
 def app_probe(root: Path, count: int) -> None:
     """Print the seconds from the app on screen, key ``5``, to the Runs table holding
-    ``count`` rows (run in a process of its own by :func:`app_runs_tab`)."""
+    ``count`` rows, and that span's CPU seconds; then, MNIST loaded, the seconds to mark
+    6 runs (space, 6 times) and from key ``c`` to their comparison on screen (run in a
+    process of its own by :func:`app_runs_tab`)."""
     import asyncio
     import threading
 
     from textual.widgets import DataTable
 
-    from mnist_tui.core.data.mnist import DataError
     from mnist_tui.ui.app import MnistApp
+    from mnist_tui.ui.screens.compare import CompareScreen
 
     done = threading.Event()
 
     def held(_say: Callable[[str], None]) -> MnistData:
         done.wait()  # MNIST and TensorFlow would compete for the CPU: held back
-        raise DataError("held back by the benchmark")
+        return load_mnist()
 
-    async def probe() -> tuple[float, float]:
+    async def probe() -> tuple[float, ...]:
         app = MnistApp(runs_dir=root, data_loader=held)
         async with app.run_test(size=(120, 40)) as pilot:
             began, cpu = time.perf_counter(), time.process_time()
@@ -175,22 +178,37 @@ def app_probe(root: Path, count: int) -> None:
                 await asyncio.sleep(0.005)
             seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
             done.set()
+            main = app.screen
+            while getattr(main, "mnist", None) is None or main.mnist.data is None:
+                await asyncio.sleep(0.02)
+            await pilot.pause()
+            table.move_cursor(row=0)
+            began = time.perf_counter()
+            await pilot.press(*["space"] * 6)
+            await pilot.pause()
+            marks = time.perf_counter() - began
+            began = time.perf_counter()
+            await pilot.press("c")
+            while not isinstance(app.screen, CompareScreen):
+                await asyncio.sleep(0.005)
+            await pilot.pause()
+            compare = time.perf_counter() - began
             await pilot.press("ctrl+q")
-        return seconds, cpu
+        return seconds, cpu, marks, compare
 
-    seconds, cpu = asyncio.run(probe())
-    print(f"{seconds:.4f} {cpu:.4f}")
+    print(*(f"{figure:.4f}" for figure in asyncio.run(probe())))
 
 
-def app_runs_tab(root: Path, count: int) -> float:
-    """The app's Runs tab timed in a fresh process (:func:`app_probe`): its seconds, and
-    the CPU seconds of that span in :data:`CPU`."""
+def app_runs_tab(root: Path, count: int) -> tuple[float, float, float]:
+    """The app's Runs tab timed in a fresh process (:func:`app_probe`): its seconds (and
+    the CPU seconds of that span in :data:`CPU`), the seconds to mark 6 runs, and those
+    to compare them."""
     argv = [sys.executable, __file__, "--app-probe", str(root), "--runs", str(count)]
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the app probe failed: {done.stderr[-800:]}")
-    seconds, CPU[0] = (float(word) for word in done.stdout.split()[-2:])
-    return seconds
+    seconds, CPU[0], marks, compare = (float(word) for word in done.stdout.split()[-4:])
+    return seconds, marks, compare
 
 
 def report(what: str, seconds: float, how: str) -> None:
@@ -247,7 +265,11 @@ def main() -> None:
         how = "benchmarks/runs_scale.py --app-probe DIR (Pilot, 120x40)"
         (root / INDEX_FILE).unlink(missing_ok=True)
         for label in ("first read (no index)", "second read"):
-            report(f"app Runs tab, 5 to filled: {label}", app_runs_tab(root, len(ids)), how)
+            seconds, marks, compared_seconds = app_runs_tab(root, len(ids))
+            report(f"app Runs tab, 5 to filled: {label}", seconds, how)
+        CPU[0] = 0.0
+        report("app: 6 runs marked (space x6)", marks, how)
+        report("app: c to the Compare of 6 on screen", compared_seconds, how)
 
         def compare() -> dict[str, Any]:
             picked = [store.load(run_id) for run_id in compared]

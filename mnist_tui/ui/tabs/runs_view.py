@@ -233,11 +233,8 @@ class RunsView(Vertical):
         else:
             table.clear()
         for run in self._runs:
-            mark = ("●" if str(run.path) in self._marked else " ") + (
-                "▶" if run.run_id == self._shown else " "
-            )
             cells = (
-                mark,
+                self._mark(run),
                 printable(run.name or run.run_id, lines=False),
                 f"{run.test_accuracy:.2%}",
                 *((sort_column[1](run),) if sort_column else ()),
@@ -247,7 +244,10 @@ class RunsView(Vertical):
                 run.created[5:16].replace("T", " "),
             )
             # Plain text: a run's id is its folder's name, which may hold anything.
-            table.add_row(*(Text(cell, end="") for cell in cells), key=str(run.path))
+            table.add_row(
+                *(cell if isinstance(cell, Text) else Text(cell, end="") for cell in cells),
+                key=str(run.path),
+            )
         paths = [str(run.path) for run in self._runs]
         if chosen is not None and str(chosen.path) in paths:
             table.move_cursor(row=paths.index(str(chosen.path)))
@@ -267,6 +267,22 @@ class RunsView(Vertical):
                 ]
             )
         )
+
+    def _mark(self, run: RunSummary) -> Text:
+        """The first cell of ``run``'s row: ● when marked, ▶ when on show in the tabs."""
+        marked = "●" if str(run.path) in self._marked else " "
+        return Text(marked + ("▶" if run.run_id == self._shown else " "), end="")
+
+    def _remark(self, runs: list[RunSummary]) -> None:
+        """Redraw the mark cells of ``runs`` and the caption, not the whole table (a
+        refill of thousands of rows at each space would lag)."""
+        table = self.table
+        column = table.ordered_columns[0].key
+        listed = {str(run.path) for run in self._runs}
+        for run in runs:
+            if str(run.path) in listed:
+                table.update_cell(str(run.path), column, self._mark(run))
+        self._caption()
 
     def _caption(self) -> None:
         if not self._all:
@@ -327,14 +343,13 @@ class RunsView(Vertical):
             return
         else:
             self._marked.append(path)
-        row = self.table.cursor_row
-        self._fill()
-        self.table.move_cursor(row=min(row + 1, len(self._runs) - 1))
+        self._remark([run])
+        self.table.move_cursor(row=min(self.table.cursor_row + 1, len(self._runs) - 1))
 
     def action_clear_marks(self) -> None:
         """Unmark every run."""
-        self._marked = []
-        self._fill()
+        unmarked, self._marked = self.marked, []
+        self._remark(unmarked)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Escape clears the marks only when there are some (else it does what it did)."""
