@@ -331,8 +331,9 @@ def _print_arithmetic(mlp: list[Figures], matmul: list[float]) -> None:
     print(
         f"\nthe default MLP's arithmetic (goals: >= {MATMUL_SHARE_GOAL} of the matmul rate, "
         f"first epoch <= {TRACING_GOAL} s over a steady one):\n"
-        f"  steady epoch {steady:.3f} s (median of epochs 2-{len(mlp[0].epochs)} over the runs): {rate:.1f} "
-        f"GFLOP/s at 6 FLOP per parameter per sample ({mlp[0].params} parameters), "
+        f"  steady epoch {steady:.3f} s (median of epochs 2-{len(mlp[0].epochs)} over the "
+        f"runs): {rate:.1f} GFLOP/s at 6 FLOP per parameter per sample "
+        f"({mlp[0].params} parameters), "
         f"{rate / peak:.2f} of the matmul's {peak:.1f} GFLOP/s "
         f"({min(matmul):.1f}-{max(matmul):.1f});\n  first epoch {first:.3f} s, "
         f"{first - steady:.3f} s over a steady one"
