@@ -15,6 +15,7 @@ import keras
 import pytest
 
 from mnist_tui.cli import main
+from mnist_tui.core.config import PRESET_HINTS
 from mnist_tui.core.data.mnist import MnistData
 from mnist_tui.core.engine.evaluation import evaluate_model
 from mnist_tui.core.runs.store import RunStore
@@ -385,4 +386,4 @@ def test_every_help_prints(argv: list[str], capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     assert out.startswith("usage: mnist-tui")
     if argv[0] == "train":
-        assert "'CNN quick' (99.1% in 7 s)" in " ".join(out.split())
+        assert f"'CNN quick' ({PRESET_HINTS['CNN quick']})" in " ".join(out.split())

@@ -123,9 +123,13 @@ def test_a_cpu_machine_splits_the_cores(monkeypatch: pytest.MonkeyPatch) -> None
 class FakeWorker:
     """A worker process that has already ended well."""
 
+    started = 0
+
     def __init__(self, command: list[str], env: dict[str, str]) -> None:
         self.command, self.env = command, env
         self.returncode = 0
+        FakeWorker.started += 1
+        self.pid = 4_000_000 + FakeWorker.started  # above any real pid: nobody's
 
     def poll(self) -> int:
         return 0
