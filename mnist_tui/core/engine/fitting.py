@@ -4,9 +4,10 @@
 ``model.fit`` spends about as long around each step as the MLP's arithmetic takes (its
 data iterator, its loss and metric trackers, its loop): on this CPU a steady epoch of
 the MLP at batch 256 took 0.60 s through ``fit`` and 0.45 s here, and its first epoch
-0.95 s more than a steady one against 0.33 s (docs/performance.md). The step is the one ``fit`` compiles
-(the model called in training mode, its compiled loss, the optimizer's update), fed by
-gathering each batch from a per-epoch permutation of the digits already on the device.
+0.95 s more than a steady one against 0.33 s (docs/performance.md). The step is the
+one ``fit`` compiles (the model called in training mode, its compiled loss, the
+optimizer's update), fed by gathering each batch from a per-epoch permutation of the
+digits already on the device.
 """
 
 from __future__ import annotations
