@@ -7,7 +7,7 @@ the MLP at batch 256 took 0.60 s through ``fit`` and 0.45 s here, and its first 
 0.95 s more than a steady one against 0.33 s (docs/performance.md). The step is the
 one ``fit`` compiles (the model called in training mode, its compiled loss, the
 optimizer's update), fed by gathering each batch from a per-epoch permutation of the
-digits already on the device.
+digits, held as one uint8 tensor for the whole run.
 """
 
 from __future__ import annotations
