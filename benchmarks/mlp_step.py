@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 
@@ -113,17 +112,11 @@ def main() -> None:
         print(json.dumps(one_way(sys.argv[2])))
         return
     sys.path.insert(0, os.path.dirname(__file__))
-    from train_speed import run_matmul
+    from train_speed import run_json, run_matmul
 
     rows = []
     for way in WAYS:
-        done = subprocess.run(
-            [sys.executable, "-I", __file__, "--way", way],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        figures = json.loads(done.stdout.strip().splitlines()[-1])
+        figures, _whole = run_json([sys.executable, "-I", __file__, "--way", way])
         rows.append((way or "as trained", figures))
         print(f"  {way or 'as trained':12} best steady epoch {figures['best']:.3f} s", flush=True)
     peak = run_matmul()

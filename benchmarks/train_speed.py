@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -103,18 +104,19 @@ class Figures:
     params: int = 0
 
 
+def run_json(command: list[str]) -> tuple[dict[str, Any], float]:
+    """Run ``command`` as a fresh process; the JSON object on its last line of output,
+    and the process's wall-clock seconds."""
+    began = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=_env())
+    whole = time.perf_counter() - began
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures, whole
+
+
 def run_seed_script() -> Figures:
     """The seed script as a whole process."""
-    began = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-I", "-c", SEED_SCRIPT],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=_env(),
-    )
-    whole = time.perf_counter() - began
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures, whole = run_json([sys.executable, "-I", "-c", SEED_SCRIPT])
     return Figures(figures["seconds"], whole, figures["accuracy"])
 
 
@@ -126,24 +128,14 @@ def run_anchor(seed: int | None = None, *, engine_loop: bool = False) -> Figures
         command += ["--seed", str(seed)]
     if engine_loop:
         command.append("--engine-loop")
-    began = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=True, env=_env())
-    whole = time.perf_counter() - began
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures, whole = run_json(command)
     return Figures(figures["seconds"], whole, figures["accuracy"])
 
 
 def run_matmul() -> float:
     """TensorFlow's float32 2048x2048 matmul rate, GFLOP/s (best of 20), fresh process."""
-    done = subprocess.run(
-        [sys.executable, "-I", "-c", MATMUL_SCRIPT],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=_env(),
-    )
-    rate: float = json.loads(done.stdout.strip().splitlines()[-1])["gflops"]
-    return rate
+    figures, _whole = run_json([sys.executable, "-I", "-c", MATMUL_SCRIPT])
+    return float(figures["gflops"])
 
 
 def run_preset(name: str, seed: int | None = None) -> Figures:
